@@ -1,0 +1,129 @@
+import { rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadConfigOrExit } from "../../src/config/env.ts";
+import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
+import { DevConfig, flagsToEnv } from "./config.ts";
+import { startControlServer } from "./control-server.ts";
+import { ProcessSupervisor } from "./process-supervisor.ts";
+import { DevStack } from "./stack.ts";
+import type { StackPlan } from "./stack-plan.ts";
+import { type StackFigures, StackObserver, renderStatusLine } from "./status-panel.ts";
+
+let flags: Record<string, string>;
+try {
+  flags = flagsToEnv(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
+const config = loadConfigOrExit(DevConfig, { ...process.env, ...flags });
+const logger = createLogger({ service: "dev", instanceId: config.INSTANCE_ID || defaultInstanceId(), level: config.LOG_LEVEL });
+const dataDir = resolve(config.DEV_DATA_DIR);
+if (config.DEV_RESET) {
+  rmSync(dataDir, { recursive: true, force: true });
+  logger.info({ dataDir }, "reset: deleted the dev data directory");
+}
+
+const plan: StackPlan = {
+  dataDir,
+  logLevel: config.LOG_LEVEL,
+  clickhousePort: config.DEV_CLICKHOUSE_PORT,
+  brokerPort: config.DEV_BROKER_PORT,
+  apiPort: config.DEV_API_PORT,
+  streamerPortBase: config.DEV_STREAMER_PORT_BASE,
+  collectorPortBase: config.DEV_COLLECTOR_PORT_BASE,
+};
+const supervisor = new ProcessSupervisor(logger, {
+  tailLinesMax: 50,
+  restartBackoffMsMin: 500,
+  restartBackoffMsMax: 30_000,
+  stopTimeoutMs: 20_000,
+  stableRunMs: 30_000,
+});
+const stack = new DevStack(plan, supervisor, logger);
+const observer = new StackObserver();
+let figures: StackFigures | undefined;
+let statusTimer: ReturnType<typeof setInterval> | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (stopping) {
+    logger.warn("second interrupt: killing every process");
+    supervisor.killAll();
+    process.exit(130);
+  }
+  stopping = true;
+  clearInterval(statusTimer);
+  if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  process.stdout.write("\nstopping: streamers flush, collectors commit, broker flushes… (Ctrl-C again to force)\n");
+  await supervisor.stopAll();
+  control?.stop(true);
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+const control = startControlServer({
+  port: config.DEV_CONTROL_PORT,
+  stack,
+  status: () => ({ processes: supervisor.status(), figures }),
+});
+
+try {
+  await stack.start({ streamers: config.DEV_STREAMERS, collectors: config.DEV_COLLECTORS });
+} catch (error) {
+  logger.error({ err: error }, "the stack did not start");
+  await stop(1);
+}
+
+printWhereToLook();
+listenToKeys();
+statusTimer = setInterval(() => void refreshStatus(), config.DEV_STATUS_INTERVAL_MS);
+
+function printWhereToLook(): void {
+  const api = `http://127.0.0.1:${plan.apiPort}`;
+  process.stdout.write(
+    [
+      "",
+      "GPU telemetry pipeline is running",
+      `  API              ${api}/api/v1/gpus`,
+      `  Swagger UI       ${api}/swagger`,
+      `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger`,
+      `  ClickHouse       http://127.0.0.1:${plan.clickhousePort}`,
+      `  Control          http://127.0.0.1:${config.DEV_CONTROL_PORT}/status   (bun run dev:scale -- collector 3)`,
+      `  Data and logs    ${dataDir}`,
+      process.stdin.isTTY ? "  Keys             s/S add/remove streamer · c/C add/remove collector · q quit" : "",
+      "",
+    ].join("\n"),
+  );
+}
+
+async function refreshStatus(): Promise<void> {
+  const processes = supervisor.status();
+  figures = await observer.observe(processes, plan.brokerPort);
+  if (stopping) return;
+  const line = renderStatusLine(figures, processes);
+  if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
+  else logger.info({ figures }, line);
+}
+
+function listenToKeys(): void {
+  if (!process.stdin.isTTY) return;
+  process.stdin.setRawMode(true);
+  process.stdin.on("data", (data: Buffer) => {
+    const key = data.toString();
+    if (key === "\u0003" || key === "q") void stop(0);
+    const change: Record<string, ["streamer" | "collector", number]> = {
+      s: ["streamer", 1],
+      S: ["streamer", -1],
+      c: ["collector", 1],
+      C: ["collector", -1],
+    };
+    const step = change[key];
+    if (step === undefined) return;
+    const [kind, delta] = step;
+    const target = Math.max(0, Math.min(10, stack.count(kind) + delta));
+    process.stdout.write(`\n${kind}s → ${target}\n`);
+    void stack.scale(kind, target).catch((error: unknown) => logger.error({ err: error }, "scaling failed"));
+  });
+}
