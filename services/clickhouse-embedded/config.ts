@@ -1,0 +1,62 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { CommonConfig } from "../../src/config/common.ts";
+import { Setting } from "../../src/config/settings.ts";
+
+/** Environment of the embedded ClickHouse endpoint (one process owns one chdb data directory). */
+export const EmbeddedClickHouseConfig = Type.Composite([
+  CommonConfig,
+  Type.Object({
+    CLICKHOUSE_EMBEDDED_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "interface the HTTP endpoint binds to",
+    }),
+    CLICKHOUSE_EMBEDDED_PORT: Setting.integer({
+      default: 8123,
+      minimum: 0,
+      maximum: 65_535,
+      description: "HTTP port (0 picks a free one; the `listening` log line reports it)",
+    }),
+    CLICKHOUSE_EMBEDDED_DATA_DIR: Setting.string({
+      default: ".data/clickhouse",
+      minLength: 1,
+      description: "chdb data directory; only this process may open it",
+    }),
+    CLICKHOUSE_EMBEDDED_USER: Setting.string({ default: "default", minLength: 1, description: "accepted user name" }),
+    CLICKHOUSE_EMBEDDED_PASSWORD: Setting.string({
+      default: "",
+      description: "when set, requests must authenticate with this user and password; empty accepts any",
+    }),
+    CLICKHOUSE_EMBEDDED_QUEUE_LENGTH_MAX: Setting.integer({
+      default: 256,
+      minimum: 1,
+      maximum: 100_000,
+      description: "queries waiting for the engine; one more is refused with TOO_MANY_SIMULTANEOUS_QUERIES",
+    }),
+    CLICKHOUSE_EMBEDDED_QUEUE_WAIT_MS_MAX: Setting.integer({
+      default: 60_000,
+      minimum: 10,
+      maximum: 3_600_000,
+      description: "longest a query may wait in the queue before it is refused with TIMEOUT_EXCEEDED",
+    }),
+    CLICKHOUSE_EMBEDDED_BODY_BYTES_MAX: Setting.integer({
+      default: 512 * 1024 * 1024,
+      minimum: 1024,
+      maximum: 4 * 1024 * 1024 * 1024,
+      description: "largest request body (an insert batch) accepted",
+    }),
+    CLICKHOUSE_EMBEDDED_KEEP_ALIVE_TIMEOUT_S: Setting.integer({
+      default: 10,
+      minimum: 1,
+      maximum: 255,
+      description: "idle keep-alive socket timeout, advertised in the Keep-Alive header",
+    }),
+    CLICKHOUSE_EMBEDDED_SHUTDOWN_TIMEOUT_MS: Setting.integer({
+      default: 30_000,
+      minimum: 100,
+      maximum: 600_000,
+      description: "how long SIGTERM waits for queued and running queries",
+    }),
+  }),
+]);
+export type EmbeddedClickHouseConfig = Static<typeof EmbeddedClickHouseConfig>;
