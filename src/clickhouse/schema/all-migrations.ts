@@ -1,0 +1,11 @@
+import { datapointsMigration } from "./0001-datapoints.ts";
+import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
+import { rollupMigration } from "./0003-rollup-1m.ts";
+import type { Migration } from "./migration.ts";
+
+/** Every schema change, in the order it is applied. Append only: never edit an applied one. */
+export const migrations: readonly Migration[] = Object.freeze([
+  datapointsMigration,
+  gpuRegistryMigration,
+  rollupMigration,
+]);

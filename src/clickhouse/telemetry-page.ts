@@ -1,0 +1,147 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { type Static, Type } from "@sinclair/typebox";
+import { assertLimit, queryRows } from "./typed-query.ts";
+
+export const telemetryPageLimitMax = 10_000;
+export const metricsFilterCountMax = 64;
+
+/**
+ * One datapoint as the API serves it. Pages are in the total order
+ * (ts, metric, source_ts, value), ascending or descending. Two rows equal in all four
+ * fields cannot be told apart by a client; they are not collapsed (each was a record),
+ * and the cursor counts how many of them it has passed (`skip`).
+ */
+export const TelemetryPointRow = Type.Object({
+  ts_ms: Type.Integer(),
+  metric: Type.String(),
+  value: Type.Number(),
+  source_ts_ms: Type.Integer(),
+});
+export type TelemetryPointRow = Static<typeof TelemetryPointRow>;
+
+/** Where the previous page ended: its last row's key and how many rows with that key it returned. */
+export const TelemetryCursor = Type.Object({
+  tsMs: Type.Integer({ minimum: 0 }),
+  metric: Type.String(),
+  sourceTsMs: Type.Integer({ minimum: 0 }),
+  value: Type.Number(),
+  skip: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+});
+export type TelemetryCursor = Static<typeof TelemetryCursor>;
+
+export interface TelemetryPageOptions {
+  uuid: string;
+  /** Inclusive bounds, UTC epoch milliseconds. */
+  startMs: number;
+  endMs: number;
+  metrics?: readonly string[] | undefined;
+  order: "asc" | "desc";
+  limit: number;
+  after?: TelemetryCursor | undefined;
+}
+
+export interface TelemetryPage {
+  rows: TelemetryPointRow[];
+  /** Absent on the last page. */
+  next?: TelemetryCursor;
+}
+
+/**
+ * One page of a GPU's datapoints in [startMs, endMs]. Keyset pagination: the query
+ * starts at the cursor's key (inclusive) and skips the `skip` rows equal to it that the
+ * previous pages returned, so a window is walked with no gap and no repeat however
+ * many rows share a millisecond. One extra row is read to know whether a next page exists.
+ */
+export async function telemetryPage(client: ClickHouseClient, options: TelemetryPageOptions): Promise<TelemetryPage> {
+  assertPageOptions(options);
+  const rows = await queryRows(client, {
+    name: "telemetry page",
+    sql: pageSql(options),
+    params: pageParams(options),
+    row: TelemetryPointRow,
+    rowsMax: options.limit + 1,
+  });
+  if (rows.length <= options.limit) return { rows };
+  rows.length = options.limit;
+  return { rows, next: nextCursor(rows, options.after) };
+}
+
+function pageSql(options: TelemetryPageOptions): string {
+  const direction = options.order === "asc" ? "ASC" : "DESC";
+  const from = options.order === "asc" ? ">=" : "<=";
+  const conditions = [
+    "uuid = {uuid:String}",
+    "ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
+    "ts <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
+  ];
+  if (options.metrics !== undefined) conditions.push("has({metrics:Array(String)}, metric)");
+  if (options.after !== undefined) {
+    // The ts condition alone lets the primary key skip granules; the tuple is the exact keyset.
+    conditions.push(`ts ${from} fromUnixTimestamp64Milli({after_ts_ms:Int64}, 'UTC')`);
+    conditions.push(
+      `(ts, metric, source_ts, value) ${from} (fromUnixTimestamp64Milli({after_ts_ms:Int64}, 'UTC'), ` +
+        "{after_metric:String}, fromUnixTimestamp64Milli({after_source_ts_ms:Int64}, 'UTC'), {after_value:Float64})",
+    );
+  }
+  return `SELECT
+    toUnixTimestamp64Milli(ts) AS ts_ms,
+    metric,
+    value,
+    toUnixTimestamp64Milli(source_ts) AS source_ts_ms
+FROM datapoints
+WHERE ${conditions.join("\n  AND ")}
+ORDER BY ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
+LIMIT {skip:UInt64}, {limit:UInt32}`;
+}
+
+function pageParams(options: TelemetryPageOptions): Record<string, unknown> {
+  return {
+    uuid: options.uuid,
+    start_ms: options.startMs,
+    end_ms: options.endMs,
+    metrics: options.metrics ?? [],
+    after_ts_ms: options.after?.tsMs ?? 0,
+    after_metric: options.after?.metric ?? "",
+    after_source_ts_ms: options.after?.sourceTsMs ?? 0,
+    after_value: options.after?.value ?? 0,
+    skip: options.after?.skip ?? 0,
+    limit: options.limit + 1,
+  };
+}
+
+/** The trailing rows equal to the last one, plus the previous cursor's count if the whole page sat on its key. */
+function nextCursor(rows: readonly TelemetryPointRow[], previous: TelemetryCursor | undefined): TelemetryCursor {
+  const last = rows[rows.length - 1];
+  if (last === undefined) throw new Error("nextCursor: empty page");
+  let equal = 0;
+  for (let index = rows.length - 1; index >= 0 && sameKey(rows[index], last); index -= 1) equal += 1;
+  const cursor = { tsMs: last.ts_ms, metric: last.metric, sourceTsMs: last.source_ts_ms, value: last.value, skip: equal };
+  if (previous !== undefined && equal === rows.length && sameCursorKey(previous, cursor)) cursor.skip += previous.skip;
+  return cursor;
+}
+
+function sameKey(row: TelemetryPointRow | undefined, last: TelemetryPointRow): boolean {
+  if (row === undefined) return false;
+  return row.ts_ms === last.ts_ms && row.metric === last.metric && row.source_ts_ms === last.source_ts_ms && row.value === last.value;
+}
+
+function sameCursorKey(a: TelemetryCursor, b: TelemetryCursor): boolean {
+  return a.tsMs === b.tsMs && a.metric === b.metric && a.sourceTsMs === b.sourceTsMs && a.value === b.value;
+}
+
+function assertPageOptions(options: TelemetryPageOptions): void {
+  assertLimit(options.limit, telemetryPageLimitMax, "telemetry page limit");
+  if (!Number.isSafeInteger(options.startMs) || !Number.isSafeInteger(options.endMs)) {
+    throw new RangeError(`telemetry page bounds must be integer milliseconds, got ${options.startMs}..${options.endMs}`);
+  }
+  if (options.endMs < options.startMs) {
+    throw new RangeError(`telemetry page end ${options.endMs} is before start ${options.startMs}`);
+  }
+  const metricCount = options.metrics?.length ?? 0;
+  if (metricCount > metricsFilterCountMax) {
+    throw new RangeError(`telemetry page metric filter has ${metricCount} names, more than ${metricsFilterCountMax}`);
+  }
+  if (options.after !== undefined && !Number.isFinite(options.after.value)) {
+    throw new RangeError(`telemetry cursor value must be finite, got ${options.after.value}`);
+  }
+}
