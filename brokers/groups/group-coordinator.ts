@@ -1,0 +1,471 @@
+import { randomUUID } from "node:crypto";
+import type {
+  Assignment,
+  CommitOffsetsResponse,
+  GroupDescription,
+  GroupLag,
+  GroupOffsets,
+  GroupSummary,
+  JoinGroupRequest,
+  MemberAssignment,
+  PartitionOffset,
+} from "../../src/broker/group-protocol.ts";
+import type { Clock } from "../log/log-api.ts";
+import { CheckpointFlusher } from "./checkpoint-flusher.ts";
+import { CheckpointStore } from "./checkpoint-store.ts";
+import { ConsumerGroup, type MemberRecord, partitionKey } from "./consumer-group.ts";
+import {
+  CoordinatorClosedError,
+  GroupLimitError,
+  InvalidGroupRequestError,
+  NotAssignedError,
+  StaleGenerationError,
+  UnknownGroupError,
+  UnknownMemberError,
+} from "./errors.ts";
+import { checkpointOf, groupFromCheckpoint } from "./group-checkpoint.ts";
+import {
+  describeGroup,
+  lagOf,
+  type PartitionBounds,
+  type PartitionBoundsOf,
+  startOffsetFor,
+  topicOffsetsOf,
+} from "./group-views.ts";
+import { type GroupLimits, resolveGroupLimits } from "./group-limits.ts";
+import { validateGeneration, validateJoin, validateOffsets } from "./request-validation.ts";
+
+export interface GroupCoordinatorOptions {
+  /** Directory of the group checkpoints (one file per group). */
+  dataDir: string;
+  clock: Clock;
+  /** Partitions of a topic, undefined when the topic does not exist. */
+  partitionCount(topic: string): number | undefined;
+  limits?: Partial<GroupLimits>;
+  /** Called when a background checkpoint write fails (requests waiting on it get the error too). */
+  onFlushError?: (error: unknown) => void;
+}
+
+export type { PartitionBounds, PartitionBoundsOf } from "./group-views.ts";
+
+/**
+ * A member removed (session_timeout: its partitions move now) or fenced
+ * (revocation_timeout: refused from now on, removed once its session times out).
+ */
+export interface EvictedMember {
+  group: string;
+  memberId: string;
+  clientId: string;
+  reason: "session_timeout" | "revocation_timeout";
+}
+
+/**
+ * The consumer-group coordinator: membership, sticky broker-side assignment with
+ * cooperative hand-over (see src/broker/group-protocol.ts for the contract), fencing
+ * by generation and ownership, and durable committed offsets. Transport-agnostic:
+ * the HTTP server wraps it. Every request that changes state is answered only
+ * after that state is durable.
+ */
+export class GroupCoordinator {
+  private readonly groups = new Map<string, ConsumerGroup>();
+  private readonly flusher: CheckpointFlusher;
+  private closed = false;
+
+  private constructor(
+    private readonly options: GroupCoordinatorOptions,
+    readonly limits: GroupLimits,
+    store: CheckpointStore,
+  ) {
+    this.flusher = new CheckpointFlusher(
+      store,
+      (name) => {
+        const group = this.groups.get(name);
+        return group === undefined ? undefined : checkpointOf(group);
+      },
+      options.onFlushError,
+    );
+  }
+
+  /** Loads every group checkpoint in `dataDir` (members count as just heard from). */
+  static async open(options: GroupCoordinatorOptions): Promise<GroupCoordinator> {
+    const limits = resolveGroupLimits(options.limits);
+    const { store, checkpoints } = await CheckpointStore.open({
+      directory: options.dataDir,
+      checkpointBytesMax: limits.checkpointBytesMax,
+    });
+    const coordinator = new GroupCoordinator(options, limits, store);
+    const nowMs = options.clock.nowMs();
+    for (const checkpoint of checkpoints) {
+      const group = groupFromCheckpoint(checkpoint, nowMs);
+      coordinator.groups.set(checkpoint.group, group);
+      coordinator.trackRevocations(group);
+    }
+    return coordinator;
+  }
+
+  /** Flush rounds written so far (each is one fsync of every dirty group). */
+  get flushRoundCount(): number {
+    return this.flusher.roundCount;
+  }
+
+  /**
+   * Joins a member (no memberId: a new member with a fresh id) or updates a known
+   * one. A new member or changed topics start a new generation.
+   */
+  async join(groupName: string, request: JoinGroupRequest): Promise<MemberAssignment> {
+    this.assertOpen();
+    const topics = validateJoin({
+      groupName,
+      request,
+      limits: this.limits,
+      partitionCount: this.options.partitionCount,
+    });
+    const sessionTimeoutMs = request.sessionTimeoutMs ?? this.limits.sessionTimeoutMsDefault;
+    const existing = this.groups.get(groupName);
+    if (existing !== undefined) this.evictExpired(existing);
+    const group = this.groups.get(groupName) ?? this.createGroup(groupName);
+    const fields = { clientId: request.clientId, topics, sessionTimeoutMs };
+    let member: MemberRecord;
+    try {
+      member =
+        request.memberId === undefined
+          ? this.addMember(group, fields)
+          : this.updateMember(group, request.memberId, fields);
+    } catch (error) {
+      this.deleteIfIdle(group);
+      throw error;
+    }
+    if (request.resetPolicy !== undefined) group.resetPolicy = request.resetPolicy;
+    this.changed(group);
+    const answer = this.memberAssignment(group, member);
+    await this.flusher.whenDurable(group.name);
+    return answer;
+  }
+
+  private createGroup(groupName: string): ConsumerGroup {
+    if (this.groups.size >= this.limits.groupsMax) {
+      throw new GroupLimitError("groupsMax", this.limits.groupsMax, `cannot create group ${groupName}: too many groups`);
+    }
+    const group = new ConsumerGroup(groupName);
+    this.groups.set(groupName, group);
+    return group;
+  }
+
+  private addMember(
+    group: ConsumerGroup,
+    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
+  ): MemberRecord {
+    if (group.members.size >= this.limits.membersPerGroupMax) {
+      const message = `group ${group.name}: cannot add ${fields.clientId}: group is full`;
+      throw new GroupLimitError("membersPerGroupMax", this.limits.membersPerGroupMax, message);
+    }
+    this.assertPartitionsWithin(group, fields.topics, undefined);
+    const memberId = randomUUID();
+    const nowMs = this.options.clock.nowMs();
+    const member: MemberRecord = {
+      memberId,
+      ...fields,
+      lastSeenMs: nowMs,
+      generationAcked: 0,
+      revokingSinceMs: undefined,
+      fenced: false,
+    };
+    group.members.set(memberId, member);
+    group.rebalance(this.partitionCountsOf(group));
+    // A new member owns nothing yet, so it has nothing to let go of.
+    member.generationAcked = group.generation;
+    return member;
+  }
+
+  private updateMember(
+    group: ConsumerGroup,
+    memberId: string,
+    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
+  ): MemberRecord {
+    const member = liveMember(group, memberId);
+    const topicsChanged = member.topics.join("\n") !== fields.topics.join("\n");
+    if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, memberId);
+    member.clientId = fields.clientId;
+    member.sessionTimeoutMs = fields.sessionTimeoutMs;
+    member.lastSeenMs = this.options.clock.nowMs();
+    if (topicsChanged) {
+      member.topics = fields.topics;
+      group.rebalance(this.partitionCountsOf(group));
+    }
+    return member;
+  }
+
+  /**
+   * A sign of life at `generation`. Lets go of the partitions revoked at or before
+   * that generation, except those listed in `owned` (still being processed).
+   * Answers the current generation and assignment.
+   */
+  async heartbeat(groupName: string, memberId: string, generation: number, owned?: Assignment): Promise<MemberAssignment> {
+    this.assertOpen();
+    const group = this.groups.get(groupName);
+    if (group === undefined) throw new UnknownMemberError(groupName, memberId);
+    this.evictExpired(group);
+    const member = liveMember(group, memberId);
+    validateGeneration(generation);
+    if (generation > group.generation) {
+      throw new StaleGenerationError(groupName, generation, group.generation, "is ahead of the group");
+    }
+    if (generation < member.generationAcked) {
+      const detail = `is older than generation ${member.generationAcked} this member already used`;
+      throw new StaleGenerationError(groupName, generation, group.generation, detail);
+    }
+    member.lastSeenMs = this.options.clock.nowMs();
+    const acked = generation > member.generationAcked;
+    member.generationAcked = Math.max(member.generationAcked, generation);
+    const stillOwned = owned === undefined ? undefined : keysOf(owned);
+    const releasedCount = group.release(memberId, generation, (key) => stillOwned?.has(key) !== true);
+    if (acked || releasedCount > 0) this.changed(group);
+    const answer = this.memberAssignment(group, member);
+    await this.flusher.whenDurable(group.name);
+    return answer;
+  }
+
+  /** The member leaves: its partitions are free at once and a new generation starts. */
+  async leave(groupName: string, memberId: string): Promise<void> {
+    this.assertOpen();
+    const group = this.groups.get(groupName);
+    if (group === undefined) throw new UnknownMemberError(groupName, memberId);
+    this.evictExpired(group);
+    if (!group.members.has(memberId)) throw new UnknownMemberError(groupName, memberId);
+    group.removeMembers([memberId], this.partitionCountsOf(group));
+    this.changed(group);
+    this.deleteIfIdle(group);
+    await this.flusher.whenDurable(group.name);
+  }
+
+  /**
+   * Stores committed offsets (next offset to consume). Refused unless the member is
+   * known, speaks at the current generation and owns every partition named, which
+   * includes partitions being revoked from it (its final commit). A commit never
+   * hands a partition over: it cannot tell a final commit from progress on a
+   * partition the member is still finishing; the member's next heartbeat does.
+   */
+  async commit(
+    groupName: string,
+    memberId: string,
+    generation: number,
+    offsets: readonly PartitionOffset[],
+  ): Promise<CommitOffsetsResponse> {
+    this.assertOpen();
+    validateOffsets(offsets, this.limits);
+    const group = this.groups.get(groupName);
+    if (group === undefined) throw new UnknownMemberError(groupName, memberId);
+    this.evictExpired(group);
+    const member = liveMember(group, memberId);
+    if (generation !== group.generation) {
+      const detail = "is not the current generation; heartbeat to learn the current one";
+      throw new StaleGenerationError(groupName, generation, group.generation, detail);
+    }
+    for (const entry of offsets) {
+      if (group.ownerOf(entry.topic, entry.partition) !== memberId) {
+        throw new NotAssignedError(groupName, memberId, entry.topic, entry.partition);
+      }
+    }
+    member.lastSeenMs = this.options.clock.nowMs();
+    for (const entry of offsets) group.setOffset(entry.topic, entry.partition, entry.offset);
+    this.changed(group);
+    await this.flusher.whenDurable(group.name);
+    return { committed: offsets.length, generation: group.generation };
+  }
+
+  /** Committed offsets of one topic and the group's reset policy for the others. */
+  committedOffsets(groupName: string, topic: string): GroupOffsets {
+    return topicOffsetsOf(this.requireGroup(groupName), topic);
+  }
+
+  /**
+   * Where the group resumes a partition: the committed offset when it lies within
+   * the log, otherwise the reset policy's end (also when retention passed it).
+   */
+  startOffset(groupName: string, topic: string, partition: number, bounds: PartitionBounds): number {
+    const group = this.requireGroup(groupName);
+    return startOffsetFor(group, topic, partition, bounds);
+  }
+
+  describe(groupName: string): GroupDescription {
+    return describeGroup(this.requireGroup(groupName), this.options.clock.nowMs());
+  }
+
+  listGroups(): GroupSummary[] {
+    return [...this.groups.values()]
+      .sort((a, b) => compareText(a.name, b.name))
+      .map((group) => ({
+        group: group.name,
+        state: group.state,
+        generation: group.generation,
+        memberCount: group.members.size,
+      }));
+  }
+
+  /**
+   * Evicts members silent longer than their session timeout and rebalances groups
+   * whose topics changed partition count. Call it periodically; the changes are
+   * persisted in the background (and before any request sees them answered).
+   */
+  tick(): EvictedMember[] {
+    if (this.closed) return [];
+    const evicted: EvictedMember[] = [];
+    for (const group of [...this.groups.values()]) {
+      evicted.push(...this.evictExpired(group));
+      if (this.partitionCountsChanged(group)) {
+        group.rebalance(this.partitionCountsOf(group));
+        this.changed(group);
+      }
+    }
+    return evicted;
+  }
+
+  /** Per-partition lag of one group against the log's current bounds. */
+  lag(groupName: string, boundsOf: PartitionBoundsOf): GroupLag {
+    return lagOf({ group: this.requireGroup(groupName), partitionCount: this.options.partitionCount, boundsOf });
+  }
+
+  /** Lag of every group, for /metrics. */
+  lagAll(boundsOf: PartitionBoundsOf): GroupLag[] {
+    return [...this.groups.keys()].sort(compareText).map((name) => this.lag(name, boundsOf));
+  }
+
+  /** Deletes an empty group and its committed offsets. */
+  async deleteGroup(groupName: string): Promise<void> {
+    this.assertOpen();
+    const group = this.requireGroup(groupName);
+    if (group.members.size > 0) {
+      throw new InvalidGroupRequestError(`group ${groupName} has ${group.members.size} members; only empty groups can be deleted`);
+    }
+    this.groups.delete(groupName);
+    this.flusher.markDirty(groupName);
+    await this.flusher.whenDurable(groupName);
+  }
+
+  /** Refuses new requests and waits until every change is on disk. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flusher.drain();
+  }
+
+  private memberAssignment(group: ConsumerGroup, member: MemberRecord): MemberAssignment {
+    return {
+      memberId: member.memberId,
+      generation: group.generation,
+      assignment: group.assignmentOf(member.memberId),
+      rebalancing: group.rebalancing,
+      sessionTimeoutMs: member.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(1, Math.floor(member.sessionTimeoutMs / 3)),
+    };
+  }
+
+  /**
+   * Removes members silent past their session timeout; fences members holding a
+   * revoked partition past revocationTimeoutMs (removed later, by session timeout).
+   */
+  private evictExpired(group: ConsumerGroup): EvictedMember[] {
+    const nowMs = this.options.clock.nowMs();
+    const events: EvictedMember[] = [];
+    const removed: string[] = [];
+    for (const member of group.members.values()) {
+      const base = { group: group.name, memberId: member.memberId, clientId: member.clientId };
+      if (nowMs - member.lastSeenMs > member.sessionTimeoutMs) {
+        events.push({ ...base, reason: "session_timeout" });
+        removed.push(member.memberId);
+      } else if (!member.fenced && this.revocationOverdue(member, nowMs)) {
+        events.push({ ...base, reason: "revocation_timeout" });
+        member.fenced = true;
+      }
+    }
+    if (removed.length > 0) group.removeMembers(removed, this.partitionCountsOf(group));
+    if (events.length > 0) this.changed(group);
+    if (removed.length > 0) this.deleteIfIdle(group);
+    return events;
+  }
+
+  private revocationOverdue(member: MemberRecord, nowMs: number): boolean {
+    return member.revokingSinceMs !== undefined && nowMs - member.revokingSinceMs > this.limits.revocationTimeoutMs;
+  }
+
+  /** Starts or stops each member's revocation timer. */
+  private trackRevocations(group: ConsumerGroup): void {
+    const revoking = group.membersRevoking();
+    const nowMs = this.options.clock.nowMs();
+    for (const member of group.members.values()) {
+      if (!revoking.has(member.memberId)) member.revokingSinceMs = undefined;
+      else member.revokingSinceMs ??= nowMs;
+    }
+  }
+
+  /** A group with no members and no offsets is forgotten (and its file removed). */
+  private deleteIfIdle(group: ConsumerGroup): void {
+    if (group.members.size > 0 || group.offsets.size > 0) return;
+    if (this.groups.get(group.name) !== group) return;
+    this.groups.delete(group.name);
+    this.flusher.markDirty(group.name);
+  }
+
+  private changed(group: ConsumerGroup): void {
+    group.checkInvariants();
+    this.trackRevocations(group);
+    this.flusher.markDirty(group.name);
+  }
+
+  private partitionCountsOf(group: ConsumerGroup): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const member of group.members.values()) {
+      for (const topic of member.topics) {
+        if (!counts.has(topic)) counts.set(topic, this.options.partitionCount(topic) ?? 0);
+      }
+    }
+    return counts;
+  }
+
+  private partitionCountsChanged(group: ConsumerGroup): boolean {
+    for (const [topic, count] of this.partitionCountsOf(group)) {
+      if ((group.slots.get(topic)?.length ?? 0) < count) return true;
+    }
+    return false;
+  }
+
+  private requireGroup(groupName: string): ConsumerGroup {
+    const group = this.groups.get(groupName);
+    if (group === undefined) throw new UnknownGroupError(groupName);
+    return group;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CoordinatorClosedError(this.options.dataDir);
+  }
+
+  /** The group's partitions with `topics` for member `memberId` (new member when undefined) stay bounded. */
+  private assertPartitionsWithin(group: ConsumerGroup, topics: readonly string[], memberId: string | undefined): void {
+    const all = new Set(topics);
+    for (const member of group.members.values()) {
+      if (member.memberId !== memberId) for (const topic of member.topics) all.add(topic);
+    }
+    let partitionCount = 0;
+    for (const topic of all) partitionCount += this.options.partitionCount(topic) ?? 0;
+    if (partitionCount > this.limits.partitionsPerGroupMax) {
+      const message = `group ${group.name} would span ${partitionCount} partitions`;
+      throw new GroupLimitError("partitionsPerGroupMax", this.limits.partitionsPerGroupMax, message);
+    }
+  }
+}
+
+/** The member, unless it is unknown or fenced (then the client must stop and join anew). */
+function liveMember(group: ConsumerGroup, memberId: string): MemberRecord {
+  const member = group.members.get(memberId);
+  if (member === undefined || member.fenced) throw new UnknownMemberError(group.name, memberId);
+  return member;
+}
+
+function keysOf(assignment: Assignment): Set<string> {
+  const keys = new Set<string>();
+  for (const entry of assignment) for (const partition of entry.partitions) keys.add(partitionKey(entry.topic, partition));
+  return keys;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
