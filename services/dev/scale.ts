@@ -1,4 +1,5 @@
 /** `bun run dev:scale -- collector 3`: asks the running dev stack to scale. */
+export {};
 const [kind, countText] = process.argv.slice(2);
 const port = Number(process.env.DEV_CONTROL_PORT ?? 8099);
 if ((kind !== "streamer" && kind !== "collector") || countText === undefined) {

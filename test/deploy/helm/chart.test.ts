@@ -1,0 +1,226 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ajv from "ajv";
+import { chartDir, type K8sObject, manifests, renderChart } from "../../support/helm-render.ts";
+import { deployedServices } from "./deployed-services.ts";
+
+const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8")) as object;
+const defaults = Bun.YAML.parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as Record<string, unknown>;
+const scaledValues = join(chartDir, "ci/scaled-values.yaml");
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+function withOverride(path: string[], value: unknown): Record<string, unknown> {
+  const copy = structuredClone(defaults);
+  let node = copy;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  node[path.at(-1) ?? ""] = value;
+  return copy;
+}
+
+function valuesFile(values: object): string {
+  const dir = mkdtempSync(join(tmpdir(), "chart-values-"));
+  const file = join(dir, "values.json");
+  // JSON is YAML, so the renderer reads it as a values file.
+  writeFileSync(file, JSON.stringify(values));
+  return file;
+}
+
+describe("values.schema.json", () => {
+  test("accepts the default values and the scaled example", () => {
+    expect(validate(defaults)).toBe(true);
+    const scaled = Bun.YAML.parse(readFileSync(scaledValues, "utf8")) as Record<string, unknown>;
+    const merged = { ...defaults, ...scaled };
+    for (const key of Object.keys(scaled)) {
+      merged[key] = { ...(defaults[key] as object), ...(scaled[key] as object) };
+    }
+    expect(validate(merged)).toBe(true);
+  });
+
+  test.each([
+    [["collector", "replicas"], 0],
+    [["collector", "replicas"], 11],
+    [["streamer", "replicas"], 0],
+    [["api", "replicas"], 11],
+    [["broker", "flush"], "sometimes"],
+    [["streamer", "mode"], "forever"],
+    [["broker", "port"], 70_000],
+    [["clickhouse", "database"], "bad-name; DROP"],
+  ])("rejects %p = %p", (path, value) => {
+    expect(validate(withOverride(path as string[], value))).toBe(false);
+  });
+
+  test("requires clickhouse.external.url when the internal ClickHouse is disabled", () => {
+    const values = withOverride(["clickhouse", "internal", "enabled"], false);
+    expect(validate(values)).toBe(false);
+    const messages = JSON.stringify(validate.errors);
+    expect(messages).toContain("url");
+    (values.clickhouse as { external: { url: string } }).external.url = "https://ch.example.com:8443";
+    expect(validate(values)).toBe(true);
+  });
+
+  test("rejects unknown keys so a typo fails the install", () => {
+    expect(validate(withOverride(["collector", "replica"], 3))).toBe(false);
+  });
+});
+
+describe("rendered chart", () => {
+  let defaultObjects: K8sObject[];
+  let scaledObjects: K8sObject[];
+
+  beforeAll(() => {
+    const rendered = renderChart();
+    expect(rendered.error).toBe("");
+    defaultObjects = manifests(rendered.templates);
+    const scaled = renderChart([scaledValues]);
+    expect(scaled.error).toBe("");
+    scaledObjects = manifests(scaled.templates);
+    // The first run compiles the renderer and Sprig.
+  }, 180_000);
+
+  const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
+
+  test("defaults render the broker StatefulSet with a PVC, its services, PDB, ClickHouse and the workloads", () => {
+    const names = defaultObjects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toContain("StatefulSet/telemetry-gpu-telemetry-broker");
+    expect(names).toContain("Service/telemetry-gpu-telemetry-broker-headless");
+    expect(names).toContain("PodDisruptionBudget/telemetry-gpu-telemetry-broker");
+    expect(names).toContain("StatefulSet/telemetry-gpu-telemetry-clickhouse");
+    expect(names).toContain("Secret/telemetry-gpu-telemetry-clickhouse");
+    for (const component of ["streamer", "collector", "api"]) {
+      expect(names).toContain(`Deployment/telemetry-gpu-telemetry-${component}`);
+    }
+    const broker = byKind(defaultObjects, "StatefulSet").find((o) => o.metadata.name.endsWith("-broker"));
+    const claims = (broker?.spec as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates;
+    expect(claims).toHaveLength(1);
+    expect(byKind(defaultObjects, "HorizontalPodAutoscaler")).toHaveLength(0);
+    expect(byKind(defaultObjects, "ServiceMonitor")).toHaveLength(0);
+  });
+
+  test("the scaled values add HPAs, ingress, ServiceMonitor, dashboard and use the external ClickHouse", () => {
+    expect(byKind(scaledObjects, "HorizontalPodAutoscaler").map((o) => o.metadata.name).sort()).toEqual([
+      "telemetry-gpu-telemetry-api",
+      "telemetry-gpu-telemetry-collector",
+      "telemetry-gpu-telemetry-streamer",
+    ]);
+    expect(byKind(scaledObjects, "Ingress")).toHaveLength(1);
+    expect(byKind(scaledObjects, "ServiceMonitor")).toHaveLength(1);
+    const dashboard = byKind(scaledObjects, "ConfigMap").find((o) => o.metadata.name.endsWith("-dashboard"));
+    const json = (dashboard as unknown as { data: Record<string, string> }).data["gpu-telemetry-pipeline.json"] ?? "";
+    const titles = (JSON.parse(json) as { panels: { title: string }[] }).panels.map((p) => p.title).join(" | ");
+    for (const topic of ["Throughput", "lag", "insert latency", "API latency", "Dead letters"]) expect(titles).toContain(topic);
+    expect(scaledObjects.some((o) => o.kind === "StatefulSet" && o.metadata.name.endsWith("-clickhouse"))).toBe(false);
+    expect(JSON.stringify(scaledObjects)).toContain("https://clickhouse.example.com:8443");
+  });
+
+  test("every workload's selector matches its pod labels and every object has the standard labels", () => {
+    for (const objects of [defaultObjects, scaledObjects]) {
+      for (const object of objects) {
+        expect(object.metadata.labels?.["app.kubernetes.io/instance"]).toBe("telemetry");
+        expect(object.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("Helm");
+      }
+      for (const workload of objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")) {
+        const spec = workload.spec as { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> } } };
+        for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
+          expect(spec.template.metadata.labels[key]).toBe(value);
+        }
+      }
+    }
+  });
+
+  test("every Service selects pods that exist and targets a named container port they declare", () => {
+    for (const objects of [defaultObjects, scaledObjects]) {
+      const pods = objects
+        .filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
+        .map((o) => (o.spec as { template: PodTemplate }).template);
+      for (const service of byKind(objects, "Service")) {
+        const spec = service.spec as { selector: Record<string, string>; ports: { targetPort: string | number }[] };
+        const matching = pods.filter((pod) => Object.entries(spec.selector).every(([k, v]) => pod.metadata.labels[k] === v));
+        expect(matching.length).toBeGreaterThan(0);
+        for (const port of spec.ports) {
+          const declared = matching.flatMap((pod) => pod.spec.containers.flatMap((c) => c.ports ?? []));
+          expect(declared.some((p) => p.name === port.targetPort || p.containerPort === port.targetPort)).toBe(true);
+        }
+      }
+    }
+  });
+
+  test("probes point at the routes each service really serves, on a declared port", () => {
+    for (const pod of podTemplates(defaultObjects)) {
+      for (const container of pod.spec.containers) {
+        const known = container.name === "clickhouse" ? ["/ping"] : ["/health", "/ready"];
+        for (const probe of [container.readinessProbe, container.livenessProbe]) {
+          expect(probe).toBeDefined();
+          expect(known).toContain(probe?.httpGet.path ?? "");
+          expect((container.ports ?? []).some((p) => p.name === probe?.httpGet.port)).toBe(true);
+        }
+      }
+    }
+  });
+
+  test("containers run as non-root with dropped capabilities; service pods have a read-only root filesystem", () => {
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+      const podContext = pod.spec.securityContext as { runAsNonRoot?: boolean };
+      expect(podContext.runAsNonRoot).toBe(true);
+      for (const container of pod.spec.containers) {
+        const context = container.securityContext as { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; readOnlyRootFilesystem?: boolean };
+        expect(context.allowPrivilegeEscalation).toBe(false);
+        expect(context.capabilities.drop).toContain("ALL");
+        if (container.name !== "clickhouse") expect(context.readOnlyRootFilesystem).toBe(true);
+      }
+    }
+  });
+
+  test("every environment variable a container gets is a setting of that service's config schema", () => {
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+      for (const container of pod.spec.containers) {
+        const service = deployedServices[container.name];
+        if (service === undefined) continue;
+        for (const variable of container.env ?? []) {
+          if (["NODE_ENV"].includes(variable.name)) continue;
+          expect({ container: container.name, variable: variable.name, known: variable.name in service.properties }).toEqual({
+            container: container.name,
+            variable: variable.name,
+            known: true,
+          });
+        }
+      }
+    }
+  });
+
+  test("a HPA with minReplicas above maxReplicas fails to render with a message", () => {
+    const values = withOverride(["api", "autoscaling"], { enabled: true, minReplicas: 5, maxReplicas: 2, targetCPUUtilizationPercentage: 50 });
+    const result = renderChart([valuesFile(values)]);
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain("api.autoscaling.minReplicas (5) must not exceed maxReplicas (2)");
+  });
+
+  test("rendering without an external URL when the internal ClickHouse is off fails with the required message", () => {
+    const values = withOverride(["clickhouse", "internal", "enabled"], false);
+    const result = renderChart([valuesFile(values)]);
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain("clickhouse.external.url is required");
+  });
+});
+
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: {
+    securityContext?: unknown;
+    containers: {
+      name: string;
+      ports?: { name?: string; containerPort: number }[];
+      env?: { name: string }[];
+      securityContext?: unknown;
+      readinessProbe?: { httpGet: { path: string; port: string } };
+      livenessProbe?: { httpGet: { path: string; port: string } };
+    }[];
+  };
+}
+
+function podTemplates(objects: K8sObject[]): PodTemplate[] {
+  return objects
+    .filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
+    .map((o) => (o.spec as { template: PodTemplate }).template);
+}
