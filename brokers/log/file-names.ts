@@ -1,0 +1,54 @@
+import { join } from "node:path";
+
+/** Suffixes of the files a partition directory holds. */
+export const Suffix = {
+  log: ".log",
+  index: ".index",
+  timeIndex: ".timeindex",
+  /** Appended to a segment file scheduled for deletion (never read again). */
+  deleted: ".deleted",
+  /** A file being written before its atomic rename. */
+  tmp: ".tmp",
+} as const;
+
+export const recoveryPointFileName = "recovery-point";
+export const producerStateFileName = "producer-state.json";
+export const topicMetadataSuffix = ".topic.json";
+
+const offsetDigits = 20;
+
+/** 20-digit zero-padded, so `ls` lists segments in offset order. */
+export function offsetFileStem(baseOffset: number): string {
+  if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new RangeError(`bad base offset ${baseOffset}`);
+  return String(baseOffset).padStart(offsetDigits, "0");
+}
+
+export function segmentFilePath(dir: string, baseOffset: number, suffix: string): string {
+  return join(dir, offsetFileStem(baseOffset) + suffix);
+}
+
+/** The base offset of a segment file name like `00000000000000001234.log`, else undefined. */
+export function parseSegmentFileName(name: string, suffix: string): number | undefined {
+  if (!name.endsWith(suffix)) return undefined;
+  const stem = name.slice(0, -suffix.length);
+  if (stem.length !== offsetDigits || !/^[0-9]+$/.test(stem)) return undefined;
+  const offset = Number(stem);
+  return Number.isSafeInteger(offset) ? offset : undefined;
+}
+
+export function partitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+export function partitionDirPath(dataDir: string, topic: string, partition: number): string {
+  return join(dataDir, partitionDirName(topic, partition));
+}
+
+export function topicMetadataPath(dataDir: string, topic: string): string {
+  return join(dataDir, topic + topicMetadataSuffix);
+}
+
+/** The topic named by a metadata file name, else undefined. */
+export function parseTopicMetadataName(name: string): string | undefined {
+  return name.endsWith(topicMetadataSuffix) ? name.slice(0, -topicMetadataSuffix.length) : undefined;
+}

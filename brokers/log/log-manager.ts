@@ -1,0 +1,157 @@
+import { mkdirSync, readdirSync } from "node:fs";
+import type { Logger } from "pino";
+import { InvalidTopicError, LogClosedError, TopicExistsError, UnknownPartitionError, UnknownTopicError } from "./errors.ts";
+import { parseTopicMetadataName, partitionDirPath } from "./file-names.ts";
+import { type Clock, type LogManagerApi, type LogManagerOptions, systemClock } from "./log-api.ts";
+import { type LogConfig, type TopicOverrides, topicConfig } from "./log-config.ts";
+import { PartitionLog } from "./partition-log.ts";
+import { type TopicInfo, readTopicMetadata, validateNewTopic, writeTopicMetadata } from "./topic-metadata.ts";
+
+/** How often retention runs in the background. */
+export const retentionCheckIntervalMs = 60_000;
+
+interface Topic {
+  info: TopicInfo;
+  partitions: PartitionLog[];
+}
+
+/**
+ * All topics of one data directory: `<dataDir>/<topic>.topic.json` names a topic,
+ * `<dataDir>/<topic>-<partition>/` holds each partition's segments. Opening loads
+ * (and recovers) every partition; background timers fsync (interval policy),
+ * checkpoint recovery points and apply retention.
+ */
+export class LogManager implements LogManagerApi {
+  readonly config: LogConfig;
+  readonly dataDir: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly topics = new Map<string, Topic>();
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private closed = false;
+
+  private constructor(options: LogManagerOptions) {
+    this.config = options.config;
+    this.dataDir = options.dataDir;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+  }
+
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const manager = new LogManager(options);
+    for (const name of readdirSync(options.dataDir).sort()) {
+      const topic = parseTopicMetadataName(name);
+      if (topic !== undefined) manager.loadTopic(readTopicMetadata(options.dataDir, topic));
+    }
+    manager.startTimers();
+    return manager;
+  }
+
+  private loadTopic(info: TopicInfo): Topic {
+    const config = topicConfig(this.config, info.overrides);
+    const partitions: PartitionLog[] = [];
+    for (let partition = 0; partition < info.partitions; partition++) {
+      const dir = partitionDirPath(this.dataDir, info.name, partition);
+      partitions.push(PartitionLog.open({ topic: info.name, partition, dir, config, clock: this.clock, logger: this.logger }));
+    }
+    const topic = { info, partitions };
+    this.topics.set(info.name, topic);
+    return topic;
+  }
+
+  private startTimers(): void {
+    const every = (intervalMs: number, task: () => Promise<unknown> | unknown, what: string) => {
+      const timer = setInterval(() => {
+        Promise.resolve()
+          .then(task)
+          .catch((error: unknown) => this.logger?.error({ err: error }, `${what} failed`));
+      }, intervalMs);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    if (this.config.flush === "interval") every(this.config.flushIntervalMs, () => this.flushPartitions(), "interval flush");
+    every(this.config.checkpointIntervalMs, () => this.checkpointAll(), "checkpoint");
+    every(retentionCheckIntervalMs, () => this.applyRetention(this.clock.nowMs()), "retention");
+  }
+
+  async createTopic(name: string, partitions: number, overrides: TopicOverrides = {}): Promise<TopicInfo> {
+    this.assertOpen();
+    const info: TopicInfo = { name, partitions, overrides, createdAtMs: this.clock.nowMs() };
+    validateNewTopic(info, this.config);
+    if (this.topics.has(name)) throw new TopicExistsError(name);
+    if (this.topics.size >= this.config.topicsMax) {
+      throw new InvalidTopicError(`already ${this.topics.size} topics (topicsMax ${this.config.topicsMax})`);
+    }
+    // Partition directories first, metadata last: a crash in between leaves no half topic.
+    this.loadTopic(info);
+    writeTopicMetadata(this.dataDir, info);
+    this.logger?.info({ topic: name, partitions, overrides }, "created topic");
+    return info;
+  }
+
+  listTopics(): TopicInfo[] {
+    return [...this.topics.values()].map((topic) => topic.info).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    return this.topics.get(name)?.info;
+  }
+
+  partition(topic: string, partition: number): PartitionLog {
+    this.assertOpen();
+    const found = this.topics.get(topic);
+    if (found === undefined) throw new UnknownTopicError(topic);
+    const log = Number.isInteger(partition) ? found.partitions[partition] : undefined;
+    if (log === undefined) throw new UnknownPartitionError(topic, partition, found.partitions.length);
+    return log;
+  }
+
+  /** Every partition log of a topic, by partition number. */
+  partitions(topic: string): readonly PartitionLog[] {
+    const found = this.topics.get(topic);
+    if (found === undefined) throw new UnknownTopicError(topic);
+    return found.partitions;
+  }
+
+  applyRetention(nowMs: number): number {
+    let deleted = 0;
+    for (const log of this.allPartitions()) deleted += log.applyRetention(nowMs);
+    return deleted;
+  }
+
+  totalSizeBytes(): number {
+    let total = 0;
+    for (const log of this.allPartitions()) total += log.sizeBytes;
+    return total;
+  }
+
+  async flushAll(): Promise<void> {
+    await this.flushPartitions();
+    await this.checkpointAll();
+  }
+
+  private async flushPartitions(): Promise<void> {
+    await Promise.all(this.allPartitions().map((log) => log.flush()));
+  }
+
+  private async checkpointAll(): Promise<void> {
+    await Promise.all(this.allPartitions().map((log) => log.checkpoint()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    await Promise.all(this.allPartitions().map((log) => log.close()));
+    this.topics.clear();
+  }
+
+  private allPartitions(): PartitionLog[] {
+    return [...this.topics.values()].flatMap((topic) => topic.partitions);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LogClosedError(`log manager for ${this.dataDir} is closed`);
+  }
+}
