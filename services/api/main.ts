@@ -1,0 +1,51 @@
+/**
+ * The API gateway process: REST API over the telemetry in ClickHouse, with
+ * /health, /ready, /metrics, Swagger UI at /swagger and graceful SIGTERM.
+ */
+import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
+import { loadConfigOrExit } from "../../src/config/env.ts";
+import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
+import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { installShutdown } from "../../src/runtime/shutdown.ts";
+import { createApiApp } from "./app.ts";
+import { ApiConfig } from "./config.ts";
+
+const service = "api";
+const config = loadConfigOrExit(ApiConfig);
+const instanceId = config.INSTANCE_ID || defaultInstanceId();
+const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+const registry = createMetricsRegistry({ service, instanceId });
+
+const clickhouse = await openTelemetryStore({ config, log: logger, clock: Date.now }).catch((error: unknown) => {
+  // Migrations need ClickHouse: exit non-zero so the supervisor (or Kubernetes) retries.
+  logger.fatal({ err: error, url: config.CLICKHOUSE_URL }, "cannot open the telemetry store");
+  process.exit(1);
+});
+const app = createApiApp({
+  clickhouse,
+  logger,
+  registry,
+  limits: {
+    telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
+    summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
+    summaryBucketsMax: config.API_SUMMARY_BUCKETS_MAX,
+    listCacheTtlMs: config.API_LIST_CACHE_TTL_MS,
+    retryAfterS: config.API_RETRY_AFTER_S,
+    clickhouseInFlightMax: config.API_CLICKHOUSE_IN_FLIGHT_MAX,
+    clickhouseQueueLengthMax: config.API_CLICKHOUSE_QUEUE_LENGTH_MAX,
+    clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
+  },
+});
+const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
+
+installShutdown({
+  logger,
+  timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
+  steps: [
+    // stop() without force: the listener closes at once, in-flight requests finish.
+    { name: "stop intake and finish requests", run: () => server.stop() },
+    { name: "close clickhouse client", run: () => clickhouse.close() },
+  ],
+});
+
+logger.info({ port: server.port, host: config.API_HOST }, "listening");

@@ -1,0 +1,116 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { createClickHouse } from "../../../src/clickhouse/client.ts";
+import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { migrate } from "../../../src/clickhouse/migrations.ts";
+import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { createMetricsRegistry, type Registry } from "../../../src/observability/metrics.ts";
+import type { ApiLimits } from "../../../services/api/api-context.ts";
+import { type ApiApp, createApiApp } from "../../../services/api/app.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
+
+/**
+ * A real embedded ClickHouse with the telemetry schema and a known data set, and the
+ * API app on it (called with app.handle, no socket). One per test file.
+ */
+export interface ApiFixture {
+  clickhouse: EmbeddedClickHouse;
+  client: ClickHouseClient;
+  app: ApiApp;
+  registry: Registry;
+  /** The app's "now": fixed, two hours after `dataset.baseMs`. */
+  nowMs: number;
+  get(path: string): Promise<{ status: number; body: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+const database = "api_test";
+
+/** Hour-aligned, within retention, fixed for the whole file. */
+export const baseMs = Math.floor((Date.now() - 3 * 3_600_000) / 3_600_000) * 3_600_000;
+
+export const gpuA = { uuid: "GPU-0a000000-0000-0000-0000-000000000001", hostname: "host-a", gpu_index: 0 };
+export const gpuB = { uuid: "GPU-0b000000-0000-0000-0000-000000000002", hostname: "host-a", gpu_index: 1 };
+export const gpuC = { uuid: "GPU-0c000000-0000-0000-0000-000000000003", hostname: "host-b", gpu_index: 0 };
+
+export const utilization = "DCGM_FI_DEV_GPU_UTIL";
+export const temperature = "DCGM_FI_DEV_GPU_TEMP";
+export const power = "DCGM_FI_DEV_POWER_USAGE";
+
+/** GPU A: 5,000 instants, 500 ms apart, each with both metrics: 10,000 datapoints. */
+export const gpuAInstants = 5_000;
+export const gpuAStepMs = 500;
+/** GPU B: points 1 ms around two edges, for inclusive-bound tests. */
+export const edgeStartMs = baseMs + 1_234;
+export const edgeEndMs = edgeStartMs + 10_000;
+/** GPU C: one point per second for 10 minutes, value = seconds since baseMs. */
+export const gpuCSeconds = 600;
+
+function point(fields: Partial<TelemetryPoint> & Pick<TelemetryPoint, "ts" | "uuid" | "metric">): TelemetryPoint {
+  return {
+    source_ts: fields.ts - 250,
+    hostname: "host-a",
+    gpu_index: 0,
+    device: `nvidia${fields.gpu_index ?? 0}`,
+    model: "NVIDIA H100 80GB HBM3",
+    value: 0,
+    container: "",
+    pod: "",
+    namespace: "",
+    labels: { DCGM_FI_DRIVER_VERSION: "535.129.03" },
+    ...fields,
+  };
+}
+
+export function dataset(): TelemetryPoint[] {
+  const points: TelemetryPoint[] = [];
+  for (let index = 0; index < gpuAInstants; index += 1) {
+    const ts = baseMs + index * gpuAStepMs;
+    points.push(point({ ...gpuA, ts, metric: utilization, value: index % 101 }));
+    points.push(point({ ...gpuA, ts, metric: temperature, value: 40 + (index % 30) }));
+  }
+  for (const edgeMs of [edgeStartMs, edgeEndMs]) {
+    for (const deltaMs of [-1, 0, 1]) {
+      points.push(point({ ...gpuB, ts: edgeMs + deltaMs, metric: power, value: deltaMs + 100, labels: {} }));
+    }
+  }
+  for (let second = 0; second < gpuCSeconds; second += 1) {
+    points.push(point({ ...gpuC, ts: baseMs + second * 1_000, metric: power, value: second }));
+  }
+  return points;
+}
+
+export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<ApiFixture> {
+  const clickhouse = await startEmbeddedClickHouse();
+  const connection = { url: clickhouse.url, username: "default", password: "", requestTimeoutMs: 30_000 };
+  const admin = createClickHouse({ ...connection, database: "default" });
+  await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
+  await admin.close();
+  const client = createClickHouse({ ...connection, database });
+  const lines = dataset().map((item) => JSON.stringify(item));
+  await insertDatapointLines(client, lines, { dedupToken: "api-fixture/0" });
+  const registry = createMetricsRegistry({ service: "api", instanceId: "test" });
+  const logger = createLogger({ service: "api", instanceId: "test", level: "silent" });
+  const nowMs = baseMs + 2 * 3_600_000;
+  const app = createApiApp({ clickhouse: client, logger, registry, clock: () => nowMs, limits: { listCacheTtlMs: 0, ...limits } });
+  return {
+    clickhouse,
+    client,
+    app,
+    registry,
+    nowMs,
+    async get(path) {
+      const response = await app.handle(new Request(`http://localhost${path}`));
+      const text = await response.text();
+      const json = response.headers.get("content-type")?.includes("json") === true;
+      return { status: response.status, body: json ? JSON.parse(text) : text, headers: response.headers };
+    },
+    async stop() {
+      await client.close();
+      await clickhouse.stop();
+    },
+  };
+}
+
+export const iso = (epochMs: number) => new Date(epochMs).toISOString();
+export const enc = encodeURIComponent;

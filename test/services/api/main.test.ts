@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
+
+const mainPath = join(import.meta.dir, "..", "..", "..", "services", "api", "main.ts");
+const startTimeoutMs = 20_000;
+
+let clickhouse: EmbeddedClickHouse;
+let api: Subprocess<"ignore", "pipe", "pipe">;
+const lines: Record<string, unknown>[] = [];
+let port = 0;
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const parts = pending.split("\n");
+    pending = parts.pop() ?? "";
+    for (const part of parts) onLine(part);
+  }
+}
+
+beforeAll(async () => {
+  clickhouse = await startEmbeddedClickHouse();
+  api = Bun.spawn(["bun", mainPath], {
+    env: { ...process.env, CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: "api_main", API_HOST: "127.0.0.1", API_PORT: "0", LOG_FORMAT: "json", LOG_LEVEL: "info" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const listening = Promise.withResolvers<number>();
+  const onLine = (text: string) => {
+    try {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      lines.push(line);
+      if (line.msg === "listening" && typeof line.port === "number") listening.resolve(line.port);
+    } catch {
+      // Not JSON (e.g. @clickhouse/client's own console output): ignore.
+    }
+  };
+  void readLines(api.stdout, onLine);
+  void readLines(api.stderr, onLine);
+  const timer = setTimeout(() => listening.reject(new Error(`api did not log listening: ${JSON.stringify(lines)}`)), startTimeoutMs);
+  port = await listening.promise;
+  clearTimeout(timer);
+});
+afterAll(async () => {
+  if (api !== undefined && api.exitCode === null) api.kill("SIGKILL");
+  await clickhouse?.stop();
+});
+
+describe("services/api/main.ts", () => {
+  test("logs listening with its port, migrates and serves on a real socket", async () => {
+    expect(port).toBeGreaterThan(0);
+    expect(lines.find((line) => line.msg === "listening")).toMatchObject({ service: "api", host: "127.0.0.1" });
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    const gpus = await fetch(`http://127.0.0.1:${port}/api/v1/gpus`);
+    expect(gpus.status).toBe(200);
+    expect(await gpus.json()).toEqual({ items: [], next_cursor: null });
+    const docs = await fetch(`http://127.0.0.1:${port}/swagger/json`);
+    expect(((await docs.json()) as { info: { title: string } }).info.title).toBe("GPU Telemetry API");
+  });
+
+  test("SIGTERM stops it gracefully with exit code 0", async () => {
+    api.kill("SIGTERM");
+    expect(await api.exited).toBe(0);
+    const messages = lines.map((line) => line.msg);
+    expect(messages).toContain("shutting down");
+    expect(messages).toContain("shutdown complete");
+    expect(lines.filter((line) => line.level === 50)).toEqual([]);
+  });
+});

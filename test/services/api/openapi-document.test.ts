@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createClickHouse } from "../../../src/clickhouse/client.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { createApiApp } from "../../../services/api/app.ts";
+import { buildOpenApiText, openApiFilePath } from "../../../services/api/write-openapi.ts";
+
+// The document is built from route schemas: no ClickHouse is contacted.
+const clickhouse = createClickHouse({ url: "http://127.0.0.1:9", username: "default", password: "", database: "x", requestTimeoutMs: 1_000 });
+const app = createApiApp({
+  clickhouse,
+  logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
+  registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
+});
+// Plain JSON read back for assertions: typing the whole OpenAPI shape would add nothing.
+let document: any;
+
+beforeAll(async () => {
+  const response = await app.handle(new Request("http://localhost/swagger/json"));
+  expect(response.status).toBe(200);
+  document = await response.json();
+});
+afterAll(async () => {
+  await clickhouse.close();
+});
+
+const dataRoutes: [string, string[], string][] = [
+  ["/api/v1/gpus", ["hostname", "limit", "cursor"], "GpuPage"],
+  ["/api/v1/gpus/{id}", ["id"], "GpuDetail"],
+  ["/api/v1/gpus/{id}/telemetry", ["id", "start_time", "end_time", "metric", "order", "limit", "cursor"], "TelemetryPage"],
+  ["/api/v1/gpus/{id}/telemetry/summary", ["id", "start_time", "end_time", "metric", "step", "agg"], "TelemetrySummary"],
+  ["/api/v1/hosts", [], "HostList"],
+  ["/api/v1/metrics", [], "MetricList"],
+];
+
+describe("OpenAPI document at /swagger/json", () => {
+  test("describes the API with title, version and tags", () => {
+    expect(document.openapi).toBe("3.1.0");
+    expect(document.info.title).toBe("GPU Telemetry API");
+    expect(document.info.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual(["gpus", "telemetry", "hosts", "metrics", "operations"]);
+  });
+
+  test("lists every route, and nothing else", () => {
+    const paths = Object.keys(document.paths).sort();
+    expect(paths).toEqual([...dataRoutes.map(([path]) => path), "/health", "/metrics", "/ready"].sort());
+  });
+
+  test("each data route declares its parameters and its 200 and error responses", () => {
+    for (const [path, parameters, model] of dataRoutes) {
+      const operation = document.paths[path].get;
+      expect({ path, names: (operation.parameters ?? []).map((p: { name: string }) => p.name) }).toEqual({ path, names: parameters });
+      expect(operation.responses["200"].content["application/json"].schema).toEqual({ $ref: `#/components/schemas/${model}` });
+      const errors = path.includes("{id}") ? ["400", "404", "500", "503"] : ["500", "503"];
+      for (const status of errors) {
+        expect(operation.responses[status].content["application/json"].schema.$ref).toMatch(/^#\/components\/schemas\/\w+Error$/);
+      }
+      for (const response of Object.values(operation.responses) as { description?: string }[]) {
+        expect(typeof response.description).toBe("string");
+      }
+      expect(operation.tags.length).toBe(1);
+      expect(typeof operation.summary).toBe("string");
+    }
+    expect(document.paths["/api/v1/gpus"].get.responses["400"]).toBeDefined();
+  });
+
+  test("parameters carry their bounds and choices", () => {
+    const parameter = (path: string, name: string) =>
+      document.paths[path].get.parameters.find((p: { name: string }) => p.name === name).schema;
+    expect(parameter("/api/v1/gpus", "limit")).toEqual({ type: "integer", minimum: 1, maximum: 1000, default: 100 });
+    expect(parameter("/api/v1/gpus/{id}/telemetry", "limit")).toMatchObject({ type: "integer", maximum: 10000, default: 1000 });
+    expect(parameter("/api/v1/gpus/{id}/telemetry", "order")).toMatchObject({ enum: ["asc", "desc"], default: "asc" });
+    expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "step")).toMatchObject({ enum: ["10s", "1m", "5m", "1h"] });
+    expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "agg")).toMatchObject({ enum: ["avg", "min", "max", "last"] });
+  });
+
+  test("every $ref points at a component that exists", () => {
+    const text = JSON.stringify(document);
+    const refs = [...text.matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((match) => match[1]);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const name of refs) expect(document.components.schemas[name as string]).toBeDefined();
+    expect(text.includes('"$id"')).toBe(false);
+  });
+
+  test("Swagger UI is served at /swagger", async () => {
+    const response = await app.handle(new Request("http://localhost/swagger"));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    expect(await response.text()).toContain("SwaggerUIBundle");
+  });
+
+  test("the committed openapi.json is current (run `bun run openapi` when this fails)", async () => {
+    const committed = await Bun.file(openApiFilePath).text();
+    expect(committed).toBe(await buildOpenApiText());
+  });
+});

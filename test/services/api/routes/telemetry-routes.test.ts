@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  type ApiFixture,
+  baseMs,
+  edgeEndMs,
+  edgeStartMs,
+  enc,
+  gpuA,
+  gpuAInstants,
+  gpuAStepMs,
+  gpuB,
+  iso,
+  power,
+  startApiFixture,
+  temperature,
+  utilization,
+} from "../api-fixture.ts";
+
+let fixture: ApiFixture;
+beforeAll(async () => {
+  fixture = await startApiFixture();
+});
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+type Item = { timestamp: string; metric: string; value: number; unit: string; source_timestamp: string };
+const telemetry = (id: string, query: string) => fixture.get(`/api/v1/gpus/${id}/telemetry?${query}`);
+const key = (item: Item) => `${item.timestamp}|${item.metric}`;
+
+/** Follows next_cursor to the end; asserts every page's size. */
+async function walk(id: string, query: string, pageSize: number): Promise<Item[]> {
+  const items: Item[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1_000; page += 1) {
+    const path: string = `${query}&limit=${pageSize}${cursor === null ? "" : `&cursor=${enc(cursor)}`}`;
+    const { status, body } = await telemetry(id, path);
+    expect(status).toBe(200);
+    expect(body.items.length).toBeLessThanOrEqual(pageSize);
+    items.push(...body.items);
+    cursor = body.next_cursor;
+    if (cursor === null) return items;
+    expect(body.items.length).toBe(pageSize);
+  }
+  throw new Error("walk did not end within 1,000 pages");
+}
+
+const wholeA = `start_time=${iso(baseMs)}&end_time=${iso(baseMs + gpuAInstants * gpuAStepMs)}`;
+
+describe("GET /api/v1/gpus/{id}/telemetry", () => {
+  test("both bounds are inclusive at the exact millisecond", async () => {
+    const { status, body } = await telemetry(gpuB.uuid, `start_time=${iso(edgeStartMs)}&end_time=${iso(edgeEndMs)}`);
+    expect(status).toBe(200);
+    expect(body.gpu).toBe(gpuB.uuid);
+    expect(body.start_time).toBe(iso(edgeStartMs));
+    expect(body.end_time).toBe(iso(edgeEndMs));
+    expect(body.items.map((item: Item) => item.timestamp)).toEqual([
+      iso(edgeStartMs),
+      iso(edgeStartMs + 1),
+      iso(edgeEndMs - 1),
+      iso(edgeEndMs),
+    ]);
+    expect(body.items[0]).toEqual({
+      timestamp: iso(edgeStartMs),
+      metric: power,
+      value: 100,
+      unit: "W",
+      source_timestamp: iso(edgeStartMs - 250),
+    });
+  });
+
+  test("any offset and fraction name the same instants; finer digits round inward", async () => {
+    const start = new Date(edgeStartMs + 2 * 3_600_000).toISOString().replace("Z", "+02:00");
+    const end = iso(edgeEndMs).replace(/\.(\d+)Z$/, ".$1999Z");
+    const { body } = await telemetry(gpuB.uuid, `start_time=${enc(start)}&end_time=${enc(end)}`);
+    expect(body.items).toHaveLength(4);
+    // 0.0001 ms after the edge: the point at the edge itself is outside.
+    const after = iso(edgeStartMs).replace(/Z$/, "1Z");
+    const inward = await telemetry(gpuB.uuid, `start_time=${enc(after)}&end_time=${iso(edgeEndMs)}`);
+    expect(inward.body.items[0].timestamp).toBe(iso(edgeStartMs + 1));
+    const seconds = new Date(Math.floor(edgeStartMs / 1_000) * 1_000).toISOString().replace(".000Z", "Z");
+    const whole = await telemetry(gpuB.uuid, `start_time=${seconds}&end_time=${iso(edgeEndMs)}`);
+    expect(whole.body.items).toHaveLength(5);
+  });
+
+  test("orders by time ascending by default and descending with order=desc", async () => {
+    const window = `start_time=${iso(baseMs)}&end_time=${iso(baseMs + 4 * gpuAStepMs)}`;
+    const ascending = await telemetry(gpuA.uuid, window);
+    const keys = ascending.body.items.map(key);
+    expect(keys).toHaveLength(10);
+    expect(keys).toEqual([...keys].sort());
+    expect(ascending.body.items[0]).toMatchObject({ timestamp: iso(baseMs), metric: temperature });
+    const descending = await telemetry(gpuA.uuid, `${window}&order=desc`);
+    expect(descending.body.items.map(key)).toEqual([...keys].reverse());
+  });
+
+  test("filters metrics given repeated or comma-separated", async () => {
+    const window = `start_time=${iso(baseMs)}&end_time=${iso(baseMs + 9 * gpuAStepMs)}`;
+    const one = await telemetry(gpuA.uuid, `${window}&metric=${utilization}`);
+    expect(one.body.items).toHaveLength(10);
+    expect(new Set(one.body.items.map((item: Item) => item.metric))).toEqual(new Set([utilization]));
+    const repeated = await telemetry(gpuA.uuid, `${window}&metric=${utilization}&metric=${temperature}`);
+    const comma = await telemetry(gpuA.uuid, `${window}&metric=${utilization},${temperature}`);
+    expect(repeated.body.items).toHaveLength(20);
+    expect(comma.body.items).toEqual(repeated.body.items);
+  });
+
+  test("walks 10,000 points in pages of 333 without loss or repeat, both orders", async () => {
+    for (const order of ["asc", "desc"] as const) {
+      const items = await walk(gpuA.uuid, `${wholeA}&order=${order}`, 333);
+      expect(items).toHaveLength(10_000);
+      const keys = items.map(key);
+      expect(new Set(keys).size).toBe(10_000);
+      const sorted = [...keys].sort();
+      expect(keys).toEqual(order === "asc" ? sorted : sorted.reverse());
+    }
+  });
+
+  test("without bounds: the last hour before now; with only start_time: up to now", async () => {
+    const lastHour = await telemetry(gpuA.uuid, "");
+    expect(lastHour.status).toBe(200);
+    expect(lastHour.body.start_time).toBe(iso(fixture.nowMs - 3_600_000));
+    expect(lastHour.body.end_time).toBe(iso(fixture.nowMs));
+    expect(lastHour.body.items).toEqual([]);
+    const sinceBase = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&limit=5`);
+    expect(sinceBase.body.end_time).toBe(iso(fixture.nowMs));
+    expect(sinceBase.body.items).toHaveLength(5);
+  });
+
+  test("a cursor keeps the window it started with, and only fits its own query", async () => {
+    const first = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&limit=3`);
+    const cursor = enc(first.body.next_cursor);
+    const second = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&limit=3&cursor=${cursor}`);
+    expect(second.status).toBe(200);
+    expect(second.body.items[0].timestamp).toBe(iso(baseMs + gpuAStepMs));
+    for (const other of [`start_time=${iso(baseMs + 1)}`, `start_time=${iso(baseMs)}&order=desc`, `start_time=${iso(baseMs)}&metric=${utilization}`]) {
+      const { status, body } = await telemetry(gpuA.uuid, `${other}&cursor=${cursor}`);
+      expect(status).toBe(400);
+      expect(body.details[0].field).toBe("cursor");
+    }
+    const foreignGpu = await telemetry(gpuB.uuid, `start_time=${iso(baseMs)}&cursor=${cursor}`);
+    expect(foreignGpu.status).toBe(400);
+    const gpusCursor = (await fixture.get("/api/v1/gpus?limit=1")).body.next_cursor;
+    const wrongKind = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&cursor=${enc(gpusCursor)}`);
+    expect(wrongKind.status).toBe(400);
+    const garbage = await telemetry(gpuA.uuid, `cursor=${enc(Buffer.from('{"v":1}').toString("base64url"))}`);
+    expect(garbage.status).toBe(400);
+  });
+
+  test("accepts hostname:index as the id", async () => {
+    const { status, body } = await telemetry("host-a:1", `start_time=${iso(edgeStartMs)}&end_time=${iso(edgeEndMs)}`);
+    expect(status).toBe(200);
+    expect(body.gpu).toBe(gpuB.uuid);
+    expect(body.items).toHaveLength(4);
+  });
+
+  test("a known GPU with no data in the window is an empty page; an unknown GPU a 404", async () => {
+    const empty = await telemetry(gpuB.uuid, `start_time=${iso(baseMs + 600_000)}&end_time=${iso(baseMs + 700_000)}`);
+    expect(empty.status).toBe(200);
+    expect(empty.body).toMatchObject({ items: [], next_cursor: null });
+    for (const id of ["GPU-ffffffff-0000-0000-0000-000000000000", "host-a:5"]) {
+      const unknown = await telemetry(id, "");
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error).toBe("not_found");
+    }
+  });
+
+  test("bad input is a 400 that names the parameter and says what is accepted", async () => {
+    const cases: [string, string, string][] = [
+      ["start_time=yesterday", "start_time", "RFC 3339"],
+      ["start_time=2025-07-18T20:42:34", "start_time", "RFC 3339"],
+      ["end_time=2025-02-30T00:00:00Z", "end_time", "day 30"],
+      ["start_time=2025-07-18T24:00:00Z", "start_time", "hour"],
+      [`start_time=${iso(baseMs)}&end_time=${iso(baseMs - 1)}`, "end_time", "before start_time"],
+      [`start_time=${iso(baseMs - 8 * 86_400_000)}&end_time=${iso(baseMs)}`, "start_time", "at most 7 d"],
+      ["metric=DCGM_FI_DEV_GPU_UTILL", "metric", "DCGM_FI_DEV_GPU_UTIL"],
+      ["limit=0", "limit", "from 1 to 10000"],
+      ["limit=10001", "limit", "from 1 to 10000"],
+      ["order=newest", "order", "asc, desc"],
+      ["cursor=%%%", "cursor", "next_cursor"],
+    ];
+    for (const [query, field, hint] of cases) {
+      const { status, body } = await telemetry(gpuA.uuid, query);
+      expect({ query, status }).toEqual({ query, status: 400 });
+      expect(body.error).toBe("bad_request");
+      expect(body.details[0].field).toBe(field);
+      expect(`${body.message} ${body.details[0].problem}`).toContain(hint);
+      expect(typeof body.request_id).toBe("string");
+    }
+  });
+});
