@@ -1,0 +1,136 @@
+import { swagger } from "@elysiajs/swagger";
+import { Elysia, t } from "elysia";
+import { ErrorBody, FetchQuery, ProduceResponse } from "../../src/broker/api-schemas.ts";
+import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import type { Registry } from "../../src/observability/metrics.ts";
+import type { GroupCoordinator } from "../groups/group-coordinator.ts";
+import { adminRoutes } from "./admin-routes.ts";
+import type { BrokerContext } from "./broker-context.ts";
+import { toHttpError } from "./error-mapping.ts";
+import { handleFetch } from "./fetch-route.ts";
+import { groupRoutes } from "./group-routes.ts";
+import { BrokerHttpError, errorResponse } from "./http-error.ts";
+import { handleProduce } from "./produce-route.ts";
+
+export interface BrokerAppOptions {
+  context: BrokerContext;
+  registry: Registry;
+  checks: ReadinessCheck[];
+  /** The consumer-group coordinator behind the /v1/groups routes. */
+  groups: GroupCoordinator;
+}
+
+const binaryBody = {
+  required: true,
+  content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+} as const;
+
+const fetchResponseDoc = {
+  "200": {
+    description: "whole record batches as stored, possibly empty (end of log after the wait)",
+    headers: {
+      "x-high-watermark": { schema: { type: "integer" }, description: "one past the last offset" },
+      "x-log-start-offset": { schema: { type: "integer" }, description: "first offset stored" },
+      "x-next-offset": { schema: { type: "integer" }, description: "offset to fetch next" },
+    },
+    content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+  },
+} as const;
+
+/** The broker's HTTP API: produce, fetch, topics, groups, plus /swagger and ops routes. */
+export function createBrokerApp(options: BrokerAppOptions) {
+  const { context } = options;
+  return new Elysia({ name: "broker" })
+    .use(swagger({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
+    .onError(({ code, error, path }) => onError(context, code, error, path))
+    .use(opsRoutes({ registry: options.registry, checks: options.checks }))
+    .post(
+      "/v1/topics/:topic/produce",
+      ({ params, request }) => timed(context, "produce", () => handleProduce(context, params.topic, request)),
+      {
+        parse: "none",
+        params: t.Object({ topic: t.String() }),
+        response: { 200: ProduceResponse, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        detail: {
+          tags: ["produce"],
+          summary: "Append batches: frames [u32 partition][u32 length][record batch], big-endian",
+          requestBody: binaryBody,
+        },
+      },
+    )
+    .get(
+      "/v1/topics/:topic/partitions/:partition/fetch",
+      ({ params, query, request }) =>
+        timed(context, "fetch", () =>
+          handleFetch(
+            context,
+            {
+              topic: params.topic,
+              partition: params.partition,
+              offset: query.offset,
+              maxBytes: query.max_bytes,
+              waitMs: query.wait_ms,
+            },
+            request,
+          ),
+        ),
+      {
+        params: t.Object({ topic: t.String(), partition: t.Integer({ minimum: 0 }) }),
+        query: FetchQuery,
+        detail: {
+          tags: ["fetch"],
+          summary: "Raw batches from an offset; long-polls up to wait_ms at the end of the log",
+          responses: { ...fetchResponseDoc, "416": { description: "offset out of range (body names the range)" } },
+        },
+      },
+    )
+    .use(adminRoutes(context))
+    .use(groupRoutes(context, options.groups));
+}
+
+async function timed(context: BrokerContext, route: string, run: () => Promise<Response>): Promise<Response> {
+  const startedMs = performance.now();
+  let status = 500;
+  try {
+    const response = await run();
+    status = response.status;
+    return response;
+  } catch (error) {
+    status = toHttpError(error, context.limits.retryAfterMs).status;
+    throw error;
+  } finally {
+    const seconds = (performance.now() - startedMs) / 1000;
+    context.metrics.requestSeconds.observe({ route, status: String(status) }, seconds);
+  }
+}
+
+function onError(context: BrokerContext, code: string | number, error: unknown, path: string): Response {
+  if (code === "VALIDATION" || code === "PARSE") {
+    const message = error instanceof Error ? firstLine(error.message) : String(error);
+    context.metrics.errors.inc({ route: routeOf(path), code: "bad_request" });
+    return errorResponse(new BrokerHttpError("bad_request", message));
+  }
+  if (code === "NOT_FOUND") {
+    return Response.json({ error: "not_found", message: `no route ${path}`, retryable: false }, { status: 404 });
+  }
+  const httpError = toHttpError(error, context.limits.retryAfterMs);
+  if (httpError.code === "internal") context.logger.error({ err: error, path }, "request failed");
+  context.metrics.errors.inc({ route: routeOf(path), code: httpError.code });
+  return errorResponse(httpError);
+}
+
+function firstLine(message: string): string {
+  try {
+    const parsed = JSON.parse(message) as { property?: string; message?: string; summary?: string };
+    return `${parsed.property ?? ""} ${parsed.summary ?? parsed.message ?? ""}`.trim();
+  } catch {
+    return message.split("\n")[0] ?? message;
+  }
+}
+
+function routeOf(path: string): string {
+  if (path.endsWith("/produce")) return "produce";
+  if (path.endsWith("/fetch")) return "fetch";
+  if (path.startsWith("/v1/groups")) return "groups";
+  return "admin";
+}

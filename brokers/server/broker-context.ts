@@ -1,0 +1,21 @@
+import type { Logger } from "../../src/observability/logger.ts";
+import type { LogManagerApi } from "../log/log-api.ts";
+import type { BrokerMetrics } from "./broker-metrics.ts";
+import type { ServerLimits } from "./config.ts";
+import { InFlightGate } from "./in-flight-gate.ts";
+import type { ProducerIdAllocator } from "./producer-ids.ts";
+
+/** What every route needs: the log, the limits, the watermarks and the metrics. */
+export interface BrokerContext {
+  log: LogManagerApi;
+  limits: ServerLimits;
+  gate: InFlightGate;
+  metrics: BrokerMetrics;
+  logger: Logger;
+  producerIds: ProducerIdAllocator;
+  topicDefaults: { partitions: number; autoCreate: boolean };
+  /** Flipped by the disk watcher; produce answers 503 disk_full while true. */
+  disk: { belowWatermark: boolean; freeBytes: number };
+  /** Set at shutdown: produce answers 503 and long-polls end. */
+  lifecycle: { stopping: boolean; abort: AbortController };
+}

@@ -1,0 +1,78 @@
+import { Admin } from "../../src/broker/admin.ts";
+import { BrokerHttp } from "../../src/broker/http-client.ts";
+import { ApiPath, FetchHeader } from "../../src/broker/protocol.ts";
+import { forEachRecord } from "../../src/broker/record-batch.ts";
+import { integerOption, type ParsedArgs } from "./parse-args.ts";
+
+const fetchWaitMs = 1_000;
+const fetchBytesMax = 1024 * 1024;
+const decoder = new TextDecoder();
+
+/**
+ * Prints records as they arrive, one line each: partition, offset, ISO time, key,
+ * value. No consumer group: it reads like Kafka's console consumer without one.
+ */
+export async function runTailCommand(
+  brokerUrl: string,
+  rest: string[],
+  args: ParsedArgs,
+  out: (line: string) => void,
+): Promise<number> {
+  const [topic] = rest;
+  if (topic === undefined) throw new Error("tail: which topic?");
+  const info = await new Admin({ brokerUrl }).describeTopic(topic);
+  const only = integerOption(args, "partition");
+  const maxRecords = integerOption(args, "max") ?? Number.POSITIVE_INFINITY;
+  const fromBeginning = args.flags.has("from-beginning");
+  const partitions = info.partitions.filter((p) => only === undefined || p.partition === only);
+  if (partitions.length === 0) throw new Error(`topic ${topic} has no partition ${only}`);
+  const http = new BrokerHttp({ brokerUrl });
+  const stop = new AbortController();
+  let printed = 0;
+  const print = (line: string) => {
+    if (printed >= maxRecords) return;
+    out(line);
+    printed += 1;
+    if (printed >= maxRecords) stop.abort();
+  };
+  process.once("SIGINT", () => stop.abort());
+  await Promise.all(
+    partitions.map((p) =>
+      tailPartition({ http, topic, partition: p.partition, offset: fromBeginning ? p.logStartOffset : p.highWatermark, print, signal: stop.signal }),
+    ),
+  );
+  return 0;
+}
+
+async function tailPartition(options: {
+  http: BrokerHttp;
+  topic: string;
+  partition: number;
+  offset: number;
+  print: (line: string) => void;
+  signal: AbortSignal;
+}): Promise<void> {
+  let offset = options.offset;
+  while (!options.signal.aborted) {
+    const query = `?offset=${offset}&max_bytes=${fetchBytesMax}&wait_ms=${fetchWaitMs}`;
+    let response: Response;
+    try {
+      response = await options.http.request("GET", ApiPath.fetch(options.topic, options.partition) + query, {
+        signal: options.signal,
+        timeoutMs: fetchWaitMs + options.http.requestTimeoutMs,
+      });
+    } catch (error) {
+      if (options.signal.aborted) return;
+      throw error;
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const from = offset;
+    forEachRecord(bytes, (record) => {
+      if (record.offset < from) return;
+      const time = new Date(record.timestampMs).toISOString();
+      options.print(`${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${decoder.decode(record.value)}`);
+    });
+    const next = Number(response.headers.get(FetchHeader.nextOffset));
+    if (next > offset) offset = next;
+  }
+}

@@ -1,0 +1,48 @@
+/** Capped exponential backoff with full jitter, so retrying clients spread out. */
+export interface BackoffOptions {
+  backoffMsMin: number;
+  backoffMsMax: number;
+}
+
+export const defaultBackoff: BackoffOptions = { backoffMsMin: 20, backoffMsMax: 2_000 };
+
+/** Delay before retry number `attempt` (1-based); at least `floorMs` (a server's retry-after). */
+export function backoffDelayMs(options: BackoffOptions, attempt: number, floorMs = 0, random = Math.random): number {
+  if (attempt < 1) throw new Error(`attempt is 1-based, got ${attempt}`);
+  const ceiling = Math.min(options.backoffMsMax, options.backoffMsMin * 2 ** Math.min(attempt - 1, 30));
+  const jittered = options.backoffMsMin + random() * (ceiling - options.backoffMsMin);
+  return Math.max(floorMs, Math.round(jittered));
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying errors `isRetryable` accepts with
+ * backoff, for at most `timeoutMs` (then the last error is thrown).
+ */
+export async function retryUntil<T>(
+  attempt: () => Promise<T>,
+  options: { timeoutMs: number; backoff: BackoffOptions; isRetryable: (error: unknown) => boolean },
+): Promise<T> {
+  const deadlineMs = performance.now() + options.timeoutMs;
+  for (let attemptNumber = 1; ; attemptNumber += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const delayMs = backoffDelayMs(options.backoff, attemptNumber);
+      if (!options.isRetryable(error) || performance.now() + delayMs > deadlineMs) throw error;
+      await sleep(delayMs);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import type { ErrorBody } from "./api-schemas.ts";
+
+/**
+ * An error answer from the broker, or a network failure (status 0). `retryable`
+ * says whether the same request may succeed later; `retryAfterMs` is the broker's
+ * slow-down hint.
+ */
+export class BrokerClientError extends Error {
+  override name = "BrokerClientError";
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs: number,
+    readonly body: ErrorBody | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** True for failures worth retrying at start-up: the broker is not up yet, or asks to wait. */
+export function isRetryableError(error: unknown): boolean {
+  return error instanceof BrokerClientError && error.retryable;
+}
+
+export interface BrokerHttpOptions {
+  brokerUrl: string;
+  /** Bound on one request (a fetch long-poll adds its wait to this). */
+  requestTimeoutMs?: number;
+}
+
+/** Thin fetch wrapper: JSON in/out for control routes, raw bytes for produce/fetch. */
+export class BrokerHttp {
+  readonly baseUrl: string;
+  readonly requestTimeoutMs: number;
+
+  constructor(options: BrokerHttpOptions) {
+    this.baseUrl = options.brokerUrl.replace(/\/+$/, "");
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /** Sends a request; a non-2xx answer or a network error throws BrokerClientError. */
+  async request(
+    method: string,
+    path: string,
+    init: { body?: Uint8Array | string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (init.contentType !== undefined) headers["content-type"] = init.contentType;
+    const timeout = AbortSignal.timeout(init.timeoutMs ?? this.requestTimeoutMs);
+    const signal = init.signal === undefined ? timeout : AbortSignal.any([timeout, init.signal]);
+    let response: Response;
+    try {
+      response = await fetch(this.baseUrl + path, { method, headers, body: init.body ?? null, signal });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new BrokerClientError(0, "network", `${method} ${path}: ${message}`, true, 0, undefined);
+    }
+    if (response.ok) return response;
+    throw await errorFromResponse(method, path, response);
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init = body === undefined ? {} : { body: JSON.stringify(body), contentType: "application/json" };
+    const response = await this.request(method, path, init);
+    return (await response.json()) as T;
+  }
+}
+
+export async function errorFromResponse(method: string, path: string, response: Response): Promise<BrokerClientError> {
+  const text = await response.text().catch(() => "");
+  let body: ErrorBody | undefined;
+  try {
+    body = JSON.parse(text) as ErrorBody;
+  } catch {
+    body = undefined;
+  }
+  const retryAfterMs = retryAfterFrom(response);
+  const retryable = body?.retryable ?? (response.status === 429 || response.status >= 500);
+  const code = body?.error ?? `http_${response.status}`;
+  const message = `${method} ${path}: ${response.status} ${body?.message ?? text.slice(0, 200)}`;
+  return new BrokerClientError(response.status, code, message, retryable, retryAfterMs, body);
+}
+
+function retryAfterFrom(response: Response): number {
+  const precise = Number(response.headers.get("retry-after-ms"));
+  if (Number.isFinite(precise) && precise > 0) return precise;
+  const seconds = Number(response.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}

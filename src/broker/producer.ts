@@ -1,0 +1,491 @@
+import type { CreateTopicBody, ProduceResponse, ProduceResult, ProducerIdResponse, TopicInfo } from "./api-schemas.ts";
+import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
+import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
+import { partitionForKey } from "./partitioner.ts";
+import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "./protocol.ts";
+import {
+  type BatchAck,
+  deferred,
+  type Deferred,
+  type PartitionQueue,
+  type PendingBatch,
+  RecordAccumulator,
+  recordBytes,
+} from "./record-accumulator.ts";
+import { encodeBatch, producerIdNone, type RecordInput, sequenceMax } from "./record-batch.ts";
+
+export type { BatchAck };
+
+export interface ProducerRecord {
+  key: string;
+  value: Uint8Array | string;
+  /** Defaults to the producer clock's now. */
+  timestampMs?: number;
+}
+
+export interface ProducerOptions {
+  brokerUrl: string;
+  topic: string;
+  /** Skip the metadata request when known; must match the topic. */
+  partitionCount?: number;
+  /** Create the topic when it does not exist (with the broker's default partition count). */
+  createTopic?: boolean;
+  /** A batch seals at this many (estimated) bytes. */
+  batchBytesMax?: number;
+  /** An open batch waits at most this long for more records. */
+  lingerMs?: number;
+  /** One produce request carries at most this many bytes (must be ≤ the broker's). */
+  requestBytesMax?: number;
+  /** Records buffered but not acknowledged; `send` waits when full. */
+  bufferBytesMax?: number;
+  /** Callers waiting for buffer space; more is an error (a caller not awaiting send). */
+  sendWaitersMax?: number;
+  /** Produce requests in flight at once (each partition has at most one). */
+  requestsInFlightMax?: number;
+  /** A batch not acknowledged after this long fails. */
+  deliveryTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** How long `create` keeps retrying while the broker is unreachable (start-up order). */
+  connectTimeoutMs?: number;
+  /** Producer id + sequence numbers so a retried batch is appended once (default true). */
+  idempotent?: boolean;
+  clock?: () => number;
+}
+
+export class ProducerError extends Error {
+  override name = "ProducerError";
+}
+
+interface SendWaiter {
+  record: ProducerRecord;
+  resolve: (batch: PendingBatch) => void;
+  reject: (error: unknown) => void;
+}
+
+const resolvedVoid = Promise.resolve();
+const failuresKeptMax = 100;
+const keyCacheMax = 65_536;
+
+/** What the producer derives from a key, once per key. */
+interface KeyInfo {
+  bytes: Uint8Array;
+  partition: number;
+}
+const textEncoder = new TextEncoder();
+
+/**
+ * Batching, idempotent, back-pressured producer for one topic. Per partition one
+ * request is in flight at a time and a failed batch is retried before any later
+ * one is sent, so records of one key stay in order.
+ */
+export class Producer {
+  private readonly http: BrokerHttp;
+  private readonly accumulator: RecordAccumulator;
+  private readonly partitionOf: (key: string) => number;
+  private readonly clock: () => number;
+  private readonly limits: Required<
+    Pick<
+      ProducerOptions,
+      | "batchBytesMax"
+      | "lingerMs"
+      | "requestBytesMax"
+      | "bufferBytesMax"
+      | "sendWaitersMax"
+      | "requestsInFlightMax"
+      | "deliveryTimeoutMs"
+    >
+  >;
+  private readonly backoff: BackoffOptions;
+  private bufferedBytes = 0;
+  private readonly waiters: SendWaiter[] = [];
+  private requestsInFlight = 0;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimerAtMs = 0;
+  private producerId: number;
+  private closed = false;
+  private failures: unknown[] = [];
+  private readonly idle = new Set<Deferred<void>>();
+  private readonly keyCache = new Map<string, KeyInfo>();
+
+  private constructor(
+    readonly options: ProducerOptions,
+    readonly partitionCount: number,
+    producerId: number,
+  ) {
+    this.http = new BrokerHttp({ brokerUrl: options.brokerUrl, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
+    this.clock = options.clock ?? Date.now;
+    this.limits = {
+      batchBytesMax: options.batchBytesMax ?? 512 * 1024,
+      lingerMs: options.lingerMs ?? 5,
+      requestBytesMax: options.requestBytesMax ?? 8 * 1024 * 1024,
+      bufferBytesMax: options.bufferBytesMax ?? 64 * 1024 * 1024,
+      sendWaitersMax: options.sendWaitersMax ?? 10_000,
+      requestsInFlightMax: options.requestsInFlightMax ?? 8,
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
+    };
+    if (this.limits.batchBytesMax + 16 > this.limits.requestBytesMax) {
+      throw new ProducerError(`batchBytesMax ${this.limits.batchBytesMax} must fit in requestBytesMax`);
+    }
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.accumulator = new RecordAccumulator(partitionCount, this.limits.batchBytesMax, this.clock);
+    this.partitionOf = (key) => partitionForKey(key, partitionCount);
+    this.producerId = producerId;
+  }
+
+  /** Resolves the topic's partition count (creating the topic if asked) and a producer id. */
+  static async create(options: ProducerOptions): Promise<Producer> {
+    const http = new BrokerHttp({ brokerUrl: options.brokerUrl });
+    const retry = {
+      timeoutMs: options.connectTimeoutMs ?? 30_000,
+      backoff: options.backoff ?? defaultBackoff,
+      isRetryable: isRetryableError,
+    };
+    const partitionCount = options.partitionCount ?? (await retryUntil(() => topicPartitionCount(http, options), retry));
+    const producerId = options.idempotent === false ? producerIdNone : await retryUntil(() => newProducerId(http), retry);
+    return new Producer(options, partitionCount, producerId);
+  }
+
+  get currentProducerId(): number {
+    return this.producerId;
+  }
+
+  /** Bytes buffered and not yet acknowledged. */
+  get bufferedBytesNow(): number {
+    return this.bufferedBytes;
+  }
+
+  partitionForKey(key: string): number {
+    return this.keyInfo(key).partition;
+  }
+
+  /**
+   * Buffers a record. Resolves at once when there is room, otherwise when earlier
+   * batches are acknowledged (backpressure): the record is never dropped.
+   */
+  send(record: ProducerRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new ProducerError("producer is closed"));
+    if (this.waiters.length === 0 && this.tryBuffer(record) !== undefined) return resolvedVoid;
+    return this.waitForRoom(record).then(() => undefined);
+  }
+
+  /** Buffers a record and resolves when its batch is acknowledged. */
+  async sendAndWait(record: ProducerRecord): Promise<BatchAck> {
+    if (this.closed) throw new ProducerError("producer is closed");
+    const batch =
+      this.waiters.length === 0 ? (this.tryBuffer(record) ?? (await this.waitForRoom(record))) : await this.waitForRoom(record);
+    return await batch.ack.promise;
+  }
+
+  /** Sends everything buffered and waits for it; throws the first failure since the last flush. */
+  async flush(): Promise<void> {
+    while (this.waiters.length > 0 || this.accumulator.pendingBatches().length > 0) {
+      if (this.accumulator.sealAll() > 0) this.pump();
+      const batches = this.accumulator.pendingBatches();
+      await Promise.allSettled(batches.map((batch) => batch.ack.promise));
+      if (batches.length === 0 && this.waiters.length > 0) await this.whenIdle();
+    }
+    const failures = this.failures;
+    this.failures = [];
+    if (failures.length > 0) {
+      throw new ProducerError(`${failures.length} batch(es) failed; first: ${String(failures[0])}`, {
+        cause: failures[0],
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      clearTimeout(this.lingerTimer);
+      clearTimeout(this.retryTimer);
+    }
+  }
+
+  private tryBuffer(record: ProducerRecord): PendingBatch | undefined {
+    const key = this.keyInfo(record.key);
+    const input: RecordInput = { key: key.bytes, value: record.value, timestampMs: record.timestampMs ?? this.clock() };
+    const bytes = recordBytes(input);
+    if (bytes > this.limits.batchBytesMax) {
+      throw new ProducerError(`record of ${bytes} bytes exceeds batchBytesMax ${this.limits.batchBytesMax}`);
+    }
+    if (this.bufferedBytes > 0 && this.bufferedBytes + bytes > this.limits.bufferBytesMax) return undefined;
+    this.bufferedBytes += bytes;
+    const queue = this.accumulator.queues[key.partition]!;
+    const sealedBefore = queue.sealed.length;
+    const batch = this.accumulator.add(key.partition, input, bytes);
+    if (queue.sealed.length > sealedBefore) this.pump();
+    this.lingerTimer ??= setTimeout(() => this.onLinger(), this.limits.lingerMs);
+    return batch;
+  }
+
+  /** Keys repeat (GPU UUIDs): UTF-8 bytes and partition are computed once per key, in a bounded cache. */
+  private keyInfo(key: string): KeyInfo {
+    const cached = this.keyCache.get(key);
+    if (cached !== undefined) return cached;
+    if (this.keyCache.size >= keyCacheMax) this.keyCache.clear();
+    const info = { bytes: textEncoder.encode(key), partition: this.partitionOf(key) };
+    this.keyCache.set(key, info);
+    return info;
+  }
+
+  private waitForRoom(record: ProducerRecord): Promise<PendingBatch> {
+    if (this.waiters.length >= this.limits.sendWaitersMax) {
+      return Promise.reject(
+        new ProducerError(`${this.waiters.length} sends already waiting (sendWaitersMax): await send()`),
+      );
+    }
+    // No sealing here: room comes back with acks, and sealing early would make tiny batches.
+    return new Promise((resolve, reject) => this.waiters.push({ record, resolve, reject }));
+  }
+
+  private admitWaiters(): void {
+    while (this.waiters.length > 0) {
+      const waiter = this.waiters[0]!;
+      let batch: PendingBatch | undefined;
+      try {
+        batch = this.tryBuffer(waiter.record);
+      } catch (error) {
+        this.waiters.shift();
+        waiter.reject(error);
+        continue;
+      }
+      if (batch === undefined) return;
+      this.waiters.shift();
+      waiter.resolve(batch);
+    }
+  }
+
+  private onLinger(): void {
+    this.lingerTimer = undefined;
+    this.accumulator.sealAll();
+    this.pump();
+  }
+
+  /** Sends one request with the head batch of every ready partition, while requests may be added. */
+  private pump(): void {
+    while (this.requestsInFlight < this.limits.requestsInFlightMax) {
+      const batches = this.takeReadyHeads();
+      if (batches.length === 0) return;
+      this.requestsInFlight += 1;
+      void this.sendRequest(batches).finally(() => {
+        this.requestsInFlight -= 1;
+        this.pump();
+        this.notifyIdle();
+      });
+    }
+  }
+
+  private takeReadyHeads(): PendingBatch[] {
+    const nowMs = this.clock();
+    const taken: PendingBatch[] = [];
+    let bytes = 0;
+    let earliestRetryMs = Number.POSITIVE_INFINITY;
+    for (const queue of this.accumulator.queues) {
+      const head = queue.sealed[0];
+      if (head === undefined || queue.inFlight) continue;
+      if (queue.retryAtMs > nowMs) {
+        earliestRetryMs = Math.min(earliestRetryMs, queue.retryAtMs);
+        continue;
+      }
+      let encoded: Uint8Array;
+      try {
+        encoded = this.encodeOnce(head, queue);
+      } catch (error) {
+        // E.g. a key over the codec's limit: this batch can never be sent.
+        this.failBatch(head, error);
+        continue;
+      }
+      if (taken.length > 0 && bytes + encoded.byteLength + 8 > this.limits.requestBytesMax) break;
+      queue.inFlight = true;
+      taken.push(head);
+      bytes += encoded.byteLength + 8;
+    }
+    if (taken.length === 0 && Number.isFinite(earliestRetryMs)) this.scheduleRetry(earliestRetryMs - nowMs);
+    return taken;
+  }
+
+  /** One timer for all partitions' retries, set for the earliest. */
+  private scheduleRetry(delayMs: number): void {
+    const atMs = this.clock() + Math.max(1, delayMs);
+    if (this.retryTimer !== undefined && this.retryTimerAtMs <= atMs) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimerAtMs = atMs;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.pump();
+      },
+      Math.max(1, delayMs),
+    );
+  }
+
+  /** The sequence is fixed the first time a batch is sent, so a retry carries the same one. */
+  private encodeOnce(batch: PendingBatch, queue: PartitionQueue): Uint8Array {
+    if (batch.encoded !== undefined) return batch.encoded;
+    const idempotent = this.producerId !== producerIdNone;
+    batch.sequence = idempotent ? queue.nextSequence : -1;
+    batch.producerId = this.producerId;
+    batch.encoded = encodeBatch({
+      records: batch.records,
+      producerId: this.producerId,
+      baseSequence: batch.sequence,
+      nowMs: this.clock(),
+    });
+    return batch.encoded;
+  }
+
+  private async sendRequest(batches: PendingBatch[]): Promise<void> {
+    const frames: PartitionBatch[] = batches.map((batch) => ({ partition: batch.partition, batch: batch.encoded! }));
+    for (const batch of batches) batch.attempts += 1;
+    try {
+      const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
+        body: encodeProduceFrames(frames),
+        contentType: "application/octet-stream",
+      });
+      const body = (await response.json()) as ProduceResponse;
+      if (body.results.length !== batches.length) {
+        throw new ProducerError(`broker answered ${body.results.length} results for ${batches.length} frames`);
+      }
+      batches.forEach((batch, index) => this.onResult(batch, body.results[index]!));
+    } catch (error) {
+      const clientError = asClientError(error, framedBytes(frames));
+      for (const batch of batches) this.onFailure(batch, clientError);
+    }
+  }
+
+  private onResult(batch: PendingBatch, result: ProduceResult): void {
+    if (result.error !== undefined) {
+      const status = result.error === "out_of_order_sequence" ? 409 : 0;
+      const error = new BrokerClientError(status, result.error, result.message ?? result.error, result.retryable === true, 0, undefined);
+      this.onFailure(batch, error);
+      return;
+    }
+    const queue = this.accumulator.queues[batch.partition]!;
+    if (queue.sealed[0] !== batch) throw new ProducerError(`partition ${batch.partition}: acknowledged batch is not the head`);
+    queue.sealed.shift();
+    queue.inFlight = false;
+    queue.retryAtMs = 0;
+    if (batch.sequence >= 0 && batch.producerId === this.producerId) queue.nextSequence = (batch.sequence + batch.records.length) % (sequenceMax + 1);
+    batch.ack.resolve({
+      topic: this.options.topic,
+      partition: batch.partition,
+      baseOffset: result.baseOffset ?? -1,
+      lastOffset: result.lastOffset ?? -1,
+      duplicate: result.duplicate === true,
+    });
+    this.release(batch);
+  }
+
+  private onFailure(batch: PendingBatch, error: BrokerClientError): void {
+    const queue = this.accumulator.queues[batch.partition]!;
+    queue.inFlight = false;
+    if (error.status === 0) batch.ambiguous = true;
+    const expired = this.clock() - batch.createdMs >= this.limits.deliveryTimeoutMs;
+    if (error.code === "out_of_order_sequence" && !batch.ambiguous && !expired) {
+      // Definitely not appended, and the broker expects other sequences (it lost or
+      // forgot our state, e.g. after a crash): carry on under a fresh id, re-encoded.
+      this.restartSequences();
+      batch.encoded = undefined;
+      this.pump();
+      return;
+    }
+    if (error.retryable && !expired) {
+      const delayMs = backoffDelayMs(this.backoff, batch.attempts, error.retryAfterMs);
+      queue.retryAtMs = this.clock() + delayMs;
+      this.scheduleRetry(delayMs);
+      return;
+    }
+    this.failBatch(batch, error);
+  }
+
+  /** Gives up on the head batch of its partition: its ack rejects, flush() reports it. */
+  private failBatch(batch: PendingBatch, error: unknown): void {
+    const queue = this.accumulator.queues[batch.partition]!;
+    if (queue.sealed[0] !== batch) throw new ProducerError(`partition ${batch.partition}: failed batch is not the head`);
+    queue.sealed.shift();
+    queue.inFlight = false;
+    queue.retryAtMs = 0;
+    // Its sequence may or may not be on the broker: later batches must not depend on it.
+    if (batch.encoded !== undefined) this.restartSequences();
+    this.failures.push(error);
+    if (this.failures.length > failuresKeptMax) this.failures.shift();
+    batch.ack.reject(error);
+    this.release(batch);
+  }
+
+  /**
+   * After a batch fails in a way the broker's sequence state cannot tell (it may or
+   * may not be appended), later batches start a fresh sequence space under a new
+   * random id rather than risk being taken for duplicates.
+   */
+  private restartSequences(): void {
+    if (this.producerId === producerIdNone) return;
+    this.producerId = randomProducerId();
+    for (const queue of this.accumulator.queues) {
+      queue.nextSequence = 0;
+      // A batch already sent keeps its id and sequence: its retry must still be recognised.
+      for (const pending of queue.sealed) if (pending.attempts === 0) pending.encoded = undefined;
+    }
+  }
+
+  private release(batch: PendingBatch): void {
+    this.bufferedBytes -= batch.bytes;
+    if (this.bufferedBytes < 0) throw new ProducerError(`buffered bytes went negative: ${this.bufferedBytes}`);
+    this.admitWaiters();
+  }
+
+  private whenIdle(): Promise<void> {
+    const waiter = deferred<void>();
+    this.idle.add(waiter);
+    return waiter.promise;
+  }
+
+  private notifyIdle(): void {
+    for (const waiter of this.idle) waiter.resolve();
+    this.idle.clear();
+  }
+}
+
+function asClientError(error: unknown, requestBytes: number): BrokerClientError {
+  if (error instanceof BrokerClientError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new BrokerClientError(0, "client", `produce of ${requestBytes} bytes: ${message}`, true, 0, undefined);
+}
+
+/** A random id in the upper half of the safe range, far from the broker's counter. */
+export function randomProducerId(): number {
+  return 2 ** 52 + Math.floor(Math.random() * (2 ** 52 - 1));
+}
+
+async function newProducerId(http: BrokerHttp): Promise<number> {
+  try {
+    const body = await http.json<ProducerIdResponse>("POST", ApiPath.producers);
+    return body.producerId;
+  } catch (error) {
+    if (error instanceof BrokerClientError && error.status === 404) return randomProducerId();
+    throw error;
+  }
+}
+
+async function topicPartitionCount(http: BrokerHttp, options: ProducerOptions): Promise<number> {
+  try {
+    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    return info.partitions.length;
+  } catch (error) {
+    if (!(error instanceof BrokerClientError) || error.status !== 404 || options.createTopic !== true) throw error;
+  }
+  const body: CreateTopicBody = { name: options.topic };
+  try {
+    const info = await http.json<TopicInfo>("POST", ApiPath.topics, body);
+    return info.partitions.length;
+  } catch (error) {
+    if (!(error instanceof BrokerClientError) || error.code !== "topic_exists") throw error;
+    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    return info.partitions.length;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The broker's wire protocol that is not JSON: produce request frames, fetch
+ * response headers and error codes. Shared by the broker (brokers/server) and the
+ * clients (src/broker), so both sides agree byte for byte.
+ *
+ * Produce body: a sequence of frames `[u32 partition][u32 byteLength][batch bytes]`
+ * (big-endian), one frame per partition batch; the batch bytes are opaque to this
+ * layer (encoded by record-batch.ts). The explicit length lets the broker split a
+ * request without decoding a batch.
+ */
+
+/** Bytes of a produce frame header: partition + batch length. */
+export const frameHeaderBytes = 8;
+/** A produce request carries at most this many frames (one per partition batch). */
+export const framesPerRequestMax = 4_096;
+/** Highest partition number a frame may name; a topic has fewer. */
+export const partitionIndexMax = 65_535;
+
+export const FetchHeader = {
+  highWatermark: "x-high-watermark",
+  logStartOffset: "x-log-start-offset",
+  nextOffset: "x-next-offset",
+  batchCount: "x-batch-count",
+} as const;
+
+export const RetryAfterHeader = "retry-after";
+
+export const ApiPath = {
+  topics: "/v1/topics",
+  topic: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}`,
+  produce: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}/produce`,
+  fetch: (topic: string, partition: number) =>
+    `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/fetch`,
+  producers: "/v1/producers",
+  groups: "/v1/groups",
+  group: (group: string) => `/v1/groups/${encodeURIComponent(group)}`,
+  groupAction: (group: string, action: "join" | "heartbeat" | "leave" | "commit") =>
+    `/v1/groups/${encodeURIComponent(group)}/${action}`,
+  groupOffsets: (group: string) => `/v1/groups/${encodeURIComponent(group)}/offsets`,
+} as const;
+
+/** Names a topic or group may have: safe as a directory name and in a URL path. */
+export const namePattern = "^[A-Za-z0-9._-]{1,200}$";
+const nameRegex = new RegExp(namePattern);
+export function isValidName(name: string): boolean {
+  return nameRegex.test(name) && name !== "." && name !== "..";
+}
+
+/** One batch addressed to one partition, as carried in a produce request. */
+export interface PartitionBatch {
+  partition: number;
+  batch: Uint8Array;
+}
+
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+/** Total request bytes for these batches (so a caller can check a limit before encoding). */
+export function framedBytes(batches: readonly PartitionBatch[]): number {
+  let total = 0;
+  for (const item of batches) total += frameHeaderBytes + item.batch.byteLength;
+  return total;
+}
+
+/** Encodes batches into one produce body with a single allocation. */
+export function encodeProduceFrames(batches: readonly PartitionBatch[]): Uint8Array {
+  if (batches.length > framesPerRequestMax) {
+    throw new FrameError(`${batches.length} frames exceed framesPerRequestMax ${framesPerRequestMax}`);
+  }
+  const body = new Uint8Array(framedBytes(batches));
+  const view = new DataView(body.buffer);
+  let position = 0;
+  for (const item of batches) {
+    if (!Number.isInteger(item.partition) || item.partition < 0 || item.partition > partitionIndexMax) {
+      throw new FrameError(`partition ${item.partition} outside 0..${partitionIndexMax}`);
+    }
+    view.setUint32(position, item.partition);
+    view.setUint32(position + 4, item.batch.byteLength);
+    body.set(item.batch, position + frameHeaderBytes);
+    position += frameHeaderBytes + item.batch.byteLength;
+  }
+  if (position !== body.byteLength) throw new FrameError(`encoded ${position} bytes, expected ${body.byteLength}`);
+  return body;
+}
+
+/**
+ * Splits a produce body into frames. The batches are views into `body` (no copy).
+ * Throws FrameError on a truncated frame, a zero-length batch or too many frames.
+ */
+export function decodeProduceFrames(body: Uint8Array): PartitionBatch[] {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const frames: PartitionBatch[] = [];
+  let position = 0;
+  while (position < body.byteLength) {
+    if (frames.length >= framesPerRequestMax) {
+      throw new FrameError(`more than framesPerRequestMax ${framesPerRequestMax} frames`);
+    }
+    if (body.byteLength - position < frameHeaderBytes) {
+      throw new FrameError(`truncated frame header at byte ${position} of ${body.byteLength}`);
+    }
+    const partition = view.getUint32(position);
+    const length = view.getUint32(position + 4);
+    const start = position + frameHeaderBytes;
+    if (length === 0) throw new FrameError(`empty batch for partition ${partition} at byte ${position}`);
+    if (start + length > body.byteLength) {
+      throw new FrameError(`frame at byte ${position} claims ${length} bytes, only ${body.byteLength - start} left`);
+    }
+    frames.push({ partition, batch: body.subarray(start, start + length) });
+    position = start + length;
+  }
+  return frames;
+}

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Admin } from "../../../src/broker/admin.ts";
+import { Consumer } from "../../../src/broker/consumer.ts";
+import { Producer } from "../../../src/broker/producer.ts";
+import { type BrokerProcess, spawnBroker } from "../../e2e/broker-process.ts";
+import { type BenchPeer, type BenchRecord, peakRssBytes, type PeerProcessStats } from "./peer.ts";
+
+const partitionCount = 12;
+/** Yield to the event loop this often so linger timers and acks run while producing. */
+const recordsPerYield = 4_096;
+
+/** Our broker as a separate process; clients in the bench process. */
+export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }): BenchPeer {
+  let dataDir = "";
+  let broker: BrokerProcess | undefined;
+  let peakRss = 0;
+  const url = () => broker?.url ?? "";
+
+  return {
+    name: "ours",
+    async start() {
+      dataDir = mkdtempSync(join(tmpdir(), "bench-broker-"));
+      broker = await spawnBroker({ BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush });
+    },
+    async produce(stream, records, count) {
+      await new Admin({ brokerUrl: url() }).ensureTopic(stream, partitionCount);
+      const producer = await Producer.create({ brokerUrl: url(), topic: stream, partitionCount, lingerMs: 5 });
+      for (let index = 0; index < count; index += 1) {
+        const sent = producer.send(records(index));
+        if (Bun.peek.status(sent) !== "fulfilled") await sent;
+        else if (index % recordsPerYield === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await producer.close();
+      await sampleRss();
+    },
+    async consume(stream, count) {
+      let seen = 0;
+      const { promise: done, resolve } = Promise.withResolvers<void>();
+      const consumer = new Consumer({
+        brokerUrl: url(),
+        group: `bench-${stream}-${Date.now()}`,
+        topics: [stream],
+        resetPolicy: "earliest",
+        fetchBytesMax: 4 * 1024 * 1024,
+        fetchWaitMs: 200,
+        eachBatch: (batch) => {
+          let bytes = 0;
+          batch.forEachRecord((record) => {
+            bytes += record.value.length;
+          });
+          seen += batch.recordCount;
+          if (bytes < 0) throw new Error("unreachable");
+          if (seen >= count) resolve();
+        },
+      });
+      await consumer.start();
+      await done;
+      await consumer.close();
+      await sampleRss();
+    },
+    async produceAtRate(stream, records, ratePerSecond, seconds) {
+      await new Admin({ brokerUrl: url() }).ensureTopic(stream, partitionCount);
+      const producer = await Producer.create({ brokerUrl: url(), topic: stream, partitionCount, lingerMs: 1 });
+      const total = ratePerSecond * seconds;
+      const latencies = new Float64Array(total);
+      const startMs = performance.now();
+      const acks: Promise<unknown>[] = [];
+      for (let index = 0; index < total; ) {
+        const due = Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * ratePerSecond));
+        for (; index < due; index += 1) {
+          const sentMs = performance.now();
+          const slot = index;
+          acks.push(producer.sendAndWait(records(index)).then(() => (latencies[slot] = performance.now() - sentMs)));
+        }
+        await Bun.sleep(1);
+      }
+      await Promise.all(acks);
+      await producer.close();
+      await sampleRss();
+      return latencies;
+    },
+    stats(): PeerProcessStats {
+      return { peakRssBytes: peakRss };
+    },
+    async stop() {
+      await sampleRss();
+      broker?.proc.kill("SIGTERM");
+      await broker?.proc.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+
+  async function sampleRss(): Promise<void> {
+    if (broker !== undefined) peakRss = Math.max(peakRss, await peakRssBytes(broker.proc.pid));
+  }
+}
+
+export type { BenchRecord };

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { GroupDescription, GroupLag, MemberAssignment } from "../../../src/broker/group-protocol.ts";
+import { encodeProduceFrames } from "../../../src/broker/protocol.ts";
+import { encodeBatch } from "../../../src/broker/record-batch.ts";
+import { startTestBroker, type TestBroker } from "./test-broker.ts";
+
+let broker: TestBroker;
+beforeAll(async () => {
+  broker = await startTestBroker();
+  await post("/v1/topics", { name: "events", partitions: 2 });
+  const records = Array.from({ length: 5 }, (_, index) => ({ key: "k", value: `v${index}`, timestampMs: 1 }));
+  const batch = encodeBatch({ records, producerId: -1, baseSequence: -1, nowMs: 0 });
+  await fetch(`${broker.url}/v1/topics/events/produce`, { method: "POST", body: encodeProduceFrames([{ partition: 0, batch }]) });
+});
+afterAll(async () => await broker.cleanup());
+
+async function post(path: string, body: unknown): Promise<Response> {
+  return await fetch(broker.url + path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
+}
+
+describe("consumer-group routes", () => {
+  test("join, rebalance, fencing, commit, offsets, describe with lag, leave", async () => {
+    const joinA = await post("/v1/groups/g1/join", { clientId: "a", topics: ["events"], sessionTimeoutMs: 5_000 });
+    expect(joinA.status).toBe(200);
+    const a = (await joinA.json()) as MemberAssignment;
+    expect(a.assignment).toEqual([{ topic: "events", partitions: [0, 1] }]);
+
+    const b = (await (await post("/v1/groups/g1/join", { clientId: "b", topics: ["events"] })).json()) as MemberAssignment;
+    expect(b.generation).toBeGreaterThan(a.generation);
+
+    // A commit with the generation from before b joined is refused: 409 stale_generation.
+    const stale = await post("/v1/groups/g1/commit", {
+      memberId: a.memberId,
+      generation: a.generation,
+      offsets: [{ topic: "events", partition: 0, offset: 3 }],
+    });
+    expect(stale.status).toBe(409);
+    expect(await stale.json()).toMatchObject({ error: "stale_generation", retryable: false });
+
+    // a learns the new generation (keeping both partitions until it lets one go), then commits.
+    const aNow = (await (
+      await post("/v1/groups/g1/heartbeat", { memberId: a.memberId, generation: b.generation, owned: a.assignment })
+    ).json()) as MemberAssignment;
+    const ownsZero = aNow.assignment.some((entry) => entry.partitions.includes(0));
+    const partition = ownsZero ? 0 : 1;
+    const commit = await post("/v1/groups/g1/commit", {
+      memberId: a.memberId,
+      generation: aNow.generation,
+      offsets: [{ topic: "events", partition, offset: partition === 0 ? 3 : 0 }],
+    });
+    expect(commit.status).toBe(200);
+
+    const offsets = await (await fetch(`${broker.url}/v1/groups/g1/offsets?topic=events`)).json();
+    expect(offsets).toMatchObject({ group: "g1", topic: "events", resetPolicy: "earliest" });
+
+    const described = (await (await fetch(`${broker.url}/v1/groups/g1`)).json()) as GroupDescription & { lag: GroupLag };
+    expect(described.members.length).toBe(2);
+    const lagZero = described.lag.partitions.find((entry) => entry.partition === 0);
+    expect(lagZero?.highWatermark).toBe(5);
+    expect(lagZero?.lag).toBe(partition === 0 ? 2 : 5);
+
+    const list = await (await fetch(`${broker.url}/v1/groups`)).json();
+    expect(list).toMatchObject({ groups: [{ group: "g1", memberCount: 2 }] });
+    const metrics = await (await fetch(`${broker.url}/metrics`)).text();
+    expect(metrics).toContain('broker_group_lag_records{group="g1",topic="events",partition="0"');
+
+    expect((await post("/v1/groups/g1/leave", { memberId: b.memberId })).status).toBe(200);
+    const gone = await post("/v1/groups/g1/heartbeat", { memberId: b.memberId, generation: b.generation });
+    expect(gone.status).toBe(410);
+    expect(await gone.json()).toMatchObject({ error: "unknown_member" });
+  });
+
+  test("bad requests and unknown groups get 400 and 404", async () => {
+    expect((await post("/v1/groups/g2/join", { clientId: "a", topics: [] })).status).toBe(400);
+    expect((await post("/v1/groups/bad name/join", { clientId: "a", topics: ["events"] })).status).toBe(400);
+    expect((await fetch(`${broker.url}/v1/groups/missing`)).status).toBe(404);
+  });
+
+  test("joining a topic that does not exist auto-creates it with the default partition count", async () => {
+    const joined = (await (await post("/v1/groups/g3/join", { clientId: "a", topics: ["fresh"] })).json()) as MemberAssignment;
+    expect(joined.assignment[0]?.partitions.length).toBe(12);
+  });
+});
