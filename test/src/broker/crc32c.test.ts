@@ -40,3 +40,29 @@ describe("crc32c", () => {
     expect(() => crc32c(new Uint8Array(4), 2, 8)).toThrow(RangeError);
   });
 });
+
+describe("crc32c implementations agree", () => {
+  test("the hardware kernel is in use on x86-64 Linux with SSE4.2", async () => {
+    const { crc32cImplementation } = await import("../../../src/broker/crc32c.ts");
+    const sse42 = /\bsse4_2\b/.test(await Bun.file("/proc/cpuinfo").text().catch(() => ""));
+    expect(crc32cImplementation).toBe(process.arch === "x64" && sse42 ? "sse4.2" : "js");
+  });
+
+  test("random buffers, ranges and continuations give the same checksum both ways", async () => {
+    const { crc32c, crc32cTables } = await import("../../../src/broker/crc32c.ts");
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let round = 0; round < 300; round += 1) {
+      const bytes = new Uint8Array(Math.floor(random() * 5_000));
+      for (let index = 0; index < bytes.length; index += 1) bytes[index] = Math.floor(random() * 256);
+      const start = Math.floor(random() * bytes.length);
+      const end = start + Math.floor(random() * (bytes.length - start));
+      const middle = start + Math.floor((end - start) / 2);
+      expect(crc32c(bytes, start, end)).toBe(crc32cTables(bytes, start, end));
+      expect(crc32c(bytes, middle, end, crc32c(bytes, start, middle))).toBe(crc32cTables(bytes, start, end));
+    }
+  });
+});
