@@ -1,0 +1,43 @@
+import { swagger } from "@elysiajs/swagger";
+import { Elysia } from "elysia";
+import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import type { Registry } from "../../src/observability/metrics.ts";
+import { uploadRoute, type UploadRouteOptions } from "./upload-route.ts";
+
+export interface StreamerAppOptions {
+  registry: Registry;
+  brokerUrl: string;
+  /** True once the streamer is a member of its group (for /ready). */
+  joined: () => boolean;
+  readyTimeoutMs: number;
+  upload: UploadRouteOptions;
+}
+
+/** The streamer's HTTP surface: /health, /ready, /metrics, /swagger and the CSV upload. */
+export function createStreamerApp(options: StreamerAppOptions) {
+  const checks: ReadinessCheck[] = [
+    { name: "broker", check: () => brokerAnswers(options.brokerUrl, options.readyTimeoutMs) },
+    { name: "group", check: () => options.joined() },
+  ];
+  return new Elysia({ name: "streamer" })
+    .use(
+      swagger({
+        path: "/swagger",
+        documentation: {
+          info: { title: "Telemetry streamer", version: "1", description: "CSV upload and operations routes of one streamer" },
+          tags: [
+            { name: "upload", description: "Stream a CSV into the broker once" },
+            { name: "operations", description: "Liveness, readiness and Prometheus metrics" },
+          ],
+        },
+      }),
+    )
+    .use(opsRoutes({ registry: options.registry, checks }))
+    .use(uploadRoute(options.upload));
+}
+
+async function brokerAnswers(brokerUrl: string, timeoutMs: number): Promise<boolean> {
+  const response = await fetch(`${brokerUrl.replace(/\/+$/, "")}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+  await response.body?.cancel();
+  return response.ok;
+}

@@ -1,0 +1,93 @@
+import { Counter, Gauge, Histogram, latencyBucketsSeconds, type Registry } from "../../src/observability/metrics.ts";
+import type { RowRejectionReason } from "../../src/telemetry/source-point.ts";
+
+/** Samples of the produced-rows counter kept for the current-rate gauge (one a second). */
+const rateSamplesMax = 6;
+const rateSampleIntervalMs = 1_000;
+
+/**
+ * The streamer's Prometheus series. Names are part of the contract: dashboards and the
+ * dev stack's status panel read streamer_rows_produced_total.
+ */
+export class StreamerMetrics {
+  readonly rowsRead: Counter;
+  readonly rowsProduced: Counter;
+  readonly rowsRejected: Counter<"reason">;
+  readonly produceDuration: Histogram;
+  readonly rate: Gauge;
+  readonly ownedGpus: Gauge;
+  readonly ownedPartitions: Gauge;
+  readonly loops: Counter;
+  readonly produceErrors: Counter;
+  readonly scrapeFailures: Counter;
+  /** Plain mirror of rowsProduced, readable without an async collect. */
+  producedCount = 0;
+  private readonly rateSamples: { atMs: number; produced: number }[] = [];
+  private rateTimer: ReturnType<typeof setInterval> | undefined;
+  /** Counted when scraped: GPUs are known to the produce path, ownership to the group. */
+  ownedGpuCount: () => number = () => 0;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.rowsRead = new Counter({ name: "streamer_rows_read_total", help: "source rows read (valid and rejected)", registers });
+    this.rowsProduced = new Counter({
+      name: "streamer_rows_produced_total",
+      help: "records handed to the producer (acknowledged before shutdown completes)",
+      registers,
+    });
+    this.rowsRejected = new Counter({
+      name: "streamer_rows_rejected_total",
+      help: "source rows skipped as invalid, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.produceDuration = new Histogram({
+      name: "streamer_produce_duration_seconds",
+      help: "time to hand one batch of rows to the producer (includes backpressure and rate waits)",
+      buckets: latencyBucketsSeconds,
+      registers,
+    });
+    this.rate = new Gauge({ name: "streamer_rate_rows_per_s", help: "rows produced per second, over the last seconds", registers });
+    const metrics = this;
+    this.ownedGpus = new Gauge({
+      name: "streamer_owned_gpus",
+      help: "GPUs seen in the source that this streamer owns now",
+      registers,
+      collect() {
+        this.set(metrics.ownedGpuCount());
+      },
+    });
+    this.ownedPartitions = new Gauge({ name: "streamer_owned_partitions", help: "partitions of the topic this streamer owns now", registers });
+    this.loops = new Counter({ name: "streamer_loops_total", help: "completed passes over the source", registers });
+    this.produceErrors = new Counter({ name: "streamer_produce_errors_total", help: "producer flush failures", registers });
+    this.scrapeFailures = new Counter({ name: "streamer_scrape_failures_total", help: "failed dcgm-exporter scrapes", registers });
+  }
+
+  countProduced(rows: number): void {
+    this.rowsProduced.inc(rows);
+    this.producedCount += rows;
+  }
+
+  countRejected(byReason: Partial<Record<RowRejectionReason, number>>): void {
+    for (const [reason, count] of Object.entries(byReason)) if (count !== undefined) this.rowsRejected.inc({ reason }, count);
+  }
+
+  /** Starts sampling the produced counter for streamer_rate_rows_per_s. */
+  startRateSampling(nowMs: () => number): void {
+    this.rateTimer ??= setInterval(() => this.sampleRate(nowMs()), rateSampleIntervalMs);
+    this.rateTimer.unref();
+  }
+
+  stopRateSampling(): void {
+    clearInterval(this.rateTimer);
+    this.rateTimer = undefined;
+  }
+
+  private sampleRate(atMs: number): void {
+    this.rateSamples.push({ atMs, produced: this.producedCount });
+    if (this.rateSamples.length > rateSamplesMax) this.rateSamples.shift();
+    const first = this.rateSamples[0];
+    if (first === undefined || atMs <= first.atMs) return;
+    this.rate.set(((this.producedCount - first.produced) * 1000) / (atMs - first.atMs));
+  }
+}

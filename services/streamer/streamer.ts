@@ -1,0 +1,225 @@
+import { Admin } from "../../src/broker/admin.ts";
+import { sleep } from "../../src/broker/backoff.ts";
+import { Producer } from "../../src/broker/producer.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { createStreamerApp } from "./app.ts";
+import { BatchProducer } from "./batch-producer.ts";
+import { exporterTargets, type StreamerConfig } from "./config.ts";
+import { runCsvLoop } from "./csv-loop.ts";
+import { runExporterLoop } from "./exporter-loop.ts";
+import { StreamerMetrics } from "./metrics.ts";
+import { PartitionOwnership } from "./ownership.ts";
+import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
+import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
+import { RateLimiter } from "./sources/rate-limiter.ts";
+import type { UploadTarget } from "./upload-route.ts";
+
+/**
+ * Wires one streamer: topic and producer, group membership, the produce path, the
+ * source loop and the HTTP server. Shutdown is split into the steps SIGTERM runs in
+ * order: stop reading, flush, leave the group, close HTTP.
+ */
+
+export interface StreamerDeps {
+  config: StreamerConfig;
+  logger: Logger;
+  instanceId: string;
+  /** Aborted on shutdown; also ends a start-up still waiting for the broker. */
+  signal: AbortSignal;
+}
+
+export interface RunningStreamer {
+  port: number;
+  producerId: number;
+  partitionCount: number;
+  /** The source loop; resolves when it ends (once mode: true when the pass read the whole file). */
+  sourceDone: Promise<boolean>;
+  stopReading(): Promise<void>;
+  flush(): Promise<void>;
+  leaveGroup(): Promise<void>;
+  stopHttp(): Promise<void>;
+}
+
+/** Start-up waits this long at most between attempts to reach the broker. */
+const connectBackoffMsMax = 5_000;
+/** Time a pass with nothing owned waits before the next one. */
+const idleWaitMs = 200;
+const retryWaitMs = 5_000;
+const rejectionsLoggedMax = 20;
+const readyTimeoutMs = 2_000;
+const onceStableWaitMs = 10_000;
+/** Heartbeat period while partitions move: granted ones are picked up this fast. */
+const rebalanceHeartbeatMsMax = 200;
+
+/**
+ * Serves HTTP at once (/health answers while the broker is still unreachable), then
+ * connects, joins the group and starts the source. Undefined when `signal` aborted
+ * before the broker was reached.
+ */
+export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer | undefined> {
+  const { config, logger, instanceId, signal } = deps;
+  const registry = createMetricsRegistry({ service: "streamer", instanceId });
+  const metrics = new StreamerMetrics(registry);
+  let uploadTarget: UploadTarget | undefined;
+  let ownership: PartitionOwnership | undefined;
+  const app = createStreamerApp({
+    registry,
+    brokerUrl: config.BROKER_URL,
+    joined: () => ownership?.joined === true,
+    readyTimeoutMs,
+    upload: { target: () => uploadTarget, metrics, logger, bytesMax: config.STREAMER_UPLOAD_BYTES_MAX, batchRowsMax: config.STREAMER_BATCH_ROWS },
+  });
+  const server = Bun.serve({
+    hostname: config.STREAMER_HOST,
+    port: config.STREAMER_PORT,
+    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX + 1,
+    fetch: (request) => app.handle(request),
+  });
+  const port = server.port ?? config.STREAMER_PORT;
+  logger.info({ port, host: config.STREAMER_HOST }, "listening");
+  const stopHttp = async () => {
+    await server.stop();
+  };
+
+  const producer = await connect(deps);
+  if (producer === undefined) {
+    await stopHttp();
+    return undefined;
+  }
+  const batchProducer = newBatchProducer(config, producer, metrics);
+  const flush = () => batchProducer.whilePaused(() => producer.flush());
+  const owner = newOwnership({ ...deps, producer, metrics, flush });
+  ownership = owner;
+  uploadTarget = { batchProducer, flush };
+  metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
+  metrics.startRateSampling(Date.now);
+
+  await owner.start(signal);
+  if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
+  const readSignal = new AbortController();
+  const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch((error) => {
+    logger.error({ err: error }, "source loop failed");
+    return false;
+  });
+  logger.info(
+    { producerId: producer.currentProducerId, partitions: producer.partitionCount, member: owner.member, source: config.STREAMER_SOURCE },
+    "streaming",
+  );
+  return {
+    port,
+    producerId: producer.currentProducerId,
+    partitionCount: producer.partitionCount,
+    sourceDone,
+    stopReading: async () => {
+      readSignal.abort();
+      await sourceDone;
+    },
+    flush: async () => {
+      await flush();
+      metrics.stopRateSampling();
+      logger.info({ produced: metrics.producedCount }, "flushed");
+    },
+    leaveGroup: () => owner.leave(),
+    stopHttp,
+  };
+}
+
+function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: StreamerMetrics): BatchProducer {
+  const rate = config.STREAMER_RATE_ROWS_PER_S;
+  // At a set rate, rows go out in chunks of about 50 ms worth, so the stream is smooth.
+  const chunkRowsMax = rate === 0 ? config.STREAMER_BATCH_ROWS : Math.min(config.STREAMER_BATCH_ROWS, Math.max(1, Math.ceil(rate / 20)));
+  const burstRowsMax = Math.max(chunkRowsMax, Math.ceil(rate / 10));
+  const limiter = new RateLimiter({ rowsPerSecond: rate, burstRowsMax, clock: () => performance.now() });
+  return new BatchProducer({ producer, metrics, limiter, chunkRowsMax, clock: Date.now, sleep: (ms) => Bun.sleep(ms) });
+}
+
+interface OwnershipDeps extends StreamerDeps {
+  producer: Producer;
+  metrics: StreamerMetrics;
+  flush: () => Promise<void>;
+}
+
+function newOwnership(deps: OwnershipDeps): PartitionOwnership {
+  const { config, logger, instanceId, producer, metrics, flush } = deps;
+  return new PartitionOwnership({
+    brokerUrl: config.BROKER_URL,
+    group: config.STREAMER_GROUP,
+    topic: config.STREAMER_TOPIC,
+    partitionCount: producer.partitionCount,
+    clientId: instanceId,
+    heartbeatMs: config.STREAMER_HEARTBEAT_MS,
+    rebalanceHeartbeatMs: Math.min(config.STREAMER_HEARTBEAT_MS, rebalanceHeartbeatMsMax),
+    sessionTimeoutMs: config.STREAMER_SESSION_TIMEOUT_MS,
+    requestTimeoutMs: Math.floor(config.STREAMER_SESSION_TIMEOUT_MS / 3),
+    onRevoked: async (partitions) => {
+      await flush().catch((error) => countFlushError(metrics, logger, error));
+      logger.info({ partitions }, "partitions revoked: flushed, handing over");
+    },
+    onChange: (owned) => {
+      metrics.ownedPartitions.set(owned.length);
+      logger.info({ owned, producerId: producer.currentProducerId }, "owned partitions");
+    },
+    onError: (error, where) => logger.warn({ err: error, where }, "group membership"),
+    clock: Date.now,
+  });
+}
+
+/** Ensures the topic and creates the producer, retrying while the broker is not reachable. */
+async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
+  const { config, logger, signal } = deps;
+  const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
+  for (let attempt = 1; !signal.aborted; attempt += 1) {
+    try {
+      const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
+      return await Producer.create({
+        brokerUrl: config.BROKER_URL,
+        topic: config.STREAMER_TOPIC,
+        partitionCount: topic.partitions.length,
+        batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,
+        lingerMs: config.STREAMER_LINGER_MS,
+        bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
+        deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
+        clock: Date.now,
+      });
+    } catch (error) {
+      const waitMs = Math.min(connectBackoffMsMax, 250 * 2 ** Math.min(attempt, 5));
+      logger.warn({ err: error, brokerUrl: config.BROKER_URL, attempt, waitMs }, "broker not reachable yet");
+      await sleep(waitMs, signal);
+    }
+  }
+  return undefined;
+}
+
+interface SourceDeps extends StreamerDeps {
+  batchProducer: BatchProducer;
+  ownership: PartitionOwnership;
+  metrics: StreamerMetrics;
+}
+
+async function runSource(deps: SourceDeps): Promise<boolean> {
+  const { config, logger, signal, batchProducer, ownership, metrics } = deps;
+  if (config.STREAMER_SOURCE === "dcgm-exporter") {
+    const source = new DcgmExporterSource({
+      targets: exporterTargets(config),
+      intervalMs: config.STREAMER_SCRAPE_INTERVAL_MS,
+      timeoutMs: config.STREAMER_SCRAPE_TIMEOUT_MS,
+      bodyBytesMax: 64 * 1024 * 1024,
+      samplesPerScrapeMax: 1_000_000,
+      batchRowsMax: config.STREAMER_BATCH_ROWS,
+      errorsKeptMax: 10,
+      clock: Date.now,
+    });
+    await runExporterLoop({ source, batchProducer, ownership, metrics, logger, signal, retryWaitMs });
+    return true;
+  }
+  const path = config.STREAMER_CSV_PATH;
+  const source = new CsvFileSource({ ...csvFileSourceDefaults, path, batchRowsMax: config.STREAMER_BATCH_ROWS });
+  const options = { source, path, mode: config.STREAMER_MODE, batchProducer, ownership, metrics, logger, signal };
+  return await runCsvLoop({ ...options, idleWaitMs, retryWaitMs, rejectionsLoggedMax });
+}
+
+function countFlushError(metrics: StreamerMetrics, logger: Logger, error: unknown): void {
+  metrics.produceErrors.inc();
+  logger.error({ err: error }, "producer flush failed: records may be lost");
+}
