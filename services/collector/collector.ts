@@ -1,0 +1,121 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { Admin } from "../../src/broker/admin.ts";
+import { Consumer } from "../../src/broker/consumer.ts";
+import { Producer } from "../../src/broker/producer.ts";
+import { ping } from "../../src/clickhouse/ping.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { BatchInserter } from "./batch-inserter.ts";
+import type { CollectorConfig } from "./config.ts";
+import { DeadLetterSink } from "./dead-letters.ts";
+import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
+import type { CollectorMetrics } from "./metrics.ts";
+import type { OffsetRange } from "./offset-range.ts";
+import { PartitionIo } from "./partition-io.ts";
+import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
+
+export interface CollectorOptions {
+  config: CollectorConfig;
+  instanceId: string;
+  clickhouse: ClickHouseClient;
+  metrics: CollectorMetrics;
+  logger: Logger;
+  clock: () => number;
+  afterInsert?: (range: OffsetRange) => void;
+}
+
+/**
+ * One collector: a member of the consumer group whose batch handler writes to
+ * ClickHouse (partition-writer.ts), plus the topics it writes to (dead letters,
+ * insert intents). `start` joins the group; `stop` finishes the batch in flight,
+ * commits and leaves.
+ */
+export class Collector {
+  private constructor(
+    private readonly consumer: Consumer,
+    private readonly writer: PartitionWriter,
+    private readonly inserter: BatchInserter,
+    private readonly deadLetterProducer: Producer,
+    private readonly options: CollectorOptions,
+  ) {}
+
+  static async start(options: CollectorOptions): Promise<Collector> {
+    const { config, logger } = options;
+    const admin = new Admin({ brokerUrl: config.BROKER_URL });
+    const source = await admin.ensureTopic(config.COLLECTOR_TOPIC);
+    const intentsTopic = intentsTopicName(config.COLLECTOR_GROUP, config.COLLECTOR_TOPIC);
+    const intentsInfo = await admin.ensureTopic(intentsTopic, source.partitions.length);
+    if (intentsInfo.partitions.length < source.partitions.length) {
+      throw new Error(`${intentsTopic} has ${intentsInfo.partitions.length} partitions, ${config.COLLECTOR_TOPIC} has ${source.partitions.length}`);
+    }
+    await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
+    const deadLetterProducer = await Producer.create({ brokerUrl: config.BROKER_URL, topic: config.COLLECTOR_DEAD_LETTER_TOPIC, lingerMs: 0 });
+    const io = new PartitionIo({ brokerUrl: config.BROKER_URL });
+    const backoff = { backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN, backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX };
+    const inserter = new BatchInserter({
+      client: options.clickhouse,
+      backoff,
+      insertsInFlightMax: config.COLLECTOR_INSERTS_IN_FLIGHT_MAX,
+      metrics: options.metrics,
+      logger,
+    });
+    let consumer: Consumer | undefined;
+    const writer = new PartitionWriter({
+      topic: config.COLLECTOR_TOPIC,
+      rowsMax: config.COLLECTOR_BATCH_ROWS_MAX,
+      lingerMs: config.COLLECTOR_LINGER_MS,
+      fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
+      intents: new InsertIntentLog(io, intentsTopic, options.clock, logger),
+      io,
+      inserter,
+      deadLetters: new DeadLetterSink(deadLetterProducer, options.metrics, logger),
+      logger,
+      clock: options.clock,
+      commitProcessed: () => consumer?.commit() ?? Promise.resolve(),
+      generation: () => consumer?.currentGeneration ?? 0,
+      ...(options.afterInsert === undefined ? {} : { afterInsert: options.afterInsert }),
+    });
+    consumer = new Consumer({
+      brokerUrl: config.BROKER_URL,
+      group: config.COLLECTOR_GROUP,
+      topics: [config.COLLECTOR_TOPIC],
+      clientId: options.instanceId,
+      eachBatch: writer.handle,
+      sessionTimeoutMs: config.COLLECTOR_SESSION_TIMEOUT_MS,
+      resetPolicy: "earliest",
+      fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
+      inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
+      backoff,
+      onError: (error, where) => logger.warn({ err: error, where }, "consumer error (recovering)"),
+      clock: options.clock,
+    });
+    await consumer.start();
+    logger.info({ memberId: consumer.id, generation: consumer.currentGeneration, assigned: consumer.assigned() }, "joined the group");
+    return new Collector(consumer, writer, inserter, deadLetterProducer, options);
+  }
+
+  get memberId(): string | undefined {
+    return this.consumer.id;
+  }
+
+  assigned(): string[] {
+    return this.consumer.assigned();
+  }
+
+  /** Lag of the partitions this member owns now. */
+  lagRecords(): Map<string, PartitionLag> {
+    const owned = new Set(this.consumer.assigned());
+    return new Map([...this.writer.lag].filter(([key]) => owned.has(key)));
+  }
+
+  /** ClickHouse answers and the last insert did not fail. */
+  async clickHouseReady(): Promise<boolean> {
+    return !this.inserter.failing && (await ping(this.options.clickhouse));
+  }
+
+  async stop(): Promise<void> {
+    this.writer.beginShutdown();
+    await this.consumer.close();
+    await this.deadLetterProducer.close();
+    this.options.logger.info({}, "left the group");
+  }
+}

@@ -1,0 +1,214 @@
+import type { ConsumedBatch } from "../../src/broker/consumed-batch.ts";
+import { sleep } from "../../src/broker/backoff.ts";
+import type { DecodedRecord } from "../../src/broker/record-batch.ts";
+import { batchDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
+import { cutRanges } from "./batch-ranges.ts";
+import { type DeadLetter, deadLetterOf, type DeadLetterSink } from "./dead-letters.ts";
+import type { InsertIntentLog } from "./insert-intents.ts";
+import type { OffsetRange } from "./offset-range.ts";
+import type { PartitionIo } from "./partition-io.ts";
+import { planRecovery } from "./recovery-plan.ts";
+import { validateRecordValue } from "./record-validation.ts";
+
+export interface PartitionWriterOptions {
+  topic: string;
+  rowsMax: number;
+  lingerMs: number;
+  fetchBytesMax: number;
+  intents: InsertIntentLog;
+  io: PartitionIo;
+  inserter: BatchInserter;
+  deadLetters: DeadLetterSink;
+  logger: Logger;
+  clock: () => number;
+  /** Commits every offset the consumer has processed; awaited before new ranges are announced. */
+  commitProcessed: () => Promise<void>;
+  /** The group generation now; a change gives up a failing insert (the partition may be moving). */
+  generation: () => number;
+  /** Called after each range is safely in ClickHouse, before its offsets are committed. */
+  afterInsert?: (range: OffsetRange) => void;
+}
+
+interface PartitionState {
+  generation: number;
+  /** The first offset of the batch the consumer should hand over next. */
+  expectedOffset: number;
+  /** Offsets through this one are in ClickHouse (recovery, or a range read past a batch's end). */
+  skipThroughOffset: number;
+  /** Ranges announced in the intent log and not inserted yet, in order. */
+  announced: OffsetRange[];
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  records: number;
+}
+
+/**
+ * The consumer's batch handler: turns each fetched batch of a partition into one or
+ * more ClickHouse inserts and returns only when all of them succeeded, so the
+ * consumer commits the batch's offsets after its rows are stored (at-least-once).
+ *
+ * Effectively once. Each insert carries the token topic/partition/first-last, and the
+ * datapoints table deduplicates tokens, so inserting one range twice stores it once.
+ * What remains is to make a replay insert the same ranges: they are cut by row count
+ * but also by what a fetch returned and by linger, which no replay can recompute. So
+ * the ranges are announced in a write-ahead intent log (insert-intents.ts) before they
+ * are inserted, and a new owner of the partition re-inserts the announced ranges first
+ * (recovery-plan.ts). Normally only the last batch's ranges are uncommitted, because a
+ * batch commits the previous one's offsets before it announces anything; if commits
+ * fail for a while, recovery follows the chain of intents from the committed offset.
+ */
+export class PartitionWriter {
+  private readonly states = new Map<string, PartitionState>();
+  readonly lag = new Map<string, PartitionLag>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: PartitionWriterOptions) {
+    if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
+  }
+
+  /** No new batch starts; a failing insert stops retrying; linger waits end. The batch in flight finishes. */
+  beginShutdown(): void {
+    this.stopping.abort();
+  }
+
+  readonly handle = async (batch: ConsumedBatch): Promise<void> => {
+    if (this.stopping.signal.aborted) throw new InsertAbandonedError(`shutting down: ${batch.topic}/${batch.partition} left for later`);
+    const startedMs = performance.now();
+    await this.options.commitProcessed();
+    const state = await this.stateFor(batch);
+    const records = await this.recordsToWrite(batch, state);
+    if (records.length > 0) await this.writeRecords(batch, state, records);
+    state.expectedOffset = batch.nextOffset;
+    const position = Math.max(batch.nextOffset, state.skipThroughOffset + 1);
+    this.lag.set(`${batch.topic}/${batch.partition}`, {
+      topic: batch.topic,
+      partition: batch.partition,
+      records: Math.max(0, batch.highWatermark - position),
+    });
+    await this.linger(batch, startedMs);
+  };
+
+  private async writeRecords(batch: ConsumedBatch, state: PartitionState, records: DecodedRecord[]): Promise<void> {
+    const firstOffset = records[0]!.offset;
+    const ranges = cutRanges({
+      firstOffset,
+      lastOffset: records[records.length - 1]!.offset,
+      rowsMax: this.options.rowsMax,
+      announced: state.announced,
+    });
+    const fresh = ranges.slice(state.announced.length);
+    if (fresh.length > 0) {
+      await this.options.intents.write(batch.partition, fresh);
+      state.announced = [...ranges];
+    }
+    const generation = state.generation;
+    for (const range of ranges) {
+      const slice = records.slice(range.first - firstOffset, range.last - firstOffset + 1);
+      await this.writeRange(batch, range, slice, generation);
+      state.announced.shift();
+      state.skipThroughOffset = Math.max(state.skipThroughOffset, range.last);
+    }
+  }
+
+  /** The partition's state, rebuilt from the intent log after any membership change or jump. */
+  private async stateFor(batch: ConsumedBatch): Promise<PartitionState> {
+    const key = `${batch.topic}/${batch.partition}`;
+    const generation = this.options.generation();
+    const known = this.states.get(key);
+    if (known !== undefined && known.generation === generation && known.expectedOffset === batch.firstOffset) return known;
+    const intents = await this.options.intents.readSince(batch.partition, batch.firstOffset);
+    const plan = planRecovery(batch.firstOffset, intents);
+    if (plan.skipThroughOffset >= 0 || plan.announced.length > 0) {
+      this.options.logger.info(
+        { topic: batch.topic, partition: batch.partition, resumeOffset: batch.firstOffset, ...plan },
+        "resuming after an unfinished batch: re-inserting its announced ranges",
+      );
+    }
+    const state: PartitionState = {
+      generation,
+      expectedOffset: batch.firstOffset,
+      skipThroughOffset: plan.skipThroughOffset,
+      announced: plan.announced,
+    };
+    this.states.set(key, state);
+    return state;
+  }
+
+  /** The batch's records not yet in ClickHouse, extended to the end of the last announced range. */
+  private async recordsToWrite(batch: ConsumedBatch, state: PartitionState): Promise<DecodedRecord[]> {
+    const records: DecodedRecord[] = [];
+    let next = Math.max(batch.firstOffset, state.skipThroughOffset + 1);
+    batch.forEachRecord((record) => {
+      if (record.offset < next) return;
+      if (record.offset !== next) {
+        throw new Error(`${batch.topic}/${batch.partition}: offset ${record.offset} follows ${next - 1} (a gap in the log)`);
+      }
+      records.push(record);
+      next += 1;
+    });
+    const announcedLast = state.announced[state.announced.length - 1]?.last ?? -1;
+    if (announcedLast >= next) {
+      const more = await this.options.io.readRange({
+        topic: batch.topic,
+        partition: batch.partition,
+        fromOffset: next,
+        throughOffset: announcedLast,
+        fetchBytesMax: this.options.fetchBytesMax,
+      });
+      for (const record of more.records) records.push(record);
+    }
+    return records;
+  }
+
+  private async writeRange(batch: ConsumedBatch, range: OffsetRange, records: DecodedRecord[], generation: number): Promise<void> {
+    const valid: Uint8Array[] = [];
+    let validBytes = 0;
+    const letters: DeadLetter[] = [];
+    for (const record of records) {
+      const verdict = validateRecordValue(record.value);
+      if (verdict.ok) {
+        valid.push(record.value);
+        validBytes += record.value.byteLength;
+        continue;
+      }
+      const source = { topic: batch.topic, partition: batch.partition, offset: record.offset, key: record.key, value: record.value };
+      letters.push(deadLetterOf({ ...source, reason: verdict.reason, detail: verdict.detail, nowMs: this.options.clock() }));
+    }
+    await this.options.deadLetters.send(letters);
+    if (valid.length > 0) {
+      await this.options.inserter.insert({
+        body: joinLines(valid, validBytes),
+        rows: valid.length,
+        dedupToken: batchDedupToken({ topic: batch.topic, partition: batch.partition, firstOffset: range.first, lastOffset: range.last }),
+        abandon: () => this.stopping.signal.aborted || this.options.generation() !== generation,
+        signal: this.stopping.signal,
+      });
+    }
+    this.options.afterInsert?.(range);
+  }
+
+  /** A caught-up partition waits out the linger so the next fetch brings a fuller batch. */
+  private async linger(batch: ConsumedBatch, startedMs: number): Promise<void> {
+    if (this.options.lingerMs === 0 || batch.nextOffset < batch.highWatermark) return;
+    const remainingMs = this.options.lingerMs - (performance.now() - startedMs);
+    if (remainingMs > 0) await sleep(remainingMs, this.stopping.signal);
+  }
+}
+
+/** Values joined by "\n" into one JSONEachRow body, with a single allocation. */
+export function joinLines(values: readonly Uint8Array[], valueBytes: number): Uint8Array {
+  const body = new Uint8Array(valueBytes + values.length - 1);
+  let position = 0;
+  for (const [index, value] of values.entries()) {
+    if (index > 0) body[position++] = 0x0a;
+    body.set(value, position);
+    position += value.byteLength;
+  }
+  if (position !== body.byteLength) throw new Error(`joined ${position} bytes, expected ${body.byteLength}`);
+  return body;
+}
