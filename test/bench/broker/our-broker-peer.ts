@@ -6,6 +6,7 @@ import { Consumer } from "../../../src/broker/consumer.ts";
 import { Producer } from "../../../src/broker/producer.ts";
 import { type BrokerProcess, spawnBroker } from "../../e2e/broker-process.ts";
 import { type BenchPeer, type BenchRecord, peakRssBytes, type PeerProcessStats } from "./peer.ts";
+import { killOnExit } from "./server-process.ts";
 
 const partitionCount = 12;
 /** Yield to the event loop this often so linger timers and acks run while producing. */
@@ -15,6 +16,7 @@ const recordsPerYield = 4_096;
 export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }): BenchPeer {
   let dataDir = "";
   let broker: BrokerProcess | undefined;
+  let exitGuard: { release(): void } | undefined;
   let peakRss = 0;
   const url = () => broker?.url ?? "";
 
@@ -23,6 +25,7 @@ export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }):
     async start() {
       dataDir = mkdtempSync(join(tmpdir(), "bench-broker-"));
       broker = await spawnBroker({ BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush });
+      exitGuard = killOnExit(broker.proc, dataDir);
     },
     async produce(stream, records, count) {
       await new Admin({ brokerUrl: url() }).ensureTopic(stream, partitionCount);
@@ -88,6 +91,7 @@ export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }):
       await sampleRss();
       broker?.proc.kill("SIGTERM");
       await broker?.proc.exited;
+      exitGuard?.release();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
