@@ -156,6 +156,12 @@ export class ProcessSupervisor {
       managed.state = "stopped";
       return;
     }
+    if (code === 0) {
+      // A clean exit nobody asked for is a finished job (a streamer in once mode), not a crash.
+      this.logger.info({ process: managed.spec.name }, `${managed.spec.name} finished`);
+      this.processes.delete(managed.spec.name);
+      return;
+    }
     managed.state = "restarting";
     managed.restarts += 1;
     if (performance.now() - managed.startedAtMs >= this.limits.stableRunMs) {

@@ -9,6 +9,8 @@ export interface StackPlan {
   apiPort: number;
   streamerPortBase: number;
   collectorPortBase: number;
+  /** Extra environment per process kind (tests set modes, rates, timeouts). */
+  extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;
 }
 
 export type ScalableKind = "streamer" | "collector";
@@ -21,10 +23,15 @@ function spec(plan: StackPlan, name: string, kind: string, entry: string, httpPo
     name,
     kind,
     command: [bun, join(root, entry)],
-    env: { LOG_LEVEL: plan.logLevel, LOG_FORMAT: "json", INSTANCE_ID: name, ...env },
+    env: { LOG_LEVEL: plan.logLevel, LOG_FORMAT: "json", INSTANCE_ID: name, ...env, ...extraEnvOf(plan, kind) },
     httpPort,
     logFile: join(plan.dataDir, "logs", `${name}.log`),
   };
+}
+
+function extraEnvOf(plan: StackPlan, kind: string): Record<string, string> {
+  const extra = plan.extraEnv as Record<string, Record<string, string> | undefined> | undefined;
+  return extra?.[kind] ?? {};
 }
 
 const clickhouseUrl = (plan: StackPlan) => `http://127.0.0.1:${plan.clickhousePort}`;

@@ -11,9 +11,10 @@ for package in "$@"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -ne 0 ]; then
-  echo "missing Debian packages: ${missing[*]} (run as root or: sudo apt-get install -y ${missing[*]})" >&2
-  exit 1
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  # Not fatal: the tests that need them fail with this same hint, the rest still run.
+  echo "warning: missing Debian packages: ${missing[*]} (install with: sudo apt-get install -y ${missing[*]})" >&2
+  exit 0
 fi
 echo "installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

@@ -21,3 +21,28 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
     });
   });
 }
+
+/**
+ * `count` consecutive TCP ports that were all free a moment ago, for processes that
+ * take "base + n" ports (the dev stack's streamers and collectors).
+ */
+export async function freePortRange(count: number, host = "127.0.0.1"): Promise<number> {
+  const attemptsMax = 50;
+  for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    if (await allFree(base, count, host)) return base;
+  }
+  throw new Error(`freePortRange: no ${count} consecutive free ports found in ${attemptsMax} attempts`);
+}
+
+async function allFree(base: number, count: number, host: string): Promise<boolean> {
+  for (let port = base; port < base + count; port += 1) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+    if (!free) return false;
+  }
+  return true;
+}

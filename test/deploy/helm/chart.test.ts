@@ -224,3 +224,11 @@ function podTemplates(objects: K8sObject[]): PodTemplate[] {
     .filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
     .map((o) => (o.spec as { template: PodTemplate }).template);
 }
+
+describe("chart README", () => {
+  test("its values table is current (run `bun run docs` after changing values)", async () => {
+    const { withCurrentValues } = await import("../../support/chart-values-doc.ts");
+    const readme = readFileSync(join(chartDir, "README.md"), "utf8");
+    expect(readme).toBe(withCurrentValues(readme));
+  });
+});

@@ -59,6 +59,14 @@ describe("ProcessSupervisor", () => {
     expect(supervisor.status()[0]?.state).toBe("stopped");
   });
 
+  test("a process that exits 0 by itself has finished: it is not restarted and leaves the list", async () => {
+    const { supervisor, dir } = newSupervisor();
+    supervisor.start(script(dir, "once", `console.log("done")`));
+    await until(() => supervisor.status().length === 0);
+    await Bun.sleep(150);
+    expect(logText(dir, "once").match(/done/g)).toHaveLength(1);
+  });
+
   test("stop sends SIGTERM and waits for a graceful exit", async () => {
     const { supervisor, dir } = newSupervisor();
     const source = `process.on("SIGTERM", () => { console.log("draining"); setTimeout(() => process.exit(0), 100); }); console.log("ready"); setInterval(() => {}, 1000);`;
