@@ -3,7 +3,8 @@ import { CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
 
 const MiB = 1024 * 1024;
-const sampleCsvPath = new URL("../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
+/** Relative to the working directory, like the other data paths (the repo root, or /app in the image). */
+const sampleCsvPath = "data/dcgm_metrics_20250718_134233.csv";
 
 /** Every setting of the streamer process, read from STREAMER_* (and BROKER_URL) environment variables. */
 export const StreamerConfig = Type.Composite([

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { listeningPort, pumpLines } from "../support/service-process.ts";
 
 const root = resolve(import.meta.dir, "../..");
 const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
@@ -70,7 +71,7 @@ describe("Dockerfile", () => {
       stderr: "pipe",
     });
     try {
-      const port = await listeningPort(child.stdout);
+      const port = await portFromLog(child.stdout);
       const healthy = Bun.spawnSync(["sh", join(root, "deploy/docker/entrypoint.sh"), "healthcheck"], {
         cwd: root,
         env: { ...process.env, BROKER_PORT: String(port), API_PORT: "1", STREAMER_PORT: "1", COLLECTOR_PORT: "1" },
@@ -93,13 +94,11 @@ describe("Dockerfile", () => {
   });
 });
 
-async function listeningPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stdout) {
-    text += decoder.decode(chunk, { stream: true });
-    const match = /"msg":"listening".*?"port":(\d+)|"port":(\d+).*?"msg":"listening"/.exec(text);
-    if (match !== null) return Number(match[1] ?? match[2]);
-  }
-  throw new Error(`the broker exited before listening: ${text}`);
+async function portFromLog(stdout: ReadableStream<Uint8Array>): Promise<number> {
+  const found = Promise.withResolvers<number>();
+  void pumpLines(stdout, (line) => {
+    const port = listeningPort(line);
+    if (port !== undefined) found.resolve(port);
+  }).then(() => found.reject(new Error("the broker exited before listening")));
+  return await found.promise;
 }

@@ -16,7 +16,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
+import { type ServiceProcess, spawnService } from "./service-process.ts";
 
 export interface EmbeddedClickHouseOptions {
   /** Data directory to open; default: a fresh temp directory removed by stop(). */
@@ -44,118 +44,65 @@ export interface EmbeddedClickHouse {
 }
 
 const mainPath = join(import.meta.dir, "..", "..", "services", "clickhouse-embedded", "main.ts");
-const logLinesMax = 200;
 const stopTimeoutMs = 15_000;
 const pingIntervalMs = 50;
 
 export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions = {}): Promise<EmbeddedClickHouse> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "embedded-clickhouse-"));
-  const child = Bun.spawn(["bun", mainPath], {
-    env: {
-      ...process.env,
-      LOG_FORMAT: "json",
-      LOG_LEVEL: "info",
-      CLICKHOUSE_EMBEDDED_HOST: "127.0.0.1",
-      CLICKHOUSE_EMBEDDED_PORT: "0",
-      CLICKHOUSE_EMBEDDED_DATA_DIR: dataDir,
-      ...options.env,
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const lines: string[] = [];
-  const portFound = Promise.withResolvers<number>();
-  const remember = (line: string) => {
-    lines.push(line);
-    if (lines.length > logLinesMax) lines.shift();
-    const port = listeningPort(line);
-    if (port !== undefined) portFound.resolve(port);
-  };
-  void pumpLines(child.stdout, remember);
-  void pumpLines(child.stderr, remember);
-  void child.exited.then((code) => portFound.reject(new Error(`embedded ClickHouse exited with ${code} before listening:\n${lines.join("\n")}`)));
-
-  const stop = makeStop(child, () => {
+  const removeDataDir = () => {
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  };
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  let server: ServiceProcess;
   try {
-    const port = await withTimeout(portFound.promise, options.startTimeoutMs ?? 30_000, () => lines);
-    const url = `http://127.0.0.1:${port}`;
-    await waitForPing(url, child, options.startTimeoutMs ?? 30_000);
-    const exited = child.exited.then(() => child.exitCode);
-    const kill = () => child.kill("SIGKILL");
-    return { url, port, dataDir, pid: child.pid, exited, stop, kill, logs: () => [...lines] };
+    server = await spawnService({
+      name: "embedded ClickHouse",
+      entry: mainPath,
+      env: {
+        CLICKHOUSE_EMBEDDED_HOST: "127.0.0.1",
+        CLICKHOUSE_EMBEDDED_PORT: "0",
+        CLICKHOUSE_EMBEDDED_DATA_DIR: dataDir,
+        ...options.env,
+      },
+      logLinesMax: 200,
+      startTimeoutMs,
+      stopGraceMs: stopTimeoutMs,
+    });
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= server.stop().then(removeDataDir);
+    return stopping;
+  };
+  try {
+    await waitForPing(server, startTimeoutMs);
   } catch (error) {
     await stop();
     throw error;
   }
+  const kill = () => server.kill("SIGKILL");
+  return { url: server.url, port: server.port, dataDir, pid: server.pid, exited: server.exited, stop, kill, logs: server.logs };
 }
 
-function listeningPort(line: string): number | undefined {
-  if (!line.includes('"listening"')) return undefined;
-  try {
-    const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown };
-    return parsed.msg === "listening" && typeof parsed.port === "number" ? parsed.port : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    const parts = pending.split("\n");
-    pending = parts.pop() ?? "";
-    for (const part of parts) if (part !== "") onLine(part);
-  }
-  if (pending !== "") onLine(pending);
-}
-
-function makeStop(child: Subprocess, cleanup: () => void): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return () => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), stopTimeoutMs);
-        await child.exited;
-        clearTimeout(timer);
-      }
-      cleanup();
-    })();
-    return stopping;
-  };
-}
-
-async function waitForPing(url: string, child: Subprocess, timeoutMs: number): Promise<void> {
+async function waitForPing(server: ServiceProcess, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void server.exited.then((code) => {
+    exitCode = code;
+  });
   while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`embedded ClickHouse exited with ${child.exitCode}`);
+    if (exitCode !== undefined) throw new Error(`embedded ClickHouse exited with ${exitCode}`);
     try {
-      const response = await fetch(`${url}/ping`);
+      const response = await fetch(`${server.url}/ping`);
       if (response.ok && (await response.text()) === "Ok.\n") return;
     } catch {
       // Not accepting connections yet.
     }
     await Bun.sleep(pingIntervalMs);
   }
-  throw new Error(`embedded ClickHouse at ${url} did not answer /ping within ${timeoutMs} ms`);
-}
-
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, logs: () => string[]): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`embedded ClickHouse did not log "listening" within ${timeoutMs} ms:\n${logs().join("\n")}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  throw new Error(`embedded ClickHouse at ${server.url} did not answer /ping within ${timeoutMs} ms`);
 }
