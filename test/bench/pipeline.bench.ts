@@ -68,8 +68,10 @@ async function scrapeSum(ports: number[], name: string): Promise<number> {
   return total;
 }
 
-const portsOf = (stack: PipelineStack, kind: "streamer" | "collector", count: number) =>
-  Array.from({ length: count }, (_, index) => (kind === "streamer" ? stack.plan.streamerPortBase : stack.plan.collectorPortBase) + index);
+function portsOf(stack: PipelineStack, kind: "streamer" | "collector", count: number): number[] {
+  const base = kind === "streamer" ? stack.plan.streamerPortBase : stack.plan.collectorPortBase;
+  return Array.from({ length: count }, (_, index) => base + index);
+}
 
 async function measureThroughput(stack: PipelineStack): Promise<{ rowsPerS: number; producedPerS: number }> {
   await stack.stack.scale("collector", collectors);
