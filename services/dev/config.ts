@@ -12,6 +12,12 @@ export const DevConfig = Type.Object({
   DEV_RESET: Setting.boolean({ default: false, description: "delete DEV_DATA_DIR before starting" }),
   DEV_STREAMERS: Setting.integer({ default: 2, minimum: 0, maximum: 10, description: "streamer processes" }),
   DEV_COLLECTORS: Setting.integer({ default: 2, minimum: 0, maximum: 10, description: "collector processes" }),
+  DEV_STREAMER_RATE_ROWS_PER_S: Setting.integer({
+    default: 5_000,
+    minimum: 0,
+    maximum: 10_000_000,
+    description: "rows/s each dev streamer produces (0 = as fast as the broker accepts; the embedded ClickHouse then falls behind and the backlog grows)",
+  }),
   DEV_CLICKHOUSE_PORT: port(8123, "embedded ClickHouse HTTP port"),
   DEV_BROKER_PORT: port(9092, "broker HTTP port"),
   DEV_API_PORT: port(8080, "API gateway port"),
@@ -29,7 +35,12 @@ export const DevConfig = Type.Object({
 /** `--streamers=3 --collectors 1 --reset` → the matching DEV_* variables. */
 export function flagsToEnv(argv: string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  const names: Record<string, string> = { streamers: "DEV_STREAMERS", collectors: "DEV_COLLECTORS", "data-dir": "DEV_DATA_DIR" };
+  const names: Record<string, string> = {
+    streamers: "DEV_STREAMERS",
+    collectors: "DEV_COLLECTORS",
+    "data-dir": "DEV_DATA_DIR",
+    rate: "DEV_STREAMER_RATE_ROWS_PER_S",
+  };
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index] ?? "";
     if (arg === "--reset") {
@@ -38,7 +49,7 @@ export function flagsToEnv(argv: string[]): Record<string, string> {
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     const name = match === null ? undefined : names[match[1] ?? ""];
-    if (match === null || name === undefined) throw new Error(`unknown flag ${arg}; use --streamers N, --collectors N, --data-dir D, --reset`);
+    if (match === null || name === undefined) throw new Error(`unknown flag ${arg}; use --streamers N, --collectors N, --rate ROWS_PER_S, --data-dir D, --reset`);
     const value = match[2] ?? argv[index + 1];
     if (match[2] === undefined) index += 1;
     if (value === undefined) throw new Error(`flag ${arg} needs a value`);

@@ -32,6 +32,7 @@ const plan: StackPlan = {
   apiPort: config.DEV_API_PORT,
   streamerPortBase: config.DEV_STREAMER_PORT_BASE,
   collectorPortBase: config.DEV_COLLECTOR_PORT_BASE,
+  streamerRateRowsPerS: config.DEV_STREAMER_RATE_ROWS_PER_S,
 };
 const supervisor = new ProcessSupervisor(logger, {
   tailLinesMax: 50,

@@ -9,6 +9,8 @@ export interface StackPlan {
   apiPort: number;
   streamerPortBase: number;
   collectorPortBase: number;
+  /** Rows/s of each streamer; 0 = unlimited. */
+  streamerRateRowsPerS: number;
   /** Extra environment per process kind (tests set modes, rates, timeouts). */
   extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;
 }
@@ -66,6 +68,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
       STREAMER_PORT: String(port),
       BROKER_URL: brokerUrl(plan),
       STREAMER_CSV_PATH: join(root, "data", "dcgm_metrics_20250718_134233.csv"),
+      STREAMER_RATE_ROWS_PER_S: String(plan.streamerRateRowsPerS),
     });
   }
   const port = plan.collectorPortBase + ordinal - 1;

@@ -27,6 +27,7 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     apiPort: await freePort(),
     streamerPortBase: await freePortRange(10),
     collectorPortBase: await freePortRange(10),
+    streamerRateRowsPerS: 0,
     extraEnv,
   };
   const logger = createLogger({ service: "e2e", instanceId: "e2e", level: "warn" });

@@ -4,9 +4,10 @@ import { DevConfig, flagsToEnv } from "../../../services/dev/config.ts";
 
 describe("dev stack flags", () => {
   test("flags map to DEV_* variables in both --x=v and --x v forms", () => {
-    expect(flagsToEnv(["--streamers=3", "--collectors", "1", "--reset"])).toEqual({
+    expect(flagsToEnv(["--streamers=3", "--collectors", "1", "--rate", "2000", "--reset"])).toEqual({
       DEV_STREAMERS: "3",
       DEV_COLLECTORS: "1",
+      DEV_STREAMER_RATE_ROWS_PER_S: "2000",
       DEV_RESET: "true",
     });
   });
