@@ -46,6 +46,8 @@ const observer = new StackObserver();
 let figures: StackFigures | undefined;
 let statusTimer: ReturnType<typeof setInterval> | undefined;
 let stopping = false;
+let refreshes = 0;
+const statusLogEveryRefreshes = 10;
 
 async function stop(code: number): Promise<never> {
   if (stopping) {
@@ -104,8 +106,10 @@ async function refreshStatus(): Promise<void> {
   figures = await observer.observe(processes, plan.brokerPort);
   if (stopping) return;
   const line = renderStatusLine(figures, processes);
+  refreshes += 1;
   if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
-  else logger.info({ figures }, line);
+  // Without a terminal the line cannot be redrawn: log it now and then instead.
+  else if (refreshes % statusLogEveryRefreshes === 1) logger.info({ figures }, line);
 }
 
 function listenToKeys(): void {
