@@ -186,19 +186,7 @@ function recoverSegment(options: RecoverOptions): { segment: Segment; truncatedB
   const logPath = segmentFilePath(dir, baseOffset, Suffix.log);
   const fd = openSync(logPath, constants.O_RDWR | constants.O_CREAT, 0o644);
   const fileBytes = fstatSync(fd).size;
-  const segment = new Segment({
-    baseOffset,
-    dir,
-    fd,
-    offsetIndex: OffsetIndex.createActive(segmentFilePath(dir, baseOffset, Suffix.index), baseOffset, config.indexBytesMax),
-    timeIndex: TimeIndex.createActive(segmentFilePath(dir, baseOffset, Suffix.timeIndex), baseOffset, config.indexBytesMax),
-    sizeBytes: 0,
-    nextOffset: baseOffset,
-    maxTimestampMs: -1,
-    rollTimestampMs: -1,
-    offsetOfMaxTimestamp: baseOffset,
-    bytesSinceIndexEntry: 0,
-  });
+  const segment = Segment.withFreshIndexes(dir, baseOffset, fd, config);
   let discontinuity: string | undefined;
   const result = scanBatches({
     fd,

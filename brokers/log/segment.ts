@@ -109,6 +109,14 @@ export class Segment {
       closeSync(fd);
       throw new Error(`new segment ${logPath} already holds ${existingBytes} bytes`);
     }
+    return Segment.withFreshIndexes(dir, baseOffset, fd, config);
+  }
+
+  /**
+   * An active segment over an open .log whose state starts empty and whose indexes
+   * are created anew: a new segment, or one the loader re-reads batch by batch.
+   */
+  static withFreshIndexes(dir: string, baseOffset: number, fd: number, config: LogConfig): Segment {
     return new Segment({
       baseOffset,
       dir,
