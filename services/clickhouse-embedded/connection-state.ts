@@ -61,6 +61,11 @@ export class ConnectionState {
     }
   }
 
+  /** True when apply(desired) would send nothing: the usual case, a client repeating its database and settings. */
+  isCurrent(desired: RequestContext): boolean {
+    return this.touchedSettings.size === 0 && this.plan(desired).length === 0;
+  }
+
   async apply(desired: RequestContext): Promise<void> {
     await this.resetTouched();
     const statements = this.plan(desired);

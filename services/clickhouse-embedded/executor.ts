@@ -22,6 +22,9 @@ export interface Job {
   signal?: AbortSignal;
 }
 
+/** Resolves or rejects one job's caller. */
+type Settle = () => void;
+
 interface QueuedJob {
   job: Job;
   enqueuedMs: number;
@@ -80,11 +83,17 @@ export class Executor {
   private async pump(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    let settlePrevious: Settle | undefined;
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        await this.runOne(next);
+        // The next job reaches the engine before the previous caller's continuation
+        // (building and writing its response) runs, so the engine does not idle meanwhile.
+        const running = this.runOne(next);
+        settlePrevious?.();
+        settlePrevious = await running;
       }
     } finally {
+      settlePrevious?.();
       this.running = false;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -92,34 +101,37 @@ export class Executor {
     }
   }
 
-  private async runOne(entry: QueuedJob): Promise<void> {
-    const waitedMs = this.nowMs() - entry.enqueuedMs;
-    if (entry.job.signal?.aborted === true) {
-      entry.reject(endpointError("ABORTED", "Query was cancelled: the client closed the connection while it was queued"));
-      return;
-    }
-    if (waitedMs > this.options.queueWaitMsMax) {
-      entry.reject(
-        endpointError(
-          "TIMEOUT_EXCEEDED",
-          `Query waited ${Math.round(waitedMs)} ms in the queue, queueWaitMsMax is ${this.options.queueWaitMsMax}`,
-        ),
-      );
-      return;
+  /** Runs one job and returns how to settle its caller; the pump calls that once the next job is under way. */
+  private async runOne(entry: QueuedJob): Promise<Settle> {
+    const refusal = this.refusalOf(entry);
+    if (refusal !== undefined) return () => entry.reject(refusal);
+    const { state, engine } = this.options;
+    try {
+      // Without this check apply() would always yield once before the engine call starts.
+      if (!state.isCurrent(entry.job.context)) await state.apply(entry.job.context);
+    } catch (error) {
+      return () => entry.reject(error);
     }
     try {
-      await this.options.state.apply(entry.job.context);
+      const result = await entry.job.run(engine);
+      return () => entry.resolve(result);
     } catch (error) {
-      entry.reject(error);
-      return;
-    }
-    try {
-      entry.resolve(await entry.job.run(this.options.engine));
-    } catch (error) {
-      entry.reject(error);
+      return () => entry.reject(error);
     } finally {
       // Also after a failure: a statement list may have applied part of itself.
-      if (entry.job.sql !== undefined) this.options.state.noteStatement(entry.job.sql);
+      if (entry.job.sql !== undefined) state.noteStatement(entry.job.sql);
     }
+  }
+
+  private refusalOf(entry: QueuedJob): Error | undefined {
+    if (entry.job.signal?.aborted === true) {
+      return endpointError("ABORTED", "Query was cancelled: the client closed the connection while it was queued");
+    }
+    const waitedMs = this.nowMs() - entry.enqueuedMs;
+    if (waitedMs <= this.options.queueWaitMsMax) return undefined;
+    return endpointError(
+      "TIMEOUT_EXCEEDED",
+      `Query waited ${Math.round(waitedMs)} ms in the queue, queueWaitMsMax is ${this.options.queueWaitMsMax}`,
+    );
   }
 }

@@ -271,6 +271,41 @@ describe("statements that change the connection", () => {
     expect(await result.json()).toEqual([{ leaked: 0, db: "default" }]);
   });
 
+  test("queued requests run back to back, each with only its own settings, database and output", async () => {
+    await client.command({ query: "CREATE DATABASE IF NOT EXISTS queued_elsewhere" });
+    // More sockets than the client's default 10, so requests really wait in the endpoint's queue.
+    const wide = createClient({ url: clickhouse.url, max_open_connections: 40, log: quiet });
+    const scoped = createClient({ url: clickhouse.url, database: "queued_elsewhere", max_open_connections: 40, log: quiet });
+    const sql = "SELECT {index:UInt32} AS index, getSetting('max_block_size') AS size, currentDatabase() AS db";
+    const read = async (target: ClickHouseClient, index: number, settings: Record<string, string> = {}) => {
+      const result = await target.query({ query: sql, query_params: { index }, format: "JSONEachRow", clickhouse_settings: settings });
+      return await result.json();
+    };
+    try {
+      const [first] = (await read(wide, 0)) as { size: number }[];
+      const defaultSize = first?.size;
+      const runs = Array.from({ length: 40 }, async (_, index) => {
+        if (index % 4 === 0) expect(await read(wide, index)).toEqual([{ index, size: defaultSize, db: "default" }]);
+        if (index % 4 === 1) {
+          const size = 1_000 + index;
+          expect(await read(wide, index, { max_block_size: String(size) })).toEqual([{ index, size, db: "default" }]);
+        }
+        if (index % 4 === 2) expect(await read(scoped, index)).toEqual([{ index, size: defaultSize, db: "queued_elsewhere" }]);
+        if (index % 4 === 3) {
+          // A failure that leaves partial output, then a SET statement, both in the middle of the queue.
+          const failing = scoped.query({ query: "SELECT number, throwIf(number = 150000) FROM numbers(200000)", format: "JSON" });
+          expect((await errorOf(failing)).type).toBe("FUNCTION_THROW_IF_VALUE_IS_NON_ZERO");
+          await scoped.command({ query: `SET max_block_size = ${5_000 + index}` });
+        }
+      });
+      await Promise.all(runs);
+      expect(await read(wide, 40)).toEqual([{ index: 40, size: defaultSize, db: "default" }]);
+    } finally {
+      await scoped.close();
+      await wide.close();
+    }
+  });
+
   test("a keep-alive socket idle past the client's TTL is replaced, not reused broken", async () => {
     const shortLived = createClient({ url: clickhouse.url, keep_alive: { enabled: true, idle_socket_ttl: 200 }, log: quiet });
     try {
