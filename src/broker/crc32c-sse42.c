@@ -9,11 +9,6 @@ typedef unsigned long long u64;
 typedef unsigned int u32;
 typedef unsigned char u8;
 
-static inline u64 crc_u64(u64 crc, u64 value) {
-  __asm__ volatile(".byte 0xf2, 0x48, 0x0f, 0x38, 0xf1, 0xc2" : "+a"(crc) : "d"(value));
-  return crc;
-}
-
 static inline u32 crc_u8(u32 crc, u32 value) {
   __asm__ volatile(".byte 0xf2, 0x0f, 0x38, 0xf0, 0xc2" : "+a"(crc) : "d"(value));
   return crc;
@@ -22,11 +17,22 @@ static inline u32 crc_u8(u32 crc, u32 value) {
 u32 crc32c_sse42(int crcSigned, const u8 *bytes, u64 length) {
   u32 crc = (u32)crcSigned;
   u64 c = (~crc) & 0xffffffffULL;
-  while (length >= 8) {
-    c = crc_u64(c, *(const u64 *)bytes);
-    bytes += 8;
-    length -= 8;
+  u64 words = length >> 3;
+  if (words > 0) {
+    /* The 8-byte loop is written whole in assembly: TinyCC does not optimise, and
+     * keeping c in memory between crc32q steps ran at under half the speed. */
+    __asm__ volatile(
+      "1:\n\t"
+      "movq (%%rsi), %%rdx\n\t"
+      ".byte 0xf2, 0x48, 0x0f, 0x38, 0xf1, 0xc2\n\t"
+      "addq $8, %%rsi\n\t"
+      "decq %%rcx\n\t"
+      "jnz 1b\n\t"
+      : "+a"(c), "+S"(bytes), "+c"(words)
+      :
+      : "rdx", "cc", "memory");
   }
+  length &= 7;
   u32 c32 = (u32)c;
   while (length > 0) {
     c32 = crc_u8(c32, *bytes);

@@ -10,9 +10,9 @@ import {
   type PartitionQueue,
   type PendingBatch,
   RecordAccumulator,
-  recordBytes,
+  recordOverheadBytes,
 } from "./record-accumulator.ts";
-import { encodeBatch, producerIdNone, type RecordInput, sequenceMax } from "./record-batch.ts";
+import { batchBytesLimit, batchHeaderBytes, producerIdNone, recordKeyBytesMax, sequenceMax } from "./record-batch.ts";
 
 export type { BatchAck };
 
@@ -108,6 +108,8 @@ export class Producer {
   private failures: unknown[] = [];
   private readonly idle = new Set<Deferred<void>>();
   private readonly keyCache = new Map<string, KeyInfo>();
+  /** Reused for every produce request body; allocated on the first request. */
+  private requestBody: Uint8Array | undefined;
 
   private constructor(
     readonly options: ProducerOptions,
@@ -125,6 +127,9 @@ export class Producer {
       requestsInFlightMax: options.requestsInFlightMax ?? 8,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
     };
+    if (this.limits.batchBytesMax + batchHeaderBytes > batchBytesLimit) {
+      throw new ProducerError(`batchBytesMax ${this.limits.batchBytesMax} plus the batch header exceeds ${batchBytesLimit}`);
+    }
     if (this.limits.batchBytesMax + 16 > this.limits.requestBytesMax) {
       throw new ProducerError(`batchBytesMax ${this.limits.batchBytesMax} must fit in requestBytesMax`);
     }
@@ -206,18 +211,30 @@ export class Producer {
     }
   }
 
+  /** Encodes the record into its partition's open batch, or returns undefined when the buffer is full. */
   private tryBuffer(record: ProducerRecord): PendingBatch | undefined {
     const key = this.keyInfo(record.key);
-    const input: RecordInput = { key: key.bytes, value: record.value, timestampMs: record.timestampMs ?? this.clock() };
-    const bytes = recordBytes(input);
+    const value = record.value;
+    // A string's UTF-8 bytes are known only once encoded: its length is the lower bound.
+    const bytes = recordOverheadBytes + key.bytes.length + value.length;
     if (bytes > this.limits.batchBytesMax) {
       throw new ProducerError(`record of ${bytes} bytes exceeds batchBytesMax ${this.limits.batchBytesMax}`);
     }
+    if (key.bytes.length > recordKeyBytesMax) {
+      throw new ProducerError(`key of ${key.bytes.length} bytes exceeds ${recordKeyBytesMax}`);
+    }
     if (this.bufferedBytes > 0 && this.bufferedBytes + bytes > this.limits.bufferBytesMax) return undefined;
-    this.bufferedBytes += bytes;
+    let timestampMs = record.timestampMs ?? this.clock();
+    if (!Number.isSafeInteger(timestampMs)) timestampMs = this.clock();
     const queue = this.accumulator.queues[key.partition]!;
     const sealedBefore = queue.sealed.length;
-    const batch = this.accumulator.add(key.partition, input, bytes);
+    const openBefore = queue.open;
+    const bytesBefore = openBefore?.bytes ?? 0;
+    const batch = this.accumulator.add(key.partition, key.bytes, value, timestampMs);
+    if (batch === undefined) {
+      throw new ProducerError(`record of more than ${this.limits.batchBytesMax} bytes once encoded exceeds batchBytesMax`);
+    }
+    this.bufferedBytes += batch === openBefore ? batch.bytes - bytesBefore : batch.bytes;
     if (queue.sealed.length > sealedBefore) this.pump();
     this.lingerTimer ??= setTimeout(() => this.onLinger(), this.limits.lingerMs);
     return batch;
@@ -260,10 +277,22 @@ export class Producer {
     }
   }
 
+  /**
+   * Seals the open batch of every partition that could send it now. A partition
+   * with a batch in flight keeps filling its open batch (bigger batches, fewer
+   * requests when the broker is the bottleneck); it is sealed when that partition
+   * frees up (takeReadyHeads) or by the next linger.
+   */
   private onLinger(): void {
     this.lingerTimer = undefined;
-    this.accumulator.sealAll();
+    let stillOpen = false;
+    for (const queue of this.accumulator.queues) {
+      if (queue.open === undefined) continue;
+      if (queue.inFlight || queue.sealed.length > 0) stillOpen = true;
+      else this.accumulator.seal(queue);
+    }
     this.pump();
+    if (stillOpen) this.lingerTimer = setTimeout(() => this.onLinger(), this.limits.lingerMs);
   }
 
   /** Sends one request with the head batch of every ready partition, while requests may be added. */
@@ -286,8 +315,13 @@ export class Producer {
     let bytes = 0;
     let earliestRetryMs = Number.POSITIVE_INFINITY;
     for (const queue of this.accumulator.queues) {
+      if (queue.inFlight) continue;
+      // An open batch that lingered long enough goes as soon as its partition is free.
+      if (queue.sealed.length === 0 && queue.open !== undefined && nowMs - queue.open.createdMs >= this.limits.lingerMs) {
+        this.accumulator.seal(queue);
+      }
       const head = queue.sealed[0];
-      if (head === undefined || queue.inFlight) continue;
+      if (head === undefined) continue;
       if (queue.retryAtMs > nowMs) {
         earliestRetryMs = Math.min(earliestRetryMs, queue.retryAtMs);
         continue;
@@ -330,12 +364,7 @@ export class Producer {
     const idempotent = this.producerId !== producerIdNone;
     batch.sequence = idempotent ? queue.nextSequence : -1;
     batch.producerId = this.producerId;
-    batch.encoded = encodeBatch({
-      records: batch.records,
-      producerId: this.producerId,
-      baseSequence: batch.sequence,
-      nowMs: this.clock(),
-    });
+    batch.encoded = batch.builder.finish(this.producerId, batch.sequence);
     return batch.encoded;
   }
 
@@ -343,8 +372,11 @@ export class Producer {
     const frames: PartitionBatch[] = batches.map((batch) => ({ partition: batch.partition, batch: batch.encoded! }));
     for (const batch of batches) batch.attempts += 1;
     try {
+      this.requestBody ??= new Uint8Array(this.limits.requestBytesMax);
+      // fetch copies the body before request() returns (test/src/broker/http-client.test.ts
+      // holds Bun to it), so the one buffer serves every request, in flight or not.
       const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
-        body: encodeProduceFrames(frames),
+        body: encodeProduceFrames(frames, this.requestBody),
         contentType: "application/octet-stream",
       });
       const body = (await response.json()) as ProduceResponse;
@@ -370,7 +402,7 @@ export class Producer {
     queue.sealed.shift();
     queue.inFlight = false;
     queue.retryAtMs = 0;
-    if (batch.sequence >= 0 && batch.producerId === this.producerId) queue.nextSequence = (batch.sequence + batch.records.length) % (sequenceMax + 1);
+    if (batch.sequence >= 0 && batch.producerId === this.producerId) queue.nextSequence = (batch.sequence + batch.builder.recordCount) % (sequenceMax + 1);
     batch.ack.resolve({
       topic: this.options.topic,
       partition: batch.partition,
@@ -434,6 +466,7 @@ export class Producer {
   }
 
   private release(batch: PendingBatch): void {
+    this.accumulator.release(batch);
     this.bufferedBytes -= batch.bytes;
     if (this.bufferedBytes < 0) throw new ProducerError(`buffered bytes went negative: ${this.bufferedBytes}`);
     this.admitWaiters();

@@ -63,13 +63,17 @@ export function framedBytes(batches: readonly PartitionBatch[]): number {
   return total;
 }
 
-/** Encodes batches into one produce body with a single allocation. */
-export function encodeProduceFrames(batches: readonly PartitionBatch[]): Uint8Array {
+/**
+ * Encodes batches into one produce body: into the front of `into` when given and
+ * large enough (a caller reusing one buffer per request), else a new allocation.
+ */
+export function encodeProduceFrames(batches: readonly PartitionBatch[], into?: Uint8Array): Uint8Array {
   if (batches.length > framesPerRequestMax) {
     throw new FrameError(`${batches.length} frames exceed framesPerRequestMax ${framesPerRequestMax}`);
   }
-  const body = new Uint8Array(framedBytes(batches));
-  const view = new DataView(body.buffer);
+  const bodyBytes = framedBytes(batches);
+  const body = into !== undefined && into.byteLength >= bodyBytes ? into.subarray(0, bodyBytes) : new Uint8Array(bodyBytes);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let position = 0;
   for (const item of batches) {
     if (!Number.isInteger(item.partition) || item.partition < 0 || item.partition > partitionIndexMax) {

@@ -149,6 +149,22 @@ describe("Producer", () => {
     assertEachKeyInOrderOnce(await readAll(url, "pressed"), 60, 40, 12);
   });
 
+  test("multi-byte string values fill batches by their encoded size; records too large once encoded are refused", async () => {
+    const { url } = await broker();
+    await createTopic(url, "utf8", 3);
+    const producer = await Producer.create({ brokerUrl: url, topic: "utf8", batchBytesMax: 2048, lingerMs: 1 });
+    const wide = "é✓".repeat(150);
+    const records = keyedRecords(6, 30).map((record) => ({ ...record, value: `${record.value}:${wide}` }));
+    for (const record of records) await producer.send(record);
+    expect(() => producer.send({ key: "GPU-0", value: "✓".repeat(1000) })).toThrow(ProducerError);
+    expect(() => producer.send({ key: "k".repeat(0x10000), value: "" })).toThrow(ProducerError);
+    await producer.close();
+    const read = await readAll(url, "utf8");
+    expect(read.map((record) => record.value.endsWith(`:${wide}`))).not.toContain(false);
+    const trimmed = read.map((record) => ({ ...record, value: record.value.slice(0, -wide.length - 1) }));
+    assertEachKeyInOrderOnce(trimmed, 6, 30, 3);
+  });
+
   test("send waits when bufferBytesMax is reached instead of growing the buffer", async () => {
     const { url } = await broker();
     await createTopic(url, "bounded", 2);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  BatchBuilder,
   BatchTooLargeError,
   CorruptBatchError,
   batchHeaderBytes,
@@ -118,5 +119,39 @@ describe("iterating fetched bytes", () => {
     const offsets: number[] = [];
     expect(forEachRecord(joined, (record) => offsets.push(record.offset))).toBe(6);
     expect(offsets).toEqual([10, 11, 12, 13, 14, 15]);
+  });
+});
+
+describe("BatchBuilder", () => {
+  const encoder = new TextEncoder();
+  const records = [
+    { key: "gpu-a", value: '{"v":1}', timestampMs: 1_000_005 },
+    { key: "gpu-b", value: new Uint8Array([9, 8]), timestampMs: 1_000_000 },
+    { key: "", value: "ünïcødé ✓", timestampMs: 1_000_010 },
+  ];
+
+  test("writes the same bytes as encodeBatch, into a reused dirty buffer, and re-finishes in place", () => {
+    const expected = encodeBatch({ records, producerId: 42, baseSequence: 7, nowMs: 1 });
+    const builder = new BatchBuilder(new Uint8Array(4096).fill(0xee));
+    for (const record of records) expect(builder.tryAppend(encoder.encode(record.key), record.value, record.timestampMs)).toBeGreaterThan(0);
+    expect([...builder.finish(42, 7)]).toEqual([...expected]);
+    const again = builder.finish(99, 0);
+    expect(readBatchHeader(dataViewOf(again), 0).producerId).toBe(99);
+    expect(verifyBatch(again, 0, again.length)).toBe(true);
+    const moved = builder.copyTo(new Uint8Array(builder.sizeBytes)).finish(42, 7);
+    expect([...moved]).toEqual([...expected]);
+  });
+
+  test("refuses what does not fit, leaving the batch valid: buffer full, string too long, timestamp too far", () => {
+    const builder = new BatchBuilder(new Uint8Array(batchHeaderBytes + 40));
+    const key = encoder.encode("k");
+    expect(builder.tryAppend(key, new Uint8Array(20), 5_000)).toBe(31);
+    expect(builder.tryAppend(key, new Uint8Array(20), 5_000)).toBe(-1);
+    expect(builder.tryAppend(key, "é".repeat(10), 5_000)).toBe(-1);
+    expect(builder.tryAppend(key, "", 5_000 + 2 ** 31)).toBe(-1);
+    const bytes = builder.finish(-1, -1);
+    expect(validateBatches(bytes, limits)).toHaveLength(1);
+    expect(decodeRecords(bytes).map((record) => record.value.length)).toEqual([20]);
+    expect(() => builder.tryAppend(new Uint8Array(0x10000), "", 5_000)).toThrow(BatchTooLargeError);
   });
 });
