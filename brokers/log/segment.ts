@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, fsync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import {
+  type BatchHeader,
   batchLastOffsetAt,
   batchLengthPrefixBytes,
   batchSizeAt,
@@ -216,8 +217,22 @@ export class Segment {
 
   /** Position of the batch containing `offset` (which must be in this segment), by index then scan. */
   private positionOf(offset: number, batchBytesMax: number): { position: number; baseOffset: number } {
-    const start = this.offsetIndex.lookup(offset);
-    let found: { position: number; baseOffset: number } | undefined;
+    const found = this.firstBatchFrom(offset, batchBytesMax, (header) => header.baseOffset + header.lastOffsetDelta >= offset);
+    if (found === undefined) throw new Error(`offset ${offset} not found in ${this.logPath} (next ${this.nextOffset})`);
+    return found;
+  }
+
+  /**
+   * The first batch at or after the index entry for `fromOffset` that satisfies `wanted`,
+   * scanning headers only (no CRC): the one walk both offset and time lookups need.
+   */
+  private firstBatchFrom(
+    fromOffset: number,
+    batchBytesMax: number,
+    wanted: (header: BatchHeader) => boolean,
+  ): { position: number; sizeBytes: number; baseOffset: number } | undefined {
+    const start = this.offsetIndex.lookup(fromOffset);
+    let found: { position: number; sizeBytes: number; baseOffset: number } | undefined;
     scanBatches({
       fd: this.fd,
       path: this.logPath,
@@ -226,13 +241,12 @@ export class Segment {
       batchBytesMax,
       verifyCrc: false,
       chunkBytes: locateChunkBytes,
-      onBatch: (header, position) => {
-        if (header.baseOffset + header.lastOffsetDelta < offset) return true;
-        found = { position, baseOffset: header.baseOffset };
+      onBatch: (header, position, sizeBytes) => {
+        if (!wanted(header)) return true;
+        found = { position, sizeBytes, baseOffset: header.baseOffset };
         return false;
       },
     });
-    if (found === undefined) throw new Error(`offset ${offset} not found in ${this.logPath} (next ${this.nextOffset})`);
     return found;
   }
 
@@ -258,27 +272,10 @@ export class Segment {
     if (this.state.maxTimestampMs < timestampMs) return undefined;
     const entry = this.timeIndex.lastEntryBefore(timestampMs);
     const fromOffset = entry === undefined ? this.baseOffset : Math.min(entry.offset + 1, this.state.nextOffset - 1);
-    const start = this.offsetIndex.lookup(fromOffset);
-    let batchPosition = -1;
-    let batchSize = 0;
-    scanBatches({
-      fd: this.fd,
-      path: this.logPath,
-      startPosition: start.position,
-      endPosition: this.state.sizeBytes,
-      batchBytesMax,
-      verifyCrc: false,
-      chunkBytes: locateChunkBytes,
-      onBatch: (header, position, sizeBytes) => {
-        if (header.maxTimestampMs < timestampMs) return true;
-        batchPosition = position;
-        batchSize = sizeBytes;
-        return false;
-      },
-    });
-    if (batchPosition < 0) return undefined;
+    const batch = this.firstBatchFrom(fromOffset, batchBytesMax, (header) => header.maxTimestampMs >= timestampMs);
+    if (batch === undefined) return undefined;
     let result: number | undefined;
-    forEachRecord(readExactly(this.fd, this.logPath, batchPosition, batchSize), (record) => {
+    forEachRecord(readExactly(this.fd, this.logPath, batch.position, batch.sizeBytes), (record) => {
       if (result === undefined && record.timestampMs >= timestampMs) result = record.offset;
     });
     return result;
