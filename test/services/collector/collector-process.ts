@@ -3,22 +3,12 @@
  * ClickHouse endpoint, on an OS-picked ops port (read from its `listening` line).
  */
 import { join } from "node:path";
-import { spawnService, waitUntil } from "../../support/service-process.ts";
+import { type ServiceProcess, spawnService, waitUntil } from "../../support/service-process.ts";
 
 export { waitUntil };
 
-export interface CollectorProcess {
-  /** Base URL of /health, /ready and /metrics. */
-  url: string;
-  pid: number;
-  exited: Promise<number | null>;
-  /** SIGTERM and wait for the exit code. */
-  stop(): Promise<number | null>;
-  kill(signal?: NodeJS.Signals): void;
-  logs(): string[];
-  /** Resolves with the first log line containing `text`. */
-  waitForLog(text: string, timeoutMs?: number): Promise<string>;
-}
+/** A running collector: the shared child-process handle. */
+export type CollectorProcess = ServiceProcess;
 
 const mainPath = join(import.meta.dir, "..", "..", "..", "services", "collector", "main.ts");
 
@@ -28,7 +18,7 @@ export async function startCollector(options: {
   database: string;
   env?: Record<string, string>;
 }): Promise<CollectorProcess> {
-  const collector = await spawnService({
+  return await spawnService({
     name: "collector",
     entry: mainPath,
     env: {
@@ -42,15 +32,6 @@ export async function startCollector(options: {
       ...options.env,
     },
   });
-  return {
-    url: collector.url,
-    pid: collector.pid,
-    exited: collector.exited,
-    stop: () => collector.stop(),
-    kill: collector.kill,
-    logs: collector.logs,
-    waitForLog: collector.waitForLog,
-  };
 }
 
 /** Waits until the collector's /ready answers 200 (migrations applied, group joined). */
