@@ -49,6 +49,10 @@ let stopping = false;
 let refreshes = 0;
 const statusLogEveryRefreshes = 10;
 
+/** Wrappers (npx, `bun run`) forward the same Ctrl-C again within milliseconds: not a second press. */
+const repeatedSignalMsMin = 1_000;
+let stoppingSinceMs = 0;
+
 async function stop(code: number): Promise<never> {
   if (stopping) {
     logger.warn("second interrupt: killing every process");
@@ -56,6 +60,7 @@ async function stop(code: number): Promise<never> {
     process.exit(130);
   }
   stopping = true;
+  stoppingSinceMs = performance.now();
   clearInterval(statusTimer);
   if (process.stdin.isTTY) process.stdin.setRawMode(false);
   process.stdout.write("\nstopping: streamers flush, collectors commit, broker flushes… (Ctrl-C again to force)\n");
@@ -63,8 +68,14 @@ async function stop(code: number): Promise<never> {
   control?.stop(true);
   process.exit(code);
 }
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
+function onSignal(): void {
+  if (stopping && performance.now() - stoppingSinceMs < repeatedSignalMsMin) return;
+  void stop(0);
+}
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+// The children run in their own process groups; never leave one behind when this process ends.
+process.on("exit", () => supervisor.killAll());
 
 const control = startControlServer({
   port: config.DEV_CONTROL_PORT,

@@ -118,6 +118,9 @@ export class ProcessSupervisor {
   private spawn(managed: Managed): void {
     const { spec } = managed;
     const child = Bun.spawn(spec.command, {
+      // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which
+      // then stops the processes in order (streamers, collectors, API, broker, ClickHouse).
+      detached: true,
       env: { ...process.env, ...spec.env },
       stdin: "ignore",
       stdout: "pipe",
