@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { Session } from "chdb";
 import { fromEngineError } from "./errors.ts";
+import { bodyNeedsSpool, InsertSpool, infileInsertSql } from "./insert-spool.ts";
 
 /** What one engine call did, in the units ClickHouse's X-ClickHouse-Summary uses. */
 export interface EngineResult {
@@ -83,6 +84,7 @@ const flushProbeExpected = "flushed\n";
  */
 export class Engine {
   private session: Session | undefined;
+  private readonly spool = new InsertSpool();
   private constructor(
     private readonly native: NativeChdb,
     session: Session,
@@ -129,6 +131,7 @@ export class Engine {
   }
 
   async insert(request: EngineInsert): Promise<EngineResult> {
+    if (bodyNeedsSpool(request.body)) return this.spooledInsert(request);
     const connection = this.connection();
     try {
       const raw = await this.native.InsertRawAsyncConnection(connection, request.prefix, request.body, false);
@@ -146,12 +149,20 @@ export class Engine {
     }
   }
 
+  private async spooledInsert(request: EngineInsert): Promise<EngineResult> {
+    const result = await this.spool.withFile(request.body, (path) =>
+      this.query({ sql: infileInsertSql(request.prefix, path), format: "TabSeparated" }),
+    );
+    return { ...result, bytesRead: request.body.byteLength, rowsWritten: result.rowsRead };
+  }
+
   get isOpen(): boolean {
     return this.session !== undefined;
   }
 
   /** Releases the connection; the caller guarantees no call is running. */
   close(): void {
+    this.spool.close();
     this.session?.close();
     this.session = undefined;
   }
