@@ -1,6 +1,7 @@
 import { datapointsMigration } from "./0001-datapoints.ts";
 import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
 import { rollupMigration } from "./0003-rollup-1m.ts";
+import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -8,4 +9,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   datapointsMigration,
   gpuRegistryMigration,
   rollupMigration,
+  minuteFanoutMigration,
 ]);

@@ -34,12 +34,14 @@ const tinyMigration = (version: number, table: string): Migration => ({
 describe("migrate", () => {
   test("creates the database, every table and view, and records each version once", async () => {
     const report = await migrate({ client: fixture.admin, database: "m_once", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [1, 2, 3], alreadyApplied: [], unknown: [] });
+    expect(report).toEqual({ applied: [1, 2, 3, 4], alreadyApplied: [], unknown: [] });
     const tables = await tablesOf("m_once");
     expect([...tables.keys()].sort()).toEqual([
       "datapoints",
       "datapoints_1m",
       "datapoints_1m_mv",
+      "datapoints_minutes",
+      "datapoints_minutes_mv",
       "gpu_latest",
       "gpu_latest_mv",
       "gpus",
@@ -59,8 +61,8 @@ describe("migrate", () => {
   test("a second run applies nothing and records nothing", async () => {
     await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
     const report = await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [], alreadyApplied: [1, 2, 3], unknown: [] });
-    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(3);
+    expect(report).toEqual({ applied: [], alreadyApplied: [1, 2, 3, 4], unknown: [] });
+    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(4);
   });
 
   test("four migrators racing on a new database all succeed and record each version once", async () => {
@@ -68,9 +70,9 @@ describe("migrate", () => {
     const reports = await Promise.all(
       clients.map((client) => migrate({ client, database: "m_race", retentionDays: 30, clock })),
     );
-    for (const report of reports) expect(report.applied.length + report.alreadyApplied.length).toBe(3);
-    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_race.schema_migrations")).toBe(3);
-    expect((await tablesOf("m_race")).size).toBe(8);
+    for (const report of reports) expect(report.applied.length + report.alreadyApplied.length).toBe(migrations.length);
+    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_race.schema_migrations")).toBe(migrations.length);
+    expect((await tablesOf("m_race")).size).toBe(10);
   });
 
   test("an applied migration whose text changed is a loud error", async () => {
