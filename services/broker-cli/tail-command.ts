@@ -2,6 +2,7 @@ import { Admin } from "../../src/broker/admin.ts";
 import { BrokerHttp } from "../../src/broker/http-client.ts";
 import { ApiPath, FetchHeader } from "../../src/broker/protocol.ts";
 import { forEachRecord } from "../../src/broker/record-batch.ts";
+import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 
 const fetchWaitMs = 1_000;
@@ -70,9 +71,16 @@ async function tailPartition(options: {
     forEachRecord(bytes, (record) => {
       if (record.offset < from) return;
       const time = new Date(record.timestampMs).toISOString();
-      options.print(`${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${decoder.decode(record.value)}`);
+      options.print(`${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`);
     });
     const next = Number(response.headers.get(FetchHeader.nextOffset));
     if (next > offset) offset = next;
   }
+}
+
+/** A binary telemetry record prints as its JSON; any other value as UTF-8 text. */
+function renderValue(value: Uint8Array): string {
+  if (value[0] !== recordFormatTag) return decoder.decode(value);
+  const decoded = decodeTelemetryRecord(value);
+  return decoded.ok ? JSON.stringify(decoded.point) : `<${decoded.reason}: ${decoded.detail}> ${Buffer.from(value).toString("base64")}`;
 }

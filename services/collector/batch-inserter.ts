@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker/backoff.ts";
-import { insertDatapointLines } from "../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapointRows } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 
@@ -67,7 +67,7 @@ export class BatchInserter {
     for (let attempt = 1; ; attempt++) {
       const startedMs = performance.now();
       try {
-        await insertDatapointLines(this.options.client, request.body, { dedupToken: request.dedupToken });
+        await insertDatapointRows(this.options.client, request.body, { dedupToken: request.dedupToken });
         metrics.insertDurationSeconds.observe((performance.now() - startedMs) / 1000);
         metrics.insertBatchRows.observe(request.rows);
         metrics.rowsInserted.inc(request.rows);

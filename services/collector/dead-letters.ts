@@ -1,13 +1,13 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { Producer } from "../../src/broker/producer.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import { RecordRejectionReason } from "../../src/telemetry/record-codec.ts";
+import { isJsonRecord, RecordRejectionReason } from "../../src/telemetry/record-codec.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 
 /** Characters of the original value kept in a dead letter. */
 export const deadLetterValueLengthMax = 65_536;
 
-/** The dead-letter record's value: why, where it came from, and the original text. */
+/** The dead-letter record's value: why, where it came from, and the original value. */
 export const DeadLetter = Type.Object(
   {
     reason: RecordRejectionReason,
@@ -16,7 +16,10 @@ export const DeadLetter = Type.Object(
     partition: Type.Integer({ minimum: 0 }),
     offset: Type.Integer({ minimum: 0 }),
     key: Type.String({ description: "the source record's key (GPU UUID), UTF-8 decoded" }),
-    value: Type.String({ description: "the source record's value, UTF-8 decoded (invalid bytes replaced), truncated" }),
+    value: Type.String({ description: "the source record's value in valueEncoding, truncated" }),
+    valueEncoding: Type.Union([Type.Literal("utf8"), Type.Literal("base64")], {
+      description: "utf8 for a JSON record (invalid bytes replaced), base64 for a binary one",
+    }),
     deadLetteredAtMs: Type.Integer({ minimum: 0 }),
   },
   { $id: "DeadLetter", additionalProperties: false },
@@ -42,9 +45,15 @@ export function deadLetterOf(options: {
     partition: options.partition,
     offset: options.offset,
     key: lossyDecoder.decode(options.key),
-    value: lossyDecoder.decode(options.value).slice(0, deadLetterValueLengthMax),
+    ...readableValue(options.value),
     deadLetteredAtMs: options.nowMs,
   };
+}
+
+/** JSON records stay readable text; binary ones (and anything else) are kept exactly, as base64. */
+function readableValue(value: Uint8Array): Pick<DeadLetter, "value" | "valueEncoding"> {
+  if (isJsonRecord(value)) return { value: lossyDecoder.decode(value).slice(0, deadLetterValueLengthMax), valueEncoding: "utf8" };
+  return { value: Buffer.from(value).toString("base64").slice(0, deadLetterValueLengthMax), valueEncoding: "base64" };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { InsertIntentLog } from "./insert-intents.ts";
 import type { OffsetRange } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
 import { planRecovery } from "./recovery-plan.ts";
-import { validateRecordValue } from "./record-validation.ts";
+import { admitRecord } from "./record-validation.ts";
 
 export interface PartitionWriterOptions {
   topic: string;
@@ -170,10 +170,10 @@ export class PartitionWriter {
     let validBytes = 0;
     const letters: DeadLetter[] = [];
     for (const record of records) {
-      const verdict = validateRecordValue(record.value);
+      const verdict = admitRecord(record.value);
       if (verdict.ok) {
-        valid.push(record.value);
-        validBytes += record.value.byteLength;
+        valid.push(verdict.row);
+        validBytes += verdict.row.byteLength;
         continue;
       }
       const source = { topic: batch.topic, partition: batch.partition, offset: record.offset, key: record.key, value: record.value };
@@ -182,7 +182,7 @@ export class PartitionWriter {
     await this.options.deadLetters.send(letters);
     if (valid.length > 0) {
       await this.options.inserter.insert({
-        body: joinLines(valid, validBytes),
+        body: concatRows(valid, validBytes),
         rows: valid.length,
         dedupToken: batchDedupToken({ topic: batch.topic, partition: batch.partition, firstOffset: range.first, lastOffset: range.last }),
         abandon: () => this.stopping.signal.aborted || this.options.generation() !== generation,
@@ -200,14 +200,13 @@ export class PartitionWriter {
   }
 }
 
-/** Values joined by "\n" into one JSONEachRow body, with a single allocation. */
-export function joinLines(values: readonly Uint8Array[], valueBytes: number): Uint8Array {
-  const body = new Uint8Array(valueBytes + values.length - 1);
+/** RowBinary rows concatenated into one insert body, with a single allocation. */
+export function concatRows(rows: readonly Uint8Array[], rowBytes: number): Uint8Array {
+  const body = new Uint8Array(rowBytes);
   let position = 0;
-  for (const [index, value] of values.entries()) {
-    if (index > 0) body[position++] = 0x0a;
-    body.set(value, position);
-    position += value.byteLength;
+  for (const row of rows) {
+    body.set(row, position);
+    position += row.byteLength;
   }
   if (position !== body.byteLength) throw new Error(`joined ${position} bytes, expected ${body.byteLength}`);
   return body;

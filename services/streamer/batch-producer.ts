@@ -36,7 +36,7 @@ export interface BatchProducerOptions {
 export const keysKnownMax = 65_536;
 
 /** Bytes of one slab of stamped values (a few hundred records). */
-const stampSlabBytes = 256 * 1024;
+export const stampSlabBytes = 256 * 1024;
 
 export class BatchProducer {
   private readonly partitionOfKey = new Map<string, number>();
@@ -100,7 +100,7 @@ export class BatchProducer {
     for (let index = batch.start; index < batch.end; index += 1) {
       const key = batch.keys[index] as string;
       if (this.pausedUntil !== undefined) await this.pausedUntil;
-      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as string), timestampMs: nowMs });
+      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array), timestampMs: nowMs });
     }
     const produced = rowCount(batch);
     this.observe(batch, produced, startedAt);
@@ -125,7 +125,7 @@ export class BatchProducer {
       if (this.pausedUntil !== undefined) await this.pausedUntil;
       // Checked after the pause: a revocation pauses, clears the flag, then flushes.
       if (flags[this.partitionOf(key)] !== 1) continue;
-      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as string), timestampMs: nowMs });
+      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array), timestampMs: nowMs });
       sent += 1;
     }
     return sent;

@@ -1,5 +1,7 @@
 import { Readable } from "node:stream";
 import { type ClickHouseClient, drainStream } from "@clickhouse/client";
+import type { TelemetryPoint } from "../domain/telemetry.ts";
+import { encodeTelemetryRecord, recordColumns, recordRow } from "../telemetry/record-codec.ts";
 
 /** One insert body at most; ClickHouse is happiest with 1,000-100,000 rows an insert. */
 export const insertBodyBytesMax = 256 * 1024 * 1024;
@@ -15,44 +17,30 @@ export interface DatapointsInsertResult {
   bodyBytes: number;
 }
 
-/**
- * JSONEachRow parsing as strict as ClickHouse allows: an unknown field, a null, a
- * boolean for a number or an object for a string is an error, not a silent default.
- * (Omitted fields still take column defaults; the collector validates records first.)
- */
-const strictJsonInput = {
-  input_format_skip_unknown_fields: 0,
-  input_format_null_as_default: 0,
-  input_format_json_read_bools_as_numbers: 0,
-  input_format_json_read_bools_as_strings: 0,
-  input_format_json_read_objects_as_strings: 0,
-  input_format_json_read_arrays_as_strings: 0,
-} as const;
-
 /** The collector's token for a batch: the log range it came from identifies it exactly. */
 export function batchDedupToken(batch: { topic: string; partition: number; firstOffset: bigint | number; lastOffset: bigint | number }): string {
   return `${batch.topic}/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`;
 }
 
+const insertSql = `INSERT INTO datapoints (${recordColumns.join(", ")}) FORMAT RowBinary`;
+
 /**
- * Inserts wire records (one TelemetryPoint JSON object a line) into `datapoints` as a
- * JSONEachRow body, byte for byte: `insert()` would re-serialize values, so this sends
- * the body through `exec` as an INSERT with a non-object-mode stream. Unknown fields
- * are an error (the wire record and the table must agree), not silently dropped.
+ * Inserts a RowBinary body of datapoints rows (binary records without their tag, see
+ * src/telemetry/record-codec.ts) into `datapoints`, byte for byte: `insert()` would
+ * re-serialize, so the body goes through `exec` as an INSERT with a non-object-mode stream.
  */
-export async function insertDatapointLines(
+export async function insertDatapointRows(
   client: ClickHouseClient,
-  lines: DatapointLines,
+  body: Uint8Array,
   options: DatapointsInsertOptions,
 ): Promise<DatapointsInsertResult> {
   assertDedupToken(options.dedupToken);
-  const body = joinLines(lines);
   if (body.byteLength === 0) throw new RangeError("datapoints insert: empty body");
   if (body.byteLength > insertBodyBytesMax) {
     throw new RangeError(`datapoints insert: body of ${body.byteLength} bytes exceeds insertBodyBytesMax ${insertBodyBytesMax}`);
   }
   const result = await client.exec({
-    query: "INSERT INTO datapoints FORMAT JSONEachRow",
+    query: insertSql,
     values: Readable.from([body], { objectMode: false }),
     clickhouse_settings: {
       insert_deduplicate: 1,
@@ -60,7 +48,6 @@ export async function insertDatapointLines(
       // Without it ClickHouse 26 still pushes a deduplicated block into the views and
       // doubles the rollup (the tests prove both this and the retry after a view failed).
       deduplicate_blocks_in_dependent_materialized_views: 1,
-      ...strictJsonInput,
     },
   });
   // Reading the (empty) response to its end lets the keep-alive socket be reused.
@@ -68,24 +55,27 @@ export async function insertDatapointLines(
   return { queryId: result.query_id, bodyBytes: body.byteLength };
 }
 
-/**
- * One JSON object a line: strings, the records' raw value bytes as the broker delivered
- * them (joined with one copy, never parsed), or a body already joined.
- */
-export type DatapointLines = readonly string[] | readonly Uint8Array[] | Uint8Array;
+/** Points encoded as records and inserted as one body: for tools, fixtures and benchmarks. */
+export function insertDatapoints(
+  client: ClickHouseClient,
+  points: readonly TelemetryPoint[],
+  options: DatapointsInsertOptions,
+): Promise<DatapointsInsertResult> {
+  return insertDatapointRows(client, joinRecordRows(points.map(encodeTelemetryRecord)), options);
+}
 
-const newline = new Uint8Array([0x0a]);
-
-function joinLines(lines: DatapointLines): Uint8Array {
-  if (lines instanceof Uint8Array) return lines;
-  if (lines.length === 0) return new Uint8Array(0);
-  if (typeof lines[0] === "string") return Buffer.from((lines as readonly string[]).join("\n"));
-  const chunks: Uint8Array[] = [];
-  for (const line of lines as readonly Uint8Array[]) {
-    if (chunks.length > 0) chunks.push(newline);
-    chunks.push(line);
+/** The rows of binary records, concatenated with one allocation. */
+export function joinRecordRows(records: readonly Uint8Array[]): Uint8Array {
+  let bytes = 0;
+  for (const record of records) bytes += record.byteLength - 1;
+  const body = new Uint8Array(bytes);
+  let position = 0;
+  for (const record of records) {
+    const row = recordRow(record);
+    body.set(row, position);
+    position += row.byteLength;
   }
-  return Buffer.concat(chunks);
+  return body;
 }
 
 function assertDedupToken(token: string): void {

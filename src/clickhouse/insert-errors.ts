@@ -10,6 +10,7 @@ const dataErrorCodes = new Set([
   "26", // CANNOT_PARSE_QUOTED_STRING
   "27", // CANNOT_PARSE_INPUT_ASSERTION_FAILED
   "32", // ATTEMPT_TO_READ_AFTER_EOF
+  "33", // CANNOT_READ_ALL_DATA (a RowBinary body cut inside a row)
   "38", // CANNOT_PARSE_DATE
   "41", // CANNOT_PARSE_DATETIME
   "53", // TYPE_MISMATCH

@@ -1,13 +1,14 @@
 /**
  * Insert ceiling of the datapoints table through the embedded ClickHouse endpoint:
- * JSONEachRow bodies of `BENCH_BATCH_ROWS` wire records sent by insertDatapointLines
+ * RowBinary bodies of `BENCH_BATCH_ROWS` records sent by insertDatapointRows
  * (the collector's path), with every materialized view attached. Prints figures and
  * ends with one line of JSON.
  *
  *   bun run bench:clickhouse-insert    (BENCH_ROWS, BENCH_BATCH_ROWS to change the size;
  *                                       BENCH_WITHOUT_VIEWS=1 drops the views to show their cost)
  */
-import { insertDatapointLines } from "../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
+import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
 import { startClickHouseFixture, point } from "../src/clickhouse/fixture.ts";
 
 const rowsTotal = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -16,13 +17,11 @@ const withoutViews = process.env.BENCH_WITHOUT_VIEWS === "1";
 const gpuCount = 247;
 const metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE"];
 
-function batchLines(batchIndex: number, startMs: number): Uint8Array[] {
-  const encoder = new TextEncoder();
-  return Array.from({ length: batchRows }, (_, index) => {
+function batchBody(batchIndex: number, startMs: number): Uint8Array {
+  const records = Array.from({ length: batchRows }, (_, index) => {
     const row = batchIndex * batchRows + index;
     const gpu = row % gpuCount;
-    return encoder.encode(
-      JSON.stringify(
+    return encodeTelemetryRecord(
         point({
           ts: startMs + Math.floor(row / gpuCount),
           uuid: `GPU-${gpu.toString().padStart(8, "0")}`,
@@ -31,9 +30,9 @@ function batchLines(batchIndex: number, startMs: number): Uint8Array[] {
           metric: metrics[row % metrics.length] as string,
           value: (row % 1000) / 8,
         }),
-      ),
     );
   });
+  return joinRecordRows(records);
 }
 
 const fixture = await startClickHouseFixture();
@@ -44,13 +43,13 @@ try {
   }
   const batchCount = Math.ceil(rowsTotal / batchRows);
   const startMs = Date.now() - 3_600_000;
-  const bodies = Array.from({ length: batchCount }, (_, index) => batchLines(index, startMs));
-  const bodyBytes = bodies.reduce((sum, body) => sum + body.reduce((bytes, line) => bytes + line.byteLength + 1, 0), 0);
+  const bodies = Array.from({ length: batchCount }, (_, index) => batchBody(index, startMs));
+  const bodyBytes = bodies.reduce((sum, body) => sum + body.byteLength, 0);
   const latenciesMs: number[] = [];
   const began = performance.now();
   for (const [index, body] of bodies.entries()) {
     const t0 = performance.now();
-    await insertDatapointLines(client, body, { dedupToken: `bench/0/${index}` });
+    await insertDatapointRows(client, body, { dedupToken: `bench/0/${index}` });
     latenciesMs.push(performance.now() - t0);
   }
   const elapsedS = (performance.now() - began) / 1000;

@@ -12,12 +12,12 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker/admin.ts";
 import { Producer } from "../../src/broker/producer.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
-import { insertDatapointLines } from "../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
 import { migrate } from "../../src/clickhouse/migrations.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { PartitionIo } from "../../services/collector/partition-io.ts";
-import { joinLines } from "../../services/collector/partition-writer.ts";
-import { validateRecordValue } from "../../services/collector/record-validation.ts";
+import { concatRows } from "../../services/collector/partition-writer.ts";
+import { admitRecord } from "../../services/collector/record-validation.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
 import { startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
@@ -38,8 +38,8 @@ const pollIntervalMs = 250;
 const collectorWaitMsMax = 20 * 60_000;
 
 /** The sample's shape: 247 GPUs x 10 metrics; row i is that series' sample i / 2,470, 1 s apart. */
-function seriesTails(): Array<{ key: string; tail: string }> {
-  const tails: Array<{ key: string; tail: string }> = [];
+function seriesTails(): Array<{ key: string; tail: Uint8Array }> {
+  const tails: Array<{ key: string; tail: Uint8Array }> = [];
   for (let gpu = 0; gpu < gpuCount; gpu++) {
     for (const [index, metric] of metricNames.entries()) {
       const uuid = `GPU-5fd4f087-86f3-7a43-b711-${String(gpu).padStart(12, "0")}`;
@@ -118,19 +118,18 @@ async function runCollector(brokerUrl: string, clickhouseUrl: string, client: Cl
 
 async function runCeiling(admin: ClickHouseClient, client: ClickHouseClient, batchRows: number, database = "ceiling", rows = rowsTotal) {
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
-  const encoder = new TextEncoder();
   const bodies: Uint8Array[] = [];
   for (let first = 0; first < rows; first += batchRows) {
     const values = [];
-    for (let row = first; row < Math.min(rows, first + batchRows); row++) values.push(encoder.encode(valueAt(row)));
-    bodies.push(joinLines(values, values.reduce((sum, value) => sum + value.byteLength, 0)));
+    for (let row = first; row < Math.min(rows, first + batchRows); row++) values.push(valueAt(row));
+    bodies.push(joinRecordRows(values));
   }
   const began = performance.now();
   let next = 0;
   const worker = async () => {
     while (next < bodies.length) {
       const index = next++;
-      await insertDatapointLines(client, bodies[index]!, { dedupToken: `${database}/0/${index}` });
+      await insertDatapointRows(client, bodies[index]!, { dedupToken: `${database}/0/${index}` });
     }
   };
   await Promise.all(Array.from({ length: insertsInFlightMax }, worker));
@@ -153,11 +152,12 @@ async function runCollectorPath(brokerUrl: string): Promise<number> {
       const values: Uint8Array[] = [];
       let bytes = 0;
       for (const record of read.records) {
-        if (!validateRecordValue(record.value).ok) throw new Error(`bench record at ${partition}/${record.offset} is invalid`);
-        values.push(record.value);
-        bytes += record.value.byteLength;
+        const admission = admitRecord(record.value);
+        if (!admission.ok) throw new Error(`bench record at ${partition}/${record.offset} is invalid`);
+        values.push(admission.row);
+        bytes += admission.row.byteLength;
       }
-      joinLines(values, bytes);
+      concatRows(values, bytes);
       rows += values.length;
       from = through + 1;
     }

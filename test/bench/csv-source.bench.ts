@@ -7,8 +7,7 @@
  *   the sample 40 times (what a file above rowsCachedMax costs on every pass).
  * - cached replay: `CsvFileSource.pass()` over the unchanged sample file (stat +
  *   content hash + walk of the cached rows), stamping each row with a fresh
- *   processing time into its record line; once as strings, once also encoded to
- *   UTF-8 bytes as a producer would send them.
+ *   processing time into its record bytes as the produce loop does.
  *
  *   bun run bench:csv
  */
@@ -16,7 +15,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
-import { stampRecord } from "../../src/telemetry/record-codec.ts";
+import { stampSlabBytes } from "../../services/streamer/batch-producer.ts";
+import { RecordStamper } from "../../services/streamer/record-stamper.ts";
 import { CsvFileSource, type CsvFileSourceOptions } from "../../services/streamer/sources/csv-source.ts";
 import type { RowBatch } from "../../services/streamer/sources/row-batch.ts";
 
@@ -69,31 +69,24 @@ async function benchFirstPass(path: string, expectedRows: number): Promise<numbe
   return (rows * 1000) / elapsedMs;
 }
 
-/** Stamps every row of each batch with the batch's processing time, as the produce loop will. */
-function lineStamper(toBytes: boolean) {
-  const lines: string[] = new Array(batchRowsMax);
-  const encoder = new TextEncoder();
-  const buffer = new Uint8Array(batchRowsMax * 1024);
+/** Stamps every row of each batch with the batch's processing time into record bytes, as the produce loop does. */
+function batchStamper() {
+  const stamper = new RecordStamper(stampSlabBytes);
   const totals = { rows: 0, bytes: 0 };
   const onBatch = (batch: RowBatch) => {
     const nowMs = Date.now();
-    const count = batch.end - batch.start;
-    for (let index = 0; index < count; index += 1) lines[index] = stampRecord(nowMs, batch.tails[batch.start + index] as string);
-    totals.rows += count;
-    if (!toBytes) return;
-    let position = 0;
-    for (let index = 0; index < count; index += 1) {
-      position += encoder.encodeInto(lines[index] as string, buffer.subarray(position)).written;
+    for (let index = batch.start; index < batch.end; index += 1) {
+      totals.bytes += stamper.stamp(nowMs, batch.tails[index] as Uint8Array).byteLength;
     }
-    totals.bytes += position;
+    totals.rows += batch.end - batch.start;
   };
   return { onBatch, totals };
 }
 
-async function benchReplay(toBytes: boolean): Promise<{ rowsPerSecond: number; bytesPerRow: number }> {
+async function benchReplay(): Promise<{ rowsPerSecond: number; bytesPerRow: number }> {
   const source = new CsvFileSource(sourceOptions(samplePath, 1_000_000));
   await source.pass(() => undefined); // fills the cache
-  const stamper = lineStamper(toBytes);
+  const stamper = batchStamper();
   const started = performance.now();
   for (let repeat = 0; repeat < repeatCount; repeat += 1) {
     const summary = await source.pass(stamper.onBatch);
@@ -113,37 +106,32 @@ try {
 
   const parseOnly: number[] = [];
   const firstPass: number[] = [];
-  const replayLines: number[] = [];
-  const replayBytes: number[] = [];
+  const replays: number[] = [];
   let bytesPerRow = 0;
   for (let round = 0; round < roundCount; round += 1) {
     parseOnly.push(benchParseOnly());
     firstPass.push(await benchFirstPass(bigPath, sampleRowCount * 40));
-    replayLines.push((await benchReplay(false)).rowsPerSecond);
-    const withBytes = await benchReplay(true);
-    replayBytes.push(withBytes.rowsPerSecond);
-    bytesPerRow = withBytes.bytesPerRow;
+    const replay = await benchReplay();
+    replays.push(replay.rowsPerSecond);
+    bytesPerRow = replay.bytesPerRow;
   }
   const parseOnlyRate = median(parseOnly);
-  const replayLinesRate = median(replayLines);
-  const replayBytesRate = median(replayBytes);
+  const replayRate = median(replays);
   const firstPassRate = median(firstPass);
   const show = (name: string, rate: number) => console.log(`${name.padEnd(38)} ${Math.round(rate).toLocaleString().padStart(12)} rows/s`);
   console.log(`${(sampleRowCount * repeatCount).toLocaleString()} rows per measurement, median of ${roundCount} rounds`);
   show("papaparse parse-only", parseOnlyRate);
   show("first pass (parse+validate+encode)", firstPassRate);
-  show("cached replay -> record lines", replayLinesRate);
-  show("cached replay -> record lines + UTF-8", replayBytesRate);
-  console.log(`record line: ${bytesPerRow.toFixed(0)} bytes/row; replay / parse-only: ${(replayBytesRate / parseOnlyRate).toFixed(2)}`);
+  show("cached replay -> stamped records", replayRate);
+  console.log(`record: ${bytesPerRow.toFixed(0)} bytes/row; replay / parse-only: ${(replayRate / parseOnlyRate).toFixed(2)}`);
   console.log(
     JSON.stringify({
       bench: "csv-source",
       rows: sampleRowCount * repeatCount,
       parse_only_rows_per_s: Math.round(parseOnlyRate),
       first_pass_rows_per_s: Math.round(firstPassRate),
-      replay_lines_rows_per_s: Math.round(replayLinesRate),
-      replay_bytes_rows_per_s: Math.round(replayBytesRate),
-      replay_vs_parse_only_ratio: Number((replayBytesRate / parseOnlyRate).toFixed(2)),
+      replay_rows_per_s: Math.round(replayRate),
+      replay_vs_parse_only_ratio: Number((replayRate / parseOnlyRate).toFixed(2)),
       record_bytes_per_row: Math.round(bytesPerRow),
     }),
   );

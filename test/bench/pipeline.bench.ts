@@ -13,7 +13,7 @@
  *   BENCH_SHORT=1 bun run bench:pipeline
  */
 import { createClickHouse } from "../../src/clickhouse/client.ts";
-import { insertDatapointLines } from "../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { eventually, getJson, type PipelineStack, startPipelineStack } from "../e2e/pipeline-stack.ts";
 import { metricValue } from "../support/prometheus.ts";
@@ -166,8 +166,8 @@ async function measureInsertCeiling(stack: PipelineStack): Promise<number> {
   const started = performance.now();
   while (performance.now() - started < seconds * 1_000) {
     const nowMs = Date.now();
-    const lines = Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length] ?? ""));
-    await insertDatapointLines(client, lines, { dedupToken: `ceiling-${process.pid}-${batch}` });
+    const records = Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length]!));
+    await insertDatapointRows(client, joinRecordRows(records), { dedupToken: `ceiling-${process.pid}-${batch}` });
     rows += batchRows;
     batch += 1;
   }

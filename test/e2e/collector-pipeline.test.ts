@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
+import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
 import { metricValue } from "../support/prometheus.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
@@ -41,8 +42,10 @@ test("rows land with their values and types, poison goes to the dead-letter topi
   await createTopic(broker.url, topic, 3);
   const baseMs = recentBaseMs();
   const good = wireRecords(0, 3_000, baseMs);
+  const truncated = encodeTelemetryRecord(pointAt(99_997, baseMs)).subarray(0, 50);
   const poison = [
-    { key: "GPU-poison-1", value: "this is not json" },
+    { key: "GPU-poison-0", value: "this is not a record" },
+    { key: "GPU-poison-1", value: truncated },
     { key: "GPU-poison-2", value: JSON.stringify({ ...pointAt(99_999, baseMs), uuid: "" }) },
     { key: "GPU-poison-3", value: JSON.stringify({ ...pointAt(99_998, baseMs), value: "hot" }) },
   ];
@@ -89,16 +92,17 @@ test("rows land with their values and types, poison goes to the dead-letter topi
       },
     ]);
 
-    const letters = (await readTopic(broker.url, deadLetterTopic)).map((entry) => JSON.parse(entry.value) as Record<string, unknown>);
-    expect(letters.map((letter) => letter.reason).sort()).toEqual(["missing_uuid", "non_numeric_value", "undecodable"]);
+    const letters = (await readTopic(broker.url, deadLetterTopic)).map((entry) => JSON.parse(new TextDecoder().decode(entry.value)) as Record<string, unknown>);
+    expect(letters.map((letter) => letter.reason).sort()).toEqual(["missing_uuid", "non_numeric_value", "undecodable", "unknown_shape"]);
     for (const letter of letters) {
       expect(letter.topic).toBe(topic);
       expect(typeof letter.offset).toBe("number");
       expect(typeof letter.partition).toBe("number");
     }
     const undecodable = letters.find((letter) => letter.reason === "undecodable")!;
-    expect(undecodable.value).toBe("this is not json");
-    const source = (await readTopic(broker.url, topic)).find((entry) => entry.value === "this is not json")!;
+    expect(undecodable).toMatchObject({ valueEncoding: "base64", value: Buffer.from(truncated).toString("base64") });
+    expect(letters.find((letter) => letter.reason === "missing_uuid")).toMatchObject({ valueEncoding: "utf8", value: poison[2]!.value });
+    const source = (await readTopic(broker.url, topic)).find((entry) => Buffer.from(entry.value).equals(truncated))!;
     expect({ partition: undecodable.partition, offset: undecodable.offset }).toEqual({ partition: source.partition, offset: source.offset });
 
     const page = await (await fetch(`${collector.url}/metrics`)).text();

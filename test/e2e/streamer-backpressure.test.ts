@@ -41,7 +41,7 @@ test("a broker answering slow_down still receives every row once", async () => {
       STREAMER_TOPIC: "backpressure",
       STREAMER_GROUP: "backpressure",
       // Small batches and buffer: many requests at once, and the source must wait.
-      STREAMER_BATCH_BYTES_MAX: "8192",
+      STREAMER_BATCH_BYTES_MAX: "4096",
       STREAMER_BUFFER_BYTES_MAX: "65536",
     },
   });

@@ -37,7 +37,7 @@ interface FileIdentity {
 interface ReplayCache extends FileIdentity {
   contentHash: bigint;
   keys: string[];
-  tails: string[];
+  tails: Uint8Array[];
   summary: CsvParseSummary;
 }
 
@@ -99,7 +99,7 @@ export class CsvFileSource {
   private async parseFile(handle: FileHandle, identity: FileIdentity, onBatch: OnRowBatch): Promise<CsvPassSummary> {
     const uncacheable = this.uncacheable;
     const known = uncacheable !== undefined && uncacheable.size === identity.size && uncacheable.mtimeMs === identity.mtimeMs;
-    let building: { keys: string[]; tails: string[] } | undefined = known ? undefined : { keys: [], tails: [] };
+    let building: { keys: string[]; tails: Uint8Array[] } | undefined = known ? undefined : { keys: [], tails: [] };
     const parser = new CsvChunkParser(this.options, async (batch) => {
       if (building !== undefined && building.keys.length + (batch.end - batch.start) > this.options.rowsCachedMax) {
         building = undefined;
@@ -151,10 +151,10 @@ async function identityOf(handle: FileHandle, path: string): Promise<FileIdentit
   return { size: stat.size, mtimeMs: stat.mtimeMs };
 }
 
-function appendBatch(target: { keys: string[]; tails: string[] }, batch: RowBatch): void {
+function appendBatch(target: { keys: string[]; tails: Uint8Array[] }, batch: RowBatch): void {
   for (let index = batch.start; index < batch.end; index += 1) {
     target.keys.push(batch.keys[index] as string);
-    target.tails.push(batch.tails[index] as string);
+    target.tails.push(batch.tails[index] as Uint8Array);
   }
 }
 

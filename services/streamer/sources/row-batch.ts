@@ -9,7 +9,7 @@
  */
 export interface RowBatch {
   readonly keys: readonly string[];
-  readonly tails: readonly string[];
+  readonly tails: readonly Uint8Array[];
   readonly start: number;
   readonly end: number;
 }
@@ -24,7 +24,7 @@ export function rowCount(batch: RowBatch): number {
 /** Collects encoded rows and hands them on in batches of at most `batchRowsMax`. */
 export class RowBatcher {
   private keys: string[] = [];
-  private tails: string[] = [];
+  private tails: Uint8Array[] = [];
 
   constructor(
     private readonly batchRowsMax: number,
@@ -34,7 +34,7 @@ export class RowBatcher {
   }
 
   /** True when the batch is full and the caller must `flush()` before adding more. */
-  add(key: string, tail: string): boolean {
+  add(key: string, tail: Uint8Array): boolean {
     if (this.keys.length >= this.batchRowsMax) {
       throw new Error(`batch already holds batchRowsMax ${this.batchRowsMax} rows; flush first`);
     }

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import { migrate } from "../../../src/clickhouse/migrations.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
@@ -87,8 +87,7 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
   await admin.close();
   const client = createClickHouse({ ...connection, database });
-  const lines = dataset().map((item) => JSON.stringify(item));
-  await insertDatapointLines(client, lines, { dedupToken: "api-fixture/0" });
+  await insertDatapoints(client, dataset(), { dedupToken: "api-fixture/0" });
   const registry = createMetricsRegistry({ service: "api", instanceId: "test" });
   const logger = createLogger({ service: "api", instanceId: "test", level: "silent" });
   const nowMs = baseMs + 2 * 3_600_000;

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
-import { batchDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
+import { batchDedupToken, joinRecordRows } from "../../../src/clickhouse/datapoints-insert.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 import { BatchInserter, InsertAbandonedError } from "../../../services/collector/batch-inserter.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
-import { joinLines } from "../../../services/collector/partition-writer.ts";
 import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { freePort } from "../../support/free-port.ts";
 import { metricValue } from "../../support/prometheus.ts";
@@ -34,8 +33,7 @@ function newInserter(target: ClickHouseClient) {
 }
 
 function body(from: number, count: number): Uint8Array {
-  const values = Array.from({ length: count }, (_, index) => new TextEncoder().encode(encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))));
-  return joinLines(values, values.reduce((sum, value) => sum + value.byteLength, 0));
+  return joinRecordRows(Array.from({ length: count }, (_, index) => encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))));
 }
 
 test("a replayed batch (same offset range, same token) is stored once; another range is stored", async () => {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { cutRanges } from "../../../services/collector/batch-ranges.ts";
-import { joinLines } from "../../../services/collector/partition-writer.ts";
+import { concatRows } from "../../../services/collector/partition-writer.ts";
 
 test("cuts the offsets on hand into chunks of rowsMax from the first one", () => {
   expect(cutRanges({ firstOffset: 10, lastOffset: 34, rowsMax: 10, announced: [] })).toEqual([
@@ -30,9 +30,8 @@ test("refuses announced ranges that do not line up with the offsets on hand", ()
   expect(() => cutRanges({ firstOffset: 0, lastOffset: 4, rowsMax: 0, announced: [] })).toThrow("rowsMax");
 });
 
-test("joinLines puts one newline between values and none at the end", () => {
-  const encoder = new TextEncoder();
-  const values = ["{\"a\":1}", "{\"b\":2}", "{}"].map((text) => encoder.encode(text));
-  const body = joinLines(values, values.reduce((sum, value) => sum + value.byteLength, 0));
-  expect(new TextDecoder().decode(body)).toBe('{"a":1}\n{"b":2}\n{}');
+test("concatRows puts the rows back to back and checks the total", () => {
+  const rows = [new Uint8Array([1, 2]), new Uint8Array([]), new Uint8Array([10, 10, 3])];
+  expect(concatRows(rows, 5)).toEqual(new Uint8Array([1, 2, 10, 10, 3]));
+  expect(() => concatRows(rows, 6)).toThrow("expected 6");
 });

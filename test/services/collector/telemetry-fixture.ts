@@ -41,14 +41,14 @@ export async function createTopic(brokerUrl: string, topic: string, partitions: 
 export async function produceRecords(
   brokerUrl: string,
   topic: string,
-  records: ReadonlyArray<{ key: string; value: string }>,
+  records: ReadonlyArray<{ key: string; value: string | Uint8Array }>,
 ): Promise<void> {
   const producer = await Producer.create({ brokerUrl, topic, lingerMs: 5 });
   for (const record of records) await producer.send(record);
   await producer.close();
 }
 
-export function wireRecords(from: number, count: number, baseMs: number): Array<{ key: string; value: string }> {
+export function wireRecords(from: number, count: number, baseMs: number): Array<{ key: string; value: Uint8Array }> {
   return Array.from({ length: count }, (_, offset) => {
     const point = pointAt(from + offset, baseMs);
     return { key: point.uuid, value: encodeTelemetryRecord(point) };
@@ -71,12 +71,11 @@ export async function duplicateCount(client: ClickHouseClient): Promise<number> 
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Every record of a topic (all partitions), values as text. */
-export async function readTopic(brokerUrl: string, topic: string): Promise<Array<{ partition: number; offset: number; value: string }>> {
+/** Every record of a topic (all partitions), values as bytes. */
+export async function readTopic(brokerUrl: string, topic: string): Promise<Array<{ partition: number; offset: number; value: Uint8Array }>> {
   const io = new PartitionIo({ brokerUrl });
   const info = await io.describeTopic(topic);
-  const all: Array<{ partition: number; offset: number; value: string }> = [];
-  const decoder = new TextDecoder();
+  const all: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
   for (const entry of info.partitions) {
     if (entry.highWatermark <= entry.logStartOffset) continue;
     const read = await io.readRange({
@@ -86,7 +85,7 @@ export async function readTopic(brokerUrl: string, topic: string): Promise<Array
       throughOffset: entry.highWatermark - 1,
       fetchBytesMax: 8 * 1024 * 1024,
     });
-    for (const record of read.records) all.push({ partition: entry.partition, offset: record.offset, value: decoder.decode(record.value) });
+    for (const record of read.records) all.push({ partition: entry.partition, offset: record.offset, value: record.value.slice() });
   }
   return all;
 }

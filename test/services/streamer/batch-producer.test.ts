@@ -20,7 +20,7 @@ let sample: RowBatch;
 beforeAll(async () => {
   broker = await startBroker();
   const keys: string[] = [];
-  const tails: string[] = [];
+  const tails: Uint8Array[] = [];
   await new CsvFileSource({ ...csvFileSourceDefaults, path: samplePath }).pass((batch) => {
     for (let index = batch.start; index < batch.end; index += 1) {
       keys.push(batch.keys[index]!);

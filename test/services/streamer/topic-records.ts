@@ -7,7 +7,7 @@ export interface TopicRecord {
   partition: number;
   offset: number;
   key: string;
-  value: string;
+  value: Uint8Array;
   timestampMs: number;
   producerId: number;
 }
@@ -43,7 +43,7 @@ async function readPartition(brokerUrl: string, topic: string, partition: number
           partition,
           offset: record.offset,
           key: decoder.decode(record.key),
-          value: decoder.decode(record.value),
+          value: record.value.slice(),
           timestampMs: record.timestampMs,
           producerId: batch.header.producerId,
         });

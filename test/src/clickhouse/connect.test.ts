@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TelemetryStoreConfig } from "../../../src/clickhouse/config.ts";
 import { openTelemetryStore } from "../../../src/clickhouse/connect.ts";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import { getGpu } from "../../../src/clickhouse/gpu-queries.ts";
 import { loadConfig } from "../../../src/config/env.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
-import { lines, point, recentMinuteMs } from "./fixture.ts";
+import { point, recentMinuteMs } from "./fixture.ts";
 
 let clickhouse: EmbeddedClickHouse;
 
@@ -21,7 +21,7 @@ describe("openTelemetryStore", () => {
     const config = loadConfig(TelemetryStoreConfig, { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: "opened" });
     const client = await openTelemetryStore({ config, clock: () => Date.now() });
     try {
-      await insertDatapointLines(client, lines([point({ ts: recentMinuteMs(), uuid: "GPU-open" })]), { dedupToken: "t/0/0-0" });
+      await insertDatapoints(client, [point({ ts: recentMinuteMs(), uuid: "GPU-open" })], { dedupToken: "t/0/0-0" });
       expect((await getGpu(client, "GPU-open"))?.uuid).toBe("GPU-open");
     } finally {
       await client.close();

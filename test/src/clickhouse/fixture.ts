@@ -58,7 +58,7 @@ export function point(fields: Partial<TelemetryPoint> & Pick<TelemetryPoint, "ts
   };
 }
 
-export const lines = (points: readonly TelemetryPoint[]): string[] => points.map((p) => JSON.stringify(p));
+
 
 /** Count rows of any query returning one `n` column. */
 export async function countOf(client: ClickHouseClient, sql: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import {
   findGpuByHostIndex,
   getGpu,
@@ -11,7 +11,7 @@ import {
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { ping } from "../../../src/clickhouse/ping.ts";
 import { freePort } from "../../support/free-port.ts";
-import { type ClickHouseFixture, lines, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
+import { type ClickHouseFixture, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
 let fixture: ClickHouseFixture;
 let client: ClickHouseClient;
@@ -36,9 +36,9 @@ beforeAll(async () => {
     point({ ts: base + 9_000, uuid: "GPU-c", hostname: "host-b", gpu_index: 3, device: "nvidia3" }),
     point({ ts: base + 9_500, uuid: "GPU-d", hostname: "host-c", gpu_index: 0 }),
   ];
-  await insertDatapointLines(client, lines(first), { dedupToken: "t/0/0-1" });
-  await insertDatapointLines(client, lines(second), { dedupToken: "t/0/2-4" });
-  await insertDatapointLines(client, lines(others), { dedupToken: "t/1/0-2" });
+  await insertDatapoints(client, first, { dedupToken: "t/0/0-1" });
+  await insertDatapoints(client, second, { dedupToken: "t/0/2-4" });
+  await insertDatapoints(client, others, { dedupToken: "t/1/0-2" });
 });
 afterAll(async () => {
   await fixture?.stop();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import { findGpuByHostIndex, getGpu, latestValues, listGpus } from "../../../src/clickhouse/gpu-queries.ts";
 import { telemetryPage } from "../../../src/clickhouse/telemetry-page.ts";
 import { summary } from "../../../src/clickhouse/telemetry-summary.ts";
-import { type ClickHouseFixture, countOf, lines, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
+import { type ClickHouseFixture, countOf, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
 let fixture: ClickHouseFixture;
 let client: ClickHouseClient;
@@ -28,12 +28,12 @@ const hostile = "x' OR '1'='1";
 beforeAll(async () => {
   fixture = await startClickHouseFixture();
   client = await fixture.migratedDatabase("injection");
-  await insertDatapointLines(
+  await insertDatapoints(
     client,
-    lines([
+    [
       point({ ts: base + 1, uuid: "GPU-a", metric: "TEMP", value: 1 }),
       point({ ts: base + 2, uuid: hostile, hostname: hostile, metric: hostile, value: 2 }),
-    ]),
+    ],
     { dedupToken: "t/0/0-1'; DROP TABLE datapoints; --" },
   );
 });

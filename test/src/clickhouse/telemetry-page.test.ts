@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import {
   type TelemetryCursor,
   type TelemetryPageOptions,
@@ -8,7 +8,7 @@ import {
   telemetryPage,
 } from "../../../src/clickhouse/telemetry-page.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
-import { type ClickHouseFixture, lines, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
+import { type ClickHouseFixture, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
 let fixture: ClickHouseFixture;
 let client: ClickHouseClient;
@@ -69,8 +69,8 @@ async function walk(options: Omit<TelemetryPageOptions, "after">): Promise<{ row
 beforeAll(async () => {
   fixture = await startClickHouseFixture();
   client = await fixture.migratedDatabase("telemetry_page");
-  await insertDatapointLines(client, lines(crowded), { dedupToken: "t/0/0-9999" });
-  await insertDatapointLines(client, lines(neighbour), { dedupToken: "t/1/0-499" });
+  await insertDatapoints(client, crowded, { dedupToken: "t/0/0-9999" });
+  await insertDatapoints(client, neighbour, { dedupToken: "t/1/0-499" });
 });
 afterAll(async () => {
   await fixture?.stop();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { insertDatapointLines } from "../../../src/clickhouse/datapoints-insert.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import {
   type SummaryAggregation,
   type SummaryRow,
@@ -9,7 +9,7 @@ import {
   summaryAggregations,
 } from "../../../src/clickhouse/telemetry-summary.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
-import { type ClickHouseFixture, lines, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
+import { type ClickHouseFixture, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
 let fixture: ClickHouseFixture;
 let client: ClickHouseClient;
@@ -59,8 +59,8 @@ function expectedSummary(startMs: number, endMs: number, stepSeconds: number, ag
 beforeAll(async () => {
   fixture = await startClickHouseFixture();
   client = await fixture.migratedDatabase("telemetry_summary");
-  await insertDatapointLines(client, lines(points.slice(0, 900)), { dedupToken: "t/0/0-899" });
-  await insertDatapointLines(client, lines(points.slice(900)), { dedupToken: "t/0/900-1701" });
+  await insertDatapoints(client, points.slice(0, 900), { dedupToken: "t/0/0-899" });
+  await insertDatapoints(client, points.slice(900), { dedupToken: "t/0/900-1701" });
 });
 afterAll(async () => {
   await fixture?.stop();

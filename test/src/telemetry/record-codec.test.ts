@@ -1,11 +1,18 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { query } from "chdb";
-import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
+import { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import {
+  checkTelemetryRecord,
   decodeTelemetryRecord,
   encodeRecordTail,
   encodeTelemetryRecord,
-  recordHead,
+  recordColumns,
+  recordFormatTag,
+  recordRow,
   stampRecord,
 } from "../../../src/telemetry/record-codec.ts";
 
@@ -28,48 +35,49 @@ function point(overrides: Partial<TelemetryPoint> = {}): TelemetryPoint {
   };
 }
 
-/** Strings that need escaping in JSON, and ones that do not but are easy to get wrong. */
+/** Strings with quotes, control characters, multi-byte UTF-8 and lengths around the 1-byte length prefix. */
 const awkward = {
   hostname: 'quote"back\\slash',
   model: "tab\tnewline\ncr\r nul\u0000 bell\u0007 unit\u001f del\u007f",
   container: "ünïcödé ノード 😀 \u2028\u2029",
-  pod: "lone surrogate \ud800 end",
-  namespace: "</script>{}[],:",
-  labels: { 'k"ey': 'v\\al"ue\n', "": "empty name", "é": "😀" },
+  pod: "p".repeat(127),
+  namespace: "n".repeat(128),
+  labels: { 'k"ey': 'v\\al"ue\n', "": "empty name", "é": "😀", long: "ノ".repeat(256) },
 };
 
+const isTelemetryPoint = TypeCompiler.Compile(TelemetryPoint);
+
+/** A small deterministic PRNG so a failure reproduces. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
 describe("encodeTelemetryRecord", () => {
-  test("is one JSON line that JSON.parse reads back identically, ts first", () => {
-    const original = point();
-    const line = encodeTelemetryRecord(original);
-    expect(line.includes("\n")).toBe(false);
-    expect(line.startsWith(`${recordHead}${original.ts},`)).toBe(true);
-    expect(JSON.parse(line)).toEqual(original);
-    expect(Object.keys(JSON.parse(line))).toEqual(Object.keys(original));
+  test("is the format tag, then ts as Int64 little-endian, then the rest", () => {
+    const record = encodeTelemetryRecord(point());
+    expect(record[0]).toBe(recordFormatTag);
+    expect(new DataView(record.buffer, record.byteOffset + 1, 8).getBigInt64(0, true)).toBe(1_763_790_000_123n);
   });
 
-  test("escapes quotes, backslashes, control characters and lone surrogates", () => {
-    const original = point(awkward);
-    const line = encodeTelemetryRecord(original);
-    expect(line.includes("\n")).toBe(false);
-    const back = JSON.parse(line) as TelemetryPoint;
-    expect(back.hostname).toBe(awkward.hostname);
-    expect(back.model).toBe(awkward.model);
-    expect(back.container).toBe(awkward.container);
-    expect(back.namespace).toBe(awkward.namespace);
-    expect(back.labels).toEqual(awkward.labels);
-    // A lone surrogate cannot survive UTF-8; JSON.stringify's escaping is the reference.
-    expect(back.pod).toBe(JSON.parse(JSON.stringify(awkward.pod)));
-  });
-
-  test("numbers: integers, negatives, tiny and huge values stay valid JSON", () => {
-    for (const value of [0, -0, -12.75, 1e-7, 1e21, 1.7976931348623157e308, 5e-324]) {
-      const back = JSON.parse(encodeTelemetryRecord(point({ value }))) as TelemetryPoint;
-      expect(back.value).toBe(value === 0 ? 0 : value);
+  test("round trips plain and awkward points", () => {
+    for (const original of [point(), point(awkward), point({ value: -0.5, gpu_index: 1023, labels: {} })]) {
+      expect(decodeTelemetryRecord(encodeTelemetryRecord(original))).toEqual({ ok: true, point: original });
     }
   });
 
-  test("refuses values JSON cannot carry and timestamps that are not integer ms", () => {
+  test("numbers: integers, negatives, tiny and huge values and the largest timestamps are exact", () => {
+    for (const value of [0, -12.75, 1e-7, 1e21, 1.7976931348623157e308, 5e-324]) {
+      expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ value })))).toMatchObject({ ok: true, point: { value } });
+    }
+    const ts = Number.MAX_SAFE_INTEGER;
+    expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ ts, source_ts: 0 })))).toMatchObject({ ok: true, point: { ts, source_ts: 0 } });
+  });
+
+  test("refuses values the table refuses and timestamps that are not integer ms", () => {
     expect(() => encodeTelemetryRecord(point({ value: Number.NaN }))).toThrow(/not finite/);
     expect(() => encodeTelemetryRecord(point({ value: Number.POSITIVE_INFINITY }))).toThrow(/not finite/);
     expect(() => encodeTelemetryRecord(point({ ts: 1.5 }))).toThrow(/ts 1.5/);
@@ -79,77 +87,123 @@ describe("encodeTelemetryRecord", () => {
   test("stamping a tail equals encoding the whole point", () => {
     const original = point(awkward);
     const { ts, ...sourcePoint } = original;
-    expect(stampRecord(ts, encodeRecordTail(sourcePoint))).toBe(encodeTelemetryRecord(original));
-  });
-
-  test("agrees with JSON.stringify of the same point", () => {
-    const original = point();
-    expect(JSON.parse(encodeTelemetryRecord(original))).toEqual(JSON.parse(JSON.stringify(original)));
+    expect(stampRecord(ts, encodeRecordTail(sourcePoint))).toEqual(encodeTelemetryRecord(original));
   });
 });
 
 describe("decodeTelemetryRecord", () => {
-  test("round trips plain and awkward points, from text and from bytes", () => {
-    for (const original of [point(), point(awkward)]) {
-      const line = encodeTelemetryRecord(original);
-      const fromText = decodeTelemetryRecord(line);
-      const fromBytes = decodeTelemetryRecord(new TextEncoder().encode(line));
-      expect(fromText.ok).toBe(true);
-      expect(fromBytes).toEqual(fromText);
-      if (fromText.ok) expect(fromText.point).toEqual(JSON.parse(line));
-    }
-  });
-
-  const valid = JSON.parse(encodeTelemetryRecord(point())) as Record<string, unknown>;
-  const variant = (changes: Record<string, unknown>) => JSON.stringify({ ...valid, ...changes });
-  const without = (name: string) => JSON.stringify({ ...valid, [name]: undefined });
+  const valid = encodeTelemetryRecord(point());
+  const mutate = (edit: (bytes: Uint8Array, view: DataView) => void) => {
+    const copy = valid.slice();
+    edit(copy, new DataView(copy.buffer));
+    return copy;
+  };
+  const uuidAt = 1 + 8 + 8;
+  const valueAt = (record: Uint8Array) => {
+    // After tag, ts, source_ts, uuid, hostname, gpu_index, device, model, metric.
+    let at = uuidAt;
+    for (const field of ["uuid", "hostname", "gpu_index", "device", "model", "metric"]) at += field === "gpu_index" ? 2 : 1 + (record[at] as number);
+    return at;
+  };
 
   test.each([
-    ["not JSON", "{nope", "undecodable"],
-    ["truncated JSON", encodeTelemetryRecord(point()).slice(0, 40), "undecodable"],
-    ["an array", "[1,2]", "unknown_shape"],
-    ["a number", "42", "unknown_shape"],
-    ["no uuid", without("uuid"), "missing_uuid"],
-    ["empty uuid", variant({ uuid: "" }), "missing_uuid"],
-    ["no metric", without("metric"), "missing_metric"],
-    ["string value", variant({ value: "12" }), "non_numeric_value"],
-    ["overflowing value", encodeTelemetryRecord(point()).replace('"value":98.5', '"value":1e999'), "non_numeric_value"],
-    ["fractional ts", variant({ ts: 1.5 }), "bad_timestamp"],
-    ["missing source_ts", without("source_ts"), "bad_timestamp"],
-    ["labels not strings", variant({ labels: { a: 1 } }), "bad_labels"],
-    ["labels an array", variant({ labels: ["a"] }), "bad_labels"],
-    ["a long hostname", variant({ hostname: "h".repeat(300) }), "field_too_long"],
-    ["an extra field", variant({ extra: 1 }), "unknown_shape"],
-    ["a gpu index out of range", variant({ gpu_index: 5000 }), "unknown_shape"],
-  ])("%s is rejected as its reason", (_name, text, reason) => {
-    const result = decodeTelemetryRecord(text);
-    expect(result.ok).toBe(false);
-    if (!result.ok) {
-      expect(result.reason).toBe(reason as typeof result.reason);
-      expect(result.detail.length).toBeGreaterThan(0);
-    }
+    ["a truncated record", valid.subarray(0, 40), "undecodable"],
+    ["a trailing byte", new Uint8Array([...valid, 0]), "undecodable"],
+    ["an unknown format tag", mutate((bytes) => (bytes[0] = 7)), "unknown_shape"],
+    ["an empty uuid", encodeTelemetryRecord(point({ uuid: "" })), "missing_uuid"],
+    ["an empty metric", encodeTelemetryRecord(point({ metric: "" })), "missing_metric"],
+    ["a NaN value", mutate((bytes, view) => view.setFloat64(valueAt(bytes), Number.NaN, true)), "non_numeric_value"],
+    ["an infinite value", mutate((bytes, view) => view.setFloat64(valueAt(bytes), Number.NEGATIVE_INFINITY, true)), "non_numeric_value"],
+    ["a negative ts", mutate((_bytes, view) => view.setBigInt64(1, -5n, true)), "bad_timestamp"],
+    ["a ts beyond 2^53", mutate((_bytes, view) => view.setBigInt64(1, 2n ** 60n, true)), "bad_timestamp"],
+    ["a long hostname", encodeTelemetryRecord(point({ hostname: "h".repeat(300) })), "field_too_long"],
+    ["a long multi-byte model", encodeTelemetryRecord(point({ model: "é".repeat(257) })), "field_too_long"],
+    ["a gpu index out of range", encodeTelemetryRecord(point({ gpu_index: 5000 })), "unknown_shape"],
+    ["too many labels", encodeTelemetryRecord(point({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, "v"])) })), "bad_labels"],
+    ["a long label", encodeTelemetryRecord(point({ labels: { name: "v".repeat(257) } })), "bad_labels"],
+    ["invalid UTF-8 in a string", mutate((bytes) => bytes.set([0xc3, 0x28], uuidAt + 5)), "undecodable"],
+  ])("%s is rejected as its reason, by decode and check alike", (_name, record, reason) => {
+    const decoded = decodeTelemetryRecord(record);
+    expect(decoded).toMatchObject({ ok: false, reason });
+    if (!decoded.ok) expect(decoded.detail.length).toBeGreaterThan(0);
+    expect(checkTelemetryRecord(record)).toEqual(decoded.ok ? { ok: true } : decoded);
   });
 
-  test("invalid UTF-8 bytes are undecodable", () => {
-    const result = decodeTelemetryRecord(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]));
-    expect(result).toMatchObject({ ok: false, reason: "undecodable" });
+  test("check and decode agree on 5,000 random mutations, and what they accept is a TelemetryPoint", () => {
+    const next = random(42);
+    const original = encodeTelemetryRecord(point(awkward));
+    let accepted = 0;
+    for (let round = 0; round < 5_000; round += 1) {
+      let bytes = [...original];
+      for (let edit = 0; edit < 1 + Math.floor(next() * 3); edit += 1) {
+        const at = 1 + Math.floor(next() * (bytes.length - 1));
+        const byte = Math.floor(next() * 256);
+        const kind = next();
+        if (kind < 0.6) bytes[at] = byte;
+        else if (kind < 0.8) bytes.splice(at, 1);
+        else bytes.splice(at, 0, byte);
+      }
+      const record = new Uint8Array(bytes);
+      const decoded = decodeTelemetryRecord(record);
+      const checked = checkTelemetryRecord(record);
+      expect(checked.ok).toBe(decoded.ok);
+      if (!decoded.ok) continue;
+      accepted += 1;
+      expect(isTelemetryPoint.Check(decoded.point)).toBe(true);
+    }
+    expect(accepted).toBeGreaterThan(100);
   });
 });
 
-describe("ClickHouse JSONEachRow reads the encoded lines", () => {
+describe("JSON records", () => {
+  const json = (value: unknown) => JSON.stringify(value);
+  const valid = JSON.parse(json(point())) as Record<string, unknown>;
+  const variant = (changes: Record<string, unknown>) => json({ ...valid, ...changes });
+  const without = (name: string) => json({ ...valid, [name]: undefined });
+
+  test("a TelemetryPoint object decodes, from text and from bytes", () => {
+    expect(decodeTelemetryRecord(json(point(awkward)))).toEqual({ ok: true, point: point(awkward) });
+    expect(decodeTelemetryRecord(new TextEncoder().encode(json(point())))).toEqual({ ok: true, point: point() });
+    expect(checkTelemetryRecord(new TextEncoder().encode(json(point())))).toEqual({ ok: true });
+  });
+
+  test.each([
+    ["not JSON", "{nope", "undecodable"],
+    ["an array", "[1,2]", "unknown_shape"],
+    ["no uuid", without("uuid"), "missing_uuid"],
+    ["no metric", without("metric"), "missing_metric"],
+    ["string value", variant({ value: "12" }), "non_numeric_value"],
+    ["overflowing value", json(point()).replace('"value":98.5', '"value":1e999'), "non_numeric_value"],
+    ["fractional ts", variant({ ts: 1.5 }), "bad_timestamp"],
+    ["labels not strings", variant({ labels: { a: 1 } }), "bad_labels"],
+    ["a long hostname", variant({ hostname: "h".repeat(300) }), "field_too_long"],
+    ["an extra field", variant({ extra: 1 }), "unknown_shape"],
+  ])("%s is rejected as its reason", (_name, text, reason) => {
+    expect(decodeTelemetryRecord(text)).toMatchObject({ ok: false, reason });
+  });
+
+  test("invalid UTF-8 bytes are undecodable", () => {
+    expect(decodeTelemetryRecord(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).toMatchObject({ ok: false, reason: "undecodable" });
+  });
+});
+
+describe("ClickHouse reads the records' rows as RowBinary", () => {
+  const directory = mkdtempSync(join(tmpdir(), "record-codec-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
   const structure =
     "ts DateTime64(3, 'UTC'), source_ts DateTime64(3, 'UTC'), uuid String, hostname String, gpu_index UInt16, " +
     "device String, model String, metric String, value Float64, container String, pod String, namespace String, " +
     "labels Map(String, String)";
-  const sqlString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
-  test("a body of joined lines parses into the same values", () => {
-    const points = [point(), point({ ...awkward, pod: "no surrogates here", ts: 1_763_790_000_999, value: -3.25 })];
-    const body = points.map(encodeTelemetryRecord).join("\n");
+  test("a body of concatenated rows parses into the same values", () => {
+    expect(structure.split(/, (?=[a-z_]+ [A-Z])/).map((column) => column.split(" ")[0])).toEqual([...recordColumns]);
+    const points = [point(), point({ ...awkward, ts: 1_763_790_000_999, value: -3.25 })];
+    const path = join(directory, "rows.bin");
+    writeFileSync(path, Buffer.concat(points.map((each) => recordRow(encodeTelemetryRecord(each)))));
     const sql =
       `SELECT toUnixTimestamp64Milli(ts) AS ts, toUnixTimestamp64Milli(source_ts) AS source_ts, uuid, hostname, ` +
       `gpu_index, device, model, metric, value, container, pod, namespace, labels ` +
-      `FROM format(JSONEachRow, ${sqlString(structure)}, ${sqlString(body)})`;
+      `FROM file('${path}', RowBinary, '${structure.replace(/'/g, "\\'")}')`;
     const rows = query(sql, "JSONEachRow")
       .trim()
       .split("\n")
@@ -158,9 +212,7 @@ describe("ClickHouse JSONEachRow reads the encoded lines", () => {
     for (const [index, row] of rows.entries()) {
       const expected = points[index] as TelemetryPoint;
       // ClickHouse renders 64-bit integers as strings in JSON output.
-      expect(Number(row.ts)).toBe(expected.ts);
-      expect(Number(row.source_ts)).toBe(expected.source_ts);
-      expect({ ...row, ts: expected.ts, source_ts: expected.source_ts }).toEqual(expected);
+      expect({ ...row, ts: Number(row.ts), source_ts: Number(row.source_ts) }).toEqual(expected);
     }
   });
 });

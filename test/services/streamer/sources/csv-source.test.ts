@@ -6,7 +6,7 @@ import { query } from "chdb";
 import Papa from "papaparse";
 import type { TelemetryPoint } from "../../../../src/domain/telemetry.ts";
 import { parseLabelList } from "../../../../src/telemetry/labels.ts";
-import { decodeTelemetryRecord, stampRecord } from "../../../../src/telemetry/record-codec.ts";
+import { decodeTelemetryRecord, recordRow, stampRecord } from "../../../../src/telemetry/record-codec.ts";
 import {
   CsvFileSource,
   type CsvFileSourceOptions,
@@ -45,13 +45,13 @@ function sourceOptions(path: string, overrides: Partial<CsvFileSourceOptions> = 
 
 /** Collects every batch as decoded points (stamped with ts 0) plus the raw tails. */
 function collector() {
-  const tails: string[] = [];
+  const tails: Uint8Array[] = [];
   const keys: string[] = [];
   const onBatch = (batch: RowBatch) => {
     expect(batch.end - batch.start).toBeGreaterThan(0);
     for (let index = batch.start; index < batch.end; index += 1) {
       keys.push(batch.keys[index] as string);
-      tails.push(batch.tails[index] as string);
+      tails.push(batch.tails[index] as Uint8Array);
     }
   };
   const points = (): TelemetryPoint[] =>
@@ -122,11 +122,11 @@ describe("CsvFileSource over the sample file", () => {
     }
   });
 
-  test("ClickHouse reads all 2,470 record lines as JSONEachRow", async () => {
+  test("ClickHouse reads all 2,470 records' rows as RowBinary", async () => {
     const rows = collector();
     await new CsvFileSource(sourceOptions(samplePath)).pass(rows.onBatch);
-    const bodyPath = join(directory, "sample.jsonl");
-    await writeFile(bodyPath, `${rows.tails.map((tail) => stampRecord(1_763_790_000_123, tail)).join("\n")}\n`);
+    const bodyPath = join(directory, "sample.bin");
+    await writeFile(bodyPath, Buffer.concat(rows.tails.map((tail) => recordRow(stampRecord(1_763_790_000_123, tail)))));
     const structure =
       "ts DateTime64(3, 'UTC'), source_ts DateTime64(3, 'UTC'), uuid String, hostname String, gpu_index UInt16, " +
       "device String, model String, metric String, value Float64, container String, pod String, namespace String, " +
@@ -134,7 +134,7 @@ describe("CsvFileSource over the sample file", () => {
     const result = query(
       `SELECT count() AS rows, uniqExact(uuid) AS gpus, uniqExact(hostname) AS hosts, uniqExact(metric) AS metrics, ` +
         `min(ts) = max(ts) AS one_ts, uniqExact(labels['job']) AS jobs ` +
-        `FROM file('${bodyPath}', JSONEachRow, '${structure.replaceAll("'", "\\'")}')`,
+        `FROM file('${bodyPath}', RowBinary, '${structure.replaceAll("'", "\\'")}')`,
       "JSONEachRow",
     );
     expect(JSON.parse(result)).toEqual({ rows: 2470, gpus: 247, hosts: 31, metrics: 10, one_ts: 1, jobs: 1 });

@@ -75,7 +75,7 @@ function collect() {
   const keys: string[] = [];
   const onBatch = (batch: RowBatch) => {
     for (let index = batch.start; index < batch.end; index += 1) {
-      const decoded = decodeTelemetryRecord(stampRecord(scrapeMs + 5, batch.tails[index] as string));
+      const decoded = decodeTelemetryRecord(stampRecord(scrapeMs + 5, batch.tails[index] as Uint8Array));
       if (!decoded.ok) throw new Error(decoded.detail);
       points.push(decoded.point);
       keys.push(batch.keys[index] as string);
