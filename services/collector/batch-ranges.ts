@@ -1,4 +1,4 @@
-import { assertRange, type OffsetRange } from "./offset-range.ts";
+import { assertRange, type InsertIntent } from "./offset-range.ts";
 
 export interface CutRangesOptions {
   /** Offsets on hand: every offset from firstOffset through lastOffset. */
@@ -6,19 +6,19 @@ export interface CutRangesOptions {
   lastOffset: number;
   rowsMax: number;
   /** Ranges already announced (insert intents) and not known to be committed; kept exactly. */
-  announced: readonly OffsetRange[];
+  announced: readonly InsertIntent[];
 }
 
 /**
- * The inserts for the offsets on hand: the announced ranges exactly as they were
+ * The inserts for the offsets on hand: the announced ranges (with their groups) exactly as they were
  * announced, then the rest in chunks of `rowsMax` records from where they end.
  * A pure function of its arguments; the caller has fetched every announced offset.
  */
-export function cutRanges(options: CutRangesOptions): OffsetRange[] {
+export function cutRanges(options: CutRangesOptions): InsertIntent[] {
   const { firstOffset, lastOffset, rowsMax, announced } = options;
   if (!Number.isInteger(rowsMax) || rowsMax < 1) throw new RangeError(`rowsMax must be a positive integer, got ${rowsMax}`);
   assertRange({ first: firstOffset, last: lastOffset }, "cutRanges");
-  const ranges: OffsetRange[] = [];
+  const ranges: InsertIntent[] = [];
   let next = firstOffset;
   for (const range of announced) {
     assertRange(range, "cutRanges announced");

@@ -20,7 +20,7 @@ export interface CollectorOptions {
   metrics: CollectorMetrics;
   logger: Logger;
   clock: () => number;
-  afterInsert?: (range: OffsetRange) => void;
+  afterInsert?: (partition: number, range: OffsetRange) => void;
 }
 
 /**
@@ -67,6 +67,7 @@ export class Collector {
       intents: new InsertIntentLog(io, intentsTopic, options.clock, logger),
       io,
       inserter,
+      insertsInFlightMax: config.COLLECTOR_INSERTS_IN_FLIGHT_MAX,
       deadLetters: new DeadLetterSink(deadLetterProducer, options.metrics, logger),
       logger,
       clock: options.clock,

@@ -1,6 +1,6 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { Logger } from "../../src/observability/logger.ts";
-import { OffsetRange } from "./offset-range.ts";
+import { InsertIntent } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
 
 /** Recovery reads intents backwards this many at a time (a batch usually writes one). */
@@ -8,7 +8,7 @@ export const intentsWindow = 64;
 /** Recovery gives up (loudly) past this many intents after the committed offset. */
 export const intentsScanMax = 100_000;
 const intentsFetchBytesMax = 1024 * 1024;
-const rangeChecker = TypeCompiler.Compile(OffsetRange);
+const intentChecker = TypeCompiler.Compile(InsertIntent);
 
 /** The intents topic of a group and source topic: one per pair, so two groups never mix. */
 export function intentsTopicName(group: string, topic: string): string {
@@ -31,8 +31,10 @@ export class InsertIntentLog {
   ) {}
 
   /** Resolves once the broker has the ranges; only then may they be inserted. */
-  async write(partition: number, ranges: readonly OffsetRange[]): Promise<void> {
-    const values = ranges.map((range) => JSON.stringify({ first: range.first, last: range.last }));
+  async write(partition: number, intents: readonly InsertIntent[]): Promise<void> {
+    const values = intents.map((intent) =>
+      JSON.stringify(intent.group === undefined ? { first: intent.first, last: intent.last } : { first: intent.first, last: intent.last, group: intent.group }),
+    );
     await this.io.produce({ topic: this.topic, partition, values, key: String(partition), nowMs: this.clock() });
   }
 
@@ -41,11 +43,11 @@ export class InsertIntentLog {
    * until one starts at or before `resumeOffset` (everything older is committed), or
    * the log starts. More than intentsScanMax uncommitted intents is an explicit error.
    */
-  async readSince(partition: number, resumeOffset: number): Promise<OffsetRange[]> {
+  async readSince(partition: number, resumeOffset: number): Promise<InsertIntent[]> {
     const info = await this.io.describeTopic(this.topic);
     const bounds = info.partitions.find((entry) => entry.partition === partition);
     if (bounds === undefined) throw new Error(`intents topic ${this.topic} has no partition ${partition}`);
-    let intents: OffsetRange[] = [];
+    let intents: InsertIntent[] = [];
     let end = bounds.highWatermark;
     while (end > bounds.logStartOffset) {
       if (bounds.highWatermark - end >= intentsScanMax) {
@@ -60,9 +62,9 @@ export class InsertIntentLog {
     return intents;
   }
 
-  private async readWindow(partition: number, fromOffset: number, throughOffset: number): Promise<OffsetRange[]> {
+  private async readWindow(partition: number, fromOffset: number, throughOffset: number): Promise<InsertIntent[]> {
     const read = await this.io.readRange({ topic: this.topic, partition, fromOffset, throughOffset, fetchBytesMax: intentsFetchBytesMax });
-    const intents: OffsetRange[] = [];
+    const intents: InsertIntent[] = [];
     const decoder = new TextDecoder();
     for (const record of read.records) {
       const parsed = parseIntent(decoder.decode(record.value));
@@ -76,10 +78,10 @@ export class InsertIntentLog {
   }
 }
 
-function parseIntent(text: string): OffsetRange | undefined {
+function parseIntent(text: string): InsertIntent | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    return rangeChecker.Check(parsed) && parsed.last >= parsed.first ? parsed : undefined;
+    return intentChecker.Check(parsed) && parsed.last >= parsed.first ? parsed : undefined;
   } catch {
     return undefined;
   }

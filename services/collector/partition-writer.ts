@@ -1,13 +1,14 @@
 import type { ConsumedBatch } from "../../src/broker/consumed-batch.ts";
 import { sleep } from "../../src/broker/backoff.ts";
 import type { DecodedRecord } from "../../src/broker/record-batch.ts";
-import { batchDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
+import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
 import { type DeadLetter, deadLetterOf, type DeadLetterSink } from "./dead-letters.ts";
+import { concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
-import type { OffsetRange } from "./offset-range.ts";
+import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
 import { planRecovery } from "./recovery-plan.ts";
 import { admitRecord } from "./record-validation.ts";
@@ -19,7 +20,10 @@ export interface PartitionWriterOptions {
   fetchBytesMax: number;
   intents: InsertIntentLog;
   io: PartitionIo;
+  /** Replays of announced ranges go straight here; fresh ranges through the coalescer. */
   inserter: BatchInserter;
+  /** Grouped inserts running at once. */
+  insertsInFlightMax: number;
   deadLetters: DeadLetterSink;
   logger: Logger;
   clock: () => number;
@@ -28,7 +32,12 @@ export interface PartitionWriterOptions {
   /** The group generation now; a change gives up a failing insert (the partition may be moving). */
   generation: () => number;
   /** Called after each range is safely in ClickHouse, before its offsets are committed. */
-  afterInsert?: (range: OffsetRange) => void;
+  afterInsert?: (partition: number, range: OffsetRange) => void;
+}
+
+interface CheckedRows {
+  rows: readonly Uint8Array[];
+  rowBytes: number;
 }
 
 interface PartitionState {
@@ -37,8 +46,8 @@ interface PartitionState {
   expectedOffset: number;
   /** Offsets through this one are in ClickHouse (recovery, or a range read past a batch's end). */
   skipThroughOffset: number;
-  /** Ranges announced in the intent log and not inserted yet, in order. */
-  announced: OffsetRange[];
+  /** Intents found in the log at recovery and not re-inserted yet, in order. */
+  announced: InsertIntent[];
 }
 
 export interface PartitionLag {
@@ -66,9 +75,20 @@ export class PartitionWriter {
   private readonly states = new Map<string, PartitionState>();
   readonly lag = new Map<string, PartitionLag>();
   private readonly stopping = new AbortController();
+  /** Fresh ranges of every partition share inserts through it. */
+  private readonly coalescer: InsertCoalescer;
 
   constructor(private readonly options: PartitionWriterOptions) {
     if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
+    this.coalescer = new InsertCoalescer({
+      topic: options.topic,
+      rowsMax: options.rowsMax,
+      insertsInFlightMax: options.insertsInFlightMax,
+      intents: options.intents,
+      inserter: options.inserter,
+      signal: this.stopping.signal,
+      ...(options.afterInsert === undefined ? {} : { afterInsert: options.afterInsert }),
+    });
   }
 
   /** No new batch starts; a failing insert stops retrying; linger waits end. The batch in flight finishes. */
@@ -93,6 +113,7 @@ export class PartitionWriter {
     await this.linger(batch, startedMs);
   };
 
+  /** Replays what recovery found announced, exactly; hands the rest to the coalescer range by range. */
   private async writeRecords(batch: ConsumedBatch, state: PartitionState, records: DecodedRecord[]): Promise<void> {
     const firstOffset = records[0]!.offset;
     const ranges = cutRanges({
@@ -101,16 +122,17 @@ export class PartitionWriter {
       rowsMax: this.options.rowsMax,
       announced: state.announced,
     });
-    const fresh = ranges.slice(state.announced.length);
-    if (fresh.length > 0) {
-      await this.options.intents.write(batch.partition, fresh);
-      state.announced = [...ranges];
-    }
+    const replays = state.announced.length;
     const generation = state.generation;
-    for (const range of ranges) {
-      const slice = records.slice(range.first - firstOffset, range.last - firstOffset + 1);
-      await this.writeRange(batch, range, slice, generation);
-      state.announced.shift();
+    const abandon = () => this.stopping.signal.aborted || this.options.generation() !== generation;
+    for (const [index, range] of ranges.entries()) {
+      const checked = await this.checkRange(batch, records.slice(range.first - firstOffset, range.last - firstOffset + 1));
+      if (index < replays) {
+        await this.replay(batch, range, checked, abandon);
+        state.announced.shift();
+      } else {
+        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon });
+      }
       state.skipThroughOffset = Math.max(state.skipThroughOffset, range.last);
     }
   }
@@ -165,31 +187,68 @@ export class PartitionWriter {
     return records;
   }
 
-  private async writeRange(batch: ConsumedBatch, range: OffsetRange, records: DecodedRecord[], generation: number): Promise<void> {
-    const valid: Uint8Array[] = [];
-    let validBytes = 0;
+  /** The range's valid rows; its bad records go to the dead-letter topic first. */
+  private async checkRange(batch: ConsumedBatch, records: readonly DecodedRecord[]): Promise<CheckedRows> {
+    const rows: Uint8Array[] = [];
+    let rowBytes = 0;
     const letters: DeadLetter[] = [];
     for (const record of records) {
       const verdict = admitRecord(record.value);
       if (verdict.ok) {
-        valid.push(verdict.row);
-        validBytes += verdict.row.byteLength;
+        rows.push(verdict.row);
+        rowBytes += verdict.row.byteLength;
         continue;
       }
       const source = { topic: batch.topic, partition: batch.partition, offset: record.offset, key: record.key, value: record.value };
       letters.push(deadLetterOf({ ...source, reason: verdict.reason, detail: verdict.detail, nowMs: this.options.clock() }));
     }
     await this.options.deadLetters.send(letters);
-    if (valid.length > 0) {
+    return { rows, rowBytes };
+  }
+
+  /**
+   * Inserts an announced range again as it was first inserted: alone, or with the other
+   * partitions' ranges of its group (read back from the broker), under the same token.
+   * Another owner may replay the same group at the same time; ClickHouse keeps one copy.
+   */
+  private async replay(batch: ConsumedBatch, intent: InsertIntent, own: CheckedRows, abandon: () => boolean): Promise<void> {
+    const members: GroupMember[] = intent.group ?? [{ partition: batch.partition, first: intent.first, last: intent.last }];
+    const parts: CheckedRows[] = [];
+    for (const member of members) parts.push(member.partition === batch.partition ? own : await this.memberRows(batch.topic, member));
+    const rows = parts.reduce((sum, part) => sum + part.rows.length, 0);
+    if (rows > 0) {
       await this.options.inserter.insert({
-        body: concatRows(valid, validBytes),
-        rows: valid.length,
-        dedupToken: batchDedupToken({ topic: batch.topic, partition: batch.partition, firstOffset: range.first, lastOffset: range.last }),
-        abandon: () => this.stopping.signal.aborted || this.options.generation() !== generation,
+        body: concatGroupRows(parts),
+        rows,
+        dedupToken: groupDedupToken(batch.topic, members),
+        abandon,
         signal: this.stopping.signal,
       });
     }
-    this.options.afterInsert?.(range);
+    this.options.afterInsert?.(batch.partition, intent);
+  }
+
+  /** Another partition's rows of a group, as its owner would have checked them (its dead letters are its own). */
+  private async memberRows(topic: string, member: GroupMember): Promise<CheckedRows> {
+    const read = await this.options.io.readRange({
+      topic,
+      partition: member.partition,
+      fromOffset: member.first,
+      throughOffset: member.last,
+      fetchBytesMax: this.options.fetchBytesMax,
+    });
+    if (read.records.length !== member.last - member.first + 1) {
+      this.options.logger.warn({ topic, ...member, found: read.records.length }, "group member range partly gone from the log; replaying what is left");
+    }
+    const rows: Uint8Array[] = [];
+    let rowBytes = 0;
+    for (const record of read.records) {
+      const verdict = admitRecord(record.value);
+      if (!verdict.ok) continue;
+      rows.push(verdict.row);
+      rowBytes += verdict.row.byteLength;
+    }
+    return { rows, rowBytes };
   }
 
   /** A caught-up partition waits out the linger so the next fetch brings a fuller batch. */

@@ -1,10 +1,10 @@
-import type { OffsetRange } from "./offset-range.ts";
+import type { InsertIntent } from "./offset-range.ts";
 
 export interface RecoveryPlan {
   /** Offsets up to and including this one are in ClickHouse already; -1 when none are. */
   skipThroughOffset: number;
   /** Announced ranges from the resume point on, to insert again exactly as announced. */
-  announced: OffsetRange[];
+  announced: InsertIntent[];
 }
 
 /**
@@ -22,22 +22,22 @@ export interface RecoveryPlan {
  * - intents from the resume point on may or may not be in ClickHouse: insert them
  *   again with the same ranges, hence the same dedup tokens, and ClickHouse keeps one copy.
  * When an offset was announced twice the newest intent wins (it is the one a later
- * owner worked from).
+ * owner worked from). An intent keeps its group: the replay inserts the whole group.
  */
-export function planRecovery(resumeOffset: number, intents: readonly OffsetRange[]): RecoveryPlan {
-  const lastByFirst = new Map<number, number>();
+export function planRecovery(resumeOffset: number, intents: readonly InsertIntent[]): RecoveryPlan {
+  const newestByFirst = new Map<number, InsertIntent>();
   let skipThroughOffset = -1;
   for (const intent of intents) {
-    lastByFirst.set(intent.first, intent.last);
+    newestByFirst.set(intent.first, intent);
     if (intent.first < resumeOffset && intent.last >= resumeOffset) skipThroughOffset = Math.max(skipThroughOffset, intent.last);
   }
-  const announced: OffsetRange[] = [];
+  const announced: InsertIntent[] = [];
   let next = skipThroughOffset >= 0 ? skipThroughOffset + 1 : resumeOffset;
   for (let count = 0; count < intents.length; count++) {
-    const last = lastByFirst.get(next);
-    if (last === undefined || last < next) break;
-    announced.push({ first: next, last });
-    next = last + 1;
+    const intent = newestByFirst.get(next);
+    if (intent === undefined || intent.last < next) break;
+    announced.push(intent);
+    next = intent.last + 1;
   }
   return { skipThroughOffset, announced };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { type ClickHouseClient, drainStream } from "@clickhouse/client";
 import type { TelemetryPoint } from "../domain/telemetry.ts";
@@ -20,6 +21,21 @@ export interface DatapointsInsertResult {
 /** The collector's token for a batch: the log range it came from identifies it exactly. */
 export function batchDedupToken(batch: { topic: string; partition: number; firstOffset: bigint | number; lastOffset: bigint | number }): string {
   return `${batch.topic}/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`;
+}
+
+/**
+ * The token of one insert covering ranges of several partitions (in insert order):
+ * bounded in length whatever the member count, and the same for the same ranges.
+ * A single range keeps its own token, so its replay matches either way.
+ */
+export function groupDedupToken(topic: string, members: readonly { partition: number; first: number; last: number }[]): string {
+  if (members.length === 0) throw new RangeError("groupDedupToken: no members");
+  const [only] = members;
+  if (members.length === 1 && only !== undefined) {
+    return batchDedupToken({ topic, partition: only.partition, firstOffset: only.first, lastOffset: only.last });
+  }
+  const ranges = members.map((member) => `${member.partition}:${member.first}-${member.last}`).join(",");
+  return `${topic}/group/${createHash("sha256").update(ranges).digest("hex")}`;
 }
 
 const insertSql = `INSERT INTO datapoints (${recordColumns.join(", ")}) FORMAT RowBinary`;

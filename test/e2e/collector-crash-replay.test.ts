@@ -9,6 +9,7 @@ import {
   createTopic,
   duplicateCount,
   produceRecords,
+  readTopic,
   recentBaseMs,
   rowCount,
   wireRecords,
@@ -69,5 +70,52 @@ test("a collector dying between insert and commit causes no duplicate and no los
     expect(survivor.logs().some((line) => line.includes("re-inserting its announced ranges"))).toBe(true);
   } finally {
     expect(await survivor.stop()).toBe(0);
+  }
+}, 60_000);
+
+/**
+ * Ranges of several partitions share one insert (insert-coalescer.ts). After a crash
+ * between that insert and the commit, the partitions may go to different collectors;
+ * each one re-inserts the whole group under the group's token, and ClickHouse keeps
+ * one copy.
+ */
+test("a grouped insert replayed by two new owners is stored once", async () => {
+  const topic = "telemetry-crash-groups";
+  await createTopic(broker.url, topic, 4);
+  const records = wireRecords(0, 8_000, recentBaseMs());
+  await produceRecords(broker.url, topic, records);
+  const database = "crash_groups";
+  const groupClient = createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 30_000 });
+  const env = { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "crash-groups", COLLECTOR_SESSION_TIMEOUT_MS: "1000", COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1" };
+  try {
+    const dying = await startCollector({
+      brokerUrl: broker.url,
+      clickhouseUrl: clickhouse.url,
+      database,
+      // 2,000 records a partition, 5,000 rows an insert: the first range goes alone, the next two share an insert.
+      env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "5000", COLLECTOR_FAULT_EXIT_AFTER_INSERTS: "3" },
+    });
+    expect(await dying.exited).toBeNull();
+    const intents = await readTopic(broker.url, `${topic}.crash-groups.intents`);
+    const grouped = intents.filter((intent) => new TextDecoder().decode(intent.value).includes('"group"'));
+    expect(grouped.length).toBeGreaterThan(0);
+    expect(await rowCount(groupClient)).toBeLessThan(records.length);
+
+    const survivors = await Promise.all(
+      [0, 1].map(() => startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database, env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "700" } })),
+    );
+    try {
+      await Promise.all(survivors.map((survivor) => waitReady(survivor)));
+      await waitUntil(async () => (await rowCount(groupClient)) >= records.length, async () => `rows ${await rowCount(groupClient)}`);
+      await Bun.sleep(500);
+      expect(await rowCount(groupClient)).toBe(records.length);
+      expect(await duplicateCount(groupClient)).toBe(0);
+      const replays = survivors.flatMap((survivor) => survivor.logs().filter((line) => line.includes("re-inserting its announced ranges")));
+      expect(replays.some((line) => line.includes('"group"'))).toBe(true);
+    } finally {
+      for (const survivor of survivors) expect(await survivor.stop()).toBe(0);
+    }
+  } finally {
+    await groupClient.close();
   }
 }, 60_000);

@@ -1,0 +1,137 @@
+import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
+import type { BatchInserter } from "./batch-inserter.ts";
+import type { InsertIntentLog } from "./insert-intents.ts";
+import { type GroupMember, groupMembersMax, type InsertIntent, type OffsetRange } from "./offset-range.ts";
+
+/** One partition's range, checked and ready: its valid rows as RowBinary. */
+export interface CoalescedRange {
+  partition: number;
+  range: OffsetRange;
+  rows: readonly Uint8Array[];
+  rowBytes: number;
+  /** Checked after a failed attempt: true gives the insert up (shutdown, rebalance); any member can. */
+  abandon: () => boolean;
+}
+
+export interface InsertCoalescerOptions {
+  topic: string;
+  /** Rows of one insert at most; a single range larger than this still goes alone. */
+  rowsMax: number;
+  /** Inserts running at once; the ranges submitted meanwhile form the next ones. */
+  insertsInFlightMax: number;
+  intents: InsertIntentLog;
+  inserter: BatchInserter;
+  signal: AbortSignal;
+  /** After a range is safely in ClickHouse, before its offsets are committed. */
+  afterInsert?: (partition: number, range: OffsetRange) => void;
+}
+
+interface Waiting {
+  entry: CoalescedRange;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for inserts. Every partition of a collector hands its ranges here and
+ * waits; the ranges of different partitions that are waiting together go into ONE
+ * insert. Each insert is a new part in the table and in every view's target, a fixed
+ * cost of tens of ms in the embedded engine whatever the row count, so one insert per
+ * partition per linger (12 partitions: 120 inserts/s at a 100 ms linger) queued up and
+ * made rows visible seconds late; grouped, a collector inserts about once per
+ * insert-duration, however many partitions it owns.
+ *
+ * Effectively once survives grouping: before the insert, every member partition's
+ * intent log gets the whole group, and the insert's token is derived from it. A new
+ * owner of any member partition that finds the group uncommitted re-inserts the whole
+ * group (reading the other members' records from the broker) under the same token, so
+ * ClickHouse keeps one copy however many owners replay it (partition-writer.ts).
+ */
+export class InsertCoalescer {
+  private readonly waiting: Waiting[] = [];
+  private running = 0;
+
+  constructor(private readonly options: InsertCoalescerOptions) {
+    if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
+    if (!(options.insertsInFlightMax >= 1)) throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
+  }
+
+  /** Resolves once the range is in ClickHouse; rejects if its insert failed or was given up. */
+  insert(entry: CoalescedRange): Promise<void> {
+    if (this.waiting.some((other) => other.entry.partition === entry.partition)) {
+      throw new Error(`partition ${entry.partition} already has a range waiting (one at a time, in offset order)`);
+    }
+    if (this.waiting.length >= groupMembersMax * this.options.insertsInFlightMax * 4) {
+      throw new Error(`${this.waiting.length} ranges already wait for an insert`);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      this.startInserts();
+    });
+  }
+
+  private startInserts(): void {
+    while (this.running < this.options.insertsInFlightMax && this.waiting.length > 0) {
+      const group = this.takeGroup();
+      this.running += 1;
+      void this.insertGroup(group).finally(() => {
+        this.running -= 1;
+        this.startInserts();
+      });
+    }
+  }
+
+  /** The oldest waiting ranges, one per partition, within rowsMax rows (at least one range). */
+  private takeGroup(): Waiting[] {
+    const group: Waiting[] = [];
+    let rows = 0;
+    while (this.waiting.length > 0 && group.length < groupMembersMax) {
+      const next = this.waiting[0] as Waiting;
+      if (group.length > 0 && rows + next.entry.rows.length > this.options.rowsMax) break;
+      group.push(next);
+      rows += next.entry.rows.length;
+      this.waiting.shift();
+    }
+    return group;
+  }
+
+  private async insertGroup(group: readonly Waiting[]): Promise<void> {
+    try {
+      const members = group.map(({ entry }): GroupMember => ({ partition: entry.partition, ...entry.range }));
+      await Promise.all(group.map(({ entry }) => this.options.intents.write(entry.partition, [intentOf(entry.range, members)])));
+      const rows = group.reduce((sum, { entry }) => sum + entry.rows.length, 0);
+      if (rows > 0) {
+        await this.options.inserter.insert({
+          body: concatGroupRows(group.map(({ entry }) => entry)),
+          rows,
+          dedupToken: groupDedupToken(this.options.topic, members),
+          abandon: () => group.some(({ entry }) => entry.abandon()),
+          signal: this.options.signal,
+        });
+      }
+      for (const { entry } of group) this.options.afterInsert?.(entry.partition, entry.range);
+      for (const waiting of group) waiting.resolve();
+    } catch (error) {
+      for (const waiting of group) waiting.reject(error);
+    }
+  }
+}
+
+/** A lone range is announced as before (no group), so its token is the plain range token. */
+export function intentOf(range: OffsetRange, members: readonly GroupMember[]): InsertIntent {
+  return members.length > 1 ? { first: range.first, last: range.last, group: [...members] } : { first: range.first, last: range.last };
+}
+
+/** The members' rows back to back, in member order, with one allocation. */
+export function concatGroupRows(entries: readonly Pick<CoalescedRange, "rows" | "rowBytes">[]): Uint8Array {
+  const body = new Uint8Array(entries.reduce((sum, entry) => sum + entry.rowBytes, 0));
+  let position = 0;
+  for (const entry of entries) {
+    for (const row of entry.rows) {
+      body.set(row, position);
+      position += row.byteLength;
+    }
+  }
+  if (position !== body.byteLength) throw new Error(`group rows filled ${position} bytes, expected ${body.byteLength}`);
+  return body;
+}

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { Admin } from "../../../src/broker/admin.ts";
+import { groupDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
+import { BatchInserter } from "../../../services/collector/batch-inserter.ts";
+import { type CoalescedRange, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
+import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";
+import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
+import { PartitionIo } from "../../../services/collector/partition-io.ts";
+import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
+import { metricValue } from "../../support/prometheus.ts";
+import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
+import { pointAt, recentBaseMs, rowCount } from "./telemetry-fixture.ts";
+
+let broker: BrokerProcess;
+let fixture: ClickHouseFixture;
+const logger = createLogger({ service: "collector-test", instanceId: "test", level: "silent" });
+
+beforeAll(async () => {
+  [broker, fixture] = await Promise.all([startBroker(), startClickHouseFixture()]);
+});
+afterAll(async () => {
+  await Promise.all([broker?.stop(), fixture?.stop()]);
+});
+
+async function setup(name: string, options: { rowsMax?: number } = {}) {
+  const client = await fixture.migratedDatabase(name);
+  const topic = `${name}.intents`;
+  await new Admin({ brokerUrl: broker.url }).createTopic(topic, 4);
+  const intents = new InsertIntentLog(new PartitionIo({ brokerUrl: broker.url }), topic, Date.now, logger);
+  const registry = createMetricsRegistry({ service: "collector-test", instanceId: "test" });
+  const metrics = createCollectorMetrics(registry, { assignedPartitions: () => 0, lagRecords: () => new Map() });
+  const inserter = new BatchInserter({ client, backoff: { backoffMsMin: 5, backoffMsMax: 20 }, insertsInFlightMax: 1, metrics, logger });
+  const inserted: string[] = [];
+  const coalescer = new InsertCoalescer({
+    topic: "telemetry",
+    rowsMax: options.rowsMax ?? 10_000,
+    insertsInFlightMax: 1,
+    intents,
+    inserter,
+    signal: new AbortController().signal,
+    afterInsert: (partition, range) => inserted.push(`${partition}:${range.first}-${range.last}`),
+  });
+  const inserts = async () => metricValue(await registry.metrics(), "collector_insert_batch_rows_count");
+  return { client, intents, coalescer, inserts, inserted };
+}
+
+function rangeOf(partition: number, first: number, count: number, baseMs: number): CoalescedRange {
+  const rows = Array.from({ length: count }, (_, index) => recordRow(encodeTelemetryRecord(pointAt(partition * 100_000 + first + index, baseMs))));
+  return { partition, range: { first, last: first + count - 1 }, rows, rowBytes: rows.reduce((sum, row) => sum + row.byteLength, 0), abandon: () => false };
+}
+
+test("ranges of several partitions waiting together share one insert, announced to every member", async () => {
+  const { client, intents, coalescer, inserts, inserted } = await setup("coalesce_group");
+  const baseMs = recentBaseMs();
+  // The first range starts an insert at once; the three that arrive meanwhile wait and go together.
+  const first = coalescer.insert(rangeOf(0, 0, 50, baseMs));
+  const others = [1, 2, 3].map((partition) => coalescer.insert(rangeOf(partition, 10, 20, baseMs)));
+  await Promise.all([first, ...others]);
+  expect(await rowCount(client)).toBe(50 + 3 * 20);
+  expect(await inserts()).toBe(2);
+  expect(inserted.sort()).toEqual(["0:0-49", "1:10-29", "2:10-29", "3:10-29"]);
+  expect(await intents.readSince(0, 0)).toEqual([{ first: 0, last: 49 }]);
+  const members = [1, 2, 3].map((partition) => ({ partition, first: 10, last: 29 }));
+  for (const partition of [1, 2, 3]) expect(await intents.readSince(partition, 10)).toEqual([{ first: 10, last: 29, group: members }]);
+  expect(groupDedupToken("telemetry", members)).toMatch(/^telemetry\/group\/[0-9a-f]{64}$/);
+  expect(groupDedupToken("telemetry", [members[0]!])).toBe("telemetry/1/10-29");
+});
+
+test("a group stops at rowsMax rows, and a partition has one range waiting at a time", async () => {
+  const { client, coalescer, inserts } = await setup("coalesce_limits", { rowsMax: 60 });
+  const baseMs = recentBaseMs();
+  const first = coalescer.insert(rangeOf(0, 0, 10, baseMs));
+  const waiting = [1, 2, 3].map((partition) => coalescer.insert(rangeOf(partition, 0, 40, baseMs)));
+  expect(() => coalescer.insert(rangeOf(1, 40, 5, baseMs))).toThrow("partition 1 already has a range waiting");
+  await Promise.all([first, ...waiting]);
+  expect(await rowCount(client)).toBe(130);
+  // 10 alone, then 40 (40 + 40 > 60), then 40, then 40.
+  expect(await inserts()).toBe(4);
+});
+
+test("an insert that fails and is given up rejects every member of its group", async () => {
+  const { client, coalescer } = await setup("coalesce_fail");
+  await client.command({ query: "DROP TABLE datapoints" });
+  const baseMs = recentBaseMs();
+  const attempts = [1, 2, 3].map((partition) => coalescer.insert({ ...rangeOf(partition, 0, 5, baseMs), abandon: () => true }));
+  const outcomes = await Promise.allSettled(attempts);
+  expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
+});
