@@ -19,12 +19,27 @@ export interface InsertCoalescerOptions {
   rowsMax: number;
   /** Inserts running at once; the ranges submitted meanwhile form the next ones. */
   insertsInFlightMax: number;
+  /**
+   * A group starts at least this long after the previous one started, unless rowsMax rows
+   * are waiting: at a trickle a collector then inserts about once per interval instead of
+   * as often as the engine allows (each insert has a fixed cost). 0: no pacing.
+   */
+  intervalMs: number;
   intents: InsertIntentLog;
   inserter: BatchInserter;
   signal: AbortSignal;
   /** After a range is safely in ClickHouse, before its offsets are committed. */
   afterInsert?: (partition: number, range: OffsetRange) => void;
 }
+
+/**
+ * Paced inserts are also spaced by this many times the recent insert duration: a
+ * collector spends at most about a third of its time in inserts while rows trickle in,
+ * so a slow or shared ClickHouse gets fewer, larger inserts instead of a queue.
+ */
+export const pacingDurationFactor = 3;
+/** Weight of the newest insert in the duration average. */
+const durationWeight = 0.3;
 
 interface Waiting {
   entry: CoalescedRange;
@@ -50,6 +65,9 @@ interface Waiting {
 export class InsertCoalescer {
   private readonly waiting: Waiting[] = [];
   private running = 0;
+  private lastStartMs = Number.NEGATIVE_INFINITY;
+  private insertMsAverage = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: InsertCoalescerOptions) {
     if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
@@ -72,6 +90,15 @@ export class InsertCoalescer {
 
   private startInserts(): void {
     while (this.running < this.options.insertsInFlightMax && this.waiting.length > 0) {
+      const paceMs = this.lastStartMs + this.pacingIntervalMs() - performance.now();
+      if (paceMs > 0 && !this.options.signal.aborted && this.waitingRows() < this.options.rowsMax) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.startInserts();
+        }, paceMs);
+        return;
+      }
+      this.lastStartMs = performance.now();
       const group = this.takeGroup();
       this.running += 1;
       void this.insertGroup(group).finally(() => {
@@ -79,6 +106,16 @@ export class InsertCoalescer {
         this.startInserts();
       });
     }
+  }
+
+  /** 0 when pacing is off; else the interval, widened when inserts are slow. */
+  pacingIntervalMs(): number {
+    if (this.options.intervalMs === 0) return 0;
+    return Math.max(this.options.intervalMs, pacingDurationFactor * this.insertMsAverage);
+  }
+
+  private waitingRows(): number {
+    return this.waiting.reduce((sum, { entry }) => sum + entry.rows.length, 0);
   }
 
   /** The oldest waiting ranges, one per partition, within rowsMax rows (at least one range). */
@@ -95,12 +132,17 @@ export class InsertCoalescer {
     return group;
   }
 
+  private observeInsertMs(durationMs: number): void {
+    this.insertMsAverage = this.insertMsAverage === 0 ? durationMs : (1 - durationWeight) * this.insertMsAverage + durationWeight * durationMs;
+  }
+
   private async insertGroup(group: readonly Waiting[]): Promise<void> {
     try {
       const members = group.map(({ entry }): GroupMember => ({ partition: entry.partition, ...entry.range }));
       await Promise.all(group.map(({ entry }) => this.options.intents.write(entry.partition, [intentOf(entry.range, members)])));
       const rows = group.reduce((sum, { entry }) => sum + entry.rows.length, 0);
       if (rows > 0) {
+        const startedMs = performance.now();
         await this.options.inserter.insert({
           body: concatGroupRows(group.map(({ entry }) => entry)),
           rows,
@@ -108,6 +150,7 @@ export class InsertCoalescer {
           abandon: () => group.some(({ entry }) => entry.abandon()),
           signal: this.options.signal,
         });
+        this.observeInsertMs(performance.now() - startedMs);
       }
       for (const { entry } of group) this.options.afterInsert?.(entry.partition, entry.range);
       for (const waiting of group) waiting.resolve();

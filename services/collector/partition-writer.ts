@@ -84,6 +84,7 @@ export class PartitionWriter {
       topic: options.topic,
       rowsMax: options.rowsMax,
       insertsInFlightMax: options.insertsInFlightMax,
+      intervalMs: options.lingerMs,
       intents: options.intents,
       inserter: options.inserter,
       signal: this.stopping.signal,

@@ -34,7 +34,7 @@ const sampledGpus = 1;
 
 const pipeline = await startPipelineStack({
   streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: "0" },
-  collector: { COLLECTOR_LINGER_MS: process.env.BENCH_LINGER_MS ?? "100" },
+  collector: { COLLECTOR_LINGER_MS: process.env.BENCH_LINGER_MS ?? "100", COLLECTOR_INSERTS_IN_FLIGHT_MAX: process.env.BENCH_INSERTS_IN_FLIGHT ?? "2" },
   broker: { BROKER_FLUSH: "interval" },
 });
 

@@ -26,7 +26,7 @@ afterAll(async () => {
   await Promise.all([broker?.stop(), fixture?.stop()]);
 });
 
-async function setup(name: string, options: { rowsMax?: number } = {}) {
+async function setup(name: string, options: { rowsMax?: number; intervalMs?: number } = {}) {
   const client = await fixture.migratedDatabase(name);
   const topic = `${name}.intents`;
   await new Admin({ brokerUrl: broker.url }).createTopic(topic, 4);
@@ -39,6 +39,7 @@ async function setup(name: string, options: { rowsMax?: number } = {}) {
     topic: "telemetry",
     rowsMax: options.rowsMax ?? 10_000,
     insertsInFlightMax: 1,
+    intervalMs: options.intervalMs ?? 0,
     intents,
     inserter,
     signal: new AbortController().signal,
@@ -89,4 +90,26 @@ test("an insert that fails and is given up rejects every member of its group", a
   const attempts = [1, 2, 3].map((partition) => coalescer.insert({ ...rangeOf(partition, 0, 5, baseMs), abandon: () => true }));
   const outcomes = await Promise.allSettled(attempts);
   expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
+});
+
+test("paced: ranges arriving within the interval wait for one insert, unless rowsMax rows wait", async () => {
+  const intervalMs = 1_000;
+  const { client, coalescer, inserts } = await setup("coalesce_paced", { intervalMs, rowsMax: 100 });
+  const baseMs = recentBaseMs();
+  await coalescer.insert(rangeOf(0, 0, 10, baseMs));
+  const started = performance.now();
+  const trickle: Promise<void>[] = [];
+  for (const partition of [1, 2, 3]) {
+    trickle.push(coalescer.insert(rangeOf(partition, 0, 10, baseMs)));
+    await Bun.sleep(20);
+  }
+  await Promise.all(trickle);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(intervalMs - 100);
+  expect(await inserts()).toBe(2);
+  // A full group does not wait for the interval.
+  const fullStarted = performance.now();
+  await Promise.all([0, 1].map((partition) => coalescer.insert(rangeOf(partition, 10, 50, baseMs))));
+  expect(performance.now() - fullStarted).toBeLessThan(intervalMs - 100);
+  expect(await inserts()).toBe(3);
+  expect(await rowCount(client)).toBe(140);
 });
