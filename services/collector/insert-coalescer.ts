@@ -108,6 +108,11 @@ export class InsertCoalescer {
     }
   }
 
+  /** How long until a paced group may start (0: now). */
+  msUntilNextGroup(): number {
+    return Math.max(0, this.lastStartMs + this.pacingIntervalMs() - performance.now());
+  }
+
   /** 0 when pacing is off; else the interval, widened when inserts are slow. */
   pacingIntervalMs(): number {
     if (this.options.intervalMs === 0) return 0;

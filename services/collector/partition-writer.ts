@@ -35,6 +35,9 @@ export interface PartitionWriterOptions {
   afterInsert?: (partition: number, range: OffsetRange) => void;
 }
 
+/** How long before the next group may start a caught-up partition fetches again. */
+export const groupFetchLeadMs = 25;
+
 interface CheckedRows {
   rows: readonly Uint8Array[];
   rowBytes: number;
@@ -252,10 +255,15 @@ export class PartitionWriter {
     return { rows, rowBytes };
   }
 
-  /** A caught-up partition waits out the linger so the next fetch brings a fuller batch. */
+  /**
+   * A caught-up partition waits out the linger so the next fetch brings a fuller batch,
+   * and at least until just before the next group may start: fetching right after an
+   * insert would hold the rows that arrive meanwhile back until the group after next.
+   */
   private async linger(batch: ConsumedBatch, startedMs: number): Promise<void> {
     if (this.options.lingerMs === 0 || batch.nextOffset < batch.highWatermark) return;
-    const remainingMs = this.options.lingerMs - (performance.now() - startedMs);
+    const lingerLeftMs = this.options.lingerMs - (performance.now() - startedMs);
+    const remainingMs = Math.max(lingerLeftMs, this.coalescer.msUntilNextGroup() - groupFetchLeadMs);
     if (remainingMs > 0) await sleep(remainingMs, this.stopping.signal);
   }
 }
