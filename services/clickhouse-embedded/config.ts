@@ -45,6 +45,12 @@ export const EmbeddedClickHouseConfig = Type.Composite([
       maximum: 4 * 1024 * 1024 * 1024,
       description: "largest request body (an insert batch) accepted",
     }),
+    CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES: Setting.integer({
+      default: 512 * 1024 * 1024,
+      minimum: 0,
+      maximum: 64 * 1024 * 1024 * 1024,
+      description: "decoded-block cache for queries that set use_uncompressed_cache=1 (the API's hot reads); 0 disables it",
+    }),
     CLICKHOUSE_EMBEDDED_KEEP_ALIVE_TIMEOUT_S: Setting.integer({
       default: 10,
       minimum: 1,

@@ -71,6 +71,15 @@ function loadNative(): NativeChdb {
  */
 const serverLikeArgs = ["--async_load_databases=0", "--implicit_select=0"];
 
+export interface EngineOptions {
+  /**
+   * Size of ClickHouse's uncompressed (decoded) block cache, a server setting that is 0
+   * in chdb. Queries opt in with `use_uncompressed_cache = 1`; a hit skips the ZSTD and
+   * DoubleDelta/Gorilla decoding of a block. Parts never change, so it is never stale.
+   */
+  uncompressedCacheBytes?: number;
+}
+
 /** Output left in the connection buffer by a failed query is flushed by at most this many probes. */
 const flushProbesMax = 3;
 const flushProbeSql = "SELECT 'flushed'";
@@ -95,11 +104,11 @@ export class Engine {
     this.session = session;
   }
 
-  static async open(dataDir: string): Promise<Engine> {
+  static async open(dataDir: string, options: EngineOptions = {}): Promise<Engine> {
     const absolute = resolve(dataDir);
     mkdirSync(absolute, { recursive: true });
     const native = loadNative();
-    const session = new Session(absolute, { connectionArgs: serverLikeArgs });
+    const session = new Session(absolute, { connectionArgs: [...serverLikeArgs, ...cacheArgs(options)] });
     const probe = await native.QueryAsyncConnection(session.connection, "SELECT version(), timezone()", "TabSeparated");
     const [version, timezone] = new TextDecoder().decode(probe.bytes).trim().split("\t");
     if (version === undefined || timezone === undefined) {
@@ -184,4 +193,10 @@ export class Engine {
     }
     throw new Error(`chdb at ${this.dataDir}: output buffer still dirty after ${flushProbesMax} flush probes`);
   }
+}
+
+function cacheArgs(options: EngineOptions): string[] {
+  const bytes = options.uncompressedCacheBytes ?? 0;
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`uncompressedCacheBytes must be a non-negative integer, got ${bytes}`);
+  return [`--uncompressed_cache_size=${bytes}`];
 }

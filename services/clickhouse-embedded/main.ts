@@ -21,7 +21,7 @@ const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service, instanceId });
 
-const engine = await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR);
+const engine = await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES);
 const executor = new Executor({
   engine,
   state: new ConnectionState(engine),
@@ -69,9 +69,9 @@ logger.info(
 );
 
 /** Another process owning the directory is the usual cause; say so in one line and exit 1. */
-async function openEngineOrExit(dataDir: string): Promise<Engine> {
+async function openEngineOrExit(dataDir: string, uncompressedCacheBytes: number): Promise<Engine> {
   try {
-    return await Engine.open(dataDir);
+    return await Engine.open(dataDir, { uncompressedCacheBytes });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
     logger.fatal({ dataDir, err: error, cause }, "cannot open the chdb data directory");
