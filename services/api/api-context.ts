@@ -1,6 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Elysia } from "elysia";
 import { apiModels } from "./api-models.ts";
+import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
+import type { Registry } from "../../src/observability/metrics.ts";
 import type { QueryGate } from "./query-gate.ts";
 
 /** Bounds of what one request may ask for. */
@@ -15,6 +17,11 @@ export interface ApiLimits {
   summaryBucketsMax: number;
   /** How long GPU and host listings are reused (0: never). */
   listCacheTtlMs: number;
+  /**
+   * Characters of telemetry pages kept, each served again only while the datapoints
+   * parts of its window are unchanged (0: no cache, and no parts query per request).
+   */
+  telemetryCacheCharsMax: number;
   /** Longest wait for ClickHouse in /ready. */
   readyTimeoutMs: number;
   /** Retry-After sent with a 503. */
@@ -32,6 +39,7 @@ export const apiLimitsDefault: ApiLimits = {
   summaryWindowMsMax: 31 * 86_400_000,
   summaryBucketsMax: 2_000,
   listCacheTtlMs: 1_000,
+  telemetryCacheCharsMax: 64_000_000,
   readyTimeoutMs: 2_000,
   retryAfterS: 5,
   clickhouseInFlightMax: 16,
@@ -42,11 +50,14 @@ export const apiLimitsDefault: ApiLimits = {
 /** What the data routes need; built once by createApiApp. */
 export interface ApiContext {
   clickhouse: ClickHouseClient;
+  /** For the hot reads (telemetry pages and the parts they are cached by); may be `clickhouse` itself. */
+  reader: RowsClient;
   /** Epoch milliseconds: "now" for default windows and cache expiry. */
   clock: () => number;
   limits: ApiLimits;
   /** Every ClickHouse call of a request goes through it. */
   queries: QueryGate;
+  registry: Registry;
 }
 
 /** The named models, shared by every route plugin so `response: "Gpu"` resolves. */

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Elysia } from "elysia";
 import { ping } from "../../src/clickhouse/ping.ts";
+import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
@@ -17,6 +18,8 @@ import { telemetryRoutes } from "./routes/telemetry-routes.ts";
 export interface ApiAppOptions {
   /** A client whose default database holds the telemetry tables. */
   clickhouse: ClickHouseClient;
+  /** Same server and database, for the hot reads (src/clickhouse/fetch-reader.ts); default: `clickhouse`. */
+  reader?: RowsClient;
   logger: Logger;
   registry: Registry;
   /** Epoch milliseconds; defaults to Date.now. */
@@ -37,7 +40,14 @@ export function createApiApp(options: ApiAppOptions) {
     waitMsMax: limits.clickhouseWaitMsMax,
     registry: options.registry,
   });
-  const context: ApiContext = { clickhouse: options.clickhouse, clock: options.clock ?? Date.now, limits, queries };
+  const context: ApiContext = {
+    clickhouse: options.clickhouse,
+    reader: options.reader ?? options.clickhouse,
+    clock: options.clock ?? Date.now,
+    limits,
+    queries,
+    registry: options.registry,
+  };
   const observer = requestObserver({ logger: options.logger, registry: options.registry });
   const readiness = {
     name: "clickhouse",

@@ -39,6 +39,13 @@ export const ApiConfig = Type.Composite([
       maximum: 60_000,
       description: "how long GPU/host/metric listings are reused (0 disables the cache)",
     }),
+    API_TELEMETRY_CACHE_CHARS_MAX: Setting.integer({
+      default: 64_000_000,
+      minimum: 0,
+      maximum: 4_000_000_000,
+      description:
+        "characters of telemetry pages kept; a page is served again only while the datapoints parts of its window are unchanged (0 disables)",
+    }),
     API_RETRY_AFTER_S: Setting.integer({
       default: 5,
       minimum: 1,

@@ -3,6 +3,7 @@
  * /health, /ready, /metrics, Swagger UI at /swagger and graceful SIGTERM.
  */
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
+import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -21,8 +22,16 @@ const clickhouse = await openTelemetryStore({ config, log: logger, clock: Date.n
   logger.fatal({ err: error, url: config.CLICKHOUSE_URL }, "cannot open the telemetry store");
   process.exit(1);
 });
+const reader = createFetchReader({
+  url: config.CLICKHOUSE_URL,
+  username: config.CLICKHOUSE_USER,
+  password: config.CLICKHOUSE_PASSWORD,
+  database: config.CLICKHOUSE_DATABASE,
+  requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+});
 const app = createApiApp({
   clickhouse,
+  reader,
   logger,
   registry,
   limits: {
@@ -30,6 +39,7 @@ const app = createApiApp({
     summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
     summaryBucketsMax: config.API_SUMMARY_BUCKETS_MAX,
     listCacheTtlMs: config.API_LIST_CACHE_TTL_MS,
+    telemetryCacheCharsMax: config.API_TELEMETRY_CACHE_CHARS_MAX,
     retryAfterS: config.API_RETRY_AFTER_S,
     clickhouseInFlightMax: config.API_CLICKHOUSE_IN_FLIGHT_MAX,
     clickhouseQueueLengthMax: config.API_CLICKHOUSE_QUEUE_LENGTH_MAX,

@@ -1,6 +1,5 @@
-import type { ClickHouseClient } from "@clickhouse/client";
 import { type Static, Type } from "@sinclair/typebox";
-import { assertLimit, queryRows } from "./typed-query.ts";
+import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
 
 export const telemetryPageLimitMax = 10_000;
 export const metricsFilterCountMax = 64;
@@ -52,7 +51,7 @@ export interface TelemetryPage {
  * previous pages returned, so a window is walked with no gap and no repeat however
  * many rows share a millisecond. One extra row is read to know whether a next page exists.
  */
-export async function telemetryPage(client: ClickHouseClient, options: TelemetryPageOptions): Promise<TelemetryPage> {
+export async function telemetryPage(client: RowsClient, options: TelemetryPageOptions): Promise<TelemetryPage> {
   assertPageOptions(options);
   const rows = await queryRows(client, {
     name: "telemetry page",
@@ -91,8 +90,18 @@ function pageSql(options: TelemetryPageOptions): string {
 FROM datapoints
 WHERE ${conditions.join("\n  AND ")}
 ORDER BY ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
-LIMIT {skip:UInt64}, {limit:UInt32}`;
+LIMIT {skip:UInt64}, {limit:UInt32}
+SETTINGS ${pageSettings}`;
 }
+
+/**
+ * A page reads a few granules of every part its window touches and decodes them
+ * (DoubleDelta/Gorilla + ZSTD); the uncompressed cache keeps the decoded blocks of
+ * recent windows in memory (parts never change, so it cannot be stale). One thread:
+ * a page is small, and threads started per query cost more than they save when
+ * many pages run at once.
+ */
+const pageSettings = "use_uncompressed_cache = 1, max_threads = 1";
 
 function pageParams(options: TelemetryPageOptions): Record<string, unknown> {
   return {

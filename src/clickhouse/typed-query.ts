@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from "@clickhouse/client";
+import type { ClickHouseSettings } from "@clickhouse/client";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 
@@ -11,6 +11,22 @@ export interface TypedQuery<S extends TSchema> {
   row: S;
   /** The query must never return more rows than this; more is a bug (missing LIMIT). */
   rowsMax: number;
+}
+
+/** The one call queryRows makes. */
+export interface RowsQuery {
+  query: string;
+  query_params?: Record<string, unknown>;
+  format: "JSONEachRow";
+  clickhouse_settings?: ClickHouseSettings;
+}
+
+/**
+ * What queryRows needs of a client: @clickhouse/client's ClickHouseClient has it, and
+ * so has the lighter fetch-based reader (fetch-reader.ts) the API uses for hot reads.
+ */
+export interface RowsClient {
+  query(query: RowsQuery): Promise<{ text(): Promise<string> }>;
 }
 
 const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
@@ -31,7 +47,7 @@ function checkerFor<S extends TSchema>(schema: S): TypeCheck<S> {
  * can say `Integer`. A row of the wrong shape throws: the schema and the SQL disagree.
  */
 export async function queryRows<S extends TSchema>(
-  client: ClickHouseClient,
+  client: RowsClient,
   query: TypedQuery<S>,
 ): Promise<Static<S>[]> {
   const result = await client.query({

@@ -6,7 +6,12 @@
  *
  *  1. telemetry: GET /api/v1/gpus/{id}/telemetry for a one-hour window of a random GPU
  *     (default page of 1,000 points), open loop at a fixed 200 req/s. Latency counts
- *     from each request's scheduled send time, so queueing is not hidden.
+ *     from each request's scheduled send time, so queueing is not hidden. No rows are
+ *     written meanwhile, so from the third request per GPU on the API answers from its
+ *     page cache (each request still reads the parts fingerprint from ClickHouse); the
+ *     cache's counts are printed (first: a key's first request, which only queries). Also measured one request at a time: the same
+ *     URLs, and windows that never repeat (every request queries the page: the cost of
+ *     a live window, whose parts change with every insert).
  *  2. gpus: GET /api/v1/gpus at maximum throughput, fixed concurrency (wrk when
  *     installed, else a Bun client).
  *
@@ -37,6 +42,11 @@ const telemetryDurationS = short ? 5 : 20;
 const gpusDurationS = short ? 5 : 15;
 const gpusConcurrency = 32;
 const warmupRequests = 200;
+/**
+ * Every GPU's telemetry URL is asked this many times before measuring: the API keeps a
+ * page from its second request on (a first-time window, like a live one, just queries).
+ */
+const telemetryWarmupRounds = 2;
 const database = "bench";
 const pointSpacingMs = 1_000;
 
@@ -216,6 +226,30 @@ async function startApi(clickhouseUrl: string): Promise<{ baseUrl: string; stop:
   return { baseUrl, stop };
 }
 
+/** Active datapoints parts: background merges after the load change them (and the page cache's fingerprints). */
+async function activeParts(client: ClickHouseClient): Promise<number> {
+  const result = await client.query({
+    query: "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'datapoints' AND active",
+    format: "JSONEachRow",
+  });
+  const [row] = await result.json<{ n: string | number }>();
+  return Number(row?.n);
+}
+
+/** The API's telemetry page cache counters (hit, miss, changed) from its /metrics. */
+async function pageCacheCounts(baseUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const counts: Record<string, number> = { hit: 0, miss: 0, changed: 0, first: 0 };
+  for (const match of text.matchAll(/^api_telemetry_page_cache_total\{result="(\w+)"[^}]*\} (\d+)/gm)) {
+    counts[match[1] as string] = Number(match[2]);
+  }
+  return counts;
+}
+
+function countsSince(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([key, value]) => [key, value - (before[key] ?? 0)]));
+}
+
 async function gpuUuids(baseUrl: string): Promise<string[]> {
   const response = await fetch(`${baseUrl}/api/v1/gpus?limit=1000`);
   const body = (await response.json()) as { items: { uuid: string }[] };
@@ -239,13 +273,29 @@ async function main(): Promise<void> {
     const window = `start_time=${new Date(dataEndMs - 3_600_000).toISOString()}&end_time=${new Date(dataEndMs).toISOString()}`;
     const telemetryUrl = (index: number) =>
       `${api?.baseUrl}/api/v1/gpus/${uuids[(index * 7919) % uuids.length]}/telemetry?${window}`;
+    // A window no request repeats (its end moves by a millisecond each time): never answered from the page
+    // cache, so this measures the query itself, as for a live window whose parts change with every insert.
+    const uncachedUrl = (index: number) =>
+      `${api?.baseUrl}/api/v1/gpus/${uuids[(index * 7919) % uuids.length]}/telemetry?start_time=${new Date(dataEndMs - 3_600_000).toISOString()}` +
+      `&end_time=${new Date(dataEndMs - 1 - (index % 60_000)).toISOString()}`;
     const gpusUrl = `${api.baseUrl}/api/v1/gpus`;
-    for (let index = 0; index < warmupRequests; index += 1) await fetchOk(index % 2 === 0 ? telemetryUrl(index) : gpusUrl);
+    for (let index = 0; index < warmupRequests; index += 1) await fetchOk(gpusUrl);
+    // telemetryUrl(index) visits every GPU once per gpuCount indexes (7919 and 247 are coprime).
+    for (let index = 0; index < telemetryWarmupRounds * gpuCount; index += 1) await fetchOk(telemetryUrl(index));
 
+    const beforeSequential = await pageCacheCounts(api.baseUrl);
     const telemetrySequential = await sequential(telemetryUrl, telemetrySequentialRequests);
-    console.log("telemetry 1 h, 1 GPU, one request at a time:", telemetrySequential);
+    const sequentialCache = countsSince(await pageCacheCounts(api.baseUrl), beforeSequential);
+    console.log("telemetry 1 h, 1 GPU, one request at a time:", telemetrySequential, "page cache:", sequentialCache);
+    const beforeUncached = await pageCacheCounts(api.baseUrl);
+    const telemetryUncached = await sequential(uncachedUrl, telemetrySequentialRequests);
+    const uncachedCache = countsSince(await pageCacheCounts(api.baseUrl), beforeUncached);
+    console.log("telemetry 1 h, 1 GPU, never the same window, one at a time:", telemetryUncached, "page cache:", uncachedCache);
+    const partsBeforeRate = await activeParts(client);
+    const beforeRate = await pageCacheCounts(api.baseUrl);
     const telemetry = await fixedRate(telemetryUrl, telemetryRatePerS, telemetryDurationS);
-    console.log(`telemetry 1 h, 1 GPU @ ${telemetryRatePerS} req/s:`, telemetry);
+    const rateCache = { ...countsSince(await pageCacheCounts(api.baseUrl), beforeRate), parts_before: partsBeforeRate, parts_after: await activeParts(client) };
+    console.log(`telemetry 1 h, 1 GPU @ ${telemetryRatePerS} req/s:`, telemetry, "page cache:", rateCache);
     await Bun.sleep(1_000);
     const wrk = Bun.which("wrk");
     const gpus =
@@ -258,8 +308,9 @@ async function main(): Promise<void> {
       mode: short ? "short" : "full",
       datapoints: datapointCount,
       load_s: Number(loadS.toFixed(2)),
-      telemetry: { rate_per_s: telemetryRatePerS, duration_s: telemetryDurationS, ...telemetry },
-      telemetry_sequential: telemetrySequential,
+      telemetry: { rate_per_s: telemetryRatePerS, duration_s: telemetryDurationS, ...telemetry, page_cache: rateCache },
+      telemetry_sequential: { ...telemetrySequential, page_cache: sequentialCache },
+      telemetry_uncached_sequential: { ...telemetryUncached, page_cache: uncachedCache },
       gpus: { tool: wrk === null ? "bun" : "wrk", concurrency: gpusConcurrency, duration_s: gpusDurationS, ...gpus },
       targets: {
         telemetry_p99_below_25ms: telemetry.p99Ms < 25 && telemetry.errors === 0,

@@ -1,11 +1,15 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia, t } from "elysia";
 import { getGpu } from "../../../src/clickhouse/gpu-queries.ts";
+import { type DatapointsParts, DatapointsPartsReader, windowFingerprint } from "../../../src/clickhouse/parts-fingerprint.ts";
 import { TelemetryCursor, type TelemetryPointRow, telemetryPage, telemetryPageLimitMax } from "../../../src/clickhouse/telemetry-page.ts";
 import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
 import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { FingerprintedCache } from "../fingerprinted-cache.ts";
+import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
+import { SharedRead } from "../shared-read.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
@@ -16,6 +20,9 @@ import { describeMs, resolveTimeWindow, type TimeWindow } from "../time-window.t
 export const telemetryLimitDefault = 1_000;
 export const telemetryLimitMax = telemetryPageLimitMax;
 const timeTextLengthMax = 64;
+const pageCacheEntriesMax = 10_000;
+/** A page of telemetryLimitMax items is about 1.3 M characters; larger answers are not kept. */
+const pageCacheEntryCharsMax = 2_000_000;
 
 const timeDescription = (which: string) =>
   `${which}, inclusive, RFC 3339 with any offset and optional fraction ` +
@@ -62,9 +69,19 @@ export function telemetryRoutes(context: ApiContext) {
       t.String({ maxLength: cursorLengthMax, description: "next_cursor of the previous page; repeat the other parameters" }),
     ),
   });
+  const pages: PageAnswering = {
+    cache: new FingerprintedCache({
+      name: "telemetry_page",
+      entriesMax: pageCacheEntriesMax,
+      charsMax: context.limits.telemetryCacheCharsMax,
+      entryCharsMax: pageCacheEntryCharsMax,
+      registry: context.registry,
+    }),
+    parts: sharedPartsRead(new DatapointsPartsReader(context.reader)),
+  };
   return new Elysia({ name: "telemetry-routes" }).use(apiModelsPlugin).get(
     "/api/v1/gpus/:id/telemetry",
-    ({ params, query }): Promise<TelemetryPage> => {
+    ({ params, query }): Promise<Response> => {
       const reference = parseGpuId(params.id);
       const request: TelemetryRequest = {
         id: params.id,
@@ -74,7 +91,7 @@ export function telemetryRoutes(context: ApiContext) {
         limit: query.limit ?? telemetryLimitDefault,
         query,
       };
-      return context.queries.run(() => answerTelemetry(context, request));
+      return context.queries.run(() => answerTelemetry(context, pages, request));
     },
     {
       ...jsonRoute,
@@ -102,45 +119,107 @@ interface TelemetryRequest {
   query: { start_time?: string; end_time?: string; cursor?: string };
 }
 
-async function answerTelemetry(context: ApiContext, request: TelemetryRequest): Promise<TelemetryPage> {
+function sharedPartsRead(reader: DatapointsPartsReader): SharedRead<DatapointsParts> {
+  return new SharedRead(() => reader.read());
+}
+
+interface PageAnswering {
+  /** Pages by request, kept with the fingerprint of the datapoints parts their window reads. */
+  cache: FingerprintedCache;
+  /** The datapoints parts, read once for all requests waiting at that moment. */
+  parts: SharedRead<DatapointsParts>;
+}
+
+/**
+ * A request asked before (same GPU, window, filters, page) first reads which parts
+ * hold its window (a system.parts query, started after the request arrived and shared
+ * with the requests that arrived with it) and is answered from the cache only if that
+ * set is the one the kept page was computed from; otherwise the page is queried and
+ * kept. So an answer is always as fresh as the query would be, and new rows for other
+ * windows do not evict it. A first-time request (every live window ending "now") just
+ * queries its page.
+ */
+async function answerTelemetry(context: ApiContext, pages: PageAnswering, request: TelemetryRequest): Promise<Response> {
   const { reference, metrics, order, query } = request;
   // A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
   const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
   const check = queryCheck(["telemetry", uuid, query.start_time ?? "", query.end_time ?? "", metrics.join(","), order]);
   const position = query.cursor === undefined ? undefined : telemetryCursor.decode(check, query.cursor);
   const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
-  const page = await telemetryPage(context.clickhouse, {
+  // Everything the body depends on, verbatim (the cursor check is a hash and may collide).
+  const key = JSON.stringify([uuid, query.start_time ?? null, query.end_time ?? null, metrics, order, window, request.limit, position?.after ?? null]);
+  const fingerprint = pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
+  const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
+  if (kept !== undefined) return jsonResponse(kept);
+  const body = await queryTelemetry(context, { ...request, uuid, check, window, after: position?.after });
+  // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
+  if (fingerprint !== undefined && body.itemCount > 0) pages.cache.set(key, fingerprint, body.json);
+  return jsonResponse(body.json);
+}
+
+interface ResolvedTelemetryRequest extends TelemetryRequest {
+  uuid: string;
+  check: string;
+  window: TimeWindow;
+  after: TelemetryCursor | undefined;
+}
+
+/**
+ * The body is typed TelemetryPage but not checked against the schema at run time: its
+ * values come from rows queryRows has checked, and the check's 2,000 date-time formats
+ * cost ~1 ms a page. Tests check real pages against the schema.
+ */
+async function queryTelemetry(context: ApiContext, request: ResolvedTelemetryRequest): Promise<{ json: SerializedJson; itemCount: number }> {
+  const { uuid, window, metrics, reference } = request;
+  const page = await telemetryPage(context.reader, {
     uuid,
     startMs: window.startMs,
     endMs: window.endMs,
     metrics: metrics.length === 0 ? undefined : metrics,
-    order,
+    order: request.order,
     limit: request.limit,
-    after: position?.after,
+    after: request.after,
   });
-  if (page.rows.length === 0 && position === undefined && reference.kind === "uuid") {
+  if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
     if ((await getGpu(context.clickhouse, uuid)) === undefined) throw gpuNotFound(request.id, reference);
   }
-  const next_cursor = page.next === undefined ? null : telemetryCursor.encode(check, { ...window, after: page.next });
-  return {
+  const next_cursor = page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
+  const body: TelemetryPage = {
     gpu: uuid,
     start_time: formatRfc3339(window.startMs),
     end_time: formatRfc3339(window.endMs),
-    items: page.rows.map(telemetryItem),
+    items: telemetryItems(page.rows),
     next_cursor,
   };
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length };
 }
 
 export function windowLimits(context: ApiContext) {
   return { windowMsDefault: context.limits.telemetryWindowMsDefault, windowMsMax: context.limits.telemetryWindowMsMax };
 }
 
-function telemetryItem(row: TelemetryPointRow): TelemetryItem {
-  return {
-    timestamp: formatRfc3339(row.ts_ms),
+/** Rows come sorted by time, so consecutive rows mostly share their timestamps: each is formatted once. */
+function telemetryItems(rows: readonly TelemetryPointRow[]): TelemetryItem[] {
+  const timestamps = new LastFormatted();
+  const sourceTimestamps = new LastFormatted();
+  return rows.map((row) => ({
+    timestamp: timestamps.format(row.ts_ms),
     metric: row.metric,
     value: row.value,
     unit: findMetric(row.metric)?.unit ?? "",
-    source_timestamp: formatRfc3339(row.source_ts_ms),
-  };
+    source_timestamp: sourceTimestamps.format(row.source_ts_ms),
+  }));
+}
+
+class LastFormatted {
+  private epochMs = Number.NaN;
+  private text = "";
+
+  format(epochMs: number): string {
+    if (epochMs !== this.epochMs) {
+      this.epochMs = epochMs;
+      this.text = formatRfc3339(epochMs);
+    }
+    return this.text;
+  }
 }

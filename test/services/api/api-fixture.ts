@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
+import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import { migrate } from "../../../src/clickhouse/migrations.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
@@ -91,7 +92,8 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
   const registry = createMetricsRegistry({ service: "api", instanceId: "test" });
   const logger = createLogger({ service: "api", instanceId: "test", level: "silent" });
   const nowMs = baseMs + 2 * 3_600_000;
-  const app = createApiApp({ clickhouse: client, logger, registry, clock: () => nowMs, limits: { listCacheTtlMs: 0, ...limits } });
+  const reader = createFetchReader({ ...connection, database });
+  const app = createApiApp({ clickhouse: client, reader, logger, registry, clock: () => nowMs, limits: { listCacheTtlMs: 0, ...limits } });
   return {
     clickhouse,
     client,

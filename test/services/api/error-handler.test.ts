@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
+import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { createApiApp } from "../../../services/api/app.ts";
@@ -20,8 +21,11 @@ beforeAll(async () => {
     requestTimeoutMs: 2_000,
   });
   const destination = { write: (line: string) => void logLines.push(line) };
+  // The hot reads go through the fetch reader, as in main.ts: it must fail the same way.
+  const reader = createFetchReader({ url: `http://127.0.0.1:${deadPort}`, username: "default", password: "", database: "telemetry", requestTimeoutMs: 2_000 });
   const app = createApiApp({
     clickhouse,
+    reader,
     logger: createLogger({ service: "api", instanceId: "test", level: "info", destination }),
     registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
     limits: { retryAfterS: 7, readyTimeoutMs: 1_000 },

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { TelemetryItem, TelemetryPage } from "../../../../services/api/api-models.ts";
+import { insertDatapoints } from "../../../../src/clickhouse/datapoints-insert.ts";
 import {
   type ApiFixture,
   baseMs,
@@ -9,6 +12,8 @@ import {
   gpuAInstants,
   gpuAStepMs,
   gpuB,
+  gpuC,
+  gpuCSeconds,
   iso,
   power,
   startApiFixture,
@@ -165,6 +170,19 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
     }
   });
 
+  test("pages match the documented TelemetryPage schema (the route does not check them at run time)", async () => {
+    const schema = TypeCompiler.Compile(TelemetryPage, [TelemetryItem]);
+    const first = await telemetry(gpuA.uuid, `${wholeA}&limit=500&order=desc`);
+    const next = await telemetry(gpuA.uuid, `${wholeA}&limit=500&order=desc&cursor=${enc(first.body.next_cursor)}`);
+    const filtered = await telemetry(gpuB.uuid, `start_time=${iso(edgeStartMs)}&end_time=${iso(edgeEndMs)}&metric=${power}`);
+    for (const page of [first, next, filtered]) {
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toContain("application/json");
+      expect([...schema.Errors(page.body)].map((error) => `${error.path} ${error.message}`)).toEqual([]);
+    }
+    expect(first.body.items.length).toBe(500);
+  });
+
   test("bad input is a 400 that names the parameter and says what is accepted", async () => {
     const cases: [string, string, string][] = [
       ["start_time=yesterday", "start_time", "RFC 3339"],
@@ -189,3 +207,50 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
     }
   });
 });
+
+/** Runs last: it writes to the fixture's data. */
+describe("telemetry page cache", () => {
+  const cacheCount = async (result: string) => {
+    const text = await fixture.registry.metrics();
+    return Number(new RegExp(`api_telemetry_page_cache_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  };
+
+  test("a repeated page is served from the cache until rows land in its window, then it is fresh", async () => {
+    const window = `start_time=${iso(baseMs)}&end_time=${iso(baseMs + gpuCSeconds * 1_000)}&limit=10000`;
+    const firstsBefore = await cacheCount("first");
+    const first = await telemetry(gpuC.uuid, window);
+    expect(first.status).toBe(200);
+    expect(first.body.items.length).toBe(gpuCSeconds);
+    expect(await cacheCount("first")).toBe(firstsBefore + 1);
+    // Asked a second time: now worth keeping (a miss that fills the cache).
+    const missesBefore = await cacheCount("miss");
+    expect((await telemetry(gpuC.uuid, window)).body).toEqual(first.body);
+    expect(await cacheCount("miss")).toBe(missesBefore + 1);
+    const hitsBefore = await cacheCount("hit");
+    const again = await telemetry(gpuC.uuid, window);
+    expect(again.body).toEqual(first.body);
+    expect(await cacheCount("hit")).toBe(hitsBefore + 1);
+
+    // A late row inside the window (between two existing seconds), inserted after the page was kept.
+    const lateMs = baseMs + 100_500;
+    await insertDatapoints(
+      fixture.client,
+      [{ ...lateRow, ts: lateMs, source_ts: lateMs - 250, uuid: gpuC.uuid, hostname: gpuC.hostname, gpu_index: gpuC.gpu_index, value: 4242 }],
+      { dedupToken: "telemetry-cache/late-row" },
+    );
+    const fresh = await telemetry(gpuC.uuid, window);
+    expect(fresh.body.items.length).toBe(gpuCSeconds + 1);
+    expect(fresh.body.items[101]).toMatchObject({ timestamp: iso(lateMs), value: 4242 });
+    expect(await cacheCount("changed")).toBeGreaterThanOrEqual(1);
+  });
+});
+
+const lateRow = {
+  device: "nvidia0",
+  model: "NVIDIA H100 80GB HBM3",
+  metric: power,
+  container: "",
+  pod: "",
+  namespace: "",
+  labels: { DCGM_FI_DRIVER_VERSION: "535.129.03" },
+};
