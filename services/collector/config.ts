@@ -25,7 +25,7 @@ export const CollectorConfig = Type.Composite([
       description: "where undecodable or invalid records go, with the reason and source offset",
     }),
     COLLECTOR_BATCH_ROWS_MAX: Setting.integer({
-      default: 50_000,
+      default: 100_000,
       minimum: 1,
       maximum: 500_000,
       description: "records in one ClickHouse insert at most (ClickHouse wants 1,000-100,000)",

@@ -11,6 +11,8 @@ export interface CoalescedRange {
   rowBytes: number;
   /** Checked after a failed attempt: true gives the insert up (shutdown, rebalance); any member can. */
   abandon: () => boolean;
+  /** The partition had nothing more to read: only then may the insert wait for pacing. */
+  caughtUp: boolean;
 }
 
 export interface InsertCoalescerOptions {
@@ -21,8 +23,9 @@ export interface InsertCoalescerOptions {
   insertsInFlightMax: number;
   /**
    * A group starts at least this long after the previous one started, unless rowsMax rows
-   * are waiting: at a trickle a collector then inserts about once per interval instead of
-   * as often as the engine allows (each insert has a fixed cost). 0: no pacing.
+   * are waiting or a waiting partition is behind (has more to read): at a trickle a
+   * collector then inserts about once per interval instead of as often as the engine
+   * allows (each insert has a fixed cost), and a backlog is never held back. 0: no pacing.
    */
   intervalMs: number;
   intents: InsertIntentLog;
@@ -91,7 +94,7 @@ export class InsertCoalescer {
   private startInserts(): void {
     while (this.running < this.options.insertsInFlightMax && this.waiting.length > 0) {
       const paceMs = this.lastStartMs + this.pacingIntervalMs() - performance.now();
-      if (paceMs > 0 && !this.options.signal.aborted && this.waitingRows() < this.options.rowsMax) {
+      if (paceMs > 0 && !this.options.signal.aborted && this.onlyTrickling()) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.startInserts();
@@ -119,8 +122,14 @@ export class InsertCoalescer {
     return Math.max(this.options.intervalMs, pacingDurationFactor * this.insertMsAverage);
   }
 
-  private waitingRows(): number {
-    return this.waiting.reduce((sum, { entry }) => sum + entry.rows.length, 0);
+  /** Every waiting partition is caught up and together they hold less than a full insert. */
+  private onlyTrickling(): boolean {
+    let rows = 0;
+    for (const { entry } of this.waiting) {
+      if (!entry.caughtUp) return false;
+      rows += entry.rows.length;
+    }
+    return rows < this.options.rowsMax;
   }
 
   /** The oldest waiting ranges, one per partition, within rowsMax rows (at least one range). */

@@ -135,7 +135,8 @@ export class PartitionWriter {
         await this.replay(batch, range, checked, abandon);
         state.announced.shift();
       } else {
-        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon });
+        const caughtUp = index === ranges.length - 1 && batch.nextOffset >= batch.highWatermark;
+        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon, caughtUp });
       }
       state.skipThroughOffset = Math.max(state.skipThroughOffset, range.last);
     }

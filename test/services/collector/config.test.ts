@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { loadConfig } from "../../../src/config/env.ts";
 import { CollectorConfig } from "../../../services/collector/config.ts";
 
-test("defaults: the collectors group on telemetry, 50,000 rows or 1 s a batch, fault injection off", () => {
+test("defaults: the collectors group on telemetry, 100,000 rows or 1 s a batch, fault injection off", () => {
   const config = loadConfig(CollectorConfig, {});
   expect(config).toMatchObject({
     BROKER_URL: "http://127.0.0.1:9092",
@@ -12,7 +12,7 @@ test("defaults: the collectors group on telemetry, 50,000 rows or 1 s a batch, f
     COLLECTOR_GROUP: "collectors",
     COLLECTOR_TOPIC: "telemetry",
     COLLECTOR_DEAD_LETTER_TOPIC: "telemetry.dlq",
-    COLLECTOR_BATCH_ROWS_MAX: 50_000,
+    COLLECTOR_BATCH_ROWS_MAX: 100_000,
     COLLECTOR_LINGER_MS: 1_000,
     COLLECTOR_FAULT_EXIT_AFTER_INSERTS: 0,
     LOG_LEVEL: "info",
