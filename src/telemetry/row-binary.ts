@@ -66,6 +66,7 @@ export class RowBinaryWriter {
 
   /** LEB128 byte length then UTF-8; a lone surrogate becomes U+FFFD, as TextEncoder does. */
   string(text: string): void {
+    if (text.length < 0x80 && this.asciiString(text)) return;
     const bytesMax = text.length * utf8BytesPerCharMax;
     // One length byte covers < 128 bytes; reserve two otherwise and close the gap if unneeded.
     const prefixBytes = bytesMax < 0x80 ? 1 : 2;
@@ -82,6 +83,23 @@ export class RowBinaryWriter {
     this.bytes[this.position] = (written & 0x7f) | 0x80;
     this.bytes[this.position + 1] = written >>> 7;
     this.position += 2 + written;
+  }
+
+  /**
+   * Short ASCII text (nearly every DCGM field) byte by byte: several times cheaper than
+   * encodeInto on a fresh subarray. False, with nothing written, at the first non-ASCII unit.
+   */
+  private asciiString(text: string): boolean {
+    this.reserve(1 + text.length);
+    const start = this.position + 1;
+    for (let index = 0; index < text.length; index += 1) {
+      const unit = text.charCodeAt(index);
+      if (unit >= 0x80) return false;
+      this.bytes[start + index] = unit;
+    }
+    this.bytes[this.position] = text.length;
+    this.position = start + text.length;
+    return true;
   }
 
   private reserve(bytes: number): void {
