@@ -76,5 +76,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
     COLLECTOR_PORT: String(port),
     BROKER_URL: brokerUrl(plan),
     CLICKHOUSE_URL: clickhouseUrl(plan),
+    // Rows visible within a few hundred ms on a laptop; inserts are grouped and paced anyway.
+    COLLECTOR_LINGER_MS: "100",
   });
 }
