@@ -2,7 +2,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import { type AuthOptions, checkAuth } from "./auth.ts";
 import type { Engine, EngineResult } from "./engine.ts";
 import { endpointError, fromEngineError } from "./errors.ts";
-import type { Executor } from "./executor.ts";
+import type { JobRunner } from "./executor-pool.ts";
 import { decodeBody } from "./http-compression.ts";
 import type { EndpointMetrics, RequestKind } from "./metrics.ts";
 import { type HttpQueryInput, type QueryPlan, translateRequest } from "./query-translation.ts";
@@ -10,7 +10,10 @@ import { errorResponse, okResponse, resultResponse, type ServerIdentity } from "
 
 export interface ClickHouseHandlerOptions {
   engine: Engine;
-  executor: Executor;
+  /** Queries, DDL and SETs: one connection (parameterized statements must not run in parallel). */
+  executor: JobRunner;
+  /** Inserts; the query executor when absent. */
+  insertExecutor?: JobRunner;
   metrics: EndpointMetrics;
   logger: Logger;
   auth: AuthOptions;
@@ -68,7 +71,7 @@ export class ClickHouseHandler {
     if (plan.kind === "empty-insert") return Promise.resolve(emptyResult());
     if (plan.kind === "insert") {
       const run = (engine: Engine) => engine.insert({ prefix: plan.prefix, body: plan.body });
-      return this.options.executor.submit({ context: plan.context, run, signal });
+      return (this.options.insertExecutor ?? this.options.executor).submit({ context: plan.context, run, signal });
     }
     const run = (engine: Engine) => engine.query({ sql: plan.sql, format: plan.defaultFormat, params: plan.params });
     return this.options.executor.submit({ context: plan.context, run, signal, sql: plan.sql });

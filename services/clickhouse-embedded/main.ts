@@ -12,6 +12,7 @@ import { EmbeddedClickHouseConfig } from "./config.ts";
 import { ConnectionState } from "./connection-state.ts";
 import { Engine } from "./engine.ts";
 import { Executor } from "./executor.ts";
+import { ExecutorPool } from "./executor-pool.ts";
 import { createEndpointMetrics } from "./metrics.ts";
 import { startEmbeddedServer } from "./server.ts";
 
@@ -22,15 +23,16 @@ const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service, instanceId });
 
 const engine = await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES);
-const executor = new Executor({
-  engine,
-  state: new ConnectionState(engine),
-  queueLengthMax: config.CLICKHOUSE_EMBEDDED_QUEUE_LENGTH_MAX,
-  queueWaitMsMax: config.CLICKHOUSE_EMBEDDED_QUEUE_WAIT_MS_MAX,
-});
+const executor = executorOn(engine);
+// More connections on the same directory: chdb runs their (parameter-free) inserts in parallel.
+const insertEngines: Engine[] = [];
+for (let lane = 0; lane < config.CLICKHOUSE_EMBEDDED_INSERT_CONNECTIONS; lane += 1) {
+  insertEngines.push(await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES));
+}
+const insertExecutor = insertEngines.length === 0 ? undefined : new ExecutorPool(insertEngines.map(executorOn));
 const metrics = createEndpointMetrics(registry, {
-  queueLength: () => executor.queueLength,
-  busy: () => executor.busy,
+  queueLength: () => executor.queueLength + (insertExecutor?.queueLength ?? 0),
+  busy: () => executor.busy || (insertExecutor?.busy ?? false),
 });
 const server = startEmbeddedServer({
   host: config.CLICKHOUSE_EMBEDDED_HOST,
@@ -38,6 +40,7 @@ const server = startEmbeddedServer({
   registry,
   engine,
   executor,
+  ...(insertExecutor === undefined ? {} : { insertExecutor }),
   metrics,
   logger,
   auth: { user: config.CLICKHOUSE_EMBEDDED_USER, password: config.CLICKHOUSE_EMBEDDED_PASSWORD },
@@ -52,8 +55,14 @@ installShutdown({
   steps: [
     // In-flight requests finish (their queries are queued or running); new ones are refused.
     { name: "stop intake and finish requests", run: () => server.stop() },
-    { name: "drain query queue", run: () => executor.drain() },
-    { name: "close chdb", run: () => engine.close() },
+    { name: "drain query and insert queues", run: () => Promise.all([executor.drain(), insertExecutor?.drain()]).then(() => undefined) },
+    {
+      name: "close chdb",
+      run: () => {
+        for (const insertEngine of insertEngines) insertEngine.close();
+        engine.close();
+      },
+    },
   ],
 });
 
@@ -64,9 +73,19 @@ logger.info(
     dataDir: engine.dataDir,
     engineVersion: engine.version,
     timezone: engine.timezone,
+    insertConnections: insertEngines.length,
   },
   "listening",
 );
+
+function executorOn(connection: Engine): Executor {
+  return new Executor({
+    engine: connection,
+    state: new ConnectionState(connection),
+    queueLengthMax: config.CLICKHOUSE_EMBEDDED_QUEUE_LENGTH_MAX,
+    queueWaitMsMax: config.CLICKHOUSE_EMBEDDED_QUEUE_WAIT_MS_MAX,
+  });
+}
 
 /** Another process owning the directory is the usual cause; say so in one line and exit 1. */
 async function openEngineOrExit(dataDir: string, uncompressedCacheBytes: number): Promise<Engine> {

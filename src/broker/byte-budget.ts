@@ -19,8 +19,13 @@ export class ByteBudget {
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     while (this.usedBytes >= this.bytesMax && signal?.aborted !== true) {
       await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        signal?.addEventListener("abort", () => resolve(), { once: true });
+        const onAbort = () => resolve();
+        // Removed when woken: a listener per wait would pile up on a long-lived signal.
+        this.waiters.push(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        });
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
   }
