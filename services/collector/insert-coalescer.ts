@@ -1,5 +1,5 @@
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
-import type { BatchInserter } from "./batch-inserter.ts";
+import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import { type GroupMember, groupMembersMax, type InsertIntent, type OffsetRange } from "./offset-range.ts";
 
@@ -13,6 +13,12 @@ export interface CoalescedRange {
   abandon: () => boolean;
   /** The partition had nothing more to read: only then may the insert wait for pacing. */
   caughtUp: boolean;
+  /**
+   * Aborted when the partition is being taken away: a range still waiting is dropped at
+   * once (nothing of it was announced or inserted; the next owner reads it again), so a
+   * rebalance does not wait for inserts queued ahead of it.
+   */
+  revoked?: AbortSignal;
 }
 
 export interface InsertCoalescerOptions {
@@ -48,6 +54,8 @@ interface Waiting {
   entry: CoalescedRange;
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** Removed once the range leaves the queue: the revoked signal lives as long as its partition. */
+  onRevoked?: () => void;
 }
 
 /**
@@ -85,10 +93,23 @@ export class InsertCoalescer {
     if (this.waiting.length >= groupMembersMax * this.options.insertsInFlightMax * 4) {
       throw new Error(`${this.waiting.length} ranges already wait for an insert`);
     }
+    if (entry.revoked?.aborted === true) return Promise.reject(new InsertAbandonedError(revokedMessage(entry)));
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ entry, resolve, reject });
+      const waiting: Waiting = { entry, resolve, reject };
+      if (entry.revoked !== undefined) {
+        waiting.onRevoked = () => this.dropWaiting(waiting);
+        entry.revoked.addEventListener("abort", waiting.onRevoked, { once: true });
+      }
+      this.waiting.push(waiting);
       this.startInserts();
     });
+  }
+
+  private dropWaiting(waiting: Waiting): void {
+    const index = this.waiting.indexOf(waiting);
+    if (index < 0) return;
+    this.waiting.splice(index, 1);
+    waiting.reject(new InsertAbandonedError(revokedMessage(waiting.entry)));
   }
 
   private startInserts(): void {
@@ -142,6 +163,7 @@ export class InsertCoalescer {
       group.push(next);
       rows += next.entry.rows.length;
       this.waiting.shift();
+      if (next.onRevoked !== undefined) next.entry.revoked?.removeEventListener("abort", next.onRevoked);
     }
     return group;
   }
@@ -172,6 +194,10 @@ export class InsertCoalescer {
       for (const waiting of group) waiting.reject(error);
     }
   }
+}
+
+function revokedMessage(entry: CoalescedRange): string {
+  return `partition ${entry.partition} range ${entry.range.first}-${entry.range.last} dropped before its insert: the partition is being revoked`;
 }
 
 /** A lone range is announced as before (no group), so its token is the plain range token. */

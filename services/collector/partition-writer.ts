@@ -136,7 +136,7 @@ export class PartitionWriter {
         state.announced.shift();
       } else {
         const caughtUp = index === ranges.length - 1 && batch.nextOffset >= batch.highWatermark;
-        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon, caughtUp });
+        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon, caughtUp, revoked: batch.revoked });
       }
       state.skipThroughOffset = Math.max(state.skipThroughOffset, range.last);
     }

@@ -1,5 +1,7 @@
 import { type DecodedRecord, forEachRecord, iterateBatches } from "./record-batch.ts";
 
+const neverAborted = new AbortController().signal;
+
 /**
  * What one fetch brought for one partition, as a handler sees it. Records are
  * decoded lazily (on first access of `records`): a handler that forwards raw bytes
@@ -19,6 +21,8 @@ export class ConsumedBatch {
     /** One past the last record in `bytes`: the offset to commit once handled. */
     readonly nextOffset: number,
     readonly highWatermark: number,
+    /** Aborted once this partition is being taken away (revoked or the consumer closing). */
+    readonly revoked: AbortSignal = neverAborted,
   ) {
     if (nextOffset <= firstOffset) {
       throw new Error(`${topic}/${partition}: batch ends at ${nextOffset}, not after its first offset ${firstOffset}`);

@@ -89,7 +89,7 @@ export class PartitionFetcher {
     const nextOffset = Number(response.headers.get(FetchHeader.nextOffset));
     const highWatermark = Number(response.headers.get(FetchHeader.highWatermark));
     if (bytes.byteLength === 0 || !(nextOffset > this.position)) return undefined;
-    return new ConsumedBatch(topic, partition, bytes, this.position, nextOffset, highWatermark);
+    return new ConsumedBatch(topic, partition, bytes, this.position, nextOffset, highWatermark, this.abort.signal);
   }
 
   /** Below the log start (retention passed us) go to the start; past the end go to the end. */

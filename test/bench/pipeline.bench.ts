@@ -7,7 +7,7 @@
  *  2. freshness at a fixed 10,000 datapoints/s: for sampled GPUs, the API is polled
  *     and each datapoint's first sighting is compared with its processing timestamp;
  *  3. in the same run, the raw ClickHouse insert ceiling: pre-encoded rows of the same
- *     shape inserted straight into the embedded ClickHouse in 50,000-row batches.
+ *     shape inserted straight into the embedded ClickHouse, 100,000 rows an insert, two at once.
  * Ends with one JSON line.
  *   bun run bench:pipeline            (60 s throughput phase)
  *   BENCH_SHORT=1 bun run bench:pipeline
@@ -154,23 +154,31 @@ async function measureInsertCeiling(stack: PipelineStack): Promise<number> {
     database: "telemetry",
     requestTimeoutMs: 120_000,
   });
-  const batchRows = 50_000;
+  // The collectors' batch size and concurrency: 100,000 rows an insert, two at once (the
+  // embedded endpoint runs inserts on two connections).
+  const batchRows = 100_000;
+  const insertsAtOnce = 2;
   const tails = Array.from({ length: 2_470 }, (_, index) => encodeRecordTail({
     source_ts: 1_752_846_154_000, uuid: `GPU-ceiling-${index % 247}`, hostname: `host-${index % 31}`, gpu_index: index % 8,
     device: `nvidia${index % 8}`, model: "NVIDIA H100 80GB HBM3", metric: `DCGM_FI_DEV_METRIC_${index % 10}`, value: index,
     container: "", pod: "", namespace: "", labels: { DCGM_FI_DRIVER_VERSION: "535.129.03" },
   }));
   const seconds = short ? 8 : 20;
+  const bodies = Array.from({ length: insertsAtOnce }, (_, worker) => {
+    const nowMs = Date.now() + worker * batchRows;
+    return joinRecordRows(Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length]!)));
+  });
   let rows = 0;
   let batch = 0;
   const started = performance.now();
-  while (performance.now() - started < seconds * 1_000) {
-    const nowMs = Date.now();
-    const records = Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length]!));
-    await insertDatapointRows(client, joinRecordRows(records), { dedupToken: `ceiling-${process.pid}-${batch}` });
-    rows += batchRows;
-    batch += 1;
-  }
+  const worker = async (body: Uint8Array) => {
+    while (performance.now() - started < seconds * 1_000) {
+      batch += 1;
+      await insertDatapointRows(client, body, { dedupToken: `ceiling-${process.pid}-${batch}` });
+      rows += batchRows;
+    }
+  };
+  await Promise.all(bodies.map(worker));
   const rate = rows / ((performance.now() - started) / 1_000);
   await client.close();
   return rate;

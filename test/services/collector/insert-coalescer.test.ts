@@ -118,3 +118,20 @@ test("paced: ranges arriving within the interval wait for one insert, unless row
   expect(await inserts()).toBe(4);
   expect(await rowCount(client)).toBe(145);
 });
+
+test("a range of a partition being revoked is dropped while it waits, not inserted", async () => {
+  const { client, coalescer, inserts, intents } = await setup("coalesce_revoked", { intervalMs: 2_000 });
+  const baseMs = recentBaseMs();
+  await coalescer.insert(rangeOf(0, 0, 10, baseMs));
+  const revocation = new AbortController();
+  const waiting = coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal });
+  const dropped = Promise.allSettled([waiting]);
+  revocation.abort();
+  const [outcome] = await dropped;
+  expect(outcome?.status).toBe("rejected");
+  expect(String((outcome as PromiseRejectedResult).reason)).toContain("being revoked");
+  expect(await inserts()).toBe(1);
+  expect(await rowCount(client)).toBe(10);
+  expect(await intents.readSince(3, 0)).toEqual([]);
+  await expect(coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal })).rejects.toThrow("being revoked");
+});
