@@ -26,7 +26,7 @@ import { metricValue } from "../support/prometheus.ts";
 const short = process.env.BENCH_SHORT === "1";
 const rowsTotal = Number(process.env.BENCH_ROWS ?? (short ? 200_000 : 2_000_000));
 const partitions = 12;
-const insertsInFlightMax = 2;
+const insertsInFlightMax = Number(process.env.BENCH_INSERTS_IN_FLIGHT ?? 2);
 const gpuCount = 247;
 const metricNames = [
   "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_GPU_TEMP",
