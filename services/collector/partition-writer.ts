@@ -11,7 +11,9 @@ import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
 import { planRecovery } from "./recovery-plan.ts";
-import { admitRecord } from "./record-validation.ts";
+import { admitRecord, type RecordAdmission } from "./record-validation.ts";
+
+type RecordRejection = Extract<RecordAdmission, { ok: false }>;
 
 export interface PartitionWriterOptions {
   topic: string;
@@ -194,21 +196,13 @@ export class PartitionWriter {
 
   /** The range's valid rows; its bad records go to the dead-letter topic first. */
   private async checkRange(batch: ConsumedBatch, records: readonly DecodedRecord[]): Promise<CheckedRows> {
-    const rows: Uint8Array[] = [];
-    let rowBytes = 0;
     const letters: DeadLetter[] = [];
-    for (const record of records) {
-      const verdict = admitRecord(record.value);
-      if (verdict.ok) {
-        rows.push(verdict.row);
-        rowBytes += verdict.row.byteLength;
-        continue;
-      }
+    const checked = admittedRows(records, (record, verdict) => {
       const source = { topic: batch.topic, partition: batch.partition, offset: record.offset, key: record.key, value: record.value };
       letters.push(deadLetterOf({ ...source, reason: verdict.reason, detail: verdict.detail, nowMs: this.options.clock() }));
-    }
+    });
     await this.options.deadLetters.send(letters);
-    return { rows, rowBytes };
+    return checked;
   }
 
   /**
@@ -245,15 +239,7 @@ export class PartitionWriter {
     if (read.records.length !== member.last - member.first + 1) {
       this.options.logger.warn({ topic, ...member, found: read.records.length }, "group member range partly gone from the log; replaying what is left");
     }
-    const rows: Uint8Array[] = [];
-    let rowBytes = 0;
-    for (const record of read.records) {
-      const verdict = admitRecord(record.value);
-      if (!verdict.ok) continue;
-      rows.push(verdict.row);
-      rowBytes += verdict.row.byteLength;
-    }
-    return { rows, rowBytes };
+    return admittedRows(read.records, () => undefined);
   }
 
   /**
@@ -267,6 +253,22 @@ export class PartitionWriter {
     const remainingMs = Math.max(lingerLeftMs, this.coalescer.msUntilNextGroup() - groupFetchLeadMs);
     if (remainingMs > 0) await sleep(remainingMs, this.stopping.signal);
   }
+}
+
+/** The rows of the records that can be inserted; each other one goes to `onRejected`. */
+function admittedRows(records: readonly DecodedRecord[], onRejected: (record: DecodedRecord, verdict: RecordRejection) => void): CheckedRows {
+  const rows: Uint8Array[] = [];
+  let rowBytes = 0;
+  for (const record of records) {
+    const verdict = admitRecord(record.value);
+    if (!verdict.ok) {
+      onRejected(record, verdict);
+      continue;
+    }
+    rows.push(verdict.row);
+    rowBytes += verdict.row.byteLength;
+  }
+  return { rows, rowBytes };
 }
 
 /** RowBinary rows concatenated into one insert body, with a single allocation. */
