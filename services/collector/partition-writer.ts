@@ -270,15 +270,3 @@ function admittedRows(records: readonly DecodedRecord[], onRejected: (record: De
   }
   return { rows, rowBytes };
 }
-
-/** RowBinary rows concatenated into one insert body, with a single allocation. */
-export function concatRows(rows: readonly Uint8Array[], rowBytes: number): Uint8Array {
-  const body = new Uint8Array(rowBytes);
-  let position = 0;
-  for (const row of rows) {
-    body.set(row, position);
-    position += row.byteLength;
-  }
-  if (position !== body.byteLength) throw new Error(`joined ${position} bytes, expected ${body.byteLength}`);
-  return body;
-}

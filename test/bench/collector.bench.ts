@@ -16,7 +16,7 @@ import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapo
 import { migrate } from "../../src/clickhouse/migrations.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { PartitionIo } from "../../services/collector/partition-io.ts";
-import { concatRows } from "../../services/collector/partition-writer.ts";
+import { concatGroupRows } from "../../services/collector/insert-coalescer.ts";
 import { admitRecord } from "../../services/collector/record-validation.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
@@ -157,7 +157,7 @@ async function runCollectorPath(brokerUrl: string): Promise<number> {
         values.push(admission.row);
         bytes += admission.row.byteLength;
       }
-      concatRows(values, bytes);
+      concatGroupRows([{ rows: values, rowBytes: bytes }]);
       rows += values.length;
       from = through + 1;
     }

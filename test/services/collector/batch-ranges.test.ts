@@ -1,6 +1,5 @@
 import { expect, test } from "bun:test";
 import { cutRanges } from "../../../services/collector/batch-ranges.ts";
-import { concatRows } from "../../../services/collector/partition-writer.ts";
 
 test("cuts the offsets on hand into chunks of rowsMax from the first one", () => {
   expect(cutRanges({ firstOffset: 10, lastOffset: 34, rowsMax: 10, announced: [] })).toEqual([
@@ -28,10 +27,4 @@ test("refuses announced ranges that do not line up with the offsets on hand", ()
   expect(() => cutRanges({ firstOffset: 100, lastOffset: 170, rowsMax: 15, announced: [{ first: 100, last: 171 }] })).toThrow("ends after");
   expect(() => cutRanges({ firstOffset: 5, lastOffset: 4, rowsMax: 15, announced: [] })).toThrow("bad offset range");
   expect(() => cutRanges({ firstOffset: 0, lastOffset: 4, rowsMax: 0, announced: [] })).toThrow("rowsMax");
-});
-
-test("concatRows puts the rows back to back and checks the total", () => {
-  const rows = [new Uint8Array([1, 2]), new Uint8Array([]), new Uint8Array([10, 10, 3])];
-  expect(concatRows(rows, 5)).toEqual(new Uint8Array([1, 2, 10, 10, 3]));
-  expect(() => concatRows(rows, 6)).toThrow("expected 6");
 });

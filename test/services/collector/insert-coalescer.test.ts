@@ -6,7 +6,7 @@ import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { BatchInserter } from "../../../services/collector/batch-inserter.ts";
-import { type CoalescedRange, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
+import { type CoalescedRange, concatGroupRows, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
 import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
@@ -134,4 +134,11 @@ test("a range of a partition being revoked is dropped while it waits, not insert
   expect(await rowCount(client)).toBe(10);
   expect(await intents.readSince(3, 0)).toEqual([]);
   await expect(coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal })).rejects.toThrow("being revoked");
+});
+
+test("concatGroupRows puts the members' rows back to back, in member order, and checks the total", () => {
+  const first = { rows: [new Uint8Array([1, 2]), new Uint8Array([])], rowBytes: 2 };
+  const second = { rows: [new Uint8Array([10, 10, 3])], rowBytes: 3 };
+  expect(concatGroupRows([first, second])).toEqual(new Uint8Array([1, 2, 10, 10, 3]));
+  expect(() => concatGroupRows([first, { ...second, rowBytes: 4 }])).toThrow("expected 6");
 });
