@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on this machine (every process shares its cores), started the
  * way `bun run dev` starts it:
- *  1. throughput: streamers at rate 0 for BENCH_SECONDS; datapoints/s that became
+ *  1. throughput: streamers at rate 0 (or BENCH_STREAMER_RATE rows/s each) for BENCH_SECONDS; datapoints/s that became
  *     queryable rows in ClickHouse (collectors count a row once its insert returned;
  *     checked against a count through the API at the end);
  *  2. freshness at a fixed 10,000 datapoints/s: for sampled GPUs, the API is polled
@@ -23,6 +23,8 @@ const throughputSeconds = Number(process.env.BENCH_SECONDS ?? (short ? 15 : 60))
 const freshnessSeconds = short ? 10 : 30;
 const freshnessRatePerS = 10_000;
 const streamers = Number(process.env.BENCH_STREAMERS ?? 2);
+/** 0: as fast as they can (the issue's measure); a rate shows what the sink sustains when the source does not flood the machine. */
+const throughputRatePerStreamer = Number(process.env.BENCH_STREAMER_RATE ?? 0);
 const collectors = Number(process.env.BENCH_COLLECTORS ?? 2);
 /**
  * The embedded engine runs one query at a time (~20 ms for this one): polling one GPU
@@ -49,6 +51,7 @@ try {
     short,
     streamers,
     collectors,
+    streamer_rate_per_s: throughputRatePerStreamer,
     sustained_datapoints_per_s: Math.round(throughput.rowsPerS),
     produced_datapoints_per_s: Math.round(throughput.producedPerS),
     freshness_p50_ms: freshness.p50,
@@ -81,7 +84,7 @@ function portsOf(stack: PipelineStack, kind: "streamer" | "collector", count: nu
 }
 
 async function measureThroughput(stack: PipelineStack): Promise<{ rowsPerS: number; producedPerS: number }> {
-  stack.plan.extraEnv = { ...stack.plan.extraEnv, streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: "0" } };
+  stack.plan.extraEnv = { ...stack.plan.extraEnv, streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(throughputRatePerStreamer) } };
   await stack.stack.scale("streamer", streamers);
   const collectorPorts = portsOf(stack, "collector", collectors);
   const streamerPorts = portsOf(stack, "streamer", streamers);
