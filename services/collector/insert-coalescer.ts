@@ -83,6 +83,8 @@ export class InsertCoalescer {
   constructor(private readonly options: InsertCoalescerOptions) {
     if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
     if (!(options.insertsInFlightMax >= 1)) throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
+    // Shutting down ends pacing: what waits is inserted now, so SIGTERM does not wait out an interval.
+    options.signal.addEventListener("abort", () => this.startInserts(), { once: true });
   }
 
   /** Resolves once the range is in ClickHouse; rejects if its insert failed or was given up. */
@@ -93,7 +95,7 @@ export class InsertCoalescer {
     if (this.waiting.length >= groupMembersMax * this.options.insertsInFlightMax * 4) {
       throw new Error(`${this.waiting.length} ranges already wait for an insert`);
     }
-    if (entry.revoked?.aborted === true) return Promise.reject(new InsertAbandonedError(revokedMessage(entry)));
+    if (this.dropsRevoked(entry)) return Promise.reject(new InsertAbandonedError(revokedMessage(entry)));
     return new Promise<void>((resolve, reject) => {
       const waiting: Waiting = { entry, resolve, reject };
       if (entry.revoked !== undefined) {
@@ -105,7 +107,17 @@ export class InsertCoalescer {
     });
   }
 
+  /**
+   * A revoked partition's waiting range is dropped, except while the collector shuts
+   * down (`signal`): then every fetcher is stopped too, and what was queued is finished
+   * and committed, as SIGTERM promises.
+   */
+  private dropsRevoked(entry: CoalescedRange): boolean {
+    return entry.revoked?.aborted === true && !this.options.signal.aborted;
+  }
+
   private dropWaiting(waiting: Waiting): void {
+    if (!this.dropsRevoked(waiting.entry)) return;
     const index = this.waiting.indexOf(waiting);
     if (index < 0) return;
     this.waiting.splice(index, 1);

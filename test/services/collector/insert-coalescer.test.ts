@@ -26,7 +26,7 @@ afterAll(async () => {
   await Promise.all([broker?.stop(), fixture?.stop()]);
 });
 
-async function setup(name: string, options: { rowsMax?: number; intervalMs?: number } = {}) {
+async function setup(name: string, options: { rowsMax?: number; intervalMs?: number; signal?: AbortSignal } = {}) {
   const client = await fixture.migratedDatabase(name);
   const topic = `${name}.intents`;
   await new Admin({ brokerUrl: broker.url }).createTopic(topic, 4);
@@ -42,7 +42,7 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
     intervalMs: options.intervalMs ?? 0,
     intents,
     inserter,
-    signal: new AbortController().signal,
+    signal: options.signal ?? new AbortController().signal,
     afterInsert: (partition, range) => inserted.push(`${partition}:${range.first}-${range.last}`),
   });
   const inserts = async () => metricValue(await registry.metrics(), "collector_insert_batch_rows_count");
@@ -141,4 +141,21 @@ test("concatGroupRows puts the members' rows back to back, in member order, and 
   const second = { rows: [new Uint8Array([10, 10, 3])], rowBytes: 3 };
   expect(concatGroupRows([first, second])).toEqual(new Uint8Array([1, 2, 10, 10, 3]));
   expect(() => concatGroupRows([first, { ...second, rowBytes: 4 }])).toThrow("expected 6");
+});
+
+test("while the collector shuts down, a revoked partition's waiting range is inserted, not dropped", async () => {
+  const shutdown = new AbortController();
+  const { client, coalescer, inserts } = await setup("coalesce_shutdown", { intervalMs: 2_000, signal: shutdown.signal });
+  const baseMs = recentBaseMs();
+  await coalescer.insert(rangeOf(0, 0, 10, baseMs));
+  const revocation = new AbortController();
+  const waiting = coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal });
+  const stoppingMs = performance.now();
+  shutdown.abort();
+  revocation.abort();
+  await waiting;
+  // Shutting down ends the pacing too: it did not wait out the 2 s interval.
+  expect(performance.now() - stoppingMs).toBeLessThan(1_500);
+  expect(await inserts()).toBe(2);
+  expect(await rowCount(client)).toBe(20);
 });
