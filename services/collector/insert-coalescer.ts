@@ -3,12 +3,16 @@ import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import { type GroupMember, groupMembersMax, type InsertIntent, type OffsetRange } from "./offset-range.ts";
 
-/** One partition's range, checked and ready: its valid rows as RowBinary. */
-export interface CoalescedRange {
-  partition: number;
-  range: OffsetRange;
+/** Valid rows as RowBinary, and their total size. */
+export interface CheckedRows {
   rows: readonly Uint8Array[];
   rowBytes: number;
+}
+
+/** One partition's range, checked and ready. */
+export interface CoalescedRange extends CheckedRows {
+  partition: number;
+  range: OffsetRange;
   /** Checked after a failed attempt: true gives the insert up (shutdown, rebalance); any member can. */
   abandon: () => boolean;
   /** The partition had nothing more to read: only then may the insert wait for pacing. */
@@ -79,10 +83,13 @@ export class InsertCoalescer {
   private lastStartMs = Number.NEGATIVE_INFINITY;
   private insertMsAverage = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Ranges waiting for an insert at most: far above one per partition, which is what a collector has. */
+  private readonly waitingRangesMax: number;
 
   constructor(private readonly options: InsertCoalescerOptions) {
     if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
     if (!(options.insertsInFlightMax >= 1)) throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
+    this.waitingRangesMax = groupMembersMax * options.insertsInFlightMax * 4;
     // Shutting down ends pacing: what waits is inserted now, so SIGTERM does not wait out an interval.
     options.signal.addEventListener("abort", () => this.startInserts(), { once: true });
   }
@@ -92,7 +99,7 @@ export class InsertCoalescer {
     if (this.waiting.some((other) => other.entry.partition === entry.partition)) {
       throw new Error(`partition ${entry.partition} already has a range waiting (one at a time, in offset order)`);
     }
-    if (this.waiting.length >= groupMembersMax * this.options.insertsInFlightMax * 4) {
+    if (this.waiting.length >= this.waitingRangesMax) {
       throw new Error(`${this.waiting.length} ranges already wait for an insert`);
     }
     if (this.dropsRevoked(entry)) return Promise.reject(new InsertAbandonedError(revokedMessage(entry)));
@@ -126,7 +133,7 @@ export class InsertCoalescer {
 
   private startInserts(): void {
     while (this.running < this.options.insertsInFlightMax && this.waiting.length > 0) {
-      const paceMs = this.lastStartMs + this.pacingIntervalMs() - performance.now();
+      const paceMs = this.msUntilNextGroup();
       if (paceMs > 0 && !this.options.signal.aborted && this.onlyTrickling()) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
@@ -218,7 +225,7 @@ export function intentOf(range: OffsetRange, members: readonly GroupMember[]): I
 }
 
 /** The members' rows back to back, in member order, with one allocation. */
-export function concatGroupRows(entries: readonly Pick<CoalescedRange, "rows" | "rowBytes">[]): Uint8Array {
+export function concatGroupRows(entries: readonly CheckedRows[]): Uint8Array {
   const body = new Uint8Array(entries.reduce((sum, entry) => sum + entry.rowBytes, 0));
   let position = 0;
   for (const entry of entries) {

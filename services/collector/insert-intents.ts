@@ -32,9 +32,8 @@ export class InsertIntentLog {
 
   /** Resolves once the broker has the ranges; only then may they be inserted. */
   async write(partition: number, intents: readonly InsertIntent[]): Promise<void> {
-    const values = intents.map((intent) =>
-      JSON.stringify(intent.group === undefined ? { first: intent.first, last: intent.last } : { first: intent.first, last: intent.last, group: intent.group }),
-    );
+    // Only the schema's fields; JSON leaves `group` out when a lone range has none.
+    const values = intents.map((intent) => JSON.stringify({ first: intent.first, last: intent.last, group: intent.group }));
     await this.io.produce({ topic: this.topic, partition, values, key: String(partition), nowMs: this.clock() });
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
 import { type DeadLetter, deadLetterOf, type DeadLetterSink } from "./dead-letters.ts";
-import { concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
+import { type CheckedRows, concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
@@ -39,11 +39,6 @@ export interface PartitionWriterOptions {
 
 /** How long before the next group may start a caught-up partition fetches again. */
 export const groupFetchLeadMs = 25;
-
-interface CheckedRows {
-  rows: readonly Uint8Array[];
-  rowBytes: number;
-}
 
 interface PartitionState {
   generation: number;
@@ -236,9 +231,6 @@ export class PartitionWriter {
       throughOffset: member.last,
       fetchBytesMax: this.options.fetchBytesMax,
     });
-    if (read.records.length !== member.last - member.first + 1) {
-      this.options.logger.warn({ topic, ...member, found: read.records.length }, "group member range partly gone from the log; replaying what is left");
-    }
     return admittedRows(read.records, () => undefined);
   }
 
