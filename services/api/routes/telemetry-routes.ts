@@ -69,6 +69,7 @@ export function telemetryRoutes(context: ApiContext) {
       t.String({ maxLength: cursorLengthMax, description: "next_cursor of the previous page; repeat the other parameters" }),
     ),
   });
+  const partsReader = new DatapointsPartsReader(context.reader);
   const pages: PageAnswering = {
     cache: new FingerprintedCache({
       name: "telemetry_page",
@@ -77,7 +78,7 @@ export function telemetryRoutes(context: ApiContext) {
       entryCharsMax: pageCacheEntryCharsMax,
       registry: context.registry,
     }),
-    parts: sharedPartsRead(new DatapointsPartsReader(context.reader)),
+    parts: new SharedRead(() => partsReader.read()),
   };
   return new Elysia({ name: "telemetry-routes" }).use(apiModelsPlugin).get(
     "/api/v1/gpus/:id/telemetry",
@@ -117,10 +118,6 @@ interface TelemetryRequest {
   order: "asc" | "desc";
   limit: number;
   query: { start_time?: string; end_time?: string; cursor?: string };
-}
-
-function sharedPartsRead(reader: DatapointsPartsReader): SharedRead<DatapointsParts> {
-  return new SharedRead(() => reader.read());
 }
 
 interface PageAnswering {
