@@ -5,7 +5,8 @@ import { withCurrentConfig } from "./support/readme-config.ts";
 
 const root = resolve(import.meta.dir, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> })
+  .scripts;
 
 describe("README", () => {
   test("its configuration tables match the config schemas (run `bun run docs` after changing a setting)", () => {

@@ -36,7 +36,9 @@ export class CheckpointStore {
     const path = join(this.directory, name);
     const text = await readFile(path, "utf8");
     if (text.length > this.checkpointBytesMax) {
-      throw new Error(`group checkpoint ${path}: ${text.length} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`);
+      throw new Error(
+        `group checkpoint ${path}: ${text.length} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`,
+      );
     }
     let parsed: unknown;
     try {
@@ -64,7 +66,9 @@ export class CheckpointStore {
     const bytes = new TextEncoder().encode(JSON.stringify(checkpoint));
     const path = join(this.directory, checkpoint.group + checkpointSuffix);
     if (bytes.byteLength > this.checkpointBytesMax) {
-      throw new Error(`group checkpoint ${path}: ${bytes.byteLength} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`);
+      throw new Error(
+        `group checkpoint ${path}: ${bytes.byteLength} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`,
+      );
     }
     const temporaryPath = path + temporarySuffix;
     const handle = await open(temporaryPath, "w");

@@ -55,7 +55,11 @@ export class ConsumerGroup {
   rebalance(partitionCounts: ReadonlyMap<string, number>): void {
     this.generation += 1;
     const previous: PartitionOwners = new Map();
-    for (const [topic, slots] of this.slots) previous.set(topic, slots.map((slot) => slot.target));
+    for (const [topic, slots] of this.slots)
+      previous.set(
+        topic,
+        slots.map((slot) => slot.target),
+      );
     const targets = assignSticky({ members: [...this.members.values()], partitionCounts, previous });
     const topics = new Set([...this.slots.keys(), ...targets.keys()]);
     for (const topic of topics) {

@@ -43,7 +43,10 @@ export class UnknownMemberError extends GroupError {
     readonly group: string,
     readonly memberId: string,
   ) {
-    super("unknown_member", `group ${group}: member ${memberId} is unknown or was evicted; join again without memberId`);
+    super(
+      "unknown_member",
+      `group ${group}: member ${memberId} is unknown or was evicted; join again without memberId`,
+    );
   }
 }
 

@@ -24,6 +24,7 @@ import {
   UnknownMemberError,
 } from "./errors.ts";
 import { checkpointOf, groupFromCheckpoint } from "./group-checkpoint.ts";
+import { type GroupLimits, resolveGroupLimits } from "./group-limits.ts";
 import {
   describeGroup,
   lagOf,
@@ -32,7 +33,6 @@ import {
   startOffsetFor,
   topicOffsetsOf,
 } from "./group-views.ts";
-import { type GroupLimits, resolveGroupLimits } from "./group-limits.ts";
 import { validateGeneration, validateJoin, validateOffsets } from "./request-validation.ts";
 
 export interface GroupCoordinatorOptions {
@@ -144,7 +144,11 @@ export class GroupCoordinator {
 
   private createGroup(groupName: string): ConsumerGroup {
     if (this.groups.size >= this.limits.groupsMax) {
-      throw new GroupLimitError("groupsMax", this.limits.groupsMax, `cannot create group ${groupName}: too many groups`);
+      throw new GroupLimitError(
+        "groupsMax",
+        this.limits.groupsMax,
+        `cannot create group ${groupName}: too many groups`,
+      );
     }
     const group = new ConsumerGroup(groupName);
     this.groups.set(groupName, group);
@@ -200,7 +204,12 @@ export class GroupCoordinator {
    * that generation, except those listed in `owned` (still being processed).
    * Answers the current generation and assignment.
    */
-  async heartbeat(groupName: string, memberId: string, generation: number, owned?: Assignment): Promise<MemberAssignment> {
+  async heartbeat(
+    groupName: string,
+    memberId: string,
+    generation: number,
+    owned?: Assignment,
+  ): Promise<MemberAssignment> {
     this.assertOpen();
     const group = this.groups.get(groupName);
     if (group === undefined) throw new UnknownMemberError(groupName, memberId);
@@ -335,7 +344,9 @@ export class GroupCoordinator {
     this.assertOpen();
     const group = this.requireGroup(groupName);
     if (group.members.size > 0) {
-      throw new InvalidGroupRequestError(`group ${groupName} has ${group.members.size} members; only empty groups can be deleted`);
+      throw new InvalidGroupRequestError(
+        `group ${groupName} has ${group.members.size} members; only empty groups can be deleted`,
+      );
     }
     this.groups.delete(groupName);
     this.flusher.markDirty(groupName);
@@ -462,7 +473,8 @@ function liveMember(group: ConsumerGroup, memberId: string): MemberRecord {
 
 function keysOf(assignment: Assignment): Set<string> {
   const keys = new Set<string>();
-  for (const entry of assignment) for (const partition of entry.partitions) keys.add(partitionKey(entry.topic, partition));
+  for (const entry of assignment)
+    for (const partition of entry.partitions) keys.add(partitionKey(entry.topic, partition));
   return keys;
 }
 

@@ -35,7 +35,8 @@ export const groupLimitsDefault: GroupLimits = {
 export function resolveGroupLimits(overrides: Partial<GroupLimits> = {}): GroupLimits {
   const limits = { ...groupLimitsDefault, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`group limit ${name} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`group limit ${name} must be a positive integer, got ${value}`);
   }
   const ordered =
     limits.sessionTimeoutMsMin <= limits.sessionTimeoutMsDefault &&
@@ -47,10 +48,14 @@ export function resolveGroupLimits(overrides: Partial<GroupLimits> = {}): GroupL
     );
   }
   if (limits.topicsPerMemberMax > topicsPerMemberMax) {
-    throw new Error(`group limit topicsPerMemberMax ${limits.topicsPerMemberMax} exceeds the protocol's ${topicsPerMemberMax}`);
+    throw new Error(
+      `group limit topicsPerMemberMax ${limits.topicsPerMemberMax} exceeds the protocol's ${topicsPerMemberMax}`,
+    );
   }
   if (limits.offsetsPerCommitMax > offsetsPerCommitMax) {
-    throw new Error(`group limit offsetsPerCommitMax ${limits.offsetsPerCommitMax} exceeds the protocol's ${offsetsPerCommitMax}`);
+    throw new Error(
+      `group limit offsetsPerCommitMax ${limits.offsetsPerCommitMax} exceeds the protocol's ${offsetsPerCommitMax}`,
+    );
   }
   return limits;
 }

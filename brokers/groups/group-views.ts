@@ -56,7 +56,12 @@ export function topicOffsetsOf(group: ConsumerGroup, topic: string): GroupOffset
  * Where the group resumes a partition: the committed offset when it lies within
  * the log, otherwise the reset policy's end (also when retention passed it).
  */
-export function startOffsetFor(group: ConsumerGroup, topic: string, partition: number, bounds: PartitionBounds): number {
+export function startOffsetFor(
+  group: ConsumerGroup,
+  topic: string,
+  partition: number,
+  bounds: PartitionBounds,
+): number {
   const committed = group.committedOffset(topic, partition);
   const inRange = committed !== undefined && committed >= bounds.logStartOffset && committed <= bounds.highWatermark;
   return inRange ? committed : resetOffset(group.resetPolicy, bounds);

@@ -22,8 +22,12 @@ export function validateJoin(options: {
   partitionCount: (topic: string) => number | undefined;
 }): string[] {
   const { groupName, request, limits } = options;
-  if (!isValidName(groupName)) throw new InvalidGroupRequestError(`group name ${JSON.stringify(groupName)} is not valid`);
-  if (request.memberId !== undefined && (request.memberId.length === 0 || request.memberId.length > memberIdLengthMax)) {
+  if (!isValidName(groupName))
+    throw new InvalidGroupRequestError(`group name ${JSON.stringify(groupName)} is not valid`);
+  if (
+    request.memberId !== undefined &&
+    (request.memberId.length === 0 || request.memberId.length > memberIdLengthMax)
+  ) {
     throw new InvalidGroupRequestError(`memberId must be 1..${memberIdLengthMax} characters`);
   }
   if (request.clientId.length === 0 || request.clientId.length > clientIdLengthMax) {
@@ -57,10 +61,14 @@ export function validateOffsets(offsets: readonly PartitionOffset[], limits: Gro
   }
   for (const entry of offsets) {
     if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
-      throw new InvalidGroupRequestError(`offset ${entry.offset} of ${entry.topic}/${entry.partition} is not a non-negative integer`);
+      throw new InvalidGroupRequestError(
+        `offset ${entry.offset} of ${entry.topic}/${entry.partition} is not a non-negative integer`,
+      );
     }
     if (!Number.isInteger(entry.partition) || entry.partition < 0) {
-      throw new InvalidGroupRequestError(`partition ${entry.partition} of ${entry.topic} is not a non-negative integer`);
+      throw new InvalidGroupRequestError(
+        `partition ${entry.partition} of ${entry.topic} is not a non-negative integer`,
+      );
     }
   }
 }

@@ -49,7 +49,10 @@ interface TopicInput {
 }
 
 function assignTopic(input: TopicInput): (string | undefined)[] {
-  assert(Number.isInteger(input.partitionCount) && input.partitionCount >= 0, `partition count ${input.partitionCount}`);
+  assert(
+    Number.isInteger(input.partitionCount) && input.partitionCount >= 0,
+    `partition count ${input.partitionCount}`,
+  );
   const owners = new Array<string | undefined>(input.partitionCount).fill(undefined);
   if (input.subscribers.length === 0) return owners;
   const kept = keptPartitions(input);

@@ -79,7 +79,8 @@ export function scanBatches(options: ScanOptions): ScanResult {
     if (problem !== undefined) return { endPosition: position, problem };
     const sizeBytes = batchLengthPrefixBytes + header.batchLength;
     if (options.verifyCrc) {
-      if (!window.covers(position, sizeBytes)) window.load(position, Math.min(Math.max(options.chunkBytes, sizeBytes), available));
+      if (!window.covers(position, sizeBytes))
+        window.load(position, Math.min(Math.max(options.chunkBytes, sizeBytes), available));
       if (!verifyBatch(window.bytes, position - window.start, sizeBytes)) {
         return { endPosition: position, problem: `CRC mismatch in batch at ${position}` };
       }

@@ -1,4 +1,4 @@
-import { Type, type Static } from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 
 /**
@@ -90,8 +90,10 @@ export type LogConfig = Static<typeof LogConfig>;
 export function makeLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config = Value.Default(LogConfig, { ...overrides }) as LogConfig;
   // Defaults follow an explicitly small segment size instead of contradicting it.
-  if (overrides.appendBytesMax === undefined) config.appendBytesMax = Math.min(config.appendBytesMax, config.segmentBytesMax);
-  if (overrides.batchBytesMax === undefined) config.batchBytesMax = Math.min(config.batchBytesMax, config.appendBytesMax);
+  if (overrides.appendBytesMax === undefined)
+    config.appendBytesMax = Math.min(config.appendBytesMax, config.segmentBytesMax);
+  if (overrides.batchBytesMax === undefined)
+    config.batchBytesMax = Math.min(config.batchBytesMax, config.appendBytesMax);
   assertValid(LogConfig, config, "log config");
   if (config.appendBytesMax > config.segmentBytesMax) {
     throw new Error(`appendBytesMax ${config.appendBytesMax} exceeds segmentBytesMax ${config.segmentBytesMax}`);
@@ -110,7 +112,11 @@ export function topicConfig(base: LogConfig, overrides: TopicOverrides): LogConf
   return merged;
 }
 
-export function assertValid<T extends Parameters<typeof Value.Check>[0]>(schema: T, value: unknown, what: string): void {
+export function assertValid<T extends Parameters<typeof Value.Check>[0]>(
+  schema: T,
+  value: unknown,
+  what: string,
+): void {
   if (Value.Check(schema, value)) return;
   const first = Value.Errors(schema, value).First();
   const where = first === undefined ? "" : `${first.path || "/"}: ${first.message}`;

@@ -1,12 +1,24 @@
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { scanBatches } from "./batch-scanner.ts";
 import {
-  Suffix,
   parseSegmentFileName,
   producerStateFileName,
   recoveryPointFileName,
+  Suffix,
   segmentFilePath,
 } from "./file-names.ts";
 import type { LogConfig } from "./log-config.ts";
@@ -70,7 +82,8 @@ export function loadLog(options: LoadOptions): LoadedLog {
     const expectedBase = segments.at(-1)?.nextOffset ?? baseOffset;
     const recovered = recoverSegment({ dir, baseOffset, expectedBase, config, logger: options.logger });
     truncatedBytes += recovered.truncatedBytes;
-    const cutHere = recovered.truncatedBytes > 0 || (nextBase !== undefined && recovered.segment.nextOffset !== nextBase);
+    const cutHere =
+      recovered.truncatedBytes > 0 || (nextBase !== undefined && recovered.segment.nextOffset !== nextBase);
     if (cutHere || isLast) {
       truncatedBytes += deleteSegmentsFrom(dir, baseOffsets.slice(index + 1), options.logger);
       recovered.segment.capRollTimestamp(options.nowMs);
@@ -128,11 +141,24 @@ function firstSegmentToRecover(baseOffsets: readonly number[], recoveryPoint: nu
 }
 
 /** A sealed segment before the recovery point, or undefined when its indexes fail their checks. */
-function openTrustedSegment(dir: string, baseOffset: number, nextBase: number | undefined, config: LogConfig): Segment | undefined {
+function openTrustedSegment(
+  dir: string,
+  baseOffset: number,
+  nextBase: number | undefined,
+  config: LogConfig,
+): Segment | undefined {
   if (nextBase === undefined) return undefined;
-  const offsetIndex = OffsetIndex.openSealed(segmentFilePath(dir, baseOffset, Suffix.index), baseOffset, config.indexBytesMax);
+  const offsetIndex = OffsetIndex.openSealed(
+    segmentFilePath(dir, baseOffset, Suffix.index),
+    baseOffset,
+    config.indexBytesMax,
+  );
   if (typeof offsetIndex === "string") return undefined;
-  const timeIndex = TimeIndex.openSealed(segmentFilePath(dir, baseOffset, Suffix.timeIndex), baseOffset, config.indexBytesMax);
+  const timeIndex = TimeIndex.openSealed(
+    segmentFilePath(dir, baseOffset, Suffix.timeIndex),
+    baseOffset,
+    config.indexBytesMax,
+  );
   if (typeof timeIndex === "string") return releaseAll(offsetIndex);
   const fd = openSync(segmentFilePath(dir, baseOffset, Suffix.log), "r+");
   const sizeBytes = fstatSync(fd).size;
@@ -202,14 +228,20 @@ function recoverSegment(options: RecoverOptions): { segment: Segment; truncatedB
         return false;
       }
       const lastOffset = header.baseOffset + header.lastOffsetDelta;
-      segment.indexBatch({ position, sizeBytes, baseOffset: header.baseOffset, lastOffset, maxTimestampMs: header.maxTimestampMs }, config.indexIntervalBytes);
+      segment.indexBatch(
+        { position, sizeBytes, baseOffset: header.baseOffset, lastOffset, maxTimestampMs: header.maxTimestampMs },
+        config.indexIntervalBytes,
+      );
       return true;
     },
   });
   const validBytes = discontinuity === undefined ? result.endPosition : segment.sizeBytes;
   const problem = discontinuity ?? result.problem;
   if (validBytes < fileBytes) {
-    options.logger?.warn({ path: logPath, validBytes, cutBytes: fileBytes - validBytes, problem }, "truncating log segment");
+    options.logger?.warn(
+      { path: logPath, validBytes, cutBytes: fileBytes - validBytes, problem },
+      "truncating log segment",
+    );
     ftruncateSync(fd, validBytes);
     fsyncSync(fd);
   }
@@ -223,7 +255,8 @@ function recoverSegment(options: RecoverOptions): { segment: Segment; truncatedB
 
 /** The last segment stays active; its log is fsynced so the recovered state is durable. */
 function activate(segment: Segment, dir: string, config: LogConfig): Segment {
-  if (segment.isSealed) throw new Error(`segment ${segment.logPath} sealed before activation in ${dir} (${config.flush})`);
+  if (segment.isSealed)
+    throw new Error(`segment ${segment.logPath} sealed before activation in ${dir} (${config.flush})`);
   segment.flushSync();
   return segment;
 }
@@ -251,7 +284,12 @@ function fileSize(path: string): number {
   }
 }
 
-function rebuildProducerState(dir: string, segments: readonly Segment[], config: LogConfig, logger: Logger | undefined): ProducerState {
+function rebuildProducerState(
+  dir: string,
+  segments: readonly Segment[],
+  config: LogConfig,
+  logger: Logger | undefined,
+): ProducerState {
   const state = new ProducerState(config.producerIdsMax);
   const logStartOffset = segments[0]!.baseOffset;
   const nextOffset = segments.at(-1)!.nextOffset;
@@ -260,7 +298,11 @@ function rebuildProducerState(dir: string, segments: readonly Segment[], config:
   if ("offset" in loaded && loaded.offset >= logStartOffset && loaded.offset <= nextOffset) {
     fromOffset = loaded.offset;
   } else {
-    if ("offset" in loaded) logger?.warn({ dir, snapshotOffset: loaded.offset, nextOffset }, "producer snapshot outside the log, replaying all");
+    if ("offset" in loaded)
+      logger?.warn(
+        { dir, snapshotOffset: loaded.offset, nextOffset },
+        "producer snapshot outside the log, replaying all",
+      );
     state.clear();
   }
   for (const segment of segments) {

@@ -1,11 +1,17 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import type { Logger } from "pino";
-import { InvalidTopicError, LogClosedError, TopicExistsError, UnknownPartitionError, UnknownTopicError } from "./errors.ts";
+import {
+  InvalidTopicError,
+  LogClosedError,
+  TopicExistsError,
+  UnknownPartitionError,
+  UnknownTopicError,
+} from "./errors.ts";
 import { parseTopicMetadataName, partitionDirPath } from "./file-names.ts";
 import { type Clock, type LogManagerApi, type LogManagerOptions, systemClock } from "./log-api.ts";
 import { type LogConfig, type TopicOverrides, topicConfig } from "./log-config.ts";
 import { PartitionLog } from "./partition-log.ts";
-import { type TopicInfo, readTopicMetadata, validateNewTopic, writeTopicMetadata } from "./topic-metadata.ts";
+import { readTopicMetadata, type TopicInfo, validateNewTopic, writeTopicMetadata } from "./topic-metadata.ts";
 
 /** How often retention runs in the background. */
 export const retentionCheckIntervalMs = 60_000;
@@ -53,7 +59,9 @@ export class LogManager implements LogManagerApi {
     const partitions: PartitionLog[] = [];
     for (let partition = 0; partition < info.partitions; partition++) {
       const dir = partitionDirPath(this.dataDir, info.name, partition);
-      partitions.push(PartitionLog.open({ topic: info.name, partition, dir, config, clock: this.clock, logger: this.logger }));
+      partitions.push(
+        PartitionLog.open({ topic: info.name, partition, dir, config, clock: this.clock, logger: this.logger }),
+      );
     }
     const topic = { info, partitions };
     this.topics.set(info.name, topic);
@@ -70,7 +78,8 @@ export class LogManager implements LogManagerApi {
       timer.unref();
       this.timers.push(timer);
     };
-    if (this.config.flush === "interval") every(this.config.flushIntervalMs, () => this.flushPartitions(), "interval flush");
+    if (this.config.flush === "interval")
+      every(this.config.flushIntervalMs, () => this.flushPartitions(), "interval flush");
     every(this.config.checkpointIntervalMs, () => this.checkpointAll(), "checkpoint");
     every(retentionCheckIntervalMs, () => this.applyRetention(this.clock.nowMs()), "retention");
   }

@@ -40,7 +40,9 @@ export abstract class MmapIndex {
 
   protected constructor(options: IndexFileOptions) {
     if (options.indexBytesMax < options.entryBytes) {
-      throw new Error(`indexBytesMax ${options.indexBytesMax} below one entry of ${options.entryBytes} at ${options.path}`);
+      throw new Error(
+        `indexBytesMax ${options.indexBytesMax} below one entry of ${options.entryBytes} at ${options.path}`,
+      );
     }
     this.path = options.path;
     this.entryBytes = options.entryBytes;

@@ -1,16 +1,16 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type BatchView, CorruptBatchError, stampBaseOffset, validateBatches } from "../../src/broker/record-batch.ts";
+import { AppendWaiters } from "./append-waiters.ts";
+import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import { BatchTooLargeError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
 import { producerStateFileName, recoveryPointFileName } from "./file-names.ts";
-import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import type { AppendResult, Clock, PartitionLogApi, PartitionLogInfo, ReadResult } from "./log-api.ts";
 import type { LogConfig } from "./log-config.ts";
 import { loadLog } from "./log-loader.ts";
 import type { ProducerState, SequenceCheck } from "./producer-state.ts";
-import { type AppendedBatch, Segment } from "./segment.ts";
-import { AppendWaiters } from "./append-waiters.ts";
 import { expiredSegmentCount } from "./retention.ts";
+import { type AppendedBatch, Segment } from "./segment.ts";
 
 export interface PartitionLogOptions {
   topic: string;
@@ -73,7 +73,12 @@ export class PartitionLog implements PartitionLogApi {
 
   /** Recovers the partition directory, then returns the live log. */
   static open(options: PartitionLogOptions): PartitionLog {
-    const loaded = loadLog({ dir: options.dir, config: options.config, nowMs: options.clock.nowMs(), logger: options.logger });
+    const loaded = loadLog({
+      dir: options.dir,
+      config: options.config,
+      nowMs: options.clock.nowMs(),
+      logger: options.logger,
+    });
     const log = new PartitionLog(options, loaded);
     log.checkpointSync();
     return log;
@@ -129,9 +134,14 @@ export class PartitionLog implements PartitionLogApi {
   async append(bytes: Uint8Array): Promise<AppendResult> {
     this.assertWritable();
     if (bytes.length > this.config.appendBytesMax) {
-      throw new BatchTooLargeError(`append of ${bytes.length} bytes above appendBytesMax ${this.config.appendBytesMax}`);
+      throw new BatchTooLargeError(
+        `append of ${bytes.length} bytes above appendBytesMax ${this.config.appendBytesMax}`,
+      );
     }
-    const batches = validateBatches(bytes, { batchBytesMax: this.config.batchBytesMax, batchesMax: this.config.appendBatchesMax });
+    const batches = validateBatches(bytes, {
+      batchBytesMax: this.config.batchBytesMax,
+      batchesMax: this.config.appendBatchesMax,
+    });
     if (batches.length === 0) throw new CorruptBatchError("append without batches");
     const checks = this.producerState.check(batches.map((batch) => batch.header));
     const duplicate = duplicateResult(checks);
@@ -151,7 +161,13 @@ export class PartitionLog implements PartitionLogApi {
       const baseOffset = nextOffset;
       nextOffset += batch.header.recordCount;
       stampBaseOffset(bytes, batch.position, baseOffset);
-      return { position: batch.position, sizeBytes: batch.sizeBytes, baseOffset, lastOffset: nextOffset - 1, maxTimestampMs: batch.header.maxTimestampMs };
+      return {
+        position: batch.position,
+        sizeBytes: batch.sizeBytes,
+        baseOffset,
+        lastOffset: nextOffset - 1,
+        maxTimestampMs: batch.header.maxTimestampMs,
+      };
     });
     const nowMs = this.clock.nowMs();
     this.maybeRoll({ appendBytes: bytes.length, lastOffset: nextOffset - 1, nowMs });
@@ -181,7 +197,10 @@ export class PartitionLog implements PartitionLogApi {
     this.segments.push(Segment.create(this.dir, active.nextOffset, this.config));
     // The new file's directory entry must be durable before any fsync of its data counts.
     fsyncDirectory(this.dir);
-    this.logger?.info({ topic: this.topic, partition: this.partition, reason, baseOffset: active.nextOffset }, "rolled segment");
+    this.logger?.info(
+      { topic: this.topic, partition: this.partition, reason, baseOffset: active.nextOffset },
+      "rolled segment",
+    );
   }
 
   /** Resolves once `offset` is durable per the flush policy (only `always` waits). */
@@ -242,16 +261,19 @@ export class PartitionLog implements PartitionLogApi {
 
   read(offset: number, maxBytes: number): ReadResult {
     if (this.closed) throw new LogClosedError(`${this.topic}-${this.partition} is closed`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes ${maxBytes} must be a positive integer`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+      throw new RangeError(`maxBytes ${maxBytes} must be a positive integer`);
     const highWatermark = this.highWatermark;
     const logStartOffset = this.logStartOffset;
     if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > highWatermark) {
       throw new OffsetOutOfRangeError(offset, logStartOffset, highWatermark, `${this.topic}-${this.partition}`);
     }
-    if (offset === highWatermark) return { bytes: new Uint8Array(0), nextOffset: offset, batchCount: 0, highWatermark, logStartOffset };
+    if (offset === highWatermark)
+      return { bytes: new Uint8Array(0), nextOffset: offset, batchCount: 0, highWatermark, logStartOffset };
     const segment = this.segments[this.segmentIndexFor(offset)]!;
     const result = segment.read(offset, Math.min(maxBytes, this.config.readBytesMax), this.config.batchBytesMax);
-    if (result.batchCount === 0) throw new Error(`offset ${offset} below ${highWatermark} but nothing read from ${segment.logPath}`);
+    if (result.batchCount === 0)
+      throw new Error(`offset ${offset} below ${highWatermark} but nothing read from ${segment.logPath}`);
     return { ...result, highWatermark, logStartOffset };
   }
 
@@ -291,8 +313,12 @@ export class PartitionLog implements PartitionLogApi {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
     this.checkpointInFlight = Promise.all([
-      pending.recoveryPoint === undefined ? undefined : writeFileAtomicAsync(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint)),
-      pending.snapshot === undefined ? undefined : writeFileAtomicAsync(join(this.dir, producerStateFileName), pending.snapshot.text),
+      pending.recoveryPoint === undefined
+        ? undefined
+        : writeFileAtomicAsync(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint)),
+      pending.snapshot === undefined
+        ? undefined
+        : writeFileAtomicAsync(join(this.dir, producerStateFileName), pending.snapshot.text),
     ])
       .then(() => this.markCheckpointed(pending))
       .finally(() => {
@@ -305,7 +331,8 @@ export class PartitionLog implements PartitionLogApi {
   private checkpointSync(): void {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
-    if (pending.recoveryPoint !== undefined) writeFileAtomic(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint));
+    if (pending.recoveryPoint !== undefined)
+      writeFileAtomic(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint));
     if (pending.snapshot !== undefined) writeFileAtomic(join(this.dir, producerStateFileName), pending.snapshot.text);
     this.markCheckpointed(pending);
   }
@@ -329,7 +356,11 @@ export class PartitionLog implements PartitionLogApi {
   /** Deletes whole sealed segments past retention, oldest first; returns how many. */
   applyRetention(nowMs: number): number {
     if (this.closed) return 0;
-    const count = expiredSegmentCount(this.segments, { nowMs, retentionMs: this.config.retentionMs, retentionBytes: this.config.retentionBytes });
+    const count = expiredSegmentCount(this.segments, {
+      nowMs,
+      retentionMs: this.config.retentionMs,
+      retentionBytes: this.config.retentionBytes,
+    });
     for (const segment of this.segments.splice(0, count)) {
       const unlink = segment.markDeleted();
       const timer = setTimeout(() => {
@@ -337,7 +368,10 @@ export class PartitionLog implements PartitionLogApi {
         unlink();
       }, this.config.fileDeleteDelayMs);
       this.pendingDeletes.set(timer, unlink);
-      this.logger?.info({ topic: this.topic, partition: this.partition, baseOffset: segment.baseOffset }, "retention deleted segment");
+      this.logger?.info(
+        { topic: this.topic, partition: this.partition, baseOffset: segment.baseOffset },
+        "retention deleted segment",
+      );
     }
     return count;
   }
@@ -364,7 +398,8 @@ export class PartitionLog implements PartitionLogApi {
 
   private assertWritable(): void {
     if (this.closed) throw new LogClosedError(`${this.topic}-${this.partition} is closed`);
-    if (this.failure !== undefined) throw new LogClosedError(`${this.topic}-${this.partition} stopped after fsync failure: ${this.failure.message}`);
+    if (this.failure !== undefined)
+      throw new LogClosedError(`${this.topic}-${this.partition} stopped after fsync failure: ${this.failure.message}`);
   }
 }
 
@@ -373,7 +408,8 @@ function duplicateResult(checks: readonly SequenceCheck[]): AppendResult | undef
   const first = checks[0];
   const last = checks.at(-1);
   if (first === undefined || last === undefined || first.kind !== "duplicate") {
-    if (checks.some((check) => check.kind === "duplicate")) throw new CorruptBatchError("append mixes retried and new batches");
+    if (checks.some((check) => check.kind === "duplicate"))
+      throw new CorruptBatchError("append mixes retried and new batches");
     return undefined;
   }
   if (last.kind !== "duplicate" || checks.some((check) => check.kind !== "duplicate")) {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { Type, type Static } from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type BatchHeader, producerIdNone, sequenceMax } from "../../src/broker/record-batch.ts";
 import { writeFileAtomic } from "./atomic-file.ts";

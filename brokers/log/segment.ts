@@ -1,4 +1,14 @@
-import { closeSync, constants, fstatSync, fsync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import {
   type BatchHeader,
   batchLastOffsetAt,
@@ -122,8 +132,16 @@ export class Segment {
       baseOffset,
       dir,
       fd,
-      offsetIndex: OffsetIndex.createActive(segmentFilePath(dir, baseOffset, Suffix.index), baseOffset, config.indexBytesMax),
-      timeIndex: TimeIndex.createActive(segmentFilePath(dir, baseOffset, Suffix.timeIndex), baseOffset, config.indexBytesMax),
+      offsetIndex: OffsetIndex.createActive(
+        segmentFilePath(dir, baseOffset, Suffix.index),
+        baseOffset,
+        config.indexBytesMax,
+      ),
+      timeIndex: TimeIndex.createActive(
+        segmentFilePath(dir, baseOffset, Suffix.timeIndex),
+        baseOffset,
+        config.indexBytesMax,
+      ),
       sizeBytes: 0,
       nextOffset: baseOffset,
       maxTimestampMs: -1,
@@ -156,7 +174,12 @@ export class Segment {
   }
 
   /** Whether an append of `appendBytes` ending at `lastOffset` must go to a new segment. */
-  needsRoll(options: { appendBytes: number; lastOffset: number; nowMs: number; config: LogConfig }): string | undefined {
+  needsRoll(options: {
+    appendBytes: number;
+    lastOffset: number;
+    nowMs: number;
+    config: LogConfig;
+  }): string | undefined {
     if (this.isEmpty) return undefined;
     const { config } = options;
     if (this.state.sizeBytes + options.appendBytes > config.segmentBytesMax) return "size";
@@ -170,7 +193,11 @@ export class Segment {
    * Writes `bytes` (whole batches, base offsets already stamped) at the end of the
    * log with one write, then indexes them. The caller checked needsRoll.
    */
-  append(bytes: Uint8Array, batches: readonly AppendedBatch[], options: { indexIntervalBytes: number; nowMs: number }): void {
+  append(
+    bytes: Uint8Array,
+    batches: readonly AppendedBatch[],
+    options: { indexIntervalBytes: number; nowMs: number },
+  ): void {
     if (this.sealed || this.deleted) throw new Error(`append to sealed segment ${this.logPath}`);
     // Age counts from the broker's clock at the first append, not from record
     // timestamps: a producer replaying old data must not make every append roll.
@@ -184,7 +211,8 @@ export class Segment {
     while (written < bytes.length) {
       written += writeSync(this.fd, bytes, written, bytes.length - written, startPosition + written);
     }
-    for (const batch of batches) this.indexBatch({ ...batch, position: startPosition + batch.position }, options.indexIntervalBytes);
+    for (const batch of batches)
+      this.indexBatch({ ...batch, position: startPosition + batch.position }, options.indexIntervalBytes);
     this.state.sizeBytes = startPosition + bytes.length;
     this.offsetIndex.writeNewEntries();
     this.timeIndex.writeNewEntries();
@@ -207,7 +235,8 @@ export class Segment {
     // One time-index slot stays free for the entry sealing writes.
     if (state.bytesSinceIndexEntry >= indexIntervalBytes && !this.offsetIndex.isFull) {
       this.offsetIndex.append(batch.baseOffset, batch.position);
-      if (this.timeIndex.entryCount < this.timeIndex.entriesMax - 1) this.timeIndex.maybeAppend(state.maxTimestampMs, batch.lastOffset);
+      if (this.timeIndex.entryCount < this.timeIndex.entriesMax - 1)
+        this.timeIndex.maybeAppend(state.maxTimestampMs, batch.lastOffset);
       state.bytesSinceIndexEntry = 0;
     }
     state.bytesSinceIndexEntry += batch.sizeBytes;
@@ -217,7 +246,11 @@ export class Segment {
 
   /** Position of the batch containing `offset` (which must be in this segment), by index then scan. */
   private positionOf(offset: number, batchBytesMax: number): { position: number; baseOffset: number } {
-    const found = this.firstBatchFrom(offset, batchBytesMax, (header) => header.baseOffset + header.lastOffsetDelta >= offset);
+    const found = this.firstBatchFrom(
+      offset,
+      batchBytesMax,
+      (header) => header.baseOffset + header.lastOffsetDelta >= offset,
+    );
     if (found === undefined) throw new Error(`offset ${offset} not found in ${this.logPath} (next ${this.nextOffset})`);
     return found;
   }
@@ -257,11 +290,18 @@ export class Segment {
     }
     const { position } = this.positionOf(offset, batchBytesMax);
     const available = this.state.sizeBytes - position;
-    const chunk = readExactly(this.fd, this.logPath, position, Math.min(available, Math.max(maxBytes, batchLengthPrefixBytes)));
+    const chunk = readExactly(
+      this.fd,
+      this.logPath,
+      position,
+      Math.min(available, Math.max(maxBytes, batchLengthPrefixBytes)),
+    );
     const whole = wholeBatchesIn(chunk);
-    if (whole.batchCount > 0) return { bytes: chunk.subarray(0, whole.bytes), nextOffset: whole.nextOffset, batchCount: whole.batchCount };
+    if (whole.batchCount > 0)
+      return { bytes: chunk.subarray(0, whole.bytes), nextOffset: whole.nextOffset, batchCount: whole.batchCount };
     const firstSize = chunk.length >= batchLengthPrefixBytes ? batchSizeAt(dataViewOf(chunk), 0) : 0;
-    if (firstSize <= 0 || firstSize > available) throw new Error(`bad batch size ${firstSize} at ${position} in ${this.logPath}`);
+    if (firstSize <= 0 || firstSize > available)
+      throw new Error(`bad batch size ${firstSize} at ${position} in ${this.logPath}`);
     const single = readExactly(this.fd, this.logPath, position, firstSize);
     const one = wholeBatchesIn(single);
     return { bytes: single, nextOffset: one.nextOffset, batchCount: one.batchCount };

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { Type, type Static } from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { isValidName, namePattern } from "../../src/broker/protocol.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { InvalidTopicError } from "./errors.ts";
 import { topicMetadataPath } from "./file-names.ts";
-import { TopicOverrides, type LogConfig } from "./log-config.ts";
+import { type LogConfig, TopicOverrides } from "./log-config.ts";
 
 /** `<dataDir>/<topic>.topic.json`: written last when a topic is created, so it marks a complete topic. */
 export const TopicInfo = Type.Object(
@@ -22,7 +22,9 @@ export type TopicInfo = Static<typeof TopicInfo>;
 export function validateNewTopic(info: TopicInfo, config: LogConfig): void {
   if (!isValidName(info.name)) throw new InvalidTopicError(`topic name "${info.name}" must match ${namePattern}`);
   if (!Number.isInteger(info.partitions) || info.partitions < 1 || info.partitions > config.partitionsPerTopicMax) {
-    throw new InvalidTopicError(`topic "${info.name}": ${info.partitions} partitions, allowed 1..${config.partitionsPerTopicMax}`);
+    throw new InvalidTopicError(
+      `topic "${info.name}": ${info.partitions} partitions, allowed 1..${config.partitionsPerTopicMax}`,
+    );
   }
   if (!Value.Check(TopicOverrides, info.overrides)) {
     const first = Value.Errors(TopicOverrides, info.overrides).First();

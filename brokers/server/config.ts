@@ -10,7 +10,11 @@ export const BrokerConfig = Type.Composite([
   Type.Object({
     BROKER_HOST: Setting.string({ default: "0.0.0.0", description: "address the broker listens on" }),
     BROKER_PORT: Setting.integer({ default: 9092, minimum: 0, maximum: 65_535, description: "HTTP port; 0 picks one" }),
-    BROKER_DATA_DIR: Setting.string({ default: ".data/broker", minLength: 1, description: "log and offsets directory" }),
+    BROKER_DATA_DIR: Setting.string({
+      default: ".data/broker",
+      minLength: 1,
+      description: "log and offsets directory",
+    }),
     BROKER_FLUSH: Setting.choice(["always", "interval", "os"] as const, {
       default: "interval",
       description: "fsync per append (always), every BROKER_FLUSH_INTERVAL_MS (interval), or never (os)",

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../../src/broker/api-schemas.ts";
 import { FrameError } from "../../src/broker/protocol.ts";
 import { GroupError } from "../groups/errors.ts";
 import {
@@ -13,7 +14,6 @@ import {
   UnknownTopicError,
 } from "../log/errors.ts";
 import { BrokerHttpError } from "./http-error.ts";
-import type { ErrorCode } from "../../src/broker/api-schemas.ts";
 
 /**
  * Turns a storage, group or framing error into the HTTP error it means. Anything

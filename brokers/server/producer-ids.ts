@@ -30,7 +30,8 @@ export class ProducerIdAllocator {
     }
     const id = this.nextId;
     this.nextId += 1;
-    if (!(id >= 1 && id < this.reservedEnd)) throw new Error(`producer id ${id} outside reservation ${this.reservedEnd}`);
+    if (!(id >= 1 && id < this.reservedEnd))
+      throw new Error(`producer id ${id} outside reservation ${this.reservedEnd}`);
     return id;
   }
 }

@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Elysia } from "elysia";
-import { apiModels } from "./api-models.ts";
 import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
+import { apiModels } from "./api-models.ts";
 import type { QueryGate } from "./query-gate.ts";
 
 /** Bounds of what one request may ask for. */

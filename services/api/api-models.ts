@@ -61,7 +61,12 @@ const ResolvedWindow = {
 };
 
 export const TelemetryPage = Type.Object(
-  { gpu: Type.String({ description: "GPU UUID" }), ...ResolvedWindow, items: Type.Array(Type.Ref(TelemetryItem)), next_cursor: NextCursor },
+  {
+    gpu: Type.String({ description: "GPU UUID" }),
+    ...ResolvedWindow,
+    items: Type.Array(Type.Ref(TelemetryItem)),
+    next_cursor: NextCursor,
+  },
   {
     $id: componentId("TelemetryPage"),
     additionalProperties: false,

@@ -32,7 +32,8 @@ export function createCursorCodec<S extends TSchema>(kind: string, positionSchem
     badRequest("cursor", "malformed cursor; pass next_cursor exactly as a previous page returned it");
   return {
     encode(check, position) {
-      if (!positionChecker.Check(position)) throw new Error(`cursor ${kind}: invalid position ${JSON.stringify(position)}`);
+      if (!positionChecker.Check(position))
+        throw new Error(`cursor ${kind}: invalid position ${JSON.stringify(position)}`);
       const text = Buffer.from(JSON.stringify({ v: cursorVersion, kind, check, position })).toString("base64url");
       if (text.length > cursorLengthMax) throw new Error(`cursor ${kind}: ${text.length} chars > ${cursorLengthMax}`);
       return text;

@@ -37,8 +37,13 @@ export class FingerprintedCache {
   private readonly lookups: Counter<"result">;
 
   constructor(private readonly options: FingerprintedCacheOptions) {
-    for (const [name, value] of Object.entries({ entriesMax: options.entriesMax, charsMax: options.charsMax, entryCharsMax: options.entryCharsMax })) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`FingerprintedCache ${name} must be a non-negative integer, got ${value}`);
+    for (const [name, value] of Object.entries({
+      entriesMax: options.entriesMax,
+      charsMax: options.charsMax,
+      entryCharsMax: options.entryCharsMax,
+    })) {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new RangeError(`FingerprintedCache ${name} must be a non-negative integer, got ${value}`);
     }
     this.lookups = new Counter({
       name: `api_${options.name}_cache_total`,
@@ -104,10 +109,12 @@ export class FingerprintedCache {
       this.chars -= previous.chars;
     }
     if (chars > this.options.entryCharsMax || chars > this.options.charsMax) return;
-    while (this.entries.size >= this.options.entriesMax || this.chars + chars > this.options.charsMax) this.evictOldest();
+    while (this.entries.size >= this.options.entriesMax || this.chars + chars > this.options.charsMax)
+      this.evictOldest();
     this.entries.set(key, { fingerprint, body, chars });
     this.chars += chars;
-    if (this.chars > this.options.charsMax) throw new Error(`FingerprintedCache holds ${this.chars} chars, over charsMax ${this.options.charsMax}`);
+    if (this.chars > this.options.charsMax)
+      throw new Error(`FingerprintedCache holds ${this.chars} chars, over charsMax ${this.options.charsMax}`);
   }
 
   private remember(key: string): void {

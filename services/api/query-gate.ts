@@ -32,8 +32,13 @@ export class QueryGate {
   private readonly rejected: Counter<"reason">;
 
   constructor(private readonly options: QueryGateOptions) {
-    for (const [name, value] of Object.entries({ inFlightMax: options.inFlightMax, queueLengthMax: options.queueLengthMax, waitMsMax: options.waitMsMax })) {
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`QueryGate ${name} must be a positive integer, got ${value}`);
+    for (const [name, value] of Object.entries({
+      inFlightMax: options.inFlightMax,
+      queueLengthMax: options.queueLengthMax,
+      waitMsMax: options.waitMsMax,
+    })) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`QueryGate ${name} must be a positive integer, got ${value}`);
     }
     const registers = [options.registry];
     this.rejected = new Counter({
@@ -43,8 +48,22 @@ export class QueryGate {
       registers,
     });
     const gate = this;
-    new Gauge({ name: "api_clickhouse_queries_in_flight", help: "ClickHouse queries running", registers, collect() { this.set(gate.inFlight); } });
-    new Gauge({ name: "api_clickhouse_queue_length", help: "requests waiting for a ClickHouse slot", registers, collect() { this.set(gate.waiters.length); } });
+    new Gauge({
+      name: "api_clickhouse_queries_in_flight",
+      help: "ClickHouse queries running",
+      registers,
+      collect() {
+        this.set(gate.inFlight);
+      },
+    });
+    new Gauge({
+      name: "api_clickhouse_queue_length",
+      help: "requests waiting for a ClickHouse slot",
+      registers,
+      collect() {
+        this.set(gate.waiters.length);
+      },
+    });
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
@@ -83,7 +102,8 @@ export class QueryGate {
     const next = this.waiters.shift();
     if (next === undefined) {
       this.inFlight -= 1;
-      if (this.inFlight < 0) throw new Error(`QueryGate released more slots than it granted (inFlight ${this.inFlight})`);
+      if (this.inFlight < 0)
+        throw new Error(`QueryGate released more slots than it granted (inFlight ${this.inFlight})`);
       return;
     }
     clearTimeout(next.timer);

@@ -72,7 +72,12 @@ export class ResponseCache<V> {
     load().then(
       (value) => {
         if (this.entries.get(key) !== stale) return;
-        this.entries.set(key, { loadedAtMs: startedMs, value: Promise.resolve(value), settled: true, refreshing: false });
+        this.entries.set(key, {
+          loadedAtMs: startedMs,
+          value: Promise.resolve(value),
+          settled: true,
+          refreshing: false,
+        });
       },
       () => {
         stale.refreshing = false;

@@ -12,7 +12,9 @@ export async function runGroupsCommand(admin: Admin, rest: string[], out: (line:
   if (action === "describe") {
     if (group === undefined) throw new Error("groups describe: which group?");
     const info = await admin.describeGroup(group);
-    out(`group ${info.group}: ${info.state}, generation ${info.generation}, ${info.members.length} members, total lag ${info.lag.totalLag}`);
+    out(
+      `group ${info.group}: ${info.state}, generation ${info.generation}, ${info.members.length} members, total lag ${info.lag.totalLag}`,
+    );
     const clientOf = new Map(info.members.map((m) => [m.memberId, m.clientId]));
     const rows = info.lag.partitions.map((p) => [
       p.topic,
@@ -22,7 +24,8 @@ export async function runGroupsCommand(admin: Admin, rest: string[], out: (line:
       p.lag,
       p.memberId === null ? "-" : `${clientOf.get(p.memberId) ?? "?"} (${p.memberId.slice(0, 8)})`,
     ]);
-    for (const line of formatTable(["TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "OWNER"], rows)) out(line);
+    for (const line of formatTable(["TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "OWNER"], rows))
+      out(line);
     return 0;
   }
   throw new Error(`groups: unknown action ${action ?? "(none)"}; use list or describe`);

@@ -30,6 +30,7 @@ export function integerOption(args: ParsedArgs, name: string): number | undefine
   const text = args.options.get(name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer, got ${text}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`--${name} must be a non-negative integer, got ${text}`);
   return value;
 }

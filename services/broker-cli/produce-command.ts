@@ -1,7 +1,11 @@
 import { Producer } from "../../src/broker/producer.ts";
 
 /** Reads "key<TAB>value" lines from stdin (a line without a tab is a value with an empty key). */
-export async function runProduceCommand(brokerUrl: string, rest: string[], out: (line: string) => void): Promise<number> {
+export async function runProduceCommand(
+  brokerUrl: string,
+  rest: string[],
+  out: (line: string) => void,
+): Promise<number> {
   const [topic] = rest;
   if (topic === undefined) throw new Error("produce: which topic?");
   const producer = await Producer.create({ brokerUrl, topic, createTopic: true });

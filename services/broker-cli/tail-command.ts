@@ -39,7 +39,14 @@ export async function runTailCommand(
   process.once("SIGINT", () => stop.abort());
   await Promise.all(
     partitions.map((p) =>
-      tailPartition({ http, topic, partition: p.partition, offset: fromBeginning ? p.logStartOffset : p.highWatermark, print, signal: stop.signal }),
+      tailPartition({
+        http,
+        topic,
+        partition: p.partition,
+        offset: fromBeginning ? p.logStartOffset : p.highWatermark,
+        print,
+        signal: stop.signal,
+      }),
     ),
   );
   return 0;
@@ -71,7 +78,9 @@ async function tailPartition(options: {
     forEachRecord(bytes, (record) => {
       if (record.offset < from) return;
       const time = new Date(record.timestampMs).toISOString();
-      options.print(`${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`);
+      options.print(
+        `${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`,
+      );
     });
     const next = Number(response.headers.get(FetchHeader.nextOffset));
     if (next > offset) offset = next;
@@ -82,5 +91,7 @@ async function tailPartition(options: {
 function renderValue(value: Uint8Array): string {
   if (value[0] !== recordFormatTag) return decoder.decode(value);
   const decoded = decodeTelemetryRecord(value);
-  return decoded.ok ? JSON.stringify(decoded.point) : `<${decoded.reason}: ${decoded.detail}> ${Buffer.from(value).toString("base64")}`;
+  return decoded.ok
+    ? JSON.stringify(decoded.point)
+    : `<${decoded.reason}: ${decoded.detail}> ${Buffer.from(value).toString("base64")}`;
 }

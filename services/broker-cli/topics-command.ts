@@ -11,7 +11,11 @@ export async function runTopicsCommand(
   const [action, topic] = rest;
   if (action === "list") {
     const { topics } = await admin.listTopics();
-    for (const line of formatTable(["TOPIC", "PARTITIONS"], topics.map((t) => [t.name, t.partitions]))) out(line);
+    for (const line of formatTable(
+      ["TOPIC", "PARTITIONS"],
+      topics.map((t) => [t.name, t.partitions]),
+    ))
+      out(line);
     return 0;
   }
   if (topic === undefined) throw new Error(`topics ${action ?? ""}: which topic?`);
@@ -22,7 +26,13 @@ export async function runTopicsCommand(
   }
   if (action === "describe") {
     const info = await admin.describeTopic(topic);
-    const rows = info.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.highWatermark - p.logStartOffset, p.sizeBytes]);
+    const rows = info.partitions.map((p) => [
+      p.partition,
+      p.logStartOffset,
+      p.highWatermark,
+      p.highWatermark - p.logStartOffset,
+      p.sizeBytes,
+    ]);
     out(`topic ${info.name}: ${info.partitions.length} partitions`);
     for (const line of formatTable(["PARTITION", "START", "HIGH-WATERMARK", "RECORDS", "BYTES"], rows)) out(line);
     return 0;

@@ -114,9 +114,15 @@ async function readInput(request: Request, url: URL, bodyBytesMax: number): Prom
   }
   const raw = request.method === "POST" ? await request.bytes() : new Uint8Array(0);
   if (raw.byteLength > bodyBytesMax) {
-    throw endpointError("BAD_ARGUMENTS", `Request body of ${raw.byteLength} bytes exceeds bodyBytesMax ${bodyBytesMax}`);
+    throw endpointError(
+      "BAD_ARGUMENTS",
+      `Request body of ${raw.byteLength} bytes exceeds bodyBytesMax ${bodyBytesMax}`,
+    );
   }
-  return { searchParams: url.searchParams, body: decodeBody(raw, request.headers.get("content-encoding"), bodyBytesMax) };
+  return {
+    searchParams: url.searchParams,
+    body: decodeBody(raw, request.headers.get("content-encoding"), bodyBytesMax),
+  };
 }
 
 function emptyResult(): EngineResult {

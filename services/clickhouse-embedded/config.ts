@@ -49,13 +49,15 @@ export const EmbeddedClickHouseConfig = Type.Composite([
       default: 512 * 1024 * 1024,
       minimum: 0,
       maximum: 64 * 1024 * 1024 * 1024,
-      description: "decoded-block cache for queries that set use_uncompressed_cache=1 (the API's hot reads); 0 disables it",
+      description:
+        "decoded-block cache for queries that set use_uncompressed_cache=1 (the API's hot reads); 0 disables it",
     }),
     CLICKHOUSE_EMBEDDED_INSERT_CONNECTIONS: Setting.integer({
       default: 2,
       minimum: 0,
       maximum: 16,
-      description: "chdb connections that run inserts, in parallel with each other and with queries (0: inserts queue with queries)",
+      description:
+        "chdb connections that run inserts, in parallel with each other and with queries (0: inserts queue with queries)",
     }),
     CLICKHOUSE_EMBEDDED_KEEP_ALIVE_TIMEOUT_S: Setting.integer({
       default: 10,

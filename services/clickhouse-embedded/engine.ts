@@ -197,6 +197,7 @@ export class Engine {
 
 function cacheArgs(options: EngineOptions): string[] {
   const bytes = options.uncompressedCacheBytes ?? 0;
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`uncompressedCacheBytes must be a non-negative integer, got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new RangeError(`uncompressedCacheBytes must be a non-negative integer, got ${bytes}`);
   return [`--uncompressed_cache_size=${bytes}`];
 }

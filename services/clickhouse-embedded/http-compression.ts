@@ -30,7 +30,10 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, byt
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw endpointError("BAD_ARGUMENTS", `Cannot decompress ${encoding} request body (limit ${bytesMax} bytes): ${reason}`);
+    throw endpointError(
+      "BAD_ARGUMENTS",
+      `Cannot decompress ${encoding} request body (limit ${bytesMax} bytes): ${reason}`,
+    );
   }
 }
 

@@ -22,12 +22,17 @@ const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service, instanceId });
 
-const engine = await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES);
+const engine = await openEngineOrExit(
+  config.CLICKHOUSE_EMBEDDED_DATA_DIR,
+  config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES,
+);
 const executor = executorOn(engine);
 // More connections on the same directory: chdb runs their (parameter-free) inserts in parallel.
 const insertEngines: Engine[] = [];
 for (let lane = 0; lane < config.CLICKHOUSE_EMBEDDED_INSERT_CONNECTIONS; lane += 1) {
-  insertEngines.push(await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES));
+  insertEngines.push(
+    await openEngineOrExit(config.CLICKHOUSE_EMBEDDED_DATA_DIR, config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES),
+  );
 }
 const insertExecutor = insertEngines.length === 0 ? undefined : new ExecutorPool(insertEngines.map(executorOn));
 const metrics = createEndpointMetrics(registry, {
@@ -55,7 +60,10 @@ installShutdown({
   steps: [
     // In-flight requests finish (their queries are queued or running); new ones are refused.
     { name: "stop intake and finish requests", run: () => server.stop() },
-    { name: "drain query and insert queues", run: () => Promise.all([executor.drain(), insertExecutor?.drain()]).then(() => undefined) },
+    {
+      name: "drain query and insert queues",
+      run: () => Promise.all([executor.drain(), insertExecutor?.drain()]).then(() => undefined),
+    },
     {
       name: "close chdb",
       run: () => {

@@ -45,15 +45,38 @@ export interface HttpQueryInput {
 
 /** Query-string keys that belong to the HTTP layer, not to the query's settings. */
 const httpOnlyKeys = new Set([
-  "query", "query_id", "database", "default_format", "session_id", "session_timeout", "session_check",
-  "user", "password", "quota_key", "compress", "decompress", "buffer_size", "wait_end_of_query", "role",
-  "stacktrace", "client_protocol_version", "enable_http_compression", "http_zlib_compression_level",
-  "send_progress_in_http_headers", "http_headers_progress_interval_ms", "http_response_buffer_size",
-  "http_native_compression_disable_checksumming_on_decompress", "add_http_cors_header",
-  "cancel_http_readonly_queries_on_client_close", "http_wait_end_of_query", "http_write_exception_in_output_format",
-  "http_response_headers", "max_http_get_redirects",
+  "query",
+  "query_id",
+  "database",
+  "default_format",
+  "session_id",
+  "session_timeout",
+  "session_check",
+  "user",
+  "password",
+  "quota_key",
+  "compress",
+  "decompress",
+  "buffer_size",
+  "wait_end_of_query",
+  "role",
+  "stacktrace",
+  "client_protocol_version",
+  "enable_http_compression",
+  "http_zlib_compression_level",
+  "send_progress_in_http_headers",
+  "http_headers_progress_interval_ms",
+  "http_response_buffer_size",
+  "http_native_compression_disable_checksumming_on_decompress",
+  "add_http_cors_header",
+  "cancel_http_readonly_queries_on_client_close",
+  "http_wait_end_of_query",
+  "http_write_exception_in_output_format",
+  "http_response_headers",
+  "max_http_get_redirects",
   // readonly on the one shared connection would forbid resetting settings for every later request.
-  "readonly", "profile",
+  "readonly",
+  "profile",
 ]);
 
 const paramPrefix = "param_";
@@ -111,7 +134,8 @@ function settingsOf(fields: ReadonlyMap<string, string>): Map<string, string> {
   const settings = new Map<string, string>();
   for (const [key, value] of fields) {
     if (key.startsWith(paramPrefix) || httpOnlyKeys.has(key)) continue;
-    if (!isSettingName(key)) throw endpointError("UNKNOWN_SETTING", `Setting ${JSON.stringify(key)} is not a valid name`);
+    if (!isSettingName(key))
+      throw endpointError("UNKNOWN_SETTING", `Setting ${JSON.stringify(key)} is not a valid name`);
     settings.set(key, value);
   }
   return settings;

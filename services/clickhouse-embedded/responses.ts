@@ -11,7 +11,18 @@ export interface ServerIdentity {
   keepAliveTimeoutS: number;
 }
 
-const binaryFormatPrefixes = ["Parquet", "Arrow", "ORC", "Avro", "Native", "RowBinary", "Protobuf", "MsgPack", "BSON", "CapnProto"];
+const binaryFormatPrefixes = [
+  "Parquet",
+  "Arrow",
+  "ORC",
+  "Avro",
+  "Native",
+  "RowBinary",
+  "Protobuf",
+  "MsgPack",
+  "BSON",
+  "CapnProto",
+];
 
 /** Content-Type for an output format, following ClickHouse's choices for the common families. */
 export function contentTypeOf(format: string): string {
@@ -50,7 +61,11 @@ export function okResponse(server: ServerIdentity): Response {
 }
 
 /** A ClickHouse exception: text body, X-ClickHouse-Exception-Code, ClickHouse's status for it. */
-export function errorResponse(server: ServerIdentity, error: ClickHouseHttpError, queryId: string | undefined): Response {
+export function errorResponse(
+  server: ServerIdentity,
+  error: ClickHouseHttpError,
+  queryId: string | undefined,
+): Response {
   const headers: Record<string, string> = {
     ...identityHeaders(server),
     "Content-Type": "text/plain; charset=UTF-8",

@@ -45,7 +45,8 @@ export class BatchInserter {
   private consecutiveFailures = 0;
 
   constructor(private readonly options: BatchInserterOptions) {
-    if (!(options.insertsInFlightMax >= 1)) throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
+    if (!(options.insertsInFlightMax >= 1))
+      throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
   }
 
   /** True while the last insert attempt failed and none has succeeded since. */
@@ -77,7 +78,10 @@ export class BatchInserter {
         this.consecutiveFailures += 1;
         metrics.insertRetries.inc();
         const delayMs = backoffDelayMs(this.options.backoff, attempt);
-        logger.warn({ err: error, token: request.dedupToken, rows: request.rows, attempt, delayMs }, "ClickHouse insert failed; retrying");
+        logger.warn(
+          { err: error, token: request.dedupToken, rows: request.rows, attempt, delayMs },
+          "ClickHouse insert failed; retrying",
+        );
         await this.backoff(request, delayMs, attempt);
       }
     }
@@ -87,7 +91,8 @@ export class BatchInserter {
   private async backoff(request: InsertRequest, delayMs: number, attempt: number): Promise<void> {
     const endMs = performance.now() + delayMs;
     for (let slices = 0; slices <= delayMs / backoffSliceMs + 1; slices++) {
-      if (request.abandon()) throw new InsertAbandonedError(`insert ${request.dedupToken} abandoned after attempt ${attempt}`);
+      if (request.abandon())
+        throw new InsertAbandonedError(`insert ${request.dedupToken} abandoned after attempt ${attempt}`);
       const remainingMs = endMs - performance.now();
       if (remainingMs <= 0) return;
       await sleep(Math.min(remainingMs, backoffSliceMs), request.signal);
@@ -97,7 +102,9 @@ export class BatchInserter {
   private async acquire(): Promise<void> {
     while (this.running >= this.options.insertsInFlightMax) {
       if (this.waiting.length >= insertWaitersMax) {
-        throw new Error(`${this.waiting.length} inserts already wait for a slot (insertWaitersMax ${insertWaitersMax})`);
+        throw new Error(
+          `${this.waiting.length} inserts already wait for a slot (insertWaitersMax ${insertWaitersMax})`,
+        );
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }

@@ -16,7 +16,8 @@ export interface CutRangesOptions {
  */
 export function cutRanges(options: CutRangesOptions): InsertIntent[] {
   const { firstOffset, lastOffset, rowsMax, announced } = options;
-  if (!Number.isInteger(rowsMax) || rowsMax < 1) throw new RangeError(`rowsMax must be a positive integer, got ${rowsMax}`);
+  if (!Number.isInteger(rowsMax) || rowsMax < 1)
+    throw new RangeError(`rowsMax must be a positive integer, got ${rowsMax}`);
   assertRange({ first: firstOffset, last: lastOffset }, "cutRanges");
   const ranges: InsertIntent[] = [];
   let next = firstOffset;
@@ -26,7 +27,9 @@ export function cutRanges(options: CutRangesOptions): InsertIntent[] {
       throw new Error(`announced range ${range.first}..${range.last} does not start at the next offset ${next}`);
     }
     if (range.last > lastOffset) {
-      throw new Error(`announced range ${range.first}..${range.last} ends after the offsets on hand (last ${lastOffset})`);
+      throw new Error(
+        `announced range ${range.first}..${range.last} ends after the offsets on hand (last ${lastOffset})`,
+      );
     }
     ranges.push(range);
     next = range.last + 1;

@@ -45,12 +45,21 @@ export class Collector {
     const intentsTopic = intentsTopicName(config.COLLECTOR_GROUP, config.COLLECTOR_TOPIC);
     const intentsInfo = await admin.ensureTopic(intentsTopic, source.partitions.length);
     if (intentsInfo.partitions.length < source.partitions.length) {
-      throw new Error(`${intentsTopic} has ${intentsInfo.partitions.length} partitions, ${config.COLLECTOR_TOPIC} has ${source.partitions.length}`);
+      throw new Error(
+        `${intentsTopic} has ${intentsInfo.partitions.length} partitions, ${config.COLLECTOR_TOPIC} has ${source.partitions.length}`,
+      );
     }
     await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
-    const deadLetterProducer = await Producer.create({ brokerUrl: config.BROKER_URL, topic: config.COLLECTOR_DEAD_LETTER_TOPIC, lingerMs: 0 });
+    const deadLetterProducer = await Producer.create({
+      brokerUrl: config.BROKER_URL,
+      topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
+      lingerMs: 0,
+    });
     const io = new PartitionIo({ brokerUrl: config.BROKER_URL });
-    const backoff = { backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN, backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX };
+    const backoff = {
+      backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
+      backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
+    };
     const inserter = new BatchInserter({
       client: options.clickhouse,
       backoff,
@@ -90,7 +99,10 @@ export class Collector {
       clock: options.clock,
     });
     await consumer.start();
-    logger.info({ memberId: consumer.id, generation: consumer.currentGeneration, assigned: consumer.assigned() }, "joined the group");
+    logger.info(
+      { memberId: consumer.id, generation: consumer.currentGeneration, assigned: consumer.assigned() },
+      "joined the group",
+    );
     return new Collector(consumer, writer, inserter, deadLetterProducer, options);
   }
 

@@ -34,7 +34,8 @@ export const CollectorConfig = Type.Composite([
       default: 1_000,
       minimum: 0,
       maximum: 60_000,
-      description: "a caught-up collector inserts at most once per this period (longer when inserts are slow), so inserts stay few and large",
+      description:
+        "a caught-up collector inserts at most once per this period (longer when inserts are slow), so inserts stay few and large",
     }),
     COLLECTOR_FETCH_BYTES_MAX: Setting.integer({
       default: 8 * MiB,

@@ -52,7 +52,8 @@ export function deadLetterOf(options: {
 
 /** JSON records stay readable text; binary ones (and anything else) are kept exactly, as base64. */
 function readableValue(value: Uint8Array): Pick<DeadLetter, "value" | "valueEncoding"> {
-  if (isJsonRecord(value)) return { value: lossyDecoder.decode(value).slice(0, deadLetterValueLengthMax), valueEncoding: "utf8" };
+  if (isJsonRecord(value))
+    return { value: lossyDecoder.decode(value).slice(0, deadLetterValueLengthMax), valueEncoding: "utf8" };
   return { value: Buffer.from(value).toString("base64").slice(0, deadLetterValueLengthMax), valueEncoding: "base64" };
 }
 
@@ -71,13 +72,22 @@ export class DeadLetterSink {
   async send(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     for (const letter of letters) {
-      await this.producer.send({ key: letter.key === "" ? `${letter.topic}/${letter.partition}` : letter.key, value: JSON.stringify(letter) });
+      await this.producer.send({
+        key: letter.key === "" ? `${letter.topic}/${letter.partition}` : letter.key,
+        value: JSON.stringify(letter),
+      });
     }
     await this.producer.flush();
     for (const letter of letters) {
       this.metrics.deadLetters.inc({ reason: letter.reason });
       this.logger.warn(
-        { reason: letter.reason, detail: letter.detail, topic: letter.topic, partition: letter.partition, offset: letter.offset },
+        {
+          reason: letter.reason,
+          detail: letter.detail,
+          topic: letter.topic,
+          partition: letter.partition,
+          offset: letter.offset,
+        },
         "record sent to the dead-letter topic",
       );
     }

@@ -88,7 +88,8 @@ export class InsertCoalescer {
 
   constructor(private readonly options: InsertCoalescerOptions) {
     if (!(options.rowsMax >= 1)) throw new RangeError(`rowsMax must be ≥ 1, got ${options.rowsMax}`);
-    if (!(options.insertsInFlightMax >= 1)) throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
+    if (!(options.insertsInFlightMax >= 1))
+      throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
     this.waitingRangesMax = groupMembersMax * options.insertsInFlightMax * 4;
     // Shutting down ends pacing: what waits is inserted now, so SIGTERM does not wait out an interval.
     options.signal.addEventListener("abort", () => this.startInserts(), { once: true });
@@ -188,13 +189,18 @@ export class InsertCoalescer {
   }
 
   private observeInsertMs(durationMs: number): void {
-    this.insertMsAverage = this.insertMsAverage === 0 ? durationMs : (1 - durationWeight) * this.insertMsAverage + durationWeight * durationMs;
+    this.insertMsAverage =
+      this.insertMsAverage === 0
+        ? durationMs
+        : (1 - durationWeight) * this.insertMsAverage + durationWeight * durationMs;
   }
 
   private async insertGroup(group: readonly Waiting[]): Promise<void> {
     try {
       const members = group.map(({ entry }): GroupMember => ({ partition: entry.partition, ...entry.range }));
-      await Promise.all(group.map(({ entry }) => this.options.intents.write(entry.partition, [intentOf(entry.range, members)])));
+      await Promise.all(
+        group.map(({ entry }) => this.options.intents.write(entry.partition, [intentOf(entry.range, members)])),
+      );
       const rows = group.reduce((sum, { entry }) => sum + entry.rows.length, 0);
       if (rows > 0) {
         const startedMs = performance.now();
@@ -221,7 +227,9 @@ function revokedMessage(entry: CoalescedRange): string {
 
 /** A lone range is announced as before (no group), so its token is the plain range token. */
 export function intentOf(range: OffsetRange, members: readonly GroupMember[]): InsertIntent {
-  return members.length > 1 ? { first: range.first, last: range.last, group: [...members] } : { first: range.first, last: range.last };
+  return members.length > 1
+    ? { first: range.first, last: range.last, group: [...members] }
+    : { first: range.first, last: range.last };
 }
 
 /** The members' rows back to back, in member order, with one allocation. */

@@ -33,7 +33,9 @@ export class InsertIntentLog {
   /** Resolves once the broker has the ranges; only then may they be inserted. */
   async write(partition: number, intents: readonly InsertIntent[]): Promise<void> {
     // Only the schema's fields; JSON leaves `group` out when a lone range has none.
-    const values = intents.map((intent) => JSON.stringify({ first: intent.first, last: intent.last, group: intent.group }));
+    const values = intents.map((intent) =>
+      JSON.stringify({ first: intent.first, last: intent.last, group: intent.group }),
+    );
     await this.io.produce({ topic: this.topic, partition, values, key: String(partition), nowMs: this.clock() });
   }
 
@@ -50,7 +52,9 @@ export class InsertIntentLog {
     let end = bounds.highWatermark;
     while (end > bounds.logStartOffset) {
       if (bounds.highWatermark - end >= intentsScanMax) {
-        throw new Error(`${this.topic}/${partition}: no intent at or before offset ${resumeOffset} in the last ${intentsScanMax}`);
+        throw new Error(
+          `${this.topic}/${partition}: no intent at or before offset ${resumeOffset} in the last ${intentsScanMax}`,
+        );
       }
       const start = Math.max(bounds.logStartOffset, end - intentsWindow);
       const window = await this.readWindow(partition, start, end - 1);
@@ -62,7 +66,13 @@ export class InsertIntentLog {
   }
 
   private async readWindow(partition: number, fromOffset: number, throughOffset: number): Promise<InsertIntent[]> {
-    const read = await this.io.readRange({ topic: this.topic, partition, fromOffset, throughOffset, fetchBytesMax: intentsFetchBytesMax });
+    const read = await this.io.readRange({
+      topic: this.topic,
+      partition,
+      fromOffset,
+      throughOffset,
+      fetchBytesMax: intentsFetchBytesMax,
+    });
     const intents: InsertIntent[] = [];
     const decoder = new TextDecoder();
     for (const record of read.records) {

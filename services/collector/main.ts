@@ -66,7 +66,10 @@ const afterInsert =
         process.kill(process.pid, "SIGKILL");
       };
 
-const backoff = { backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN, backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX };
+const backoff = {
+  backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
+  backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
+};
 clickhouse = await startWithRetry({
   name: "apply ClickHouse migrations",
   step: () => openTelemetryStore({ config, log: logger, clock: Date.now }),
@@ -78,7 +81,8 @@ if (clickhouse !== undefined) {
   const store = clickhouse;
   collector = await startWithRetry({
     name: "join the consumer group",
-    step: () => Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
+    step: () =>
+      Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
     backoff,
     logger,
     signal: starting.signal,

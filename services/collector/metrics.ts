@@ -1,4 +1,11 @@
-import { batchSizeBuckets, Counter, Gauge, Histogram, latencyBucketsSeconds, type Registry } from "../../src/observability/metrics.ts";
+import {
+  batchSizeBuckets,
+  Counter,
+  Gauge,
+  Histogram,
+  latencyBucketsSeconds,
+  type Registry,
+} from "../../src/observability/metrics.ts";
 
 /** Live values the gauges read when scraped. */
 export interface CollectorGaugeSources {

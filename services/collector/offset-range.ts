@@ -15,7 +15,12 @@ export function rangeLength(range: OffsetRange): number {
 }
 
 export function assertRange(range: OffsetRange, where: string): void {
-  if (!Number.isSafeInteger(range.first) || !Number.isSafeInteger(range.last) || range.first < 0 || range.last < range.first) {
+  if (
+    !Number.isSafeInteger(range.first) ||
+    !Number.isSafeInteger(range.last) ||
+    range.first < 0 ||
+    range.last < range.first
+  ) {
     throw new RangeError(`${where}: bad offset range ${range.first}..${range.last}`);
   }
 }

@@ -1,7 +1,13 @@
 import type { ProduceResponse, TopicInfo } from "../../src/broker/api-schemas.ts";
 import { BrokerHttp } from "../../src/broker/http-client.ts";
 import { ApiPath, encodeProduceFrames, FetchHeader } from "../../src/broker/protocol.ts";
-import { type DecodedRecord, encodeBatch, forEachRecord, producerIdNone, sequenceNone } from "../../src/broker/record-batch.ts";
+import {
+  type DecodedRecord,
+  encodeBatch,
+  forEachRecord,
+  producerIdNone,
+  sequenceNone,
+} from "../../src/broker/record-batch.ts";
 
 /** Reads of one partition stop after this many fetches: a range that never completes is an error. */
 export const rangeFetchesMax = 1_000;
@@ -29,10 +35,21 @@ export class PartitionIo {
   }
 
   /** Appends the values as one batch to `partition`; resolves once the broker acknowledged it. */
-  async produce(options: { topic: string; partition: number; values: readonly string[]; key: string; nowMs: number }): Promise<void> {
+  async produce(options: {
+    topic: string;
+    partition: number;
+    values: readonly string[];
+    key: string;
+    nowMs: number;
+  }): Promise<void> {
     if (options.values.length === 0) throw new Error(`produce to ${options.topic}/${options.partition}: no values`);
     const records = options.values.map((value) => ({ key: options.key, value, timestampMs: options.nowMs }));
-    const batch = encodeBatch({ records, producerId: producerIdNone, baseSequence: sequenceNone, nowMs: options.nowMs });
+    const batch = encodeBatch({
+      records,
+      producerId: producerIdNone,
+      baseSequence: sequenceNone,
+      nowMs: options.nowMs,
+    });
     const body = encodeProduceFrames([{ partition: options.partition, batch }]);
     const response = await this.http.request("POST", ApiPath.produce(options.topic), {
       body,
@@ -40,12 +57,20 @@ export class PartitionIo {
     });
     const result = ((await response.json()) as ProduceResponse).results[0];
     if (result === undefined || result.error !== undefined) {
-      throw new Error(`produce to ${options.topic}/${options.partition} failed: ${result?.error ?? "no result"} ${result?.message ?? ""}`);
+      throw new Error(
+        `produce to ${options.topic}/${options.partition} failed: ${result?.error ?? "no result"} ${result?.message ?? ""}`,
+      );
     }
   }
 
   /** Records from `fromOffset` through `throughOffset` (inclusive), fetching as often as needed. */
-  async readRange(options: { topic: string; partition: number; fromOffset: number; throughOffset: number; fetchBytesMax: number }): Promise<PartitionRead> {
+  async readRange(options: {
+    topic: string;
+    partition: number;
+    fromOffset: number;
+    throughOffset: number;
+    fetchBytesMax: number;
+  }): Promise<PartitionRead> {
     const records: DecodedRecord[] = [];
     let next = options.fromOffset;
     let highWatermark = 0;
@@ -63,13 +88,20 @@ export class PartitionIo {
         next += 1;
       }
       if (read.records.length === 0 && highWatermark <= next) {
-        throw new Error(`${options.topic}/${options.partition}: offset ${next} is past the high watermark ${highWatermark}`);
+        throw new Error(
+          `${options.topic}/${options.partition}: offset ${next} is past the high watermark ${highWatermark}`,
+        );
       }
     }
     return { records, highWatermark };
   }
 
-  private async fetchOnce(topic: string, partition: number, fromOffset: number, fetchBytesMax: number): Promise<PartitionRead> {
+  private async fetchOnce(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    fetchBytesMax: number,
+  ): Promise<PartitionRead> {
     const query = `?offset=${fromOffset}&max_bytes=${fetchBytesMax}&wait_ms=0`;
     const response = await this.http.request("GET", ApiPath.fetch(topic, partition) + query);
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -1,17 +1,17 @@
-import type { ConsumedBatch } from "../../src/broker/consumed-batch.ts";
 import { sleep } from "../../src/broker/backoff.ts";
+import type { ConsumedBatch } from "../../src/broker/consumed-batch.ts";
 import type { DecodedRecord } from "../../src/broker/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
-import { type DeadLetter, deadLetterOf, type DeadLetterSink } from "./dead-letters.ts";
+import { type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";
 import { type CheckedRows, concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
 import type { PartitionIo } from "./partition-io.ts";
-import { planRecovery } from "./recovery-plan.ts";
 import { admitRecord, type RecordAdmission } from "./record-validation.ts";
+import { planRecovery } from "./recovery-plan.ts";
 
 type RecordRejection = Extract<RecordAdmission, { ok: false }>;
 
@@ -98,7 +98,8 @@ export class PartitionWriter {
   }
 
   readonly handle = async (batch: ConsumedBatch): Promise<void> => {
-    if (this.stopping.signal.aborted) throw new InsertAbandonedError(`shutting down: ${batch.topic}/${batch.partition} left for later`);
+    if (this.stopping.signal.aborted)
+      throw new InsertAbandonedError(`shutting down: ${batch.topic}/${batch.partition} left for later`);
     const startedMs = performance.now();
     await this.options.commitProcessed();
     const state = await this.stateFor(batch);
@@ -127,13 +128,23 @@ export class PartitionWriter {
     const generation = state.generation;
     const abandon = () => this.stopping.signal.aborted || this.options.generation() !== generation;
     for (const [index, range] of ranges.entries()) {
-      const checked = await this.checkRange(batch, records.slice(range.first - firstOffset, range.last - firstOffset + 1));
+      const checked = await this.checkRange(
+        batch,
+        records.slice(range.first - firstOffset, range.last - firstOffset + 1),
+      );
       if (index < replays) {
         await this.replay(batch, range, checked, abandon);
         state.announced.shift();
       } else {
         const caughtUp = index === ranges.length - 1 && batch.nextOffset >= batch.highWatermark;
-        await this.coalescer.insert({ partition: batch.partition, range, ...checked, abandon, caughtUp, revoked: batch.revoked });
+        await this.coalescer.insert({
+          partition: batch.partition,
+          range,
+          ...checked,
+          abandon,
+          caughtUp,
+          revoked: batch.revoked,
+        });
       }
       state.skipThroughOffset = Math.max(state.skipThroughOffset, range.last);
     }
@@ -144,7 +155,8 @@ export class PartitionWriter {
     const key = `${batch.topic}/${batch.partition}`;
     const generation = this.options.generation();
     const known = this.states.get(key);
-    if (known !== undefined && known.generation === generation && known.expectedOffset === batch.firstOffset) return known;
+    if (known !== undefined && known.generation === generation && known.expectedOffset === batch.firstOffset)
+      return known;
     const intents = await this.options.intents.readSince(batch.partition, batch.firstOffset);
     const plan = planRecovery(batch.firstOffset, intents);
     if (plan.skipThroughOffset >= 0 || plan.announced.length > 0) {
@@ -170,7 +182,9 @@ export class PartitionWriter {
     batch.forEachRecord((record) => {
       if (record.offset < next) return;
       if (record.offset !== next) {
-        throw new Error(`${batch.topic}/${batch.partition}: offset ${record.offset} follows ${next - 1} (a gap in the log)`);
+        throw new Error(
+          `${batch.topic}/${batch.partition}: offset ${record.offset} follows ${next - 1} (a gap in the log)`,
+        );
       }
       records.push(record);
       next += 1;
@@ -193,8 +207,16 @@ export class PartitionWriter {
   private async checkRange(batch: ConsumedBatch, records: readonly DecodedRecord[]): Promise<CheckedRows> {
     const letters: DeadLetter[] = [];
     const checked = admittedRows(records, (record, verdict) => {
-      const source = { topic: batch.topic, partition: batch.partition, offset: record.offset, key: record.key, value: record.value };
-      letters.push(deadLetterOf({ ...source, reason: verdict.reason, detail: verdict.detail, nowMs: this.options.clock() }));
+      const source = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: record.offset,
+        key: record.key,
+        value: record.value,
+      };
+      letters.push(
+        deadLetterOf({ ...source, reason: verdict.reason, detail: verdict.detail, nowMs: this.options.clock() }),
+      );
     });
     await this.options.deadLetters.send(letters);
     return checked;
@@ -205,10 +227,18 @@ export class PartitionWriter {
    * partitions' ranges of its group (read back from the broker), under the same token.
    * Another owner may replay the same group at the same time; ClickHouse keeps one copy.
    */
-  private async replay(batch: ConsumedBatch, intent: InsertIntent, own: CheckedRows, abandon: () => boolean): Promise<void> {
-    const members: GroupMember[] = intent.group ?? [{ partition: batch.partition, first: intent.first, last: intent.last }];
+  private async replay(
+    batch: ConsumedBatch,
+    intent: InsertIntent,
+    own: CheckedRows,
+    abandon: () => boolean,
+  ): Promise<void> {
+    const members: GroupMember[] = intent.group ?? [
+      { partition: batch.partition, first: intent.first, last: intent.last },
+    ];
     const parts: CheckedRows[] = [];
-    for (const member of members) parts.push(member.partition === batch.partition ? own : await this.memberRows(batch.topic, member));
+    for (const member of members)
+      parts.push(member.partition === batch.partition ? own : await this.memberRows(batch.topic, member));
     const rows = parts.reduce((sum, part) => sum + part.rows.length, 0);
     if (rows > 0) {
       await this.options.inserter.insert({
@@ -248,7 +278,10 @@ export class PartitionWriter {
 }
 
 /** The rows of the records that can be inserted; each other one goes to `onRejected`. */
-function admittedRows(records: readonly DecodedRecord[], onRejected: (record: DecodedRecord, verdict: RecordRejection) => void): CheckedRows {
+function admittedRows(
+  records: readonly DecodedRecord[],
+  onRejected: (record: DecodedRecord, verdict: RecordRejection) => void,
+): CheckedRows {
   const rows: Uint8Array[] = [];
   let rowBytes = 0;
   for (const record of records) {

@@ -8,7 +8,9 @@ import {
 } from "../../src/telemetry/record-codec.ts";
 
 /** A record the insert can take: its RowBinary row, or why it goes to the dead letters. */
-export type RecordAdmission = { ok: true; row: Uint8Array } | { ok: false; reason: RecordRejectionReason; detail: string };
+export type RecordAdmission =
+  | { ok: true; row: Uint8Array }
+  | { ok: false; reason: RecordRejectionReason; detail: string };
 
 /**
  * Decides what a record value contributes to a RowBinary insert body. A bad row would

@@ -29,7 +29,8 @@ export function planRecovery(resumeOffset: number, intents: readonly InsertInten
   let skipThroughOffset = -1;
   for (const intent of intents) {
     newestByFirst.set(intent.first, intent);
-    if (intent.first < resumeOffset && intent.last >= resumeOffset) skipThroughOffset = Math.max(skipThroughOffset, intent.last);
+    if (intent.first < resumeOffset && intent.last >= resumeOffset)
+      skipThroughOffset = Math.max(skipThroughOffset, intent.last);
   }
   const announced: InsertIntent[] = [];
   let next = skipThroughOffset >= 0 ? skipThroughOffset + 1 : resumeOffset;

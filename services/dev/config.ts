@@ -16,7 +16,8 @@ export const DevConfig = Type.Object({
     default: 5_000,
     minimum: 0,
     maximum: 10_000_000,
-    description: "rows/s each dev streamer produces (0 = as fast as the broker accepts; the embedded ClickHouse then falls behind and the backlog grows)",
+    description:
+      "rows/s each dev streamer produces (0 = as fast as the broker accepts; the embedded ClickHouse then falls behind and the backlog grows)",
   }),
   DEV_CLICKHOUSE_PORT: port(8123, "embedded ClickHouse HTTP port"),
   DEV_BROKER_PORT: port(9092, "broker HTTP port"),
@@ -49,7 +50,10 @@ export function flagsToEnv(argv: string[]): Record<string, string> {
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     const name = match === null ? undefined : names[match[1] ?? ""];
-    if (match === null || name === undefined) throw new Error(`unknown flag ${arg}; use --streamers N, --collectors N, --rate ROWS_PER_S, --data-dir D, --reset`);
+    if (match === null || name === undefined)
+      throw new Error(
+        `unknown flag ${arg}; use --streamers N, --collectors N, --rate ROWS_PER_S, --data-dir D, --reset`,
+      );
     const value = match[2] ?? argv[index + 1];
     if (match[2] === undefined) index += 1;
     if (value === undefined) throw new Error(`flag ${arg} needs a value`);

@@ -21,7 +21,10 @@ export function startControlServer(options: ControlServerOptions) {
       if (request.method === "GET" && url.pathname === "/status") return Response.json(options.status());
       const match = /^\/scale\/(streamer|collector)$/.exec(url.pathname);
       if (request.method !== "POST" || match === null) {
-        return Response.json({ error: "not_found", message: "use GET /status or POST /scale/{streamer|collector}?count=N" }, { status: 404 });
+        return Response.json(
+          { error: "not_found", message: "use GET /status or POST /scale/{streamer|collector}?count=N" },
+          { status: 404 },
+        );
       }
       const kind = match[1] === "streamer" ? "streamer" : "collector";
       const count = Number(url.searchParams.get("count"));

@@ -7,7 +7,7 @@ import { startControlServer } from "./control-server.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
 import { DevStack } from "./stack.ts";
 import type { StackPlan } from "./stack-plan.ts";
-import { type StackFigures, StackObserver, renderStatusLine } from "./status-panel.ts";
+import { renderStatusLine, type StackFigures, StackObserver } from "./status-panel.ts";
 
 let flags: Record<string, string>;
 try {
@@ -17,7 +17,11 @@ try {
   process.exit(2);
 }
 const config = loadConfigOrExit(DevConfig, { ...process.env, ...flags });
-const logger = createLogger({ service: "dev", instanceId: config.INSTANCE_ID || defaultInstanceId(), level: config.LOG_LEVEL });
+const logger = createLogger({
+  service: "dev",
+  instanceId: config.INSTANCE_ID || defaultInstanceId(),
+  level: config.LOG_LEVEL,
+});
 const dataDir = resolve(config.DEV_DATA_DIR);
 if (config.DEV_RESET) {
   rmSync(dataDir, { recursive: true, force: true });

@@ -171,7 +171,12 @@ export class ProcessSupervisor {
       managed.backoffMs = this.limits.restartBackoffMsMin;
     }
     this.logger.error(
-      { process: managed.spec.name, exitCode: code, restartInMs: managed.backoffMs, lastLines: managed.tail.slice(-10) },
+      {
+        process: managed.spec.name,
+        exitCode: code,
+        restartInMs: managed.backoffMs,
+        lastLines: managed.tail.slice(-10),
+      },
       `${managed.spec.name} exited with code ${code}; restarting`,
     );
     managed.restartTimer = setTimeout(() => {

@@ -1,5 +1,6 @@
 /** `bun run dev:scale -- collector 3`: asks the running dev stack to scale. */
 export {};
+
 const [kind, countText] = process.argv.slice(2);
 const port = Number(process.env.DEV_CONTROL_PORT ?? 8099);
 if ((kind !== "streamer" && kind !== "collector") || countText === undefined) {
@@ -7,7 +8,9 @@ if ((kind !== "streamer" && kind !== "collector") || countText === undefined) {
   process.exit(2);
 }
 try {
-  const response = await fetch(`http://127.0.0.1:${port}/scale/${kind}?count=${encodeURIComponent(countText)}`, { method: "POST" });
+  const response = await fetch(`http://127.0.0.1:${port}/scale/${kind}?count=${encodeURIComponent(countText)}`, {
+    method: "POST",
+  });
   process.stdout.write(`${await response.text()}\n`);
   process.exit(response.ok ? 0 : 1);
 } catch {

@@ -20,7 +20,14 @@ export type ScalableKind = "streamer" | "collector";
 const root = resolve(import.meta.dir, "../..");
 const bun = process.execPath;
 
-function spec(plan: StackPlan, name: string, kind: string, entry: string, httpPort: number, env: Record<string, string>): ProcessSpec {
+function spec(
+  plan: StackPlan,
+  name: string,
+  kind: string,
+  entry: string,
+  httpPort: number,
+  env: Record<string, string>,
+): ProcessSpec {
   return {
     name,
     kind,

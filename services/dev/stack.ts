@@ -1,7 +1,7 @@
 import type { Logger } from "../../src/observability/logger.ts";
-import { fetchText } from "./prometheus-scrape.ts";
 import type { ProcessSpec, ProcessSupervisor } from "./process-supervisor.ts";
-import { apiSpec, brokerSpec, clickhouseSpec, type ScalableKind, scalableSpec, type StackPlan } from "./stack-plan.ts";
+import { fetchText } from "./prometheus-scrape.ts";
+import { apiSpec, brokerSpec, clickhouseSpec, type ScalableKind, type StackPlan, scalableSpec } from "./stack-plan.ts";
 
 export const scaleCountMax = 10;
 const readyTimeoutMs = 60_000;

@@ -2,7 +2,7 @@ import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
-import { uploadRoute, type UploadRouteOptions } from "./upload-route.ts";
+import { type UploadRouteOptions, uploadRoute } from "./upload-route.ts";
 
 export interface StreamerAppOptions {
   registry: Registry;
@@ -24,7 +24,11 @@ export function createStreamerApp(options: StreamerAppOptions) {
       swagger({
         path: "/swagger",
         documentation: {
-          info: { title: "Telemetry streamer", version: "1", description: "CSV upload and operations routes of one streamer" },
+          info: {
+            title: "Telemetry streamer",
+            version: "1",
+            description: "CSV upload and operations routes of one streamer",
+          },
           tags: [
             { name: "upload", description: "Stream a CSV into the broker once" },
             { name: "operations", description: "Liveness, readiness and Prometheus metrics" },

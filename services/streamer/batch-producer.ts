@@ -1,5 +1,5 @@
-import type { Producer } from "../../src/broker/producer.ts";
 import { partitionForKey } from "../../src/broker/partitioner.ts";
+import type { Producer } from "../../src/broker/producer.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { RecordStamper } from "./record-stamper.ts";
 import type { RateLimiter } from "./sources/rate-limiter.ts";
@@ -100,7 +100,11 @@ export class BatchProducer {
     for (let index = batch.start; index < batch.end; index += 1) {
       const key = batch.keys[index] as string;
       if (this.pausedUntil !== undefined) await this.pausedUntil;
-      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array), timestampMs: nowMs });
+      await producer.send({
+        key,
+        value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array),
+        timestampMs: nowMs,
+      });
     }
     const produced = rowCount(batch);
     this.observe(batch, produced, startedAt);
@@ -109,7 +113,8 @@ export class BatchProducer {
 
   private countOwned(batch: RowBatch, start: number, end: number, flags: Uint8Array): number {
     let count = 0;
-    for (let index = start; index < end; index += 1) if (flags[this.partitionOf(batch.keys[index] as string)] === 1) count += 1;
+    for (let index = start; index < end; index += 1)
+      if (flags[this.partitionOf(batch.keys[index] as string)] === 1) count += 1;
     return count;
   }
 
@@ -125,7 +130,11 @@ export class BatchProducer {
       if (this.pausedUntil !== undefined) await this.pausedUntil;
       // Checked after the pause: a revocation pauses, clears the flag, then flushes.
       if (flags[this.partitionOf(key)] !== 1) continue;
-      await producer.send({ key, value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array), timestampMs: nowMs });
+      await producer.send({
+        key,
+        value: this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array),
+        timestampMs: nowMs,
+      });
       sent += 1;
     }
     return sent;

@@ -16,13 +16,18 @@ export const StreamerConfig = Type.Composite([
       default: 9500,
       minimum: 0,
       maximum: 65_535,
-      description: "port of /health, /ready, /metrics, /swagger and the upload (0 picks one; the `listening` log line reports it)",
+      description:
+        "port of /health, /ready, /metrics, /swagger and the upload (0 picks one; the `listening` log line reports it)",
     }),
     STREAMER_SOURCE: Setting.choice(["csv", "dcgm-exporter"] as const, {
       default: "csv",
       description: "replay a CSV file, or scrape live dcgm-exporter endpoints",
     }),
-    STREAMER_CSV_PATH: Setting.string({ default: sampleCsvPath, minLength: 1, description: "CSV file replayed (re-read when it changes)" }),
+    STREAMER_CSV_PATH: Setting.string({
+      default: sampleCsvPath,
+      minLength: 1,
+      description: "CSV file replayed (re-read when it changes)",
+    }),
     STREAMER_MODE: Setting.choice(["loop", "once"] as const, {
       default: "loop",
       description: "replay the CSV forever, or once and exit (once: meant for a single streamer)",
@@ -49,7 +54,8 @@ export const StreamerConfig = Type.Composite([
       default: 512 * 1024,
       minimum: 1024,
       maximum: 4 * MiB,
-      description: "a record batch to the broker seals at this size (must not exceed the broker's BROKER_BATCH_BYTES_MAX)",
+      description:
+        "a record batch to the broker seals at this size (must not exceed the broker's BROKER_BATCH_BYTES_MAX)",
     }),
     STREAMER_BUFFER_BYTES_MAX: Setting.integer({
       default: 32 * MiB,
@@ -61,10 +67,19 @@ export const StreamerConfig = Type.Composite([
       default: 86_400_000,
       minimum: 1_000,
       maximum: 7 * 86_400_000,
-      description: "a record the broker has not acknowledged after this long is given up (and counted); until then it is retried and the source waits",
+      description:
+        "a record the broker has not acknowledged after this long is given up (and counted); until then it is retried and the source waits",
     }),
-    STREAMER_TOPIC: Setting.string({ default: "telemetry", minLength: 1, description: "topic records are produced to" }),
-    STREAMER_GROUP: Setting.string({ default: "streamers", minLength: 1, description: "group the streamers split the GPUs in" }),
+    STREAMER_TOPIC: Setting.string({
+      default: "telemetry",
+      minLength: 1,
+      description: "topic records are produced to",
+    }),
+    STREAMER_GROUP: Setting.string({
+      default: "streamers",
+      minLength: 1,
+      description: "group the streamers split the GPUs in",
+    }),
     STREAMER_HEARTBEAT_MS: Setting.integer({
       default: 1_000,
       minimum: 50,

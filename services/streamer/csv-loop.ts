@@ -75,7 +75,10 @@ function reportPass(options: CsvLoopOptions, summary: CsvPassSummary): void {
   options.metrics.countRejected(summary.rejectedByReason);
   options.metrics.rowsRead.inc(summary.rejectedCount);
   for (const rejection of summary.rejections.slice(0, options.rejectionsLoggedMax)) {
-    options.logger.warn({ path: options.path, line: rejection.line, reason: rejection.reason, detail: rejection.detail }, "row rejected");
+    options.logger.warn(
+      { path: options.path, line: rejection.line, reason: rejection.reason, detail: rejection.detail },
+      "row rejected",
+    );
   }
   options.logger.info(
     {

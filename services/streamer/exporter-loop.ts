@@ -46,10 +46,16 @@ function reportRound(options: ExporterLoopOptions, round: ScrapeRound): void {
     metrics.rowsRead.inc(rejected);
     if (!target.ok) {
       metrics.scrapeFailures.inc();
-      logger.warn({ target: target.target, error: target.error, durationMs: Math.round(target.durationMs) }, "scrape failed");
+      logger.warn(
+        { target: target.target, error: target.error, durationMs: Math.round(target.durationMs) },
+        "scrape failed",
+      );
     }
     if (target.parseErrorCount > 0) {
-      logger.warn({ target: target.target, parseErrors: target.parseErrors, count: target.parseErrorCount }, "unparsable exporter lines");
+      logger.warn(
+        { target: target.target, parseErrors: target.parseErrors, count: target.parseErrorCount },
+        "unparsable exporter lines",
+      );
     }
   }
   logger.debug({ accepted: round.accepted, failedTargets: round.failedTargets }, "scrape round");

@@ -29,7 +29,11 @@ export class StreamerMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.rowsRead = new Counter({ name: "streamer_rows_read_total", help: "source rows read (valid and rejected)", registers });
+    this.rowsRead = new Counter({
+      name: "streamer_rows_read_total",
+      help: "source rows read (valid and rejected)",
+      registers,
+    });
     this.rowsProduced = new Counter({
       name: "streamer_rows_produced_total",
       help: "records handed to the producer (acknowledged before shutdown completes)",
@@ -47,7 +51,11 @@ export class StreamerMetrics {
       buckets: latencyBucketsSeconds,
       registers,
     });
-    this.rate = new Gauge({ name: "streamer_rate_rows_per_s", help: "rows produced per second, over the last seconds", registers });
+    this.rate = new Gauge({
+      name: "streamer_rate_rows_per_s",
+      help: "rows produced per second, over the last seconds",
+      registers,
+    });
     const metrics = this;
     this.ownedGpus = new Gauge({
       name: "streamer_owned_gpus",
@@ -57,10 +65,22 @@ export class StreamerMetrics {
         this.set(metrics.ownedGpuCount());
       },
     });
-    this.ownedPartitions = new Gauge({ name: "streamer_owned_partitions", help: "partitions of the topic this streamer owns now", registers });
+    this.ownedPartitions = new Gauge({
+      name: "streamer_owned_partitions",
+      help: "partitions of the topic this streamer owns now",
+      registers,
+    });
     this.loops = new Counter({ name: "streamer_loops_total", help: "completed passes over the source", registers });
-    this.produceErrors = new Counter({ name: "streamer_produce_errors_total", help: "producer flush failures", registers });
-    this.scrapeFailures = new Counter({ name: "streamer_scrape_failures_total", help: "failed dcgm-exporter scrapes", registers });
+    this.produceErrors = new Counter({
+      name: "streamer_produce_errors_total",
+      help: "producer flush failures",
+      registers,
+    });
+    this.scrapeFailures = new Counter({
+      name: "streamer_scrape_failures_total",
+      help: "failed dcgm-exporter scrapes",
+      registers,
+    });
   }
 
   countProduced(rows: number): void {
@@ -69,7 +89,8 @@ export class StreamerMetrics {
   }
 
   countRejected(byReason: Partial<Record<RowRejectionReason, number>>): void {
-    for (const [reason, count] of Object.entries(byReason)) if (count !== undefined) this.rowsRejected.inc({ reason }, count);
+    for (const [reason, count] of Object.entries(byReason))
+      if (count !== undefined) this.rowsRejected.inc({ reason }, count);
   }
 
   /** Starts sampling the produced counter for streamer_rate_rows_per_s. */

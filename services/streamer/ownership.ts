@@ -58,7 +58,9 @@ export class PartitionOwnership {
       throw new Error(`partitionCount ${count} outside 1..${ownedPartitionsMax}`);
     }
     if (options.requestTimeoutMs >= options.sessionTimeoutMs) {
-      throw new Error(`requestTimeoutMs ${options.requestTimeoutMs} must be below sessionTimeoutMs ${options.sessionTimeoutMs}`);
+      throw new Error(
+        `requestTimeoutMs ${options.requestTimeoutMs} must be below sessionTimeoutMs ${options.sessionTimeoutMs}`,
+      );
     }
     this.flags = new Uint8Array(count);
     const http = new BrokerHttp({ brokerUrl: options.brokerUrl, requestTimeoutMs: options.requestTimeoutMs });
@@ -80,7 +82,8 @@ export class PartitionOwnership {
 
   owned(): number[] {
     const partitions: number[] = [];
-    for (let partition = 0; partition < this.flags.length; partition += 1) if (this.flags[partition] === 1) partitions.push(partition);
+    for (let partition = 0; partition < this.flags.length; partition += 1)
+      if (this.flags[partition] === 1) partitions.push(partition);
     return partitions;
   }
 
@@ -190,7 +193,9 @@ export class PartitionOwnership {
     const wanted = new Set(partitionsOf(state.assignment, this.options.topic));
     for (const partition of wanted) {
       if (partition >= this.flags.length) {
-        throw new Error(`assigned partition ${partition} of ${this.options.topic}, which has ${this.flags.length} partitions`);
+        throw new Error(
+          `assigned partition ${partition} of ${this.options.topic}, which has ${this.flags.length} partitions`,
+        );
       }
     }
     const revoked = this.owned().filter((partition) => !wanted.has(partition));

@@ -11,7 +11,8 @@ export class RecordStamper {
   private position = 0;
 
   constructor(private readonly slabBytes: number) {
-    if (!Number.isInteger(slabBytes) || slabBytes < 1024) throw new Error(`slabBytes ${slabBytes} must be an integer >= 1024`);
+    if (!Number.isInteger(slabBytes) || slabBytes < 1024)
+      throw new Error(`slabBytes ${slabBytes} must be an integer >= 1024`);
     this.slab = new Uint8Array(slabBytes);
   }
 

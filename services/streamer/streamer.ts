@@ -68,7 +68,13 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
     brokerUrl: config.BROKER_URL,
     joined: () => ownership?.joined === true,
     readyTimeoutMs,
-    upload: { target: () => uploadTarget, metrics, logger, bytesMax: config.STREAMER_UPLOAD_BYTES_MAX, batchRowsMax: config.STREAMER_BATCH_ROWS },
+    upload: {
+      target: () => uploadTarget,
+      metrics,
+      logger,
+      bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
+      batchRowsMax: config.STREAMER_BATCH_ROWS,
+    },
   });
   const server = Bun.serve({
     hostname: config.STREAMER_HOST,
@@ -98,12 +104,19 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   await owner.start(signal);
   if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
   const readSignal = new AbortController();
-  const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch((error) => {
-    logger.error({ err: error }, "source loop failed");
-    return false;
-  });
+  const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
+    (error) => {
+      logger.error({ err: error }, "source loop failed");
+      return false;
+    },
+  );
   logger.info(
-    { producerId: producer.currentProducerId, partitions: producer.partitionCount, member: owner.member, source: config.STREAMER_SOURCE },
+    {
+      producerId: producer.currentProducerId,
+      partitions: producer.partitionCount,
+      member: owner.member,
+      source: config.STREAMER_SOURCE,
+    },
     "streaming",
   );
   return {
@@ -128,7 +141,8 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
 function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: StreamerMetrics): BatchProducer {
   const rate = config.STREAMER_RATE_ROWS_PER_S;
   // At a set rate, rows go out in chunks of about 50 ms worth, so the stream is smooth.
-  const chunkRowsMax = rate === 0 ? config.STREAMER_BATCH_ROWS : Math.min(config.STREAMER_BATCH_ROWS, Math.max(1, Math.ceil(rate / 20)));
+  const chunkRowsMax =
+    rate === 0 ? config.STREAMER_BATCH_ROWS : Math.min(config.STREAMER_BATCH_ROWS, Math.max(1, Math.ceil(rate / 20)));
   const burstRowsMax = Math.max(chunkRowsMax, Math.ceil(rate / 10));
   const limiter = new RateLimiter({ rowsPerSecond: rate, burstRowsMax, clock: () => performance.now() });
   return new BatchProducer({ producer, metrics, limiter, chunkRowsMax, clock: Date.now, sleep: (ms) => Bun.sleep(ms) });

@@ -2,8 +2,8 @@ import { Elysia, t } from "elysia";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { BatchProducer } from "./batch-producer.ts";
 import type { StreamerMetrics } from "./metrics.ts";
-import type { RowBatch } from "./sources/row-batch.ts";
 import { CsvFormatError, CsvUploadSummary, parseCsvStream, uploadParseDefaults } from "./sources/csv-source.ts";
+import type { RowBatch } from "./sources/row-batch.ts";
 
 /**
  * POST /api/v1/upload: the body is a CSV streamed once through the same validation
@@ -94,7 +94,12 @@ async function ingest(options: UploadRouteOptions, target: UploadTarget, request
   const rejectedCount = Object.values(summary.rejected).reduce((sum, count) => sum + count, 0);
   options.metrics.rowsRead.inc(rejectedCount);
   options.logger.info(
-    { accepted: summary.accepted, rejected: summary.rejected, firstErrors: summary.errors.slice(0, 10), bytes: summary.bytes },
+    {
+      accepted: summary.accepted,
+      rejected: summary.rejected,
+      firstErrors: summary.errors.slice(0, 10),
+      bytes: summary.bytes,
+    },
     "upload streamed",
   );
   return summary;
@@ -110,9 +115,13 @@ async function* bounded(stream: ReadableStream<Uint8Array>, bytesMax: number): A
   }
 }
 
-function errorAnswer(error: unknown, logger: Logger): { status: 400 | 413 | 503; body: { error: string; message: string } } {
+function errorAnswer(
+  error: unknown,
+  logger: Logger,
+): { status: 400 | 413 | 503; body: { error: string; message: string } } {
   if (error instanceof CsvFormatError) return { status: 400, body: { error: "unusable_csv", message: error.message } };
-  if (error instanceof UploadTooLargeError) return { status: 413, body: { error: "too_large", message: error.message } };
+  if (error instanceof UploadTooLargeError)
+    return { status: 413, body: { error: "too_large", message: error.message } };
   logger.error({ err: error }, "upload failed");
   const message = error instanceof Error ? error.message : String(error);
   return { status: 503, body: { error: "broker_unavailable", message } };

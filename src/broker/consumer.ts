@@ -145,7 +145,8 @@ export class Consumer {
   private tickMs(lastHeartbeatMs: number): number {
     const untilHeartbeatMs = lastHeartbeatMs + this.heartbeatIntervalMs - this.clock();
     const commitIntervalMs = this.options.autoCommitIntervalMs ?? 1_000;
-    const untilCommitMs = commitIntervalMs === 0 ? untilHeartbeatMs : this.lastCommitMs + commitIntervalMs - this.clock();
+    const untilCommitMs =
+      commitIntervalMs === 0 ? untilHeartbeatMs : this.lastCommitMs + commitIntervalMs - this.clock();
     return Math.max(1, Math.min(untilHeartbeatMs, untilCommitMs));
   }
 
@@ -254,7 +255,8 @@ export class Consumer {
       for (const partitionInfo of info.partitions) {
         const key = `${topic}/${partitionInfo.partition}`;
         const stored = committed.get(partitionInfo.partition);
-        const usable = stored !== undefined && stored >= partitionInfo.logStartOffset && stored <= partitionInfo.highWatermark;
+        const usable =
+          stored !== undefined && stored >= partitionInfo.logStartOffset && stored <= partitionInfo.highWatermark;
         positions.set(key, usable ? stored : resetOffset(offsets.resetPolicy, partitionInfo));
       }
     }

@@ -37,7 +37,10 @@ export class GroupClient {
   }
 
   offsets(topic: string): Promise<GroupOffsets> {
-    return this.http.json<GroupOffsets>("GET", `${ApiPath.groupOffsets(this.group)}?topic=${encodeURIComponent(topic)}`);
+    return this.http.json<GroupOffsets>(
+      "GET",
+      `${ApiPath.groupOffsets(this.group)}?topic=${encodeURIComponent(topic)}`,
+    );
   }
 }
 

@@ -42,7 +42,11 @@ export const GroupName = Type.String({
   description: "letters, digits, '.', '_' or '-'",
 });
 export const TopicName = Type.String({ pattern: namePattern, description: "letters, digits, '.', '_' or '-'" });
-export const MemberId = Type.String({ minLength: 1, maxLength: memberIdLengthMax, description: "assigned by the broker" });
+export const MemberId = Type.String({
+  minLength: 1,
+  maxLength: memberIdLengthMax,
+  description: "assigned by the broker",
+});
 export const Generation = Type.Integer({ minimum: 0, description: "bumped by every membership change" });
 export const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const PartitionNumber = Type.Integer({ minimum: 0, maximum: 65_535 });
@@ -103,7 +107,10 @@ export const HeartbeatRequest = Type.Object(
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
-export const LeaveGroupRequest = Type.Object({ memberId: MemberId }, { $id: "LeaveGroupRequest", additionalProperties: false });
+export const LeaveGroupRequest = Type.Object(
+  { memberId: MemberId },
+  { $id: "LeaveGroupRequest", additionalProperties: false },
+);
 export type LeaveGroupRequest = Static<typeof LeaveGroupRequest>;
 
 export const PartitionOffset = Type.Object({

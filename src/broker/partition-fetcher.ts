@@ -82,7 +82,8 @@ export class PartitionFetcher {
         timeoutMs: fetchWaitMs + this.options.http.requestTimeoutMs,
       });
     } catch (error) {
-      if (error instanceof BrokerClientError && error.code === "offset_out_of_range") return this.resetOutOfRange(error);
+      if (error instanceof BrokerClientError && error.code === "offset_out_of_range")
+        return this.resetOutOfRange(error);
       throw error;
     }
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -97,7 +98,10 @@ export class PartitionFetcher {
     const start = error.body?.logStartOffset ?? 0;
     const end = error.body?.highWatermark ?? 0;
     const reset = this.position < start ? start : end;
-    this.options.onError(error, `${this.options.topic}/${this.options.partition}: offset ${this.position} reset to ${reset}`);
+    this.options.onError(
+      error,
+      `${this.options.topic}/${this.options.partition}: offset ${this.position} reset to ${reset}`,
+    );
     this.position = reset;
     return undefined;
   }

@@ -16,7 +16,7 @@ export function murmur2(bytes: Uint8Array): number {
   const quads = length >>> 2;
   for (let index = 0; index < quads; index += 1) {
     const at = index * 4;
-    let k = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) | 0;
+    let k = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24) | 0;
     k = Math.imul(k, m);
     k ^= k >>> 24;
     k = Math.imul(k, m);

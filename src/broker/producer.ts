@@ -5,8 +5,8 @@ import { partitionForKey } from "./partitioner.ts";
 import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "./protocol.ts";
 import {
   type BatchAck,
-  deferred,
   type Deferred,
+  deferred,
   type PartitionQueue,
   type PendingBatch,
   RecordAccumulator,
@@ -128,7 +128,9 @@ export class Producer {
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
     };
     if (this.limits.batchBytesMax + batchHeaderBytes > batchBytesLimit) {
-      throw new ProducerError(`batchBytesMax ${this.limits.batchBytesMax} plus the batch header exceeds ${batchBytesLimit}`);
+      throw new ProducerError(
+        `batchBytesMax ${this.limits.batchBytesMax} plus the batch header exceeds ${batchBytesLimit}`,
+      );
     }
     if (this.limits.batchBytesMax + 16 > this.limits.requestBytesMax) {
       throw new ProducerError(`batchBytesMax ${this.limits.batchBytesMax} must fit in requestBytesMax`);
@@ -147,8 +149,10 @@ export class Producer {
       backoff: options.backoff ?? defaultBackoff,
       isRetryable: isRetryableError,
     };
-    const partitionCount = options.partitionCount ?? (await retryUntil(() => topicPartitionCount(http, options), retry));
-    const producerId = options.idempotent === false ? producerIdNone : await retryUntil(() => newProducerId(http), retry);
+    const partitionCount =
+      options.partitionCount ?? (await retryUntil(() => topicPartitionCount(http, options), retry));
+    const producerId =
+      options.idempotent === false ? producerIdNone : await retryUntil(() => newProducerId(http), retry);
     return new Producer(options, partitionCount, producerId);
   }
 
@@ -179,7 +183,9 @@ export class Producer {
   async sendAndWait(record: ProducerRecord): Promise<BatchAck> {
     if (this.closed) throw new ProducerError("producer is closed");
     const batch =
-      this.waiters.length === 0 ? (this.tryBuffer(record) ?? (await this.waitForRoom(record))) : await this.waitForRoom(record);
+      this.waiters.length === 0
+        ? (this.tryBuffer(record) ?? (await this.waitForRoom(record)))
+        : await this.waitForRoom(record);
     return await batch.ack.promise;
   }
 
@@ -232,7 +238,9 @@ export class Producer {
     const bytesBefore = openBefore?.bytes ?? 0;
     const batch = this.accumulator.add(key.partition, key.bytes, value, timestampMs);
     if (batch === undefined) {
-      throw new ProducerError(`record of more than ${this.limits.batchBytesMax} bytes once encoded exceeds batchBytesMax`);
+      throw new ProducerError(
+        `record of more than ${this.limits.batchBytesMax} bytes once encoded exceeds batchBytesMax`,
+      );
     }
     this.bufferedBytes += batch === openBefore ? batch.bytes - bytesBefore : batch.bytes;
     if (queue.sealed.length > sealedBefore) this.pump();
@@ -317,7 +325,11 @@ export class Producer {
     for (const queue of this.accumulator.queues) {
       if (queue.inFlight) continue;
       // An open batch that lingered long enough goes as soon as its partition is free.
-      if (queue.sealed.length === 0 && queue.open !== undefined && nowMs - queue.open.createdMs >= this.limits.lingerMs) {
+      if (
+        queue.sealed.length === 0 &&
+        queue.open !== undefined &&
+        nowMs - queue.open.createdMs >= this.limits.lingerMs
+      ) {
         this.accumulator.seal(queue);
       }
       const head = queue.sealed[0];
@@ -393,16 +405,25 @@ export class Producer {
   private onResult(batch: PendingBatch, result: ProduceResult): void {
     if (result.error !== undefined) {
       const status = result.error === "out_of_order_sequence" ? 409 : 0;
-      const error = new BrokerClientError(status, result.error, result.message ?? result.error, result.retryable === true, 0, undefined);
+      const error = new BrokerClientError(
+        status,
+        result.error,
+        result.message ?? result.error,
+        result.retryable === true,
+        0,
+        undefined,
+      );
       this.onFailure(batch, error);
       return;
     }
     const queue = this.accumulator.queues[batch.partition]!;
-    if (queue.sealed[0] !== batch) throw new ProducerError(`partition ${batch.partition}: acknowledged batch is not the head`);
+    if (queue.sealed[0] !== batch)
+      throw new ProducerError(`partition ${batch.partition}: acknowledged batch is not the head`);
     queue.sealed.shift();
     queue.inFlight = false;
     queue.retryAtMs = 0;
-    if (batch.sequence >= 0 && batch.producerId === this.producerId) queue.nextSequence = (batch.sequence + batch.builder.recordCount) % (sequenceMax + 1);
+    if (batch.sequence >= 0 && batch.producerId === this.producerId)
+      queue.nextSequence = (batch.sequence + batch.builder.recordCount) % (sequenceMax + 1);
     batch.ack.resolve({
       topic: this.options.topic,
       partition: batch.partition,
@@ -438,7 +459,8 @@ export class Producer {
   /** Gives up on the head batch of its partition: its ack rejects, flush() reports it. */
   private failBatch(batch: PendingBatch, error: unknown): void {
     const queue = this.accumulator.queues[batch.partition]!;
-    if (queue.sealed[0] !== batch) throw new ProducerError(`partition ${batch.partition}: failed batch is not the head`);
+    if (queue.sealed[0] !== batch)
+      throw new ProducerError(`partition ${batch.partition}: failed batch is not the head`);
     queue.sealed.shift();
     queue.inFlight = false;
     queue.retryAtMs = 0;

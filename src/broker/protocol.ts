@@ -29,8 +29,7 @@ export const ApiPath = {
   topics: "/v1/topics",
   topic: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}`,
   produce: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}/produce`,
-  fetch: (topic: string, partition: number) =>
-    `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/fetch`,
+  fetch: (topic: string, partition: number) => `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/fetch`,
   producers: "/v1/producers",
   groups: "/v1/groups",
   group: (group: string) => `/v1/groups/${encodeURIComponent(group)}`,
@@ -72,7 +71,8 @@ export function encodeProduceFrames(batches: readonly PartitionBatch[], into?: U
     throw new FrameError(`${batches.length} frames exceed framesPerRequestMax ${framesPerRequestMax}`);
   }
   const bodyBytes = framedBytes(batches);
-  const body = into !== undefined && into.byteLength >= bodyBytes ? into.subarray(0, bodyBytes) : new Uint8Array(bodyBytes);
+  const body =
+    into !== undefined && into.byteLength >= bodyBytes ? into.subarray(0, bodyBytes) : new Uint8Array(bodyBytes);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let position = 0;
   for (const item of batches) {

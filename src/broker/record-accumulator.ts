@@ -177,7 +177,12 @@ export class RecordAccumulator {
   }
 
   private recycle(buffer: Uint8Array): void {
-    const pool = buffer.length === this.bufferBytes ? this.poolFull : buffer.length === this.bufferBytesInitial ? this.poolInitial : undefined;
+    const pool =
+      buffer.length === this.bufferBytes
+        ? this.poolFull
+        : buffer.length === this.bufferBytesInitial
+          ? this.poolInitial
+          : undefined;
     if (pool !== undefined && pool.length < buffersPooledMax) pool.push(buffer);
   }
 

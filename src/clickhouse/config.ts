@@ -19,7 +19,8 @@ export const TelemetryStoreConfig = Type.Object({
     default: 30,
     minimum: 1,
     maximum: 3_650,
-    description: "days datapoints, rollups and registry entries are kept (TTL); changing it alters the tables at start-up",
+    description:
+      "days datapoints, rollups and registry entries are kept (TTL); changing it alters the tables at start-up",
   }),
   CLICKHOUSE_MIGRATE_ON_START: Setting.boolean({
     default: true,

@@ -19,7 +19,12 @@ export interface DatapointsInsertResult {
 }
 
 /** The collector's token for a batch: the log range it came from identifies it exactly. */
-export function batchDedupToken(batch: { topic: string; partition: number; firstOffset: bigint | number; lastOffset: bigint | number }): string {
+export function batchDedupToken(batch: {
+  topic: string;
+  partition: number;
+  firstOffset: bigint | number;
+  lastOffset: bigint | number;
+}): string {
   return `${batch.topic}/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`;
 }
 
@@ -28,7 +33,10 @@ export function batchDedupToken(batch: { topic: string; partition: number; first
  * bounded in length whatever the member count, and the same for the same ranges.
  * A single range keeps its own token, so its replay matches either way.
  */
-export function groupDedupToken(topic: string, members: readonly { partition: number; first: number; last: number }[]): string {
+export function groupDedupToken(
+  topic: string,
+  members: readonly { partition: number; first: number; last: number }[],
+): string {
   if (members.length === 0) throw new RangeError("groupDedupToken: no members");
   const [only] = members;
   if (members.length === 1 && only !== undefined) {
@@ -53,7 +61,9 @@ export async function insertDatapointRows(
   assertDedupToken(options.dedupToken);
   if (body.byteLength === 0) throw new RangeError("datapoints insert: empty body");
   if (body.byteLength > insertBodyBytesMax) {
-    throw new RangeError(`datapoints insert: body of ${body.byteLength} bytes exceeds insertBodyBytesMax ${insertBodyBytesMax}`);
+    throw new RangeError(
+      `datapoints insert: body of ${body.byteLength} bytes exceeds insertBodyBytesMax ${insertBodyBytesMax}`,
+    );
   }
   const result = await client.exec({
     query: insertSql,
@@ -96,6 +106,8 @@ export function joinRecordRows(records: readonly Uint8Array[]): Uint8Array {
 
 function assertDedupToken(token: string): void {
   if (token.length === 0 || token.length > dedupTokenLengthMax) {
-    throw new RangeError(`datapoints insert: dedup token length must be in [1, ${dedupTokenLengthMax}], got ${token.length}`);
+    throw new RangeError(
+      `datapoints insert: dedup token length must be in [1, ${dedupTokenLengthMax}], got ${token.length}`,
+    );
   }
 }

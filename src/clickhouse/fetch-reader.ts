@@ -42,7 +42,8 @@ function searchOf(database: string, query: RowsQuery): URLSearchParams {
   for (const [name, value] of Object.entries(query.clickhouse_settings ?? {})) {
     if (value !== undefined) search.set(name, String(value));
   }
-  for (const [name, value] of Object.entries(query.query_params ?? {})) search.set(`param_${name}`, paramText(value, name));
+  for (const [name, value] of Object.entries(query.query_params ?? {}))
+    search.set(`param_${name}`, paramText(value, name));
   return search;
 }
 

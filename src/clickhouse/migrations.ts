@@ -53,12 +53,16 @@ const retentionDaysMax = 36_500;
 
 /** sha256 over the templates, so it is the same whatever the database or retention. */
 export function migrationChecksum(migration: Migration): string {
-  return createHash("sha256").update(`${migration.name}\n${migration.statements.join("\n;\n")}`).digest("hex");
+  return createHash("sha256")
+    .update(`${migration.name}\n${migration.statements.join("\n;\n")}`)
+    .digest("hex");
 }
 
 export function renderStatement(template: string, context: { database: string; retentionDays: number }): string {
   assertIdentifier(context.database, "database");
-  return template.replaceAll("{{db}}", context.database).replaceAll("{{retention_days}}", String(context.retentionDays));
+  return template
+    .replaceAll("{{db}}", context.database)
+    .replaceAll("{{retention_days}}", String(context.retentionDays));
 }
 
 /**
@@ -74,7 +78,10 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
   assertIdentifier(options.database, "database");
   assertRetentionDays(options.retentionDays);
   const context = { database: options.database, retentionDays: options.retentionDays };
-  await options.client.command({ query: "CREATE DATABASE IF NOT EXISTS {db:Identifier}", query_params: { db: options.database } });
+  await options.client.command({
+    query: "CREATE DATABASE IF NOT EXISTS {db:Identifier}",
+    query_params: { db: options.database },
+  });
   await options.client.command({ query: renderStatement(migrationsTableDdl, context) });
   const before = await readApplied(options.client, options.database);
   const report = verifyApplied(list, before, options.database);
@@ -84,7 +91,12 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
     report.applied.push(migration.version);
   }
   verifyApplied(list, await readApplied(options.client, options.database), options.database);
-  await applyRetention({ client: options.client, database: options.database, retentionDays: options.retentionDays, log: options.log });
+  await applyRetention({
+    client: options.client,
+    database: options.database,
+    retentionDays: options.retentionDays,
+    log: options.log,
+  });
   options.log?.info({ database: options.database, ...report }, "clickhouse schema up to date");
   return report;
 }

@@ -97,7 +97,13 @@ export class DatapointsPartsReader {
 
 /** Every active datapoints part, with what a window fingerprint needs. */
 export function datapointsParts(client: RowsClient): Promise<PartRow[]> {
-  return queryRows(client, { name: "datapoints parts", sql: partsSql, params: {}, row: PartRow, rowsMax: fingerprintPartsMax });
+  return queryRows(client, {
+    name: "datapoints parts",
+    sql: partsSql,
+    params: {},
+    row: PartRow,
+    rowsMax: fingerprintPartsMax,
+  });
 }
 
 /** The fingerprint of the parts that can hold rows of [startMs, endMs]; "" when none can. */
@@ -111,14 +117,19 @@ export function windowFingerprint(snapshot: DatapointsParts, options: PartsFinge
     .join(",");
 }
 
-export async function datapointsPartsFingerprint(client: RowsClient, options: PartsFingerprintOptions): Promise<string> {
+export async function datapointsPartsFingerprint(
+  client: RowsClient,
+  options: PartsFingerprintOptions,
+): Promise<string> {
   assertWindow(options);
   return windowFingerprint(await new DatapointsPartsReader(client).read(), options);
 }
 
 function assertWindow({ startMs, endMs }: PartsFingerprintOptions): void {
   if (!Number.isSafeInteger(startMs) || !Number.isSafeInteger(endMs) || endMs < startMs) {
-    throw new RangeError(`parts fingerprint window must be integer milliseconds, start <= end, got ${startMs}..${endMs}`);
+    throw new RangeError(
+      `parts fingerprint window must be integer milliseconds, start <= end, got ${startMs}..${endMs}`,
+    );
   }
 }
 

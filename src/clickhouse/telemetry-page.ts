@@ -124,14 +124,25 @@ function nextCursor(rows: readonly TelemetryPointRow[], previous: TelemetryCurso
   if (last === undefined) throw new Error("nextCursor: empty page");
   let equal = 0;
   for (let index = rows.length - 1; index >= 0 && sameKey(rows[index], last); index -= 1) equal += 1;
-  const cursor = { tsMs: last.ts_ms, metric: last.metric, sourceTsMs: last.source_ts_ms, value: last.value, skip: equal };
+  const cursor = {
+    tsMs: last.ts_ms,
+    metric: last.metric,
+    sourceTsMs: last.source_ts_ms,
+    value: last.value,
+    skip: equal,
+  };
   if (previous !== undefined && equal === rows.length && sameCursorKey(previous, cursor)) cursor.skip += previous.skip;
   return cursor;
 }
 
 function sameKey(row: TelemetryPointRow | undefined, last: TelemetryPointRow): boolean {
   if (row === undefined) return false;
-  return row.ts_ms === last.ts_ms && row.metric === last.metric && row.source_ts_ms === last.source_ts_ms && row.value === last.value;
+  return (
+    row.ts_ms === last.ts_ms &&
+    row.metric === last.metric &&
+    row.source_ts_ms === last.source_ts_ms &&
+    row.value === last.value
+  );
 }
 
 function sameCursorKey(a: TelemetryCursor, b: TelemetryCursor): boolean {
@@ -141,7 +152,9 @@ function sameCursorKey(a: TelemetryCursor, b: TelemetryCursor): boolean {
 function assertPageOptions(options: TelemetryPageOptions): void {
   assertLimit(options.limit, telemetryPageLimitMax, "telemetry page limit");
   if (!Number.isSafeInteger(options.startMs) || !Number.isSafeInteger(options.endMs)) {
-    throw new RangeError(`telemetry page bounds must be integer milliseconds, got ${options.startMs}..${options.endMs}`);
+    throw new RangeError(
+      `telemetry page bounds must be integer milliseconds, got ${options.startMs}..${options.endMs}`,
+    );
   }
   if (options.endMs < options.startMs) {
     throw new RangeError(`telemetry page end ${options.endMs} is before start ${options.startMs}`);

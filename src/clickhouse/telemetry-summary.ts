@@ -57,7 +57,9 @@ export function planSummary(
 ): SummaryPlan {
   const { startMs, endMs, stepSeconds } = options;
   if (!Number.isInteger(stepSeconds) || stepSeconds < summaryStepSecondsMin || stepSeconds > summaryStepSecondsMax) {
-    throw new RangeError(`summary step must be an integer in [${summaryStepSecondsMin}, ${summaryStepSecondsMax}] s, got ${stepSeconds}`);
+    throw new RangeError(
+      `summary step must be an integer in [${summaryStepSecondsMin}, ${summaryStepSecondsMax}] s, got ${stepSeconds}`,
+    );
   }
   if (!Number.isSafeInteger(startMs) || !Number.isSafeInteger(endMs) || endMs < startMs) {
     throw new RangeError(`summary bounds must be integer milliseconds with start <= end, got ${startMs}..${endMs}`);
@@ -69,7 +71,12 @@ export function planSummary(
   if (bucketCount > summaryBucketsMax) {
     throw new RangeError(`summary would have ${bucketCount} buckets, more than summaryBucketsMax ${summaryBucketsMax}`);
   }
-  return { firstBucketMs, endExclusiveMs, bucketCount, source: stepSeconds % rollupStepSeconds === 0 && options.forceRaw !== true ? "rollup" : "raw" };
+  return {
+    firstBucketMs,
+    endExclusiveMs,
+    bucketCount,
+    source: stepSeconds % rollupStepSeconds === 0 && options.forceRaw !== true ? "rollup" : "raw",
+  };
 }
 
 /** The aggregate over raw rows and over rollup rows; `last` is the value at the greatest (ts, value). */

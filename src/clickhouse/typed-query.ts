@@ -46,10 +46,7 @@ function checkerFor<S extends TSchema>(schema: S): TypeCheck<S> {
  * integers come back as JSON numbers (epoch milliseconds fit in 2^53), so the schemas
  * can say `Integer`. A row of the wrong shape throws: the schema and the SQL disagree.
  */
-export async function queryRows<S extends TSchema>(
-  client: RowsClient,
-  query: TypedQuery<S>,
-): Promise<Static<S>[]> {
+export async function queryRows<S extends TSchema>(client: RowsClient, query: TypedQuery<S>): Promise<Static<S>[]> {
   const result = await client.query({
     query: query.sql,
     query_params: query.params,

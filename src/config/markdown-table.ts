@@ -16,12 +16,14 @@ function defaultCell(setting: TSchema): string {
 }
 
 function allowedCell(setting: TSchema): string {
-  if (Array.isArray(setting.anyOf)) return setting.anyOf.map((choice: TSchema) => `\`${String(choice.const)}\``).join(", ");
+  if (Array.isArray(setting.anyOf))
+    return setting.anyOf.map((choice: TSchema) => `\`${String(choice.const)}\``).join(", ");
   if (setting.type === "integer" || setting.type === "number") {
     return `${setting.type} ${setting.minimum ?? "…"}–${setting.maximum ?? "…"}`;
   }
   if (setting.type === "boolean") return "`true`, `false`";
-  if (setting.pattern !== undefined) return setting.pattern.startsWith("^https?") ? "http(s) URL" : `pattern \`${setting.pattern}\``;
+  if (setting.pattern !== undefined)
+    return setting.pattern.startsWith("^https?") ? "http(s) URL" : `pattern \`${setting.pattern}\``;
   return "string";
 }
 

@@ -1,4 +1,4 @@
-import { Type, type TLiteral, type TUnion } from "@sinclair/typebox";
+import { type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 
 /**
  * Builders for environment settings. Each carries its default, bounds and a

@@ -44,14 +44,16 @@ function registerProcessMetrics(registry: Registry): void {
       this.set(process.memoryUsage().heapUsed);
     },
   });
-  const start = new Gauge({ name: "process_start_time_seconds", help: "Start time since the Unix epoch, in seconds", registers: [registry] });
+  const start = new Gauge({
+    name: "process_start_time_seconds",
+    help: "Start time since the Unix epoch, in seconds",
+    registers: [registry],
+  });
   start.set(startTimeSeconds);
 }
 
 /** Latency buckets in seconds, from 0.5 ms to 10 s. */
-export const latencyBucketsSeconds = [
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-];
+export const latencyBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Batch-size buckets in records or rows. */
 export const batchSizeBuckets = [1, 10, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000];

@@ -68,7 +68,11 @@ export class CsvRowValidator {
   validate(fields: readonly string[]): SourcePointResult {
     const columns = this.columns;
     if (fields.length !== columns.headerCount) {
-      return { ok: false, reason: "wrong_column_count", detail: `${fields.length} fields, header has ${columns.headerCount}` };
+      return {
+        ok: false,
+        reason: "wrong_column_count",
+        detail: `${fields.length} fields, header has ${columns.headerCount}`,
+      };
     }
     const uuid = field(fields, columns.uuid);
     if (uuid.length === 0) return { ok: false, reason: "missing_uuid", detail: "empty uuid" };

@@ -9,9 +9,7 @@ import { labelCountMax, textLengthMax } from "../domain/telemetry.ts";
 
 export type Labels = Record<string, string>;
 
-export type LabelScan =
-  | { ok: true; labels: Labels; endIndex: number }
-  | { ok: false; error: string; index: number };
+export type LabelScan = { ok: true; labels: Labels; endIndex: number } | { ok: false; error: string; index: number };
 
 /** Labels that TelemetryPoint carries as columns; they are not repeated in `labels`. */
 export const columnLabelNames: ReadonlySet<string> = new Set([
@@ -81,7 +79,9 @@ export function extraLabels(labels: Labels): Labels {
   return extra;
 }
 
-type PairScan = { ok: true; name: string; value: string; endIndex: number } | { ok: false; error: string; index: number };
+type PairScan =
+  | { ok: true; name: string; value: string; endIndex: number }
+  | { ok: false; error: string; index: number };
 
 interface EscapeState {
   nextBackslash: number;
@@ -112,7 +112,8 @@ function scanQuotedValue(text: string, startIndex: number, escapes: EscapeState)
   if (close === -1) return { ok: false, error: "unterminated label value", index: startIndex };
   const backslash = escapes.nextBackslash;
   // Most values have no escapes: one slice, no per-character loop.
-  if (backslash === -1 || backslash > close) return { ok: true, value: text.slice(startIndex, close), endIndex: close + 1 };
+  if (backslash === -1 || backslash > close)
+    return { ok: true, value: text.slice(startIndex, close), endIndex: close + 1 };
   const scan = scanEscapedValue(text, startIndex);
   if (scan.ok) escapes.nextBackslash = text.indexOf("\\", scan.endIndex);
   return scan;
@@ -148,6 +149,7 @@ function isNameChar(code: number, first: boolean): boolean {
 
 function skipBlank(text: string, startIndex: number): number {
   let index = startIndex;
-  while (index < text.length && (text.charCodeAt(index) === charSpace || text.charCodeAt(index) === charTab)) index += 1;
+  while (index < text.length && (text.charCodeAt(index) === charSpace || text.charCodeAt(index) === charTab))
+    index += 1;
   return index;
 }

@@ -70,7 +70,11 @@ export function parsePrometheusText(text: string, options: PrometheusParseOption
   return result;
 }
 
-function recordError(result: PrometheusParseResult, options: PrometheusParseOptions, error: PrometheusParseError): void {
+function recordError(
+  result: PrometheusParseResult,
+  options: PrometheusParseOptions,
+  error: PrometheusParseError,
+): void {
   result.errorCount += 1;
   if (result.errors.length < options.errorsKeptMax) result.errors.push(error);
 }
@@ -88,14 +92,18 @@ function scanSample(line: string, namePrefix: string): SampleScan {
     labels = scan.labels;
     index = scan.endIndex + 1;
   }
-  const tokens = line.slice(index).trim().split(/[ \t]+/);
+  const tokens = line
+    .slice(index)
+    .trim()
+    .split(/[ \t]+/);
   if (tokens.length > 2 || tokens[0] === undefined || tokens[0] === "") {
     return { ok: false, error: `${name}: expected "value [timestamp]" after the labels` };
   }
   const value = parseSampleValue(tokens[0]);
   if (value === undefined) return { ok: false, error: `${name}: value "${tokens[0].slice(0, 40)}" is not a number` };
   const timestampMs = tokens[1] === undefined ? undefined : parseTimestamp(tokens[1]);
-  if (timestampMs === null) return { ok: false, error: `${name}: timestamp "${tokens[1]?.slice(0, 40)}" is not integer ms` };
+  if (timestampMs === null)
+    return { ok: false, error: `${name}: timestamp "${tokens[1]?.slice(0, 40)}" is not integer ms` };
   return { ok: true, sample: { name, labels, value, timestampMs } };
 }
 
@@ -106,7 +114,8 @@ export function parseSampleValue(token: string): number | undefined {
   if (decimalPattern.test(token)) return Number(token);
   const lower = token.toLowerCase();
   if (lower === "nan") return Number.NaN;
-  if (lower === "+inf" || lower === "inf" || lower === "+infinity" || lower === "infinity") return Number.POSITIVE_INFINITY;
+  if (lower === "+inf" || lower === "inf" || lower === "+infinity" || lower === "infinity")
+    return Number.POSITIVE_INFINITY;
   if (lower === "-inf" || lower === "-infinity") return Number.NEGATIVE_INFINITY;
   return undefined;
 }

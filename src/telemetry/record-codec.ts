@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { labelCountMax, TelemetryPoint, textLengthMax } from "../domain/telemetry.ts";
-import { readSafeInt64, RowBinaryWriter, utf8BytesPerCharMax, writeInt64 } from "./row-binary.ts";
+import { RowBinaryWriter, readSafeInt64, utf8BytesPerCharMax, writeInt64 } from "./row-binary.ts";
 import type { SourcePoint } from "./source-point.ts";
 
 /**
@@ -61,7 +61,9 @@ export const RecordRejectionReason = Type.Union(
 export type RecordRejectionReason = Static<typeof RecordRejectionReason>;
 
 export type RecordVerdict = { ok: true } | { ok: false; reason: RecordRejectionReason; detail: string };
-export type RecordDecodeResult = { ok: true; point: TelemetryPoint } | { ok: false; reason: RecordRejectionReason; detail: string };
+export type RecordDecodeResult =
+  | { ok: true; point: TelemetryPoint }
+  | { ok: false; reason: RecordRejectionReason; detail: string };
 
 /** The record key: one GPU's datapoints share a partition and stay in order. */
 export function recordKey(point: SourcePoint): string {
@@ -133,7 +135,8 @@ function writeTail(writer: RowBinaryWriter, point: SourcePoint): void {
 /** What the collector would refuse anyway is refused at the source. */
 function assertEncodable(point: SourcePoint): void {
   assertEpochMs(point.source_ts, "source_ts");
-  if (!Number.isFinite(point.value)) throw new Error(`value ${point.value} of ${point.uuid} ${point.metric} is not finite`);
+  if (!Number.isFinite(point.value))
+    throw new Error(`value ${point.value} of ${point.uuid} ${point.metric} is not finite`);
   if (!Number.isInteger(point.gpu_index) || point.gpu_index < 0 || point.gpu_index > 0xffff) {
     throw new Error(`gpu_index ${point.gpu_index} of ${point.uuid} is not a UInt16`);
   }
@@ -160,7 +163,8 @@ export function checkTelemetryRecord(value: Uint8Array): RecordVerdict {
 /** Parses and validates one record value (binary or JSON); never throws. */
 export function decodeTelemetryRecord(input: string | Uint8Array): RecordDecodeResult {
   if (typeof input === "string" || isJsonRecord(input)) return decodeJsonRecord(input);
-  if (input[0] !== recordFormatTag) return reject("unknown_shape", `format tag ${input[0]}: neither ${recordFormatTag} (binary) nor '{' (JSON)`);
+  if (input[0] !== recordFormatTag)
+    return reject("unknown_shape", `format tag ${input[0]}: neither ${recordFormatTag} (binary) nor '{' (JSON)`);
   const scanner = new RecordScanner(true).reset(input);
   const problem = scanner.scan();
   return problem ?? { ok: true, point: scanner.point() };
@@ -208,7 +212,8 @@ class RecordScanner {
 
   /** undefined when the record is good. */
   scan(): Rejection | undefined {
-    if (this.bytes.byteLength > recordLengthMax) return reject("undecodable", `${this.bytes.byteLength} bytes, max ${recordLengthMax}`);
+    if (this.bytes.byteLength > recordLengthMax)
+      return reject("undecodable", `${this.bytes.byteLength} bytes, max ${recordLengthMax}`);
     try {
       this.fields();
     } catch (error) {
@@ -223,8 +228,31 @@ class RecordScanner {
 
   point(): TelemetryPoint {
     const [ts, sourceTs, gpuIndex, value] = this.numbers as [number, number, number, number];
-    const [uuid, hostname, device, model, metric, container, pod, namespace] = this.texts as [string, string, string, string, string, string, string, string];
-    return { ts, source_ts: sourceTs, uuid, hostname, gpu_index: gpuIndex, device, model, metric, value, container, pod, namespace, labels: this.labels };
+    const [uuid, hostname, device, model, metric, container, pod, namespace] = this.texts as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    return {
+      ts,
+      source_ts: sourceTs,
+      uuid,
+      hostname,
+      gpu_index: gpuIndex,
+      device,
+      model,
+      metric,
+      value,
+      container,
+      pod,
+      namespace,
+      labels: this.labels,
+    };
   }
 
   private fields(): void {
@@ -295,10 +323,12 @@ class RecordScanner {
         break;
       }
     }
-    if (ascii && length > textLengthMax) throw new ScanStop(reject(tooLong, `${name} of ${length} characters, max ${textLengthMax}`));
+    if (ascii && length > textLengthMax)
+      throw new ScanStop(reject(tooLong, `${name} of ${length} characters, max ${textLengthMax}`));
     if (ascii && !this.decode) return length;
     const text = this.utf8(start, name);
-    if (text.length > textLengthMax) throw new ScanStop(reject(tooLong, `${name} of ${text.length} characters, max ${textLengthMax}`));
+    if (text.length > textLengthMax)
+      throw new ScanStop(reject(tooLong, `${name} of ${text.length} characters, max ${textLengthMax}`));
     if (this.decode) this.texts.push(text);
     return length;
   }
@@ -352,7 +382,8 @@ function decodeJsonRecord(input: string | Uint8Array): RecordDecodeResult {
 
 /** Names the first problem an operator would care about, most specific first. */
 function classifyInvalid(parsed: unknown): Rejection {
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return reject("unknown_shape", "not a JSON object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return reject("unknown_shape", "not a JSON object");
   const record = parsed as Record<string, unknown>;
   if (typeof record.uuid !== "string" || record.uuid.length === 0) return reject("missing_uuid", "uuid");
   if (typeof record.metric !== "string" || record.metric.length === 0) return reject("missing_metric", "metric");

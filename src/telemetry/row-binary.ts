@@ -18,7 +18,8 @@ export class RowBinaryWriter {
   private position = 0;
 
   constructor(readonly capacityBytes: number) {
-    if (!Number.isInteger(capacityBytes) || capacityBytes < 64) throw new RangeError(`capacityBytes ${capacityBytes} must be an integer ≥ 64`);
+    if (!Number.isInteger(capacityBytes) || capacityBytes < 64)
+      throw new RangeError(`capacityBytes ${capacityBytes} must be an integer ≥ 64`);
     this.bytes = new Uint8Array(capacityBytes);
     this.view = new DataView(this.bytes.buffer);
   }

@@ -190,7 +190,10 @@ function wrkMs(text: string, label: string): number {
 }
 
 async function maxThroughputWrk(wrk: string, url: string, concurrency: number, durationS: number): Promise<Figures> {
-  const child = Bun.spawn([wrk, "-t1", `-c${concurrency}`, `-d${durationS}s`, "--latency", url], { stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn([wrk, "-t1", `-c${concurrency}`, `-d${durationS}s`, "--latency", url], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const text = await new Response(child.stdout).text();
   if ((await child.exited) !== 0) throw new Error(`wrk failed:\n${text}`);
   const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? Number.NaN);
@@ -229,7 +232,8 @@ async function startApi(clickhouseUrl: string): Promise<{ baseUrl: string; stop:
 /** Active datapoints parts: background merges after the load change them (and the page cache's fingerprints). */
 async function activeParts(client: ClickHouseClient): Promise<number> {
   const result = await client.query({
-    query: "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'datapoints' AND active",
+    query:
+      "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'datapoints' AND active",
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ n: string | number }>();
@@ -290,11 +294,20 @@ async function main(): Promise<void> {
     const beforeUncached = await pageCacheCounts(api.baseUrl);
     const telemetryUncached = await sequential(uncachedUrl, telemetrySequentialRequests);
     const uncachedCache = countsSince(await pageCacheCounts(api.baseUrl), beforeUncached);
-    console.log("telemetry 1 h, 1 GPU, never the same window, one at a time:", telemetryUncached, "page cache:", uncachedCache);
+    console.log(
+      "telemetry 1 h, 1 GPU, never the same window, one at a time:",
+      telemetryUncached,
+      "page cache:",
+      uncachedCache,
+    );
     const partsBeforeRate = await activeParts(client);
     const beforeRate = await pageCacheCounts(api.baseUrl);
     const telemetry = await fixedRate(telemetryUrl, telemetryRatePerS, telemetryDurationS);
-    const rateCache = { ...countsSince(await pageCacheCounts(api.baseUrl), beforeRate), parts_before: partsBeforeRate, parts_after: await activeParts(client) };
+    const rateCache = {
+      ...countsSince(await pageCacheCounts(api.baseUrl), beforeRate),
+      parts_before: partsBeforeRate,
+      parts_after: await activeParts(client),
+    };
     console.log(`telemetry 1 h, 1 GPU @ ${telemetryRatePerS} req/s:`, telemetry, "page cache:", rateCache);
     await Bun.sleep(1_000);
     const wrk = Bun.which("wrk");
@@ -302,7 +315,10 @@ async function main(): Promise<void> {
       wrk === null
         ? await maxThroughputBun(gpusUrl, gpusConcurrency, gpusDurationS)
         : await maxThroughputWrk(wrk, gpusUrl, gpusConcurrency, gpusDurationS);
-    console.log(`/api/v1/gpus max throughput (${wrk === null ? "bun client" : "wrk"}, ${gpusConcurrency} connections):`, gpus);
+    console.log(
+      `/api/v1/gpus max throughput (${wrk === null ? "bun client" : "wrk"}, ${gpusConcurrency} connections):`,
+      gpus,
+    );
     const result = {
       bench: "api",
       mode: short ? "short" : "full",

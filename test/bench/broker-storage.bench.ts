@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeLogConfig, type FlushPolicy } from "../../brokers/log/log-config.ts";
+import { type FlushPolicy, makeLogConfig } from "../../brokers/log/log-config.ts";
 import { LogManager } from "../../brokers/log/log-manager.ts";
 import { encodeBatch, producerIdNone, sequenceNone } from "../../src/broker/record-batch.ts";
 
@@ -20,7 +20,16 @@ function makeBatch(seed: number): Uint8Array {
   const records = [];
   for (let index = 0; index < recordsPerBatch; index++) {
     const uuid = `GPU-${(seed * 7919 + index) % 247}-5f3a-4c1e-9d2b-0a1b2c3d4e5f`;
-    const value = JSON.stringify({ ts: nowMs + index, metric: "DCGM_FI_DEV_GPU_UTIL", gpu: index % 8, uuid, device: `nvidia${index % 8}`, host: `host-${index % 31}`, value: (index * 13) % 100, model: "NVIDIA H100 80GB HBM3" });
+    const value = JSON.stringify({
+      ts: nowMs + index,
+      metric: "DCGM_FI_DEV_GPU_UTIL",
+      gpu: index % 8,
+      uuid,
+      device: `nvidia${index % 8}`,
+      host: `host-${index % 31}`,
+      value: (index * 13) % 100,
+      model: "NVIDIA H100 80GB HBM3",
+    });
     records.push({ key: uuid, value, timestampMs: nowMs + index });
   }
   return encodeBatch({ records, producerId: producerIdNone, baseSequence: sequenceNone, nowMs });
@@ -47,14 +56,16 @@ async function runMode(flush: FlushPolicy, batches: Uint8Array[]): Promise<ModeR
     const startMs = performance.now();
     const startCpu = process.cpuUsage();
     // One producer loop per partition, as concurrent produce requests would arrive.
-    await Promise.all(logs.map(async (log, partition) => {
-      for (let round = 0; performance.now() < deadlineMs; round++) {
-        const batch = batches[(partition + round) % batches.length]!;
-        await log.append(batch);
-        records += recordsPerBatch;
-        bytes += batch.length;
-      }
-    }));
+    await Promise.all(
+      logs.map(async (log, partition) => {
+        for (let round = 0; performance.now() < deadlineMs; round++) {
+          const batch = batches[(partition + round) % batches.length]!;
+          await log.append(batch);
+          records += recordsPerBatch;
+          bytes += batch.length;
+        }
+      }),
+    );
     const seconds = (performance.now() - startMs) / 1000;
     const cpu = process.cpuUsage(startCpu);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -68,7 +79,13 @@ async function runMode(flush: FlushPolicy, batches: Uint8Array[]): Promise<ModeR
       }
     }
     const readSeconds = (performance.now() - readStartMs) / 1000;
-    return { flush, recordsPerSecond: Math.round(records / seconds), recordsPerCpuSecond: Math.round(records / cpuSeconds), megabytesPerSecond: Math.round(bytes / seconds / 1e6), readMegabytesPerSecond: Math.round(readBytes / readSeconds / 1e6) };
+    return {
+      flush,
+      recordsPerSecond: Math.round(records / seconds),
+      recordsPerCpuSecond: Math.round(records / cpuSeconds),
+      megabytesPerSecond: Math.round(bytes / seconds / 1e6),
+      readMegabytesPerSecond: Math.round(readBytes / readSeconds / 1e6),
+    };
   } finally {
     await manager.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -76,7 +93,9 @@ async function runMode(flush: FlushPolicy, batches: Uint8Array[]): Promise<ModeR
 }
 
 const batches = [makeBatch(1), makeBatch(2), makeBatch(3)];
-console.log(`batch: ${recordsPerBatch} records, ${batches[0]!.length} bytes (${Math.round(batches[0]!.length / recordsPerBatch)} B/record)`);
+console.log(
+  `batch: ${recordsPerBatch} records, ${batches[0]!.length} bytes (${Math.round(batches[0]!.length / recordsPerBatch)} B/record)`,
+);
 const results: ModeResult[] = [];
 for (const flush of ["os", "interval", "always"] as const) {
   const result = await runMode(flush, batches);

@@ -8,7 +8,9 @@ import { resolve } from "node:path";
  */
 test("bench:broker runs in short mode against its peers and ends with one JSON line of figures", async () => {
   const root = resolve(import.meta.dir, "../..");
-  const install = Bun.spawnSync(["bash", "test/support/ensure-system-packages.sh", "nats-server", "redis-server"], { cwd: root });
+  const install = Bun.spawnSync(["bash", "test/support/ensure-system-packages.sh", "nats-server", "redis-server"], {
+    cwd: root,
+  });
   expect(install.exitCode).toBe(0);
   const run = Bun.spawn(["bun", "test/bench/broker.bench.ts"], {
     cwd: root,
@@ -22,7 +24,10 @@ test("bench:broker runs in short mode against its peers and ends with one JSON l
   const lastLine = output.trim().split("\n").at(-1) ?? "";
   const figures = JSON.parse(lastLine) as {
     bench: string;
-    results: Record<string, { produceRecordsPerSecond: number; consumeRecordsPerSecond: number; ackP99Ms: number; peakRssBytes: number }>;
+    results: Record<
+      string,
+      { produceRecordsPerSecond: number; consumeRecordsPerSecond: number; ackP99Ms: number; peakRssBytes: number }
+    >;
     skipped: Record<string, string>;
   };
   expect(figures.bench).toBe("broker");

@@ -31,7 +31,7 @@
  * ours divided by the peer's; above 1 means ours is higher) and the targets met.
  */
 import { loadavg } from "node:os";
-import { natsPeer, type NatsPublishMode } from "./broker/nats-peer.ts";
+import { type NatsPublishMode, natsPeer } from "./broker/nats-peer.ts";
 import { ourBrokerPeer } from "./broker/our-broker-peer.ts";
 import type { BenchPeer, BenchRecord } from "./broker/peer.ts";
 import { redisPeer } from "./broker/redis-peer.ts";
@@ -42,11 +42,15 @@ const flush = (process.env.BENCH_FLUSH ?? "interval") as "always" | "interval" |
 const backlogGiB = Number(process.env.BENCH_BACKLOG_GIB ?? (short ? 0 : 5));
 /** Bytes a record takes in the log: record header, key, value, plus its share of the batch header. */
 const storedBytesPerRecordEstimate = 255;
-const produceCount = Math.max(short ? 300_000 : 3_000_000, Math.ceil((backlogGiB * 2 ** 30) / storedBytesPerRecordEstimate));
+const produceCount = Math.max(
+  short ? 300_000 : 3_000_000,
+  Math.ceil((backlogGiB * 2 ** 30) / storedBytesPerRecordEstimate),
+);
 const bothCount = short ? 200_000 : 2_000_000;
 const peerProduceCountMax = short ? 300_000 : 2_000_000;
 const natsPublish = (process.env.BENCH_NATS_PUBLISH ?? "async") as NatsPublishMode;
-if (natsPublish !== "async" && natsPublish !== "request") throw new Error(`BENCH_NATS_PUBLISH must be async or request, got "${natsPublish}"`);
+if (natsPublish !== "async" && natsPublish !== "request")
+  throw new Error(`BENCH_NATS_PUBLISH must be async or request, got "${natsPublish}"`);
 const peerNames = (process.env.BENCH_PEERS ?? "nats,redis").split(",").filter((name) => name !== "");
 const latencyRatePerSecond = 50_000;
 const latencySeconds = short ? 2 : 10;
@@ -65,7 +69,12 @@ const targets = {
 /** A fixed pool of encoded DCGM-shaped records, reused round-robin (the encoding is not under test). */
 function recordPool(): BenchRecord[] {
   const encoder = new TextEncoder();
-  const metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE"];
+  const metrics = [
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_MEM_COPY_UTIL",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_POWER_USAGE",
+  ];
   const nowMs = Date.now();
   const pool: BenchRecord[] = [];
   for (let sample = 0; sample < valuesPerGpu; sample += 1) {
@@ -116,7 +125,11 @@ async function measure(peer: BenchPeer, pool: BenchRecord[], produceCount: numbe
   try {
     const produceSeconds = await timed(() => peer.produce("bench-produce", record, produceCount));
     const produceRate = produceCount / produceSeconds;
-    print(peer, "produce-only", `${Math.round(produceRate).toLocaleString()} records/s (${produceCount.toLocaleString()} in ${produceSeconds.toFixed(2)} s)`);
+    print(
+      peer,
+      "produce-only",
+      `${Math.round(produceRate).toLocaleString()} records/s (${produceCount.toLocaleString()} in ${produceSeconds.toFixed(2)} s)`,
+    );
     const consumeSeconds = await timed(() => peer.consume("bench-produce", produceCount));
     const consumeRate = produceCount / consumeSeconds;
     print(peer, "consume-only (backlog)", `${Math.round(consumeRate).toLocaleString()} records/s`);
@@ -171,9 +184,12 @@ function availablePeers(): { peers: BenchPeer[]; skipped: Record<string, string>
   const skipped: Record<string, string> = {};
   for (const name of peerNames) {
     const factory = factories[name];
-    if (factory === undefined) throw new Error(`BENCH_PEERS names unknown peer "${name}" (known: ${Object.keys(factories).join(", ")})`);
+    if (factory === undefined)
+      throw new Error(`BENCH_PEERS names unknown peer "${name}" (known: ${Object.keys(factories).join(", ")})`);
     const binary = findBinary(factory.binary);
-    if (binary === undefined) skipped[name] = `${factory.binary} not found on PATH or in /usr/sbin, /usr/bin (apt-get install -y ${factory.binary})`;
+    if (binary === undefined)
+      skipped[name] =
+        `${factory.binary} not found on PATH or in /usr/sbin, /usr/bin (apt-get install -y ${factory.binary})`;
     else peers.push(factory.make(binary));
   }
   return { peers, skipped };
@@ -186,7 +202,9 @@ function ratios(ours: PeerFigures, peers: Record<string, PeerFigures>): Record<s
   for (const [name, peer] of Object.entries(peers)) {
     out[`vs_${name}_produce_ratio`] = round(ours.produceRecordsPerSecond / peer.produceRecordsPerSecond);
     out[`vs_${name}_consume_ratio`] = round(ours.consumeRecordsPerSecond / peer.consumeRecordsPerSecond);
-    out[`vs_${name}_produce_consume_ratio`] = round(ours.produceConsumeRecordsPerSecond / peer.produceConsumeRecordsPerSecond);
+    out[`vs_${name}_produce_consume_ratio`] = round(
+      ours.produceConsumeRecordsPerSecond / peer.produceConsumeRecordsPerSecond,
+    );
     out[`vs_${name}_ack_p50_ratio`] = round(ours.ackP50Ms / peer.ackP50Ms);
     out[`vs_${name}_ack_p99_ratio`] = round(ours.ackP99Ms / peer.ackP99Ms);
     out[`vs_${name}_rss_ratio`] = round(ours.peakRssBytes / peer.peakRssBytes);
@@ -199,14 +217,17 @@ const averageBytes = Math.round(pool.reduce((sum, item) => sum + item.key.length
 const loadAverage1m = Number(loadavg()[0]!.toFixed(2));
 process.stdout.write(
   `broker bench: ${short ? "short" : "full"} mode, flush=${flush}, ~${averageBytes} bytes/record (key + value), ` +
-    `12 partitions, backlog ${(produceCount * storedBytesPerRecordEstimate / 2 ** 30).toFixed(1)} GiB, ` +
-    `load average ${loadavg().map((load) => load.toFixed(2)).join(" ")} on ${navigator.hardwareConcurrency} cores\n`,
+    `12 partitions, backlog ${((produceCount * storedBytesPerRecordEstimate) / 2 ** 30).toFixed(1)} GiB, ` +
+    `load average ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(" ")} on ${navigator.hardwareConcurrency} cores\n`,
 );
 const { peers, skipped } = availablePeers();
 for (const [name, reason] of Object.entries(skipped)) process.stdout.write(`${name.padEnd(8)} skipped: ${reason}\n`);
 const ours = await measure(ourBrokerPeer({ flush }), pool, produceCount);
 const peerResults: Record<string, PeerFigures> = {};
-for (const peer of peers) peerResults[peer.name] = await measure(peer, pool, Math.min(produceCount, peerProduceCountMax));
+for (const peer of peers)
+  peerResults[peer.name] = await measure(peer, pool, Math.min(produceCount, peerProduceCountMax));
 const results = { ours, ...peerResults };
 const vs = ratios(ours, peerResults);
 for (const [key, value] of Object.entries(vs)) process.stdout.write(`ours/peer ${key.padEnd(34)} ${value}\n`);

@@ -24,9 +24,16 @@ const roundCount = 5;
 const gpuCount = 247;
 const hostCount = 31;
 const metricNames = [
-  "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE",
-  "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK",
-  "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_DEV_XID_ERRORS",
+  "DCGM_FI_DEV_GPU_UTIL",
+  "DCGM_FI_DEV_MEM_COPY_UTIL",
+  "DCGM_FI_DEV_FB_USED",
+  "DCGM_FI_DEV_FB_FREE",
+  "DCGM_FI_DEV_POWER_USAGE",
+  "DCGM_FI_DEV_GPU_TEMP",
+  "DCGM_FI_DEV_SM_CLOCK",
+  "DCGM_FI_DEV_MEM_CLOCK",
+  "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+  "DCGM_FI_DEV_XID_ERRORS",
 ];
 
 function tableDdl(table: string): string {
@@ -61,7 +68,7 @@ function makeRows(): TelemetryPoint[] {
       device: `nvidia${gpu % 8}`,
       model: "NVIDIA H100 80GB HBM3",
       metric: metricNames[index % metricNames.length] ?? "DCGM_FI_DEV_GPU_UTIL",
-      value: (index * 37) % 1_000 / 10,
+      value: ((index * 37) % 1_000) / 10,
       container: index % 3 === 0 ? "trainer" : "",
       pod: index % 3 === 0 ? `train-${host}` : "",
       namespace: index % 3 === 0 ? "ml" : "",
@@ -105,7 +112,10 @@ function makePaths(client: ClickHouseClient, session: Session, rows: TelemetryPo
     httpText: async (table) => {
       await client.command({ query: tableDdl(table) });
       // insert() would JSON-encode each stream chunk as a row; exec() sends the bytes as they are.
-      const result = await client.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([text]) });
+      const result = await client.exec({
+        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        values: Readable.from([text]),
+      });
       result.stream.resume();
       await new Promise((resolve) => result.stream.once("end", resolve));
     },
@@ -140,7 +150,9 @@ async function verify(client: ClickHouseClient, session: Session): Promise<void>
 
 const rows = makeRows();
 const text = Buffer.from(`${rows.map((row) => JSON.stringify(row)).join("\n")}\n`);
-console.log(`${rowCount.toLocaleString()} DCGM rows, ${(text.byteLength / 1024 / 1024).toFixed(1)} MiB of JSONEachRow, ${roundCount} rounds`);
+console.log(
+  `${rowCount.toLocaleString()} DCGM rows, ${(text.byteLength / 1024 / 1024).toFixed(1)} MiB of JSONEachRow, ${roundCount} rounds`,
+);
 const clickhouse = await startEmbeddedClickHouse();
 // The client warns about sockets idle past their TTL while this process is busy
 // serialising rows; that is the benchmark's own load, not a finding.

@@ -9,15 +9,15 @@
  *   BENCH_SHORT=1 bun run bench:collector (200,000)
  */
 import type { ClickHouseClient } from "@clickhouse/client";
+import { concatGroupRows } from "../../services/collector/insert-coalescer.ts";
+import { PartitionIo } from "../../services/collector/partition-io.ts";
+import { admitRecord } from "../../services/collector/record-validation.ts";
 import { Admin } from "../../src/broker/admin.ts";
 import { Producer } from "../../src/broker/producer.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
 import { migrate } from "../../src/clickhouse/migrations.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
-import { PartitionIo } from "../../services/collector/partition-io.ts";
-import { concatGroupRows } from "../../services/collector/insert-coalescer.ts";
-import { admitRecord } from "../../services/collector/record-validation.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
 import { startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
@@ -29,8 +29,16 @@ const partitions = 12;
 const insertsInFlightMax = Number(process.env.BENCH_INSERTS_IN_FLIGHT ?? 2);
 const gpuCount = 247;
 const metricNames = [
-  "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_GPU_TEMP",
-  "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
+  "DCGM_FI_DEV_GPU_UTIL",
+  "DCGM_FI_DEV_MEM_COPY_UTIL",
+  "DCGM_FI_DEV_FB_USED",
+  "DCGM_FI_DEV_FB_FREE",
+  "DCGM_FI_DEV_GPU_TEMP",
+  "DCGM_FI_DEV_POWER_USAGE",
+  "DCGM_FI_DEV_SM_CLOCK",
+  "DCGM_FI_DEV_MEM_CLOCK",
+  "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+  "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
 ];
 /** Fetch size of broker and collector (MiB): it bounds the rows of one insert (~24,000 at 8 MiB). */
 const fetchMebibytes = Number(process.env.BENCH_FETCH_MIB ?? 8);
@@ -44,9 +52,17 @@ function seriesTails(): Array<{ key: string; tail: Uint8Array }> {
     for (const [index, metric] of metricNames.entries()) {
       const uuid = `GPU-5fd4f087-86f3-7a43-b711-${String(gpu).padStart(12, "0")}`;
       const point = {
-        source_ts: 1_752_846_153_000, uuid, hostname: `mtv5-dgx1-hgpu-${String(Math.floor(gpu / 8)).padStart(3, "0")}`,
-        gpu_index: gpu % 8, device: `nvidia${gpu % 8}`, model: "NVIDIA H100 80GB HBM3", metric, value: (gpu * 7 + index) % 100,
-        container: gpu % 3 === 0 ? "trainer" : "", pod: gpu % 3 === 0 ? `job-${gpu}` : "", namespace: gpu % 3 === 0 ? "ml" : "",
+        source_ts: 1_752_846_153_000,
+        uuid,
+        hostname: `mtv5-dgx1-hgpu-${String(Math.floor(gpu / 8)).padStart(3, "0")}`,
+        gpu_index: gpu % 8,
+        device: `nvidia${gpu % 8}`,
+        model: "NVIDIA H100 80GB HBM3",
+        metric,
+        value: (gpu * 7 + index) % 100,
+        container: gpu % 3 === 0 ? "trainer" : "",
+        pod: gpu % 3 === 0 ? `job-${gpu}` : "",
+        namespace: gpu % 3 === 0 ? "ml" : "",
         labels: { DCGM_FI_DRIVER_VERSION: "535.129.03", Hostname: `mtv5-dgx1-hgpu-${Math.floor(gpu / 8)}` },
       };
       tails.push({ key: uuid, tail: encodeRecordTail(point) });
@@ -57,13 +73,15 @@ function seriesTails(): Array<{ key: string; tail: Uint8Array }> {
 
 const series = seriesTails();
 const baseMs = Math.floor((Date.now() - 6 * 3_600_000) / 1000) * 1000;
-const valueAt = (row: number) => stampRecord(baseMs + Math.floor(row / series.length) * 1000, series[row % series.length]!.tail);
+const valueAt = (row: number) =>
+  stampRecord(baseMs + Math.floor(row / series.length) * 1000, series[row % series.length]!.tail);
 
 async function prefill(brokerUrl: string): Promise<number> {
   await new Admin({ brokerUrl }).createTopic("telemetry", partitions);
   const producer = await Producer.create({ brokerUrl, topic: "telemetry", lingerMs: 5 });
   const began = performance.now();
-  for (let row = 0; row < rowsTotal; row++) await producer.send({ key: series[row % series.length]!.key, value: valueAt(row) });
+  for (let row = 0; row < rowsTotal; row++)
+    await producer.send({ key: series[row % series.length]!.key, value: valueAt(row) });
   await producer.close();
   return (performance.now() - began) / 1000;
 }
@@ -92,7 +110,8 @@ async function runCollector(brokerUrl: string, clickhouseUrl: string, client: Cl
   let firstRowMs: number | undefined;
   let inserted = 0;
   while (inserted < rowsTotal) {
-    if (performance.now() - spawnedMs > collectorWaitMsMax) throw new Error(`collector inserted ${inserted} of ${rowsTotal} rows in ${collectorWaitMsMax} ms`);
+    if (performance.now() - spawnedMs > collectorWaitMsMax)
+      throw new Error(`collector inserted ${inserted} of ${rowsTotal} rows in ${collectorWaitMsMax} ms`);
     await Bun.sleep(pollIntervalMs);
     inserted = await countRows(client).catch(() => 0);
     if (inserted > 0 && firstRowMs === undefined) firstRowMs = performance.now();
@@ -116,7 +135,13 @@ async function runCollector(brokerUrl: string, clickhouseUrl: string, client: Cl
   };
 }
 
-async function runCeiling(admin: ClickHouseClient, client: ClickHouseClient, batchRows: number, database = "ceiling", rows = rowsTotal) {
+async function runCeiling(
+  admin: ClickHouseClient,
+  client: ClickHouseClient,
+  batchRows: number,
+  database = "ceiling",
+  rows = rowsTotal,
+) {
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
   const bodies: Uint8Array[] = [];
   for (let first = 0; first < rows; first += batchRows) {
@@ -148,7 +173,13 @@ async function runCollectorPath(brokerUrl: string): Promise<number> {
     const info = (await io.describeTopic("telemetry")).partitions.find((entry) => entry.partition === partition)!;
     for (let from = 0; from < info.highWatermark; ) {
       const through = Math.min(info.highWatermark - 1, from + 20_000 - 1);
-      const read = await io.readRange({ topic: "telemetry", partition, fromOffset: from, throughOffset: through, fetchBytesMax: 8 * 1024 * 1024 });
+      const read = await io.readRange({
+        topic: "telemetry",
+        partition,
+        fromOffset: from,
+        throughOffset: through,
+        fetchBytesMax: 8 * 1024 * 1024,
+      });
       const values: Uint8Array[] = [];
       let bytes = 0;
       for (const record of read.records) {
@@ -167,12 +198,18 @@ async function runCollectorPath(brokerUrl: string): Promise<number> {
 }
 
 async function countRows(client: ClickHouseClient): Promise<number> {
-  const rows = await (await client.query({ query: "SELECT count() AS n FROM datapoints", format: "JSONEachRow" })).json<{ n: string }>();
+  const rows = await (
+    await client.query({ query: "SELECT count() AS n FROM datapoints", format: "JSONEachRow" })
+  ).json<{ n: string }>();
   return Number(rows[0]?.n ?? 0);
 }
 
-const [broker, clickhouse] = await Promise.all([startBroker({ env: { BROKER_FLUSH: "os", BROKER_FETCH_BYTES_MAX: String(fetchMebibytes * 1024 * 1024) } }), startEmbeddedClickHouse()]);
-const connect = (database: string) => createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 120_000 });
+const [broker, clickhouse] = await Promise.all([
+  startBroker({ env: { BROKER_FLUSH: "os", BROKER_FETCH_BYTES_MAX: String(fetchMebibytes * 1024 * 1024) } }),
+  startEmbeddedClickHouse(),
+]);
+const connect = (database: string) =>
+  createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 120_000 });
 const [admin, benchClient, ceilingClient] = [connect("default"), connect("bench"), connect("ceiling")];
 try {
   console.log(`pre-filling the broker with ${rowsTotal} datapoints in ${partitions} partitions...`);
@@ -202,10 +239,13 @@ try {
 
   const ceiling = await runCeiling(admin, ceilingClient, collector.averageBatchRows);
   const ceilingStored = await countRows(ceilingClient);
-  if (ceilingStored !== rowsTotal) throw new Error(`ceiling database holds ${ceilingStored} rows, expected ${rowsTotal}`);
+  if (ceilingStored !== rowsTotal)
+    throw new Error(`ceiling database holds ${ceilingStored} rows, expected ${rowsTotal}`);
   const ceilingRowsPerSecond = Math.round(rowsTotal / ceiling.seconds);
   const ratio = collectorRowsPerSecond / ceilingRowsPerSecond;
-  console.log(`ceiling: ${ceiling.batches} inserts of ${collector.averageBatchRows} rows, ${insertsInFlightMax} at once: ${ceilingRowsPerSecond} rows/s`);
+  console.log(
+    `ceiling: ${ceiling.batches} inserts of ${collector.averageBatchRows} rows, ${insertsInFlightMax} at once: ${ceilingRowsPerSecond} rows/s`,
+  );
   console.log(`ratio: ${(ratio * 100).toFixed(1)} % of the ceiling (target ≥ 60 %); target ≥ 250,000 rows/s`);
   console.log(
     JSON.stringify({

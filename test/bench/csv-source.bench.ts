@@ -65,7 +65,8 @@ async function benchFirstPass(path: string, expectedRows: number): Promise<numbe
     rows += batch.end - batch.start;
   });
   const elapsedMs = performance.now() - started;
-  if (summary.fromCache || rows !== expectedRows) throw new Error(`first pass gave ${rows} rows (cache ${summary.fromCache})`);
+  if (summary.fromCache || rows !== expectedRows)
+    throw new Error(`first pass gave ${rows} rows (cache ${summary.fromCache})`);
   return (rows * 1000) / elapsedMs;
 }
 
@@ -94,7 +95,10 @@ async function benchReplay(): Promise<{ rowsPerSecond: number; bytesPerRow: numb
   }
   const elapsedMs = performance.now() - started;
   if (stamper.totals.rows !== sampleRowCount * repeatCount) throw new Error(`replay gave ${stamper.totals.rows} rows`);
-  return { rowsPerSecond: (stamper.totals.rows * 1000) / elapsedMs, bytesPerRow: stamper.totals.bytes / stamper.totals.rows };
+  return {
+    rowsPerSecond: (stamper.totals.rows * 1000) / elapsedMs,
+    bytesPerRow: stamper.totals.bytes / stamper.totals.rows,
+  };
 }
 
 const directory = await mkdtemp(join(tmpdir(), "csv-bench-"));
@@ -118,12 +122,17 @@ try {
   const parseOnlyRate = median(parseOnly);
   const replayRate = median(replays);
   const firstPassRate = median(firstPass);
-  const show = (name: string, rate: number) => console.log(`${name.padEnd(38)} ${Math.round(rate).toLocaleString().padStart(12)} rows/s`);
-  console.log(`${(sampleRowCount * repeatCount).toLocaleString()} rows per measurement, median of ${roundCount} rounds`);
+  const show = (name: string, rate: number) =>
+    console.log(`${name.padEnd(38)} ${Math.round(rate).toLocaleString().padStart(12)} rows/s`);
+  console.log(
+    `${(sampleRowCount * repeatCount).toLocaleString()} rows per measurement, median of ${roundCount} rounds`,
+  );
   show("papaparse parse-only", parseOnlyRate);
   show("first pass (parse+validate+encode)", firstPassRate);
   show("cached replay -> stamped records", replayRate);
-  console.log(`record: ${bytesPerRow.toFixed(0)} bytes/row; replay / parse-only: ${(replayRate / parseOnlyRate).toFixed(2)}`);
+  console.log(
+    `record: ${bytesPerRow.toFixed(0)} bytes/row; replay / parse-only: ${(replayRate / parseOnlyRate).toFixed(2)}`,
+  );
   console.log(
     JSON.stringify({
       bench: "csv-source",

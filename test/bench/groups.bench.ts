@@ -24,10 +24,14 @@ async function open(dataDir: string, partitions: Record<string, number>): Promis
 async function stableGroup(coordinator: GroupCoordinator, group: string, count: number): Promise<MemberAssignment[]> {
   let members: MemberAssignment[] = [];
   for (let index = 0; index < count; index += 1) {
-    members.push(await coordinator.join(group, { clientId: `c${index}`, topics: ["telemetry"], sessionTimeoutMs: 60_000 }));
+    members.push(
+      await coordinator.join(group, { clientId: `c${index}`, topics: ["telemetry"], sessionTimeoutMs: 60_000 }),
+    );
   }
   for (let round = 0; round < 3; round += 1) {
-    members = await Promise.all(members.map((member) => coordinator.heartbeat(group, member.memberId, member.generation)));
+    members = await Promise.all(
+      members.map((member) => coordinator.heartbeat(group, member.memberId, member.generation)),
+    );
   }
   return members;
 }
@@ -72,7 +76,9 @@ async function benchHeartbeats(dataDir: string) {
   const deadline = performance.now() + secondsPerMode * 1000;
   let count = 0;
   while (performance.now() < deadline) {
-    members = await Promise.all(members.map((member) => coordinator.heartbeat("streamers", member.memberId, member.generation)));
+    members = await Promise.all(
+      members.map((member) => coordinator.heartbeat("streamers", member.memberId, member.generation)),
+    );
     count += members.length;
   }
   await coordinator.close();
@@ -83,7 +89,11 @@ async function benchRebalance(dataDir: string) {
   const coordinator = await open(dataDir, { telemetry: 4_096 });
   const members = await stableGroup(coordinator, "wide", 63);
   const started = performance.now();
-  const joiner = await coordinator.join("wide", { clientId: "joiner", topics: ["telemetry"], sessionTimeoutMs: 60_000 });
+  const joiner = await coordinator.join("wide", {
+    clientId: "joiner",
+    topics: ["telemetry"],
+    sessionTimeoutMs: 60_000,
+  });
   const joinMs = performance.now() - started;
   const moving = coordinator.describe("wide").members.find((member) => member.memberId === joiner.memberId)?.awaiting;
   await coordinator.close();
@@ -97,11 +107,15 @@ async function benchRebalance(dataDir: string) {
 const root = mkdtempSync(join(tmpdir(), "bench-groups-"));
 try {
   const commits = await benchCommits(join(root, "commits"));
-  console.log(`commits: ${commits.commitsPerSecond}/s durable, ${commits.commitsPerFsyncRound} per fsync round, p50 ${commits.commitP50Ms} ms, p99 ${commits.commitP99Ms} ms`);
+  console.log(
+    `commits: ${commits.commitsPerSecond}/s durable, ${commits.commitsPerFsyncRound} per fsync round, p50 ${commits.commitP50Ms} ms, p99 ${commits.commitP99Ms} ms`,
+  );
   const heartbeats = await benchHeartbeats(join(root, "heartbeats"));
   console.log(`heartbeats: ${heartbeats.heartbeatsPerSecond}/s (64 members, stable group)`);
   const rebalance = await benchRebalance(join(root, "rebalance"));
-  console.log(`rebalance: join of member 64 over 4096 partitions took ${rebalance.join64thMemberMs} ms, moving ${rebalance.partitionsMovedOnJoin} partitions`);
+  console.log(
+    `rebalance: join of member 64 over 4096 partitions took ${rebalance.join64thMemberMs} ms, moving ${rebalance.partitionsMovedOnJoin} partitions`,
+  );
   console.log(JSON.stringify({ bench: "groups", secondsPerMode, ...commits, ...heartbeats, ...rebalance }));
 } finally {
   rmSync(root, { recursive: true, force: true });

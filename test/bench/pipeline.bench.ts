@@ -36,7 +36,10 @@ const sampledGpus = 1;
 
 const pipeline = await startPipelineStack({
   streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: "0" },
-  collector: { COLLECTOR_LINGER_MS: process.env.BENCH_LINGER_MS ?? "100", COLLECTOR_INSERTS_IN_FLIGHT_MAX: process.env.BENCH_INSERTS_IN_FLIGHT ?? "2" },
+  collector: {
+    COLLECTOR_LINGER_MS: process.env.BENCH_LINGER_MS ?? "100",
+    COLLECTOR_INSERTS_IN_FLIGHT_MAX: process.env.BENCH_INSERTS_IN_FLIGHT ?? "2",
+  },
   broker: { BROKER_FLUSH: "interval" },
 });
 
@@ -61,9 +64,15 @@ try {
     clickhouse_insert_ceiling_rows_per_s: Math.round(ceiling),
     sustained_vs_ceiling_ratio: Number((throughput.rowsPerS / ceiling).toFixed(3)),
   };
-  console.log(`sustained ${figures.sustained_datapoints_per_s} datapoints/s into ClickHouse (produced ${figures.produced_datapoints_per_s}/s) over ${throughputSeconds} s`);
-  console.log(`freshness at ${freshnessRatePerS}/s: p50 ${freshness.p50} ms, p99 ${freshness.p99} ms (${freshness.samples} datapoints)`);
-  console.log(`raw ClickHouse insert ceiling ${figures.clickhouse_insert_ceiling_rows_per_s} rows/s; pipeline/ceiling ${figures.sustained_vs_ceiling_ratio}`);
+  console.log(
+    `sustained ${figures.sustained_datapoints_per_s} datapoints/s into ClickHouse (produced ${figures.produced_datapoints_per_s}/s) over ${throughputSeconds} s`,
+  );
+  console.log(
+    `freshness at ${freshnessRatePerS}/s: p50 ${freshness.p50} ms, p99 ${freshness.p99} ms (${freshness.samples} datapoints)`,
+  );
+  console.log(
+    `raw ClickHouse insert ceiling ${figures.clickhouse_insert_ceiling_rows_per_s} rows/s; pipeline/ceiling ${figures.sustained_vs_ceiling_ratio}`,
+  );
   console.log(JSON.stringify(figures));
 } finally {
   await pipeline.stop();
@@ -72,7 +81,9 @@ try {
 async function scrapeSum(ports: number[], name: string): Promise<number> {
   let total = 0;
   for (const port of ports) {
-    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => "");
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+      .then((r) => r.text())
+      .catch(() => "");
     total += metricValue(text, name) ?? 0;
   }
   return total;
@@ -84,7 +95,10 @@ function portsOf(stack: PipelineStack, kind: "streamer" | "collector", count: nu
 }
 
 async function measureThroughput(stack: PipelineStack): Promise<{ rowsPerS: number; producedPerS: number }> {
-  stack.plan.extraEnv = { ...stack.plan.extraEnv, streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(throughputRatePerStreamer) } };
+  stack.plan.extraEnv = {
+    ...stack.plan.extraEnv,
+    streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(throughputRatePerStreamer) },
+  };
   await stack.stack.scale("streamer", streamers);
   const collectorPorts = portsOf(stack, "collector", collectors);
   const streamerPorts = portsOf(stack, "streamer", streamers);
@@ -102,7 +116,10 @@ async function measureThroughput(stack: PipelineStack): Promise<{ rowsPerS: numb
 
 async function measureFreshness(stack: PipelineStack): Promise<{ p50: number; p99: number; samples: number }> {
   await stack.stack.scale("collector", collectors);
-  stack.plan.extraEnv = { ...stack.plan.extraEnv, streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(freshnessRatePerS) } };
+  stack.plan.extraEnv = {
+    ...stack.plan.extraEnv,
+    streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(freshnessRatePerS) },
+  };
   await stack.stack.scale("streamer", 1);
   const gpus = await eventually(
     "GPUs listed by the API",
@@ -143,7 +160,9 @@ async function poll(stack: PipelineStack, uuid: string, seen: Map<string, number
 }
 
 async function lag(stack: PipelineStack): Promise<number> {
-  const group: { lag?: { totalLag?: number }; totalLag?: number } = await getJson(`${stack.brokerUrl}/v1/groups/collectors`);
+  const group: { lag?: { totalLag?: number }; totalLag?: number } = await getJson(
+    `${stack.brokerUrl}/v1/groups/collectors`,
+  );
   return group.lag?.totalLag ?? group.totalLag ?? Number.NaN;
 }
 
@@ -161,15 +180,28 @@ async function measureInsertCeiling(stack: PipelineStack): Promise<number> {
   // embedded endpoint runs inserts on two connections).
   const batchRows = 100_000;
   const insertsAtOnce = 2;
-  const tails = Array.from({ length: 2_470 }, (_, index) => encodeRecordTail({
-    source_ts: 1_752_846_154_000, uuid: `GPU-ceiling-${index % 247}`, hostname: `host-${index % 31}`, gpu_index: index % 8,
-    device: `nvidia${index % 8}`, model: "NVIDIA H100 80GB HBM3", metric: `DCGM_FI_DEV_METRIC_${index % 10}`, value: index,
-    container: "", pod: "", namespace: "", labels: { DCGM_FI_DRIVER_VERSION: "535.129.03" },
-  }));
+  const tails = Array.from({ length: 2_470 }, (_, index) =>
+    encodeRecordTail({
+      source_ts: 1_752_846_154_000,
+      uuid: `GPU-ceiling-${index % 247}`,
+      hostname: `host-${index % 31}`,
+      gpu_index: index % 8,
+      device: `nvidia${index % 8}`,
+      model: "NVIDIA H100 80GB HBM3",
+      metric: `DCGM_FI_DEV_METRIC_${index % 10}`,
+      value: index,
+      container: "",
+      pod: "",
+      namespace: "",
+      labels: { DCGM_FI_DRIVER_VERSION: "535.129.03" },
+    }),
+  );
   const seconds = short ? 8 : 20;
   const bodies = Array.from({ length: insertsAtOnce }, (_, worker) => {
     const nowMs = Date.now() + worker * batchRows;
-    return joinRecordRows(Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length]!)));
+    return joinRecordRows(
+      Array.from({ length: batchRows }, (_, index) => stampRecord(nowMs + index, tails[index % tails.length]!)),
+    );
   });
   let rows = 0;
   let batch = 0;

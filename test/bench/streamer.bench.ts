@@ -15,9 +15,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
+import { startStreamer } from "../services/streamer/streamer-process.ts";
 import { startBroker } from "../support/broker-process.ts";
 import { metricValue } from "../support/prometheus.ts";
-import { startStreamer } from "../services/streamer/streamer-process.ts";
 
 const short = process.env.BENCH_SHORT === "1";
 const warmupMs = short ? 1_500 : 3_000;
@@ -40,7 +40,10 @@ function parseOnlyRate(): number {
   return (rows * 1000) / elapsedMs;
 }
 
-async function counters(streamerUrl: string, brokerUrl: string): Promise<{ produced: number; read: number; acked: number; atMs: number }> {
+async function counters(
+  streamerUrl: string,
+  brokerUrl: string,
+): Promise<{ produced: number; read: number; acked: number; atMs: number }> {
   const [streamerPage, brokerPage] = await Promise.all([
     fetch(`${streamerUrl}/metrics`).then((response) => response.text()),
     fetch(`${brokerUrl}/metrics`).then((response) => response.text()),
@@ -54,7 +57,10 @@ async function counters(streamerUrl: string, brokerUrl: string): Promise<{ produ
 }
 
 async function loopRates(brokerUrl: string): Promise<{ produced: number; read: number; acked: number }> {
-  const streamer = await startStreamer({ brokerUrl, env: { STREAMER_TOPIC: "bench-loop", STREAMER_GROUP: "bench-loop" } });
+  const streamer = await startStreamer({
+    brokerUrl,
+    env: { STREAMER_TOPIC: "bench-loop", STREAMER_GROUP: "bench-loop" },
+  });
   try {
     await streamer.waitForLog('"CSV parsed"');
     await Bun.sleep(warmupMs);
@@ -100,7 +106,8 @@ try {
   const parseOnlyAfter = parseOnlyRate();
   const parseOnlyBest = Math.max(parseOnly, parseOnlyAfter);
   const ratio = loop.produced / parseOnlyBest;
-  const show = (name: string, rate: number) => console.log(`${name.padEnd(44)} ${Math.round(rate).toLocaleString().padStart(12)} rows/s`);
+  const show = (name: string, rate: number) =>
+    console.log(`${name.padEnd(44)} ${Math.round(rate).toLocaleString().padStart(12)} rows/s`);
   console.log(`loop: ${warmupMs} ms warm-up, ${measureMs} ms measured; ${short ? "short" : "full"} mode`);
   show("papaparse parse-only (best of before/after)", parseOnlyBest);
   show("streamer loop: read", loop.read);

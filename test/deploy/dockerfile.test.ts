@@ -8,7 +8,8 @@ const root = resolve(import.meta.dir, "../..");
 const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
 const entrypoint = readFileSync(join(root, "deploy/docker/entrypoint.sh"), "utf8");
 const dockerignore = readFileSync(join(root, ".dockerignore"), "utf8").split("\n");
-const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> })
+  .scripts;
 
 /** service name → entry file, as the entrypoint's case arms say. */
 function entrypointServices(): Map<string, string> {
@@ -25,7 +26,10 @@ describe("Dockerfile", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const stage of stages) expect(stage[1]).toStartWith("oven/bun:");
     expect(dockerfile).toMatch(/bun install --frozen-lockfile --production/);
-    const devDependencies = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies as Record<string, string>;
+    const devDependencies = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies as Record<
+      string,
+      string
+    >;
     expect(Object.keys(devDependencies)).toContain("chdb");
     expect(dockerignore).toContain("services/clickhouse-embedded");
   });
@@ -57,7 +61,10 @@ describe("Dockerfile", () => {
   });
 
   test("the entrypoint refuses an unknown service with a usage line", () => {
-    const run = Bun.spawnSync(["sh", join(root, "deploy/docker/entrypoint.sh"), "database"], { cwd: root, stderr: "pipe" });
+    const run = Bun.spawnSync(["sh", join(root, "deploy/docker/entrypoint.sh"), "database"], {
+      cwd: root,
+      stderr: "pipe",
+    });
     expect(run.exitCode).toBe(64);
     expect(run.stderr.toString()).toContain("usage: <broker|streamer|collector|api|broker-cli|healthcheck>");
   });

@@ -17,13 +17,19 @@ async function cli(args: string[], stdin?: string): Promise<{ code: number; stdo
     stderr: "pipe",
     env: { ...process.env, BROKER_URL: "" },
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
 describe("bun run broker (CLI)", () => {
   test("topics create, list, describe", async () => {
-    expect((await cli(["topics", "create", "metrics", "--partitions", "3"])).stdout).toContain("created topic metrics with 3 partitions");
+    expect((await cli(["topics", "create", "metrics", "--partitions", "3"])).stdout).toContain(
+      "created topic metrics with 3 partitions",
+    );
     const list = await cli(["topics", "list"]);
     expect(list.stdout).toMatch(/TOPIC\s+PARTITIONS\nmetrics\s+3/);
     const describe = await cli(["topics", "describe", "metrics"]);

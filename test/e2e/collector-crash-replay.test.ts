@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
-import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
-import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { startCollector, waitReady, waitUntil } from "../services/collector/collector-process.ts";
 import {
   committedOffsets,
@@ -14,6 +12,8 @@ import {
   rowCount,
   wireRecords,
 } from "../services/collector/telemetry-fixture.ts";
+import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -21,7 +21,13 @@ let client: ClickHouseClient;
 
 beforeAll(async () => {
   [broker, clickhouse] = await Promise.all([startBroker(), startEmbeddedClickHouse()]);
-  client = createClickHouse({ url: clickhouse.url, username: "default", password: "", database: "crash", requestTimeoutMs: 30_000 });
+  client = createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: "",
+    database: "crash",
+    requestTimeoutMs: 30_000,
+  });
 });
 
 afterAll(async () => {
@@ -63,7 +69,10 @@ test("a collector dying between insert and commit causes no duplicate and no los
   });
   try {
     await waitReady(survivor);
-    await waitUntil(async () => (await rowCount(client)) >= records.length, async () => `rows ${await rowCount(client)}`);
+    await waitUntil(
+      async () => (await rowCount(client)) >= records.length,
+      async () => `rows ${await rowCount(client)}`,
+    );
     await Bun.sleep(500);
     expect(await rowCount(client)).toBe(records.length);
     expect(await duplicateCount(client)).toBe(0);
@@ -85,8 +94,19 @@ test("a grouped insert replayed by two new owners is stored once", async () => {
   const records = wireRecords(0, 8_000, recentBaseMs());
   await produceRecords(broker.url, topic, records);
   const database = "crash_groups";
-  const groupClient = createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 30_000 });
-  const env = { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "crash-groups", COLLECTOR_SESSION_TIMEOUT_MS: "1000", COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1" };
+  const groupClient = createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: "",
+    database,
+    requestTimeoutMs: 30_000,
+  });
+  const env = {
+    COLLECTOR_TOPIC: topic,
+    COLLECTOR_GROUP: "crash-groups",
+    COLLECTOR_SESSION_TIMEOUT_MS: "1000",
+    COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1",
+  };
   try {
     const dying = await startCollector({
       brokerUrl: broker.url,
@@ -102,15 +122,27 @@ test("a grouped insert replayed by two new owners is stored once", async () => {
     expect(await rowCount(groupClient)).toBeLessThan(records.length);
 
     const survivors = await Promise.all(
-      [0, 1].map(() => startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database, env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "700" } })),
+      [0, 1].map(() =>
+        startCollector({
+          brokerUrl: broker.url,
+          clickhouseUrl: clickhouse.url,
+          database,
+          env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "700" },
+        }),
+      ),
     );
     try {
       await Promise.all(survivors.map((survivor) => waitReady(survivor)));
-      await waitUntil(async () => (await rowCount(groupClient)) >= records.length, async () => `rows ${await rowCount(groupClient)}`);
+      await waitUntil(
+        async () => (await rowCount(groupClient)) >= records.length,
+        async () => `rows ${await rowCount(groupClient)}`,
+      );
       await Bun.sleep(500);
       expect(await rowCount(groupClient)).toBe(records.length);
       expect(await duplicateCount(groupClient)).toBe(0);
-      const replays = survivors.flatMap((survivor) => survivor.logs().filter((line) => line.includes("re-inserting its announced ranges")));
+      const replays = survivors.flatMap((survivor) =>
+        survivor.logs().filter((line) => line.includes("re-inserting its announced ranges")),
+      );
       expect(replays.some((line) => line.includes('"group"'))).toBe(true);
     } finally {
       for (const survivor of survivors) expect(await survivor.stop()).toBe(0);

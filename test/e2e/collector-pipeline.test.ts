@@ -2,9 +2,6 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
-import { metricValue } from "../support/prometheus.ts";
-import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
-import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { startCollector, waitReady, waitUntil } from "../services/collector/collector-process.ts";
 import {
   committedOffsets,
@@ -16,6 +13,9 @@ import {
   rowCount,
   wireRecords,
 } from "../services/collector/telemetry-fixture.ts";
+import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { metricValue } from "../support/prometheus.ts";
 
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -31,7 +31,13 @@ afterAll(async () => {
 });
 
 function clientFor(database: string): ClickHouseClient {
-  const client = createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 30_000 });
+  const client = createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: "",
+    database,
+    requestTimeoutMs: 30_000,
+  });
   clients.push(client);
   return client;
 }
@@ -55,12 +61,20 @@ test("rows land with their values and types, poison goes to the dead-letter topi
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
     database: "pipeline",
-    env: { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "pipeline", COLLECTOR_DEAD_LETTER_TOPIC: deadLetterTopic, COLLECTOR_BATCH_ROWS_MAX: "700" },
+    env: {
+      COLLECTOR_TOPIC: topic,
+      COLLECTOR_GROUP: "pipeline",
+      COLLECTOR_DEAD_LETTER_TOPIC: deadLetterTopic,
+      COLLECTOR_BATCH_ROWS_MAX: "700",
+    },
   });
   const client = clientFor("pipeline");
   try {
     await waitReady(collector);
-    await waitUntil(async () => (await rowCount(client).catch(() => 0)) >= good.length, async () => `rows ${await rowCount(client)}`);
+    await waitUntil(
+      async () => (await rowCount(client).catch(() => 0)) >= good.length,
+      async () => `rows ${await rowCount(client)}`,
+    );
     expect(await rowCount(client)).toBe(good.length);
 
     const expected = pointAt(1_234, baseMs);
@@ -92,8 +106,15 @@ test("rows land with their values and types, poison goes to the dead-letter topi
       },
     ]);
 
-    const letters = (await readTopic(broker.url, deadLetterTopic)).map((entry) => JSON.parse(new TextDecoder().decode(entry.value)) as Record<string, unknown>);
-    expect(letters.map((letter) => letter.reason).sort()).toEqual(["missing_uuid", "non_numeric_value", "undecodable", "unknown_shape"]);
+    const letters = (await readTopic(broker.url, deadLetterTopic)).map(
+      (entry) => JSON.parse(new TextDecoder().decode(entry.value)) as Record<string, unknown>,
+    );
+    expect(letters.map((letter) => letter.reason).sort()).toEqual([
+      "missing_uuid",
+      "non_numeric_value",
+      "undecodable",
+      "unknown_shape",
+    ]);
     for (const letter of letters) {
       expect(letter.topic).toBe(topic);
       expect(typeof letter.offset).toBe("number");
@@ -101,9 +122,15 @@ test("rows land with their values and types, poison goes to the dead-letter topi
     }
     const undecodable = letters.find((letter) => letter.reason === "undecodable")!;
     expect(undecodable).toMatchObject({ valueEncoding: "base64", value: Buffer.from(truncated).toString("base64") });
-    expect(letters.find((letter) => letter.reason === "missing_uuid")).toMatchObject({ valueEncoding: "utf8", value: poison[2]!.value });
+    expect(letters.find((letter) => letter.reason === "missing_uuid")).toMatchObject({
+      valueEncoding: "utf8",
+      value: poison[2]!.value,
+    });
     const source = (await readTopic(broker.url, topic)).find((entry) => Buffer.from(entry.value).equals(truncated))!;
-    expect({ partition: undecodable.partition, offset: undecodable.offset }).toEqual({ partition: source.partition, offset: source.offset });
+    expect({ partition: undecodable.partition, offset: undecodable.offset }).toEqual({
+      partition: source.partition,
+      offset: source.offset,
+    });
 
     const page = await (await fetch(`${collector.url}/metrics`)).text();
     expect(page).toContain('collector_dead_letters_total{reason="undecodable"');
@@ -118,7 +145,9 @@ test("rows land with their values and types, poison goes to the dead-letter topi
     expect(await collector.stop()).toBe(0);
   }
   const committed = await committedOffsets(broker.url, "pipeline", topic);
-  const info = await (await fetch(`${broker.url}/v1/topics/${topic}`)).json() as { partitions: Array<{ partition: number; highWatermark: number }> };
+  const info = (await (await fetch(`${broker.url}/v1/topics/${topic}`)).json()) as {
+    partitions: Array<{ partition: number; highWatermark: number }>;
+  };
   for (const entry of info.partitions) expect(committed.get(entry.partition)).toBe(entry.highWatermark);
   expect(collector.logs().some((line) => line.includes('"left the group"'))).toBe(true);
 }, 60_000);
@@ -130,7 +159,12 @@ test("a caught-up partition inserts at most about once per linger, however often
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
     database: "linger",
-    env: { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "linger", COLLECTOR_DEAD_LETTER_TOPIC: `${topic}.dlq`, COLLECTOR_LINGER_MS: "600" },
+    env: {
+      COLLECTOR_TOPIC: topic,
+      COLLECTOR_GROUP: "linger",
+      COLLECTOR_DEAD_LETTER_TOPIC: `${topic}.dlq`,
+      COLLECTOR_LINGER_MS: "600",
+    },
   });
   const client = clientFor("linger");
   try {
@@ -141,8 +175,12 @@ test("a caught-up partition inserts at most about once per linger, however often
       await produceRecords(broker.url, topic, wireRecords(burst * 10, 10, baseMs));
       await Bun.sleep(100);
     }
-    await waitUntil(async () => (await rowCount(client)) >= bursts * 10, async () => `rows ${await rowCount(client)}`);
-    const inserts = metricValue(await (await fetch(`${collector.url}/metrics`)).text(), "collector_insert_batch_rows_count") ?? 0;
+    await waitUntil(
+      async () => (await rowCount(client)) >= bursts * 10,
+      async () => `rows ${await rowCount(client)}`,
+    );
+    const inserts =
+      metricValue(await (await fetch(`${collector.url}/metrics`)).text(), "collector_insert_batch_rows_count") ?? 0;
     // ~2.5 s of trickle at one insert per 600 ms is about 5 inserts; without linger it would be ~20.
     expect(inserts).toBeGreaterThanOrEqual(2);
     expect(inserts).toBeLessThanOrEqual(9);

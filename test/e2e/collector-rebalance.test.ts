@@ -1,11 +1,23 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
-import { metricValue } from "../support/prometheus.ts";
+import {
+  type CollectorProcess,
+  startCollector,
+  waitReady,
+  waitUntil,
+} from "../services/collector/collector-process.ts";
+import {
+  createTopic,
+  duplicateCount,
+  produceRecords,
+  recentBaseMs,
+  rowCount,
+  wireRecords,
+} from "../services/collector/telemetry-fixture.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
-import { type CollectorProcess, startCollector, waitReady, waitUntil } from "../services/collector/collector-process.ts";
-import { createTopic, duplicateCount, produceRecords, recentBaseMs, rowCount, wireRecords } from "../services/collector/telemetry-fixture.ts";
+import { metricValue } from "../support/prometheus.ts";
 
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -13,7 +25,13 @@ let client: ClickHouseClient;
 
 beforeAll(async () => {
   [broker, clickhouse] = await Promise.all([startBroker(), startEmbeddedClickHouse()]);
-  client = createClickHouse({ url: clickhouse.url, username: "default", password: "", database: "rebalance", requestTimeoutMs: 30_000 });
+  client = createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: "",
+    database: "rebalance",
+    requestTimeoutMs: 30_000,
+  });
 });
 
 afterAll(async () => {
@@ -35,7 +53,13 @@ test("two collectors share the partitions, a third joining takes some, every row
       brokerUrl: broker.url,
       clickhouseUrl: clickhouse.url,
       database: "rebalance",
-      env: { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "rebalance", INSTANCE_ID: name, COLLECTOR_BATCH_ROWS_MAX: "300", COLLECTOR_SESSION_TIMEOUT_MS: "3000" },
+      env: {
+        COLLECTOR_TOPIC: topic,
+        COLLECTOR_GROUP: "rebalance",
+        INSTANCE_ID: name,
+        COLLECTOR_BATCH_ROWS_MAX: "300",
+        COLLECTOR_SESSION_TIMEOUT_MS: "3000",
+      },
     });
   const collectors = [await start("first"), await start("second")];
   try {
@@ -59,7 +83,10 @@ test("two collectors share the partitions, a third joining takes some, every row
     );
     await produceRecords(broker.url, topic, wireRecords(8_000, 2_000, baseMs));
 
-    await waitUntil(async () => (await rowCount(client)) >= 10_000, async () => `rows ${await rowCount(client)}`);
+    await waitUntil(
+      async () => (await rowCount(client)) >= 10_000,
+      async () => `rows ${await rowCount(client)}`,
+    );
     await Bun.sleep(500);
     expect(await rowCount(client)).toBe(10_000);
     expect(await duplicateCount(client)).toBe(0);

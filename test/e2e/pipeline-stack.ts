@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../../src/observability/logger.ts";
 import { ProcessSupervisor } from "../../services/dev/process-supervisor.ts";
 import { DevStack } from "../../services/dev/stack.ts";
 import type { StackPlan } from "../../services/dev/stack-plan.ts";
+import { createLogger } from "../../src/observability/logger.ts";
 import { freePort, freePortRange } from "../support/free-port.ts";
 
 export interface PipelineStack {

@@ -76,7 +76,9 @@ async function telemetry(uuid: string, startMs: number, endMs: number, extra = "
   for (let page = 0; page < 100; page += 1) {
     const window = `start_time=${new Date(startMs).toISOString()}&end_time=${new Date(endMs).toISOString()}`;
     const next = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
-    const body: TelemetryPage = await getJson(`${pipeline.apiUrl}/api/v1/gpus/${uuid}/telemetry?${window}&limit=10000${extra}${next}`);
+    const body: TelemetryPage = await getJson(
+      `${pipeline.apiUrl}/api/v1/gpus/${uuid}/telemetry?${window}&limit=10000${extra}${next}`,
+    );
     items.push(...body.items);
     cursor = body.next_cursor;
     if (cursor === null) return items;
@@ -178,7 +180,12 @@ describe("scaling mid-stream in loop mode loses and duplicates nothing", () => {
     const phaseStartMs = Date.now();
     pipeline.plan.extraEnv = {
       ...pipeline.plan.extraEnv,
-      streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: "1500", STREAMER_HEARTBEAT_MS: "500", STREAMER_SESSION_TIMEOUT_MS: "4000" },
+      streamer: {
+        STREAMER_MODE: "loop",
+        STREAMER_RATE_ROWS_PER_S: "1500",
+        STREAMER_HEARTBEAT_MS: "500",
+        STREAMER_SESSION_TIMEOUT_MS: "4000",
+      },
     };
     await pipeline.stack.scale("streamer", 1);
     await Bun.sleep(2_500);

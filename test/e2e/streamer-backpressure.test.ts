@@ -9,9 +9,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
-import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { startStreamer } from "../services/streamer/streamer-process.ts";
 import { readTopic } from "../services/streamer/topic-records.ts";
+import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 
 const samplePath = new URL("../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
 const repeatCount = 8;
@@ -20,7 +20,9 @@ let broker: BrokerProcess;
 let directory = "";
 
 beforeAll(async () => {
-  broker = await startBroker({ env: { BROKER_IN_FLIGHT_BYTES_MAX: "1024", BROKER_RETRY_AFTER_MS: "5", BROKER_FLUSH: "always" } });
+  broker = await startBroker({
+    env: { BROKER_IN_FLIGHT_BYTES_MAX: "1024", BROKER_RETRY_AFTER_MS: "5", BROKER_FLUSH: "always" },
+  });
   directory = await mkdtemp(join(tmpdir(), "streamer-backpressure-"));
 });
 afterAll(async () => {

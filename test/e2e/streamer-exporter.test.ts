@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
+import { startStreamer, waitUntil } from "../services/streamer/streamer-process.ts";
+import { readTopic } from "../services/streamer/topic-records.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { freePort } from "../support/free-port.ts";
 import { metricValue } from "../support/prometheus.ts";
-import { startStreamer, waitUntil } from "../services/streamer/streamer-process.ts";
-import { readTopic } from "../services/streamer/topic-records.ts";
 
 const fixturePath = new URL("../fixtures/dcgm-exporter-metrics.txt", import.meta.url).pathname;
 const fixture = await Bun.file(fixturePath).text();
@@ -50,7 +50,8 @@ test("scrapes dcgm-exporter endpoints and produces each sample as a datapoint", 
   let produced = 0;
   await waitUntil(
     async () => {
-      produced = metricValue(await (await fetch(`${streamer.url}/metrics`)).text(), "streamer_rows_produced_total") ?? 0;
+      produced =
+        metricValue(await (await fetch(`${streamer.url}/metrics`)).text(), "streamer_rows_produced_total") ?? 0;
       return produced >= samplesPerScrape * 3;
     },
     () => `produced ${produced}`,

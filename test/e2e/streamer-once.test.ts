@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
-import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
-import { freePort } from "../support/free-port.ts";
 import { startStreamer } from "../services/streamer/streamer-process.ts";
 import { readTopic, type TopicRecord } from "../services/streamer/topic-records.ts";
+import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
+import { freePort } from "../support/free-port.ts";
 
 const samplePath = new URL("../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
 const sampleText = await Bun.file(samplePath).text();
@@ -47,7 +47,9 @@ function rowIdentity(uuid: string, metric: string, sourceTsMs: number, value: nu
 function rejectedSeries(page: string, reason: string): number | undefined {
   const line = page
     .split("\n")
-    .find((candidate) => candidate.startsWith("streamer_rows_rejected_total{") && candidate.includes(`reason="${reason}"`));
+    .find(
+      (candidate) => candidate.startsWith("streamer_rows_rejected_total{") && candidate.includes(`reason="${reason}"`),
+    );
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 }
 
@@ -128,14 +130,26 @@ describe("upload endpoint", () => {
     const streamer = await startStreamer({
       brokerUrl: broker.url,
       // The replayed file is a header only: every record in the topic comes from the upload.
-      env: { STREAMER_CSV_PATH: join(directory, "header-only.csv"), STREAMER_TOPIC: "upload", STREAMER_GROUP: "upload" },
+      env: {
+        STREAMER_CSV_PATH: join(directory, "header-only.csv"),
+        STREAMER_TOPIC: "upload",
+        STREAMER_GROUP: "upload",
+      },
     });
     try {
       await streamer.waitForLog('"msg":"streaming"');
       const body = `${sampleText.trimEnd()}\n"2025-07-18T20:42:34Z","DCGM_FI_DEV_GPU_UTIL","0","nvidia0","","H100","h","","","","1",""\n`;
-      const response = await fetch(`${streamer.url}/api/v1/upload`, { method: "POST", body, headers: { "content-type": "text/csv" } });
+      const response = await fetch(`${streamer.url}/api/v1/upload`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "text/csv" },
+      });
       expect(response.status).toBe(200);
-      const summary = (await response.json()) as { accepted: number; rejected: Record<string, number>; errors: { line: number; reason: string }[] };
+      const summary = (await response.json()) as {
+        accepted: number;
+        rejected: Record<string, number>;
+        errors: { line: number; reason: string }[];
+      };
       expect(summary.accepted).toBe(2_470);
       expect(summary.rejected).toEqual({ missing_uuid: 1 });
       expect(summary.errors).toEqual([expect.objectContaining({ line: 2_472, reason: "missing_uuid" })]);
@@ -146,7 +160,9 @@ describe("upload endpoint", () => {
       expect(unusable.status).toBe(400);
       expect(((await unusable.json()) as { error: string }).error).toBe("unusable_csv");
 
-      const swagger = (await (await fetch(`${streamer.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
+      const swagger = (await (await fetch(`${streamer.url}/swagger/json`)).json()) as {
+        paths: Record<string, unknown>;
+      };
       expect(Object.keys(swagger.paths)).toContain("/api/v1/upload");
     } finally {
       expect(await streamer.stop()).toBe(0);
@@ -169,14 +185,20 @@ describe("SIGTERM", () => {
     expect(flushed?.produced).toBeGreaterThan(0);
     const records = await readTopic(broker.url, "sigterm");
     expect(records.length).toBe(flushed?.produced as number);
-    const steps = streamer.entries().filter((entry) => entry.msg === "shutdown step done").map((entry) => entry.step);
+    const steps = streamer
+      .entries()
+      .filter((entry) => entry.msg === "shutdown step done")
+      .map((entry) => entry.step);
     expect(steps).toEqual(["stop reading", "flush what was read", "leave the group", "stop http"]);
   }, 30_000);
 });
 
 describe("without a broker", () => {
   test("serves /health, is not ready, refuses uploads with 503 and still stops cleanly", async () => {
-    const streamer = await startStreamer({ brokerUrl: `http://127.0.0.1:${await freePort()}`, env: { STREAMER_TOPIC: "nowhere" } });
+    const streamer = await startStreamer({
+      brokerUrl: `http://127.0.0.1:${await freePort()}`,
+      env: { STREAMER_TOPIC: "nowhere" },
+    });
     expect((await fetch(`${streamer.url}/health`)).status).toBe(200);
     const ready = await fetch(`${streamer.url}/ready`);
     expect(ready.status).toBe(503);

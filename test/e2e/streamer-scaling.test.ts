@@ -14,10 +14,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Admin } from "../../src/broker/admin.ts";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
-import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
-import { metricValue } from "../support/prometheus.ts";
 import { type StreamerProcess, startStreamer, waitUntil } from "../services/streamer/streamer-process.ts";
 import { readTopic } from "../services/streamer/topic-records.ts";
+import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
+import { metricValue } from "../support/prometheus.ts";
 
 const topic = "scaling";
 const group = "scaling-streamers";
@@ -68,7 +68,12 @@ async function settle(live: StreamerProcess[]): Promise<number> {
       const description = await admin.describeGroup(group);
       last = `owned ${owned.join(",")}, group ${description.state} with ${description.members.length} members`;
       const total = owned.reduce((sum, count) => sum + count, 0);
-      return description.state === "stable" && description.members.length === live.length && total === 12 && owned.every((count) => count > 0);
+      return (
+        description.state === "stable" &&
+        description.members.length === live.length &&
+        total === 12 &&
+        owned.every((count) => count > 0)
+      );
     },
     () => last,
     settleMsMax,
@@ -132,7 +137,8 @@ test("1 → 3 → 1 streamers: every GPU produced by exactly one live streamer i
   const backwards: string[] = [];
   for (const record of records) {
     const last = lastTsByGpu.get(record.uuid);
-    if (last !== undefined && record.offset > last.offset && record.ts < last.ts) backwards.push(`${record.uuid}@${record.offset}`);
+    if (last !== undefined && record.offset > last.offset && record.ts < last.ts)
+      backwards.push(`${record.uuid}@${record.offset}`);
     lastTsByGpu.set(record.uuid, { ts: record.ts, offset: record.offset });
   }
   expect(backwards).toEqual([]);
@@ -143,24 +149,36 @@ test("1 → 3 → 1 streamers: every GPU produced by exactly one live streamer i
 
 test("a streamer killed with SIGKILL loses its GPUs to the survivor after the session timeout", async () => {
   const killGroup = "killed-streamers";
-  const env = { STREAMER_TOPIC: "killed", STREAMER_GROUP: killGroup, STREAMER_RATE_ROWS_PER_S: "3000", STREAMER_SESSION_TIMEOUT_MS: "2000" };
+  const env = {
+    STREAMER_TOPIC: "killed",
+    STREAMER_GROUP: killGroup,
+    STREAMER_RATE_ROWS_PER_S: "3000",
+    STREAMER_SESSION_TIMEOUT_MS: "2000",
+  };
   const survivor = await startStreamer({ brokerUrl: broker.url, env: { ...env, INSTANCE_ID: "survivor" } });
   const victim = await startStreamer({ brokerUrl: broker.url, env: { ...env, INSTANCE_ID: "victim" } });
   streamers.push(survivor, victim);
   await waitUntil(
-    async () => (await ownedPartitions(victim)) > 0 && (await ownedPartitions(survivor)) + (await ownedPartitions(victim)) === 12,
+    async () =>
+      (await ownedPartitions(victim)) > 0 && (await ownedPartitions(survivor)) + (await ownedPartitions(victim)) === 12,
     () => "the two streamers never split the partitions",
   );
   victim.kill("SIGKILL");
   await victim.exited;
   const killedAt = performance.now();
-  await waitUntil(async () => (await ownedPartitions(survivor)) === 12, () => "the survivor never got every partition", 10_000);
+  await waitUntil(
+    async () => (await ownedPartitions(survivor)) === 12,
+    () => "the survivor never got every partition",
+    10_000,
+  );
   const takeOverMs = performance.now() - killedAt;
   console.info(`survivor owned every partition ${Math.round(takeOverMs)} ms after the SIGKILL`);
   const window = await steadyWindow();
   expect(await survivor.stop()).toBe(0);
   const survivorId = await producerIdOf(survivor);
-  const inWindow = (await readTopic(broker.url, "killed")).filter((record) => record.timestampMs >= window.fromMs && record.timestampMs <= window.toMs);
+  const inWindow = (await readTopic(broker.url, "killed")).filter(
+    (record) => record.timestampMs >= window.fromMs && record.timestampMs <= window.toMs,
+  );
   expect(new Set(inWindow.map((record) => record.key)).size).toBe(gpuCount);
   expect(new Set(inWindow.map((record) => record.producerId))).toEqual(new Set([survivorId]));
 }, 30_000);

@@ -41,7 +41,13 @@ export async function startBroker(options: BrokerProcessOptions = {}): Promise<B
   const broker = await spawnService({
     name: "broker",
     entry: brokerMain,
-    env: { BROKER_PORT: "0", BROKER_HOST: "127.0.0.1", BROKER_DATA_DIR: dataDir, BROKER_DISK_FREE_BYTES_MIN: "0", ...options.env },
+    env: {
+      BROKER_PORT: "0",
+      BROKER_HOST: "127.0.0.1",
+      BROKER_DATA_DIR: dataDir,
+      BROKER_DISK_FREE_BYTES_MIN: "0",
+      ...options.env,
+    },
     startTimeoutMs,
     stopGraceMs: stopGraceMsDefault,
     echoLogs: options.echoLogs === true,
@@ -50,7 +56,8 @@ export async function startBroker(options: BrokerProcessOptions = {}): Promise<B
   const stop = (graceMs = stopGraceMsDefault): Promise<number | null> => {
     stopped ??= (async () => {
       const code = await broker.stop(graceMs);
-      if (options.keepDataDir !== true && options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+      if (options.keepDataDir !== true && options.dataDir === undefined)
+        await rm(dataDir, { recursive: true, force: true });
       return code;
     })();
     return stopped;

@@ -85,7 +85,16 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     throw error;
   }
   const kill = () => server.kill("SIGKILL");
-  return { url: server.url, port: server.port, dataDir, pid: server.pid, exited: server.exited, stop, kill, logs: server.logs };
+  return {
+    url: server.url,
+    port: server.port,
+    dataDir,
+    pid: server.pid,
+    exited: server.exited,
+    stop,
+    kill,
+    logs: server.logs,
+  };
 }
 
 async function waitForPing(server: ServiceProcess, timeoutMs: number): Promise<void> {

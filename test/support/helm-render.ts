@@ -16,7 +16,9 @@ let binary: string | undefined;
 function rendererBinary(): string {
   if (binary !== undefined) return binary;
   if (!existsSync(join(goPath, "src/github.com/Masterminds/sprig"))) {
-    throw new Error("Sprig is missing: run `bash test/support/ensure-system-packages.sh` (Debian golang-github-masterminds-sprig-dev)");
+    throw new Error(
+      "Sprig is missing: run `bash test/support/ensure-system-packages.sh` (Debian golang-github-masterminds-sprig-dev)",
+    );
   }
   const outDir = join(tmpdir(), "gpu-telemetry-helm-render");
   mkdirSync(outDir, { recursive: true });

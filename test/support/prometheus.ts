@@ -4,7 +4,9 @@ const pollAttemptsMax = 500;
 
 /** The value of the first series of `name` in a Prometheus text page, or undefined. */
 export function metricValue(page: string, name: string): number | undefined {
-  const line = page.split("\n").find((candidate) => candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `));
+  const line = page
+    .split("\n")
+    .find((candidate) => candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 }
 

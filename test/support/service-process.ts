@@ -71,7 +71,12 @@ export async function spawnService(options: ServiceProcessOptions): Promise<Serv
   };
 }
 
-async function waitForPort(options: ServiceProcessOptions, child: Subprocess, log: LogBuffer, exited: Promise<number | null>): Promise<number> {
+async function waitForPort(
+  options: ServiceProcessOptions,
+  child: Subprocess,
+  log: LogBuffer,
+  exited: Promise<number | null>,
+): Promise<number> {
   const timeoutMs = options.startTimeoutMs ?? startTimeoutMsDefault;
   const listening = log.waitFor('"listening"', timeoutMs).then((line) => listeningPort(line));
   const died = exited.then((code) => {
@@ -152,7 +157,10 @@ function parseJsonLine(line: string): Record<string, unknown>[] {
 }
 
 /** Calls `onLine` for every line of a child's pipe until it closes; never throws. */
-export async function pumpLines(stream: ReadableStream<Uint8Array> | undefined | null, onLine: (line: string) => void): Promise<void> {
+export async function pumpLines(
+  stream: ReadableStream<Uint8Array> | undefined | null,
+  onLine: (line: string) => void,
+): Promise<void> {
   if (stream === undefined || stream === null) return;
   const decoder = new TextDecoder();
   let pending = "";

@@ -55,7 +55,8 @@ export function catalogRoutes(context: ApiContext) {
         detail: {
           tags: ["metrics"],
           summary: "The DCGM metric catalog",
-          description: "Every metric the API knows (valid `metric` values), with unit, kind, description and whether any GPU has data.",
+          description:
+            "Every metric the API knows (valid `metric` values), with unit, kind, description and whether any GPU has data.",
         },
       },
     );

@@ -2,8 +2,8 @@ import { Type } from "@sinclair/typebox";
 import { Elysia, t } from "elysia";
 import { gpusPageLimitMax, latestValues, listGpus } from "../../../src/clickhouse/gpu-queries.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
-import { errorResponses, Gpu, type GpuDetail, GpuPage } from "../api-models.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
+import { errorResponses, Gpu, type GpuDetail, GpuPage } from "../api-models.ts";
 import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { gpuIdLengthMax } from "../gpu-id.ts";
 import { gpuFromRow, lookupGpu } from "../gpu-lookup.ts";
@@ -55,7 +55,9 @@ export function gpuRoutes(context: ApiContext) {
         const body = await listCache.get(key, async () => {
           // One row more than asked tells whether a next page exists (the store caps a page at its own maximum).
           const probe = Math.min(limit + 1, gpusPageLimitMax);
-          const rows = await context.queries.run(() => listGpus(context.clickhouse, { hostname, limit: probe, afterUuid }));
+          const rows = await context.queries.run(() =>
+            listGpus(context.clickhouse, { hostname, limit: probe, afterUuid }),
+          );
           const page = rows.slice(0, limit);
           const last = page[page.length - 1];
           const more = rows.length > limit || (probe === limit && rows.length === limit);

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { summary, type SummaryRow } from "../../../src/clickhouse/telemetry-summary.ts";
+import { type SummaryRow, summary } from "../../../src/clickhouse/telemetry-summary.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetrySummary } from "../api-models.ts";
@@ -87,7 +87,9 @@ function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: nu
   const stepMs = summarySteps[step] * 1_000;
   const count = Math.floor(window.endMs / stepMs) - Math.floor(window.startMs / stepMs) + 1;
   if (count <= bucketsMax) return;
-  const wider = stepNames.find((name) => Math.ceil((window.endMs - window.startMs) / (summarySteps[name] * 1_000)) + 1 <= bucketsMax);
+  const wider = stepNames.find(
+    (name) => Math.ceil((window.endMs - window.startMs) / (summarySteps[name] * 1_000)) + 1 <= bucketsMax,
+  );
   const hint = wider === undefined ? "narrow start_time..end_time" : `use step=${wider} or narrow the window`;
   throw new ApiError("bad_request", `step=${step} gives ${count} buckets, more than ${bucketsMax}: ${hint}`, [
     { field: "step", problem: `${count} buckets > ${bucketsMax}; ${hint}` },

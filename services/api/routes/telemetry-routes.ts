@@ -1,21 +1,30 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia, t } from "elysia";
 import { getGpu } from "../../../src/clickhouse/gpu-queries.ts";
-import { type DatapointsParts, DatapointsPartsReader, windowFingerprint } from "../../../src/clickhouse/parts-fingerprint.ts";
-import { TelemetryCursor, type TelemetryPointRow, telemetryPage, telemetryPageLimitMax } from "../../../src/clickhouse/telemetry-page.ts";
+import {
+  type DatapointsParts,
+  DatapointsPartsReader,
+  windowFingerprint,
+} from "../../../src/clickhouse/parts-fingerprint.ts";
+import {
+  TelemetryCursor,
+  type TelemetryPointRow,
+  telemetryPage,
+  telemetryPageLimitMax,
+} from "../../../src/clickhouse/telemetry-page.ts";
 import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
 import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
-import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
-import { SharedRead } from "../shared-read.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
-import { GpuParams } from "./gpu-routes.ts";
+import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
+import { SharedRead } from "../shared-read.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
 import { describeMs, resolveTimeWindow, type TimeWindow } from "../time-window.ts";
+import { GpuParams } from "./gpu-routes.ts";
 
 export const telemetryLimitDefault = 1_000;
 export const telemetryLimitMax = telemetryPageLimitMax;
@@ -66,7 +75,10 @@ export function telemetryRoutes(context: ApiContext) {
       t.Integer({ minimum: 1, maximum: telemetryLimitMax, default: telemetryLimitDefault, description: "page size" }),
     ),
     cursor: t.Optional(
-      t.String({ maxLength: cursorLengthMax, description: "next_cursor of the previous page; repeat the other parameters" }),
+      t.String({
+        maxLength: cursorLengthMax,
+        description: "next_cursor of the previous page; repeat the other parameters",
+      }),
     ),
   });
   const partsReader = new DatapointsPartsReader(context.reader);
@@ -136,7 +148,11 @@ interface PageAnswering {
  * windows do not evict it. A first-time request (every live window ending "now") just
  * queries its page.
  */
-async function answerTelemetry(context: ApiContext, pages: PageAnswering, request: TelemetryRequest): Promise<Response> {
+async function answerTelemetry(
+  context: ApiContext,
+  pages: PageAnswering,
+  request: TelemetryRequest,
+): Promise<Response> {
   const { reference, metrics, order, query } = request;
   // A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
   const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
@@ -144,7 +160,16 @@ async function answerTelemetry(context: ApiContext, pages: PageAnswering, reques
   const position = query.cursor === undefined ? undefined : telemetryCursor.decode(check, query.cursor);
   const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
   // Everything the body depends on, verbatim (the cursor check is a hash and may collide).
-  const key = JSON.stringify([uuid, query.start_time ?? null, query.end_time ?? null, metrics, order, window, request.limit, position?.after ?? null]);
+  const key = JSON.stringify([
+    uuid,
+    query.start_time ?? null,
+    query.end_time ?? null,
+    metrics,
+    order,
+    window,
+    request.limit,
+    position?.after ?? null,
+  ]);
   const fingerprint = pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
   if (kept !== undefined) return jsonResponse(kept);
@@ -166,7 +191,10 @@ interface ResolvedTelemetryRequest extends TelemetryRequest {
  * values come from rows queryRows has checked, and the check's 2,000 date-time formats
  * cost ~1 ms a page. Tests check real pages against the schema.
  */
-async function queryTelemetry(context: ApiContext, request: ResolvedTelemetryRequest): Promise<{ json: SerializedJson; itemCount: number }> {
+async function queryTelemetry(
+  context: ApiContext,
+  request: ResolvedTelemetryRequest,
+): Promise<{ json: SerializedJson; itemCount: number }> {
   const { uuid, window, metrics, reference } = request;
   const page = await telemetryPage(context.reader, {
     uuid,
@@ -180,7 +208,8 @@ async function queryTelemetry(context: ApiContext, request: ResolvedTelemetryReq
   if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
     if ((await getGpu(context.clickhouse, uuid)) === undefined) throw gpuNotFound(request.id, reference);
   }
-  const next_cursor = page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
+  const next_cursor =
+    page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
   const body: TelemetryPage = {
     gpu: uuid,
     start_time: formatRfc3339(window.startMs),

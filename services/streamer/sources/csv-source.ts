@@ -1,4 +1,4 @@
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { type Static, Type } from "@sinclair/typebox";
 import { CsvChunkParser, CsvFormatError, type CsvParseOptions, type CsvParseSummary } from "./csv-chunk-parser.ts";
 import type { OnRowBatch, RowBatch } from "./row-batch.ts";
@@ -73,7 +73,9 @@ export class CsvFileSource {
       const identity = await identityOf(handle, this.options.path);
       const cache = this.cache;
       if (cache !== undefined && cache.size === identity.size && cache.mtimeMs === identity.mtimeMs) {
-        const contentHash = this.options.verifyContentHash ? await this.hashFile(handle, identity.size) : cache.contentHash;
+        const contentHash = this.options.verifyContentHash
+          ? await this.hashFile(handle, identity.size)
+          : cache.contentHash;
         if (contentHash === cache.contentHash) return await this.replay(cache, onBatch);
       }
       this.cache = undefined; // let the old rows go before parsing the new ones
@@ -90,7 +92,12 @@ export class CsvFileSource {
     const batchRowsMax = this.options.batchRowsMax;
     const rowCount = cache.keys.length;
     for (let start = 0; start < rowCount; start += batchRowsMax) {
-      const batch: RowBatch = { keys: cache.keys, tails: cache.tails, start, end: Math.min(start + batchRowsMax, rowCount) };
+      const batch: RowBatch = {
+        keys: cache.keys,
+        tails: cache.tails,
+        start,
+        end: Math.min(start + batchRowsMax, rowCount),
+      };
       await onBatch(batch);
     }
     return { ...cache.summary, fromCache: true, contentHash: cache.contentHash };
@@ -98,7 +105,8 @@ export class CsvFileSource {
 
   private async parseFile(handle: FileHandle, identity: FileIdentity, onBatch: OnRowBatch): Promise<CsvPassSummary> {
     const uncacheable = this.uncacheable;
-    const known = uncacheable !== undefined && uncacheable.size === identity.size && uncacheable.mtimeMs === identity.mtimeMs;
+    const known =
+      uncacheable !== undefined && uncacheable.size === identity.size && uncacheable.mtimeMs === identity.mtimeMs;
     let building: { keys: string[]; tails: Uint8Array[] } | undefined = known ? undefined : { keys: [], tails: [] };
     const parser = new CsvChunkParser(this.options, async (batch) => {
       if (building !== undefined && building.keys.length + (batch.end - batch.start) > this.options.rowsCachedMax) {
@@ -141,7 +149,9 @@ export class CsvFileSource {
       position += bytesRead;
       await onChunk(chunk);
     }
-    throw new Error(`${this.options.path}: more than ${readsMax} reads of ${buffer.byteLength} bytes (bytesMax ${this.options.bytesMax})`);
+    throw new Error(
+      `${this.options.path}: more than ${readsMax} reads of ${buffer.byteLength} bytes (bytesMax ${this.options.bytesMax})`,
+    );
   }
 }
 

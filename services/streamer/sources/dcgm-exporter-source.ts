@@ -1,8 +1,16 @@
-import { extraLabels, type Labels } from "../../../src/telemetry/labels.ts";
-import { type PrometheusParseError, type PrometheusSample, parsePrometheusText } from "../../../src/telemetry/prometheus-text.ts";
-import { encodeRecordTail } from "../../../src/telemetry/record-codec.ts";
-import { buildSourcePoint, type RowRejectionReason, type SourcePointResult } from "../../../src/telemetry/source-point.ts";
 import { labelCountMax } from "../../../src/domain/telemetry.ts";
+import { extraLabels, type Labels } from "../../../src/telemetry/labels.ts";
+import {
+  type PrometheusParseError,
+  type PrometheusSample,
+  parsePrometheusText,
+} from "../../../src/telemetry/prometheus-text.ts";
+import { encodeRecordTail } from "../../../src/telemetry/record-codec.ts";
+import {
+  buildSourcePoint,
+  type RowRejectionReason,
+  type SourcePointResult,
+} from "../../../src/telemetry/source-point.ts";
 import { type OnRowBatch, RowBatcher } from "./row-batch.ts";
 
 /**
@@ -51,7 +59,8 @@ export interface ScrapeRound {
 export class DcgmExporterSource {
   constructor(private readonly options: DcgmExporterSourceOptions) {
     if (options.targets.length === 0) throw new Error("no dcgm-exporter targets");
-    if (options.targets.length > targetsMax) throw new Error(`${options.targets.length} targets exceed targetsMax ${targetsMax}`);
+    if (options.targets.length > targetsMax)
+      throw new Error(`${options.targets.length} targets exceed targetsMax ${targetsMax}`);
     for (const target of options.targets) new URL(target); // throws on a malformed URL at start-up
   }
 

@@ -51,7 +51,9 @@ export class RateLimiter {
     const tokens = this.tokens - rows;
     const waitMs = tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / this.options.rowsPerSecond);
     if (waitMs > rateWaitMsMax) {
-      throw new Error(`rate wait ${waitMs} ms exceeds rateWaitMsMax ${rateWaitMsMax} (rate ${this.options.rowsPerSecond}/s)`);
+      throw new Error(
+        `rate wait ${waitMs} ms exceeds rateWaitMsMax ${rateWaitMsMax} (rate ${this.options.rowsPerSecond}/s)`,
+      );
     }
     this.tokens = tokens;
     return waitMs;

@@ -30,7 +30,8 @@ export class RowBatcher {
     private readonly batchRowsMax: number,
     private readonly onBatch: OnRowBatch,
   ) {
-    if (!Number.isInteger(batchRowsMax) || batchRowsMax < 1) throw new Error(`batchRowsMax ${batchRowsMax} must be >= 1`);
+    if (!Number.isInteger(batchRowsMax) || batchRowsMax < 1)
+      throw new Error(`batchRowsMax ${batchRowsMax} must be >= 1`);
   }
 
   /** True when the batch is full and the caller must `flush()` before adding more. */

@@ -33,7 +33,9 @@ export class NatsAsyncPublisher {
     options: { acksPendingMax: number; ackTimeoutMs: number },
   ) {
     this.acksPendingMax = options.acksPendingMax;
-    this.subscription = connection.subscribe(`${this.inboxPrefix}.*`, { callback: (error, message) => this.onAck(error, message) });
+    this.subscription = connection.subscribe(`${this.inboxPrefix}.*`, {
+      callback: (error, message) => this.onAck(error, message),
+    });
     this.watchdog = setInterval(() => this.failIfStalled(options.ackTimeoutMs), watchdogIntervalMs);
   }
 
@@ -44,7 +46,9 @@ export class NatsAsyncPublisher {
   /** Resolves once JetStream has stored the message; rejects with the error JetStream returned. */
   publish(subject: string, data: Uint8Array): Promise<void> {
     if (this.pending.size >= this.acksPendingMax) {
-      throw new Error(`nats async publish to ${subject}: ${this.pending.size} acks pending, acksPendingMax ${this.acksPendingMax}`);
+      throw new Error(
+        `nats async publish to ${subject}: ${this.pending.size} acks pending, acksPendingMax ${this.acksPendingMax}`,
+      );
     }
     const id = this.nextId;
     this.nextId += 1;

@@ -19,7 +19,14 @@
  * from the first message (`consume()` pulls in batches), AckAll every
  * `ackEveryRecords` records, as our group consumer commits offsets per batch.
  */
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, StorageType } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createPartitioner } from "../../../src/broker/partitioner.ts";
 import { NatsAsyncPublisher } from "./nats-async-publisher.ts";
@@ -58,13 +65,16 @@ export function natsPeer(options: { binary: string; publish: NatsPublishMode }):
   const subjectOf = (stream: string, record: BenchRecord) => `${stream}.${partitionOf(record.key)}`;
 
   const nats = () => {
-    if (connection === undefined || client === undefined || publisher === undefined) throw new Error("nats peer used before start()");
+    if (connection === undefined || client === undefined || publisher === undefined)
+      throw new Error("nats peer used before start()");
     return { connection, client, publisher };
   };
   const publishOne = (stream: string, record: BenchRecord): Promise<unknown> => {
     const { client: js, publisher: asyncPublisher } = nats();
     const subject = subjectOf(stream, record);
-    return options.publish === "async" ? asyncPublisher.publish(subject, record.value) : js.publish(subject, record.value);
+    return options.publish === "async"
+      ? asyncPublisher.publish(subject, record.value)
+      : js.publish(subject, record.value);
   };
   const ensureStream = (stream: string): Promise<void> => {
     let created = streams.get(stream);
@@ -86,7 +96,10 @@ export function natsPeer(options: { binary: string; publish: NatsPublishMode }):
       });
       connection = await connect({ servers: `127.0.0.1:${server.port}`, timeout: requestTimeoutMs });
       client = jetstream(connection, { timeout: requestTimeoutMs });
-      publisher = new NatsAsyncPublisher(connection, { acksPendingMax: publisherAcksPendingMax, ackTimeoutMs: requestTimeoutMs });
+      publisher = new NatsAsyncPublisher(connection, {
+        acksPendingMax: publisherAcksPendingMax,
+        ackTimeoutMs: requestTimeoutMs,
+      });
     },
     async produce(stream, records, count) {
       await ensureStream(stream);
@@ -116,7 +129,11 @@ export function natsPeer(options: { binary: string; publish: NatsPublishMode }):
   };
 }
 
-async function consumeFromStart(nats: { connection: NatsConnection; client: JetStreamClient }, stream: string, count: number): Promise<void> {
+async function consumeFromStart(
+  nats: { connection: NatsConnection; client: JetStreamClient },
+  stream: string,
+  count: number,
+): Promise<void> {
   const manager = await jetstreamManager(nats.connection, { timeout: requestTimeoutMs });
   const name = `bench-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   await manager.consumers.add(stream, {
@@ -145,7 +162,10 @@ async function consumeFromStart(nats: { connection: NatsConnection; client: JetS
   } finally {
     clearInterval(watchdog);
   }
-  if (seen < count) throw new Error(`nats consumer ${name} on ${stream}: ${seen} of ${count} messages, none for ${requestTimeoutMs} ms`);
+  if (seen < count)
+    throw new Error(
+      `nats consumer ${name} on ${stream}: ${seen} of ${count} messages, none for ${requestTimeoutMs} ms`,
+    );
   if (bytes <= 0) throw new Error(`nats consumer ${name} on ${stream} saw ${seen} messages with no bytes`);
   await manager.consumers.delete(stream, name);
 }

@@ -5,7 +5,7 @@ import { Admin } from "../../../src/broker/admin.ts";
 import { Consumer } from "../../../src/broker/consumer.ts";
 import { Producer } from "../../../src/broker/producer.ts";
 import { type BrokerProcess, spawnBroker } from "../../e2e/broker-process.ts";
-import { type BenchPeer, type BenchRecord, peakRssBytes, type PeerProcessStats } from "./peer.ts";
+import { type BenchPeer, type BenchRecord, type PeerProcessStats, peakRssBytes } from "./peer.ts";
 import { killOnExit } from "./server-process.ts";
 
 const partitionCount = 12;

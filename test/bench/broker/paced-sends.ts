@@ -3,7 +3,11 @@
  * comes at `ratePerSecond` and records each send-to-ack latency (ms). Every peer
  * uses this loop (ours has the same shape) so pacing is the same for all.
  */
-export async function pacedSends(ratePerSecond: number, seconds: number, send: (index: number) => Promise<unknown>): Promise<Float64Array> {
+export async function pacedSends(
+  ratePerSecond: number,
+  seconds: number,
+  send: (index: number) => Promise<unknown>,
+): Promise<Float64Array> {
   const total = ratePerSecond * seconds;
   const latencies = new Float64Array(total);
   const acks: Promise<unknown>[] = [];

@@ -26,7 +26,12 @@ export interface BenchPeer {
    * Sends `ratePerSecond` records for `seconds` seconds, paced, and returns each
    * record's produce-to-acknowledgement latency in milliseconds.
    */
-  produceAtRate(stream: string, records: (index: number) => BenchRecord, ratePerSecond: number, seconds: number): Promise<Float64Array>;
+  produceAtRate(
+    stream: string,
+    records: (index: number) => BenchRecord,
+    ratePerSecond: number,
+    seconds: number,
+  ): Promise<Float64Array>;
   stats(): PeerProcessStats;
   stop(): Promise<void>;
 }

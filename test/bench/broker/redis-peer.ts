@@ -16,8 +16,8 @@
 import { RedisClient } from "bun";
 import { createPartitioner } from "../../../src/broker/partitioner.ts";
 import { pacedSends } from "./paced-sends.ts";
-import { sendWindowed } from "./send-window.ts";
 import type { BenchPeer, BenchRecord, PeerProcessStats } from "./peer.ts";
+import { sendWindowed } from "./send-window.ts";
 import { type ServerProcess, startServer } from "./server-process.ts";
 
 const partitionCount = 12;
@@ -56,8 +56,21 @@ export function redisPeer(options: { binary: string }): BenchPeer {
       server = await startServer({
         name: "redis",
         argv: (port, dataDir) => [
-          options.binary, "--bind", "127.0.0.1", "--port", String(port), "--dir", dataDir,
-          "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+          options.binary,
+          "--bind",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--dir",
+          dataDir,
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "everysec",
+          "--save",
+          "",
+          "--daemonize",
+          "no",
         ],
       });
       producerClient = new RedisClient(url());
@@ -99,7 +112,18 @@ async function consumeFromStart(client: RedisClient, stream: string, count: numb
   const group = `bench-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   const keys = Array.from({ length: partitionCount }, (_, partition) => `${stream}:${partition}`);
   await Promise.all(keys.map((key) => client.send("XGROUP", ["CREATE", key, group, "0", "MKSTREAM"])));
-  const readArgs = ["GROUP", group, "bench", "COUNT", String(readEntriesPerStreamMax), "BLOCK", String(readBlockMs), "STREAMS", ...keys, ...keys.map(() => ">")];
+  const readArgs = [
+    "GROUP",
+    group,
+    "bench",
+    "COUNT",
+    String(readEntriesPerStreamMax),
+    "BLOCK",
+    String(readBlockMs),
+    "STREAMS",
+    ...keys,
+    ...keys.map(() => ">"),
+  ];
   const acks: Promise<unknown>[] = [];
   let seen = 0;
   let emptyReads = 0;
@@ -108,7 +132,9 @@ async function consumeFromStart(client: RedisClient, stream: string, count: numb
     const read = reply === null ? 0 : acknowledge(client, group, reply, acks);
     emptyReads = read === 0 ? emptyReads + 1 : 0;
     if (emptyReads > emptyReadsMax) {
-      throw new Error(`redis group ${group} on ${stream}: no entries for ${emptyReadsMax * readBlockMs} ms after ${seen} of ${count}`);
+      throw new Error(
+        `redis group ${group} on ${stream}: no entries for ${emptyReadsMax * readBlockMs} ms after ${seen} of ${count}`,
+      );
     }
     seen += read;
     // The XACKs of the last batch ride the pipeline; wait for all but let them overlap reads.

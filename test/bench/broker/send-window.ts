@@ -3,8 +3,13 @@
  * client runs flat out: when the window is full it waits for its older half only,
  * so the connection never drains empty between windows.
  */
-export async function sendWindowed(count: number, pendingMax: number, send: (index: number) => Promise<unknown>): Promise<void> {
-  if (!Number.isInteger(pendingMax) || pendingMax < 2) throw new Error(`sendWindowed: pendingMax must be an integer >= 2, got ${pendingMax}`);
+export async function sendWindowed(
+  count: number,
+  pendingMax: number,
+  send: (index: number) => Promise<unknown>,
+): Promise<void> {
+  if (!Number.isInteger(pendingMax) || pendingMax < 2)
+    throw new Error(`sendWindowed: pendingMax must be an integer >= 2, got ${pendingMax}`);
   const window: Promise<unknown>[] = [];
   for (let index = 0; index < count; index += 1) {
     window.push(send(index));

@@ -3,10 +3,11 @@
  * a free port, a fresh temp data dir, ready once its TCP port accepts, killed on
  * stop and on any exit of the bench process so no server outlives a run.
  */
-import type { Subprocess } from "bun";
+
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { peakRssBytes } from "./peer.ts";
 
 const startTimeoutMs = 15_000;
@@ -66,7 +67,10 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
  * Spawns `argv(port, dataDir)` until one attempt accepts TCP on its port. Output
  * goes to log files in the data dir, shown when the start fails.
  */
-export async function startServer(options: { name: string; argv: (port: number, dataDir: string) => string[] }): Promise<ServerProcess> {
+export async function startServer(options: {
+  name: string;
+  argv: (port: number, dataDir: string) => string[];
+}): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), `bench-${options.name}-`));
   const failures: string[] = [];
   for (let attempt = 1; attempt <= startAttemptsMax; attempt += 1) {
@@ -85,7 +89,9 @@ export async function startServer(options: { name: string; argv: (port: number, 
     killGroup(proc, "SIGKILL");
     await proc.exited;
     running.delete(proc);
-    const log = (await Promise.all([stdoutPath, stderrPath].map((path) => (existsSync(path) ? Bun.file(path).text() : ""))))
+    const log = (
+      await Promise.all([stdoutPath, stderrPath].map((path) => (existsSync(path) ? Bun.file(path).text() : "")))
+    )
       .join("")
       .slice(-600);
     failures.push(`attempt ${attempt} port ${port} (exit ${proc.exitCode}): ${log}`);

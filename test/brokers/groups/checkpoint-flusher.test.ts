@@ -59,7 +59,9 @@ describe("CheckpointFlusher", () => {
     await first;
     await Promise.all(waits);
     expect(flusher.roundCount).toBe(2);
-    expect((await readCheckpoint(directory, "g49")).offsets).toEqual([{ topic: "telemetry", partition: 0, offset: 49 }]);
+    expect((await readCheckpoint(directory, "g49")).offsets).toEqual([
+      { topic: "telemetry", partition: 0, offset: 49 },
+    ]);
     expect((await readdir(directory)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 
@@ -107,7 +109,9 @@ describe("CheckpointStore", () => {
     const { store } = await CheckpointStore.open({ directory: root, checkpointBytesMax: 200 });
     const group = new ConsumerGroup("big");
     for (let partition = 0; partition < 50; partition += 1) group.setOffset("telemetry", partition, partition);
-    await expect(store.writeAll([checkpointOf(group)])).rejects.toThrow(/big\.group\.json: \d+ bytes exceed checkpointBytesMax 200/);
+    await expect(store.writeAll([checkpointOf(group)])).rejects.toThrow(
+      /big\.group\.json: \d+ bytes exceed checkpointBytesMax 200/,
+    );
     expect(await readdir(root)).toEqual([]);
   });
 

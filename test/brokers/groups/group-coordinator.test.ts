@@ -30,7 +30,9 @@ class TestClock {
   }
 }
 
-async function setUp(options: { limits?: Partial<GroupLimits>; topics?: Record<string, number>; dataDir?: string } = {}) {
+async function setUp(
+  options: { limits?: Partial<GroupLimits>; topics?: Record<string, number>; dataDir?: string } = {},
+) {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "groups-")));
   if (options.dataDir === undefined) directories.push(dataDir);
   const clock = new TestClock();
@@ -48,7 +50,11 @@ async function setUp(options: { limits?: Partial<GroupLimits>; topics?: Record<s
 const partitionsOf = (assignment: Assignment, topic = "telemetry") =>
   assignment.find((entry) => entry.topic === topic)?.partitions ?? [];
 
-function join1(coordinator: GroupCoordinator, clientId: string, extra: { group?: string; sessionTimeoutMs?: number } = {}) {
+function join1(
+  coordinator: GroupCoordinator,
+  clientId: string,
+  extra: { group?: string; sessionTimeoutMs?: number } = {},
+) {
   return coordinator.join(extra.group ?? "collectors", {
     clientId,
     topics: ["telemetry"],
@@ -152,7 +158,9 @@ describe("GroupCoordinator membership", () => {
       { partition: 0, offset: 5 },
       { partition: 1, offset: 7 },
     ]);
-    const late = coordinator.commit("collectors", a.memberId, b.generation, [{ topic: "telemetry", partition: 1, offset: 9 }]);
+    const late = coordinator.commit("collectors", a.memberId, b.generation, [
+      { topic: "telemetry", partition: 1, offset: 9 },
+    ]);
     await expect(late).rejects.toBeInstanceOf(NotAssignedError);
   });
 
@@ -222,7 +230,10 @@ describe("GroupCoordinator membership", () => {
     for (let round = 0; round < 3; round += 1) {
       clock.timeMs += 900;
       // a stays alive but keeps listing the revoked partitions as still in use.
-      await coordinator.heartbeat("collectors", a.memberId, b.generation, [...(await ack(coordinator, b)).assignment, ...revoking]);
+      await coordinator.heartbeat("collectors", a.memberId, b.generation, [
+        ...(await ack(coordinator, b)).assignment,
+        ...revoking,
+      ]);
       expect(coordinator.tick()).toEqual([]);
     }
     clock.timeMs += 301;
@@ -265,7 +276,11 @@ describe("GroupCoordinator membership", () => {
     const a = await join1(coordinator, "a");
     const again = await coordinator.join("collectors", { memberId: a.memberId, clientId: "a2", topics: ["telemetry"] });
     expect(again.generation).toBe(a.generation);
-    const both = await coordinator.join("collectors", { memberId: a.memberId, clientId: "a2", topics: ["telemetry", "dlq"] });
+    const both = await coordinator.join("collectors", {
+      memberId: a.memberId,
+      clientId: "a2",
+      topics: ["telemetry", "dlq"],
+    });
     expect(both.generation).toBe(a.generation + 1);
     expect(both.assignment).toEqual([
       { topic: "dlq", partitions: [0, 1] },
@@ -289,7 +304,9 @@ describe("GroupCoordinator membership", () => {
     expect(aView?.revoking).toEqual([{ topic: "telemetry", partitions: [1] }]);
     expect(bView?.awaiting).toEqual([{ topic: "telemetry", partitions: [1] }]);
     expect(view.offsets).toEqual([{ topic: "telemetry", partition: 1, offset: 3 }]);
-    expect(coordinator.listGroups()).toEqual([{ group: "collectors", state: "rebalancing", generation: 2, memberCount: 2 }]);
+    expect(coordinator.listGroups()).toEqual([
+      { group: "collectors", state: "rebalancing", generation: 2, memberCount: 2 },
+    ]);
     expect(() => coordinator.describe("nope")).toThrow(UnknownGroupError);
   });
 
@@ -331,7 +348,9 @@ describe("GroupCoordinator fencing", () => {
     const { coordinator } = await setUp();
     const a = await join1(coordinator, "a");
     await join1(coordinator, "b");
-    const stale = coordinator.commit("collectors", a.memberId, a.generation, [{ topic: "telemetry", partition: 0, offset: 1 }]);
+    const stale = coordinator.commit("collectors", a.memberId, a.generation, [
+      { topic: "telemetry", partition: 0, offset: 1 },
+    ]);
     await expect(stale).rejects.toBeInstanceOf(StaleGenerationError);
     await stale.catch((error: StaleGenerationError) => {
       expect(error.generationCurrent).toBe(2);
@@ -396,8 +415,13 @@ describe("GroupCoordinator offsets", () => {
     const again = await second.coordinator.heartbeat("collectors", a.memberId, a.generation);
     expect(again.generation).toBe(a.generation);
     expect(partitionsOf(again.assignment)).toHaveLength(12);
-    await second.coordinator.commit("collectors", a.memberId, a.generation, [{ topic: "telemetry", partition: 0, offset: 101 }]);
-    expect(second.coordinator.committedOffsets("collectors", "telemetry").offsets[0]).toEqual({ partition: 0, offset: 101 });
+    await second.coordinator.commit("collectors", a.memberId, a.generation, [
+      { topic: "telemetry", partition: 0, offset: 101 },
+    ]);
+    expect(second.coordinator.committedOffsets("collectors", "telemetry").offsets[0]).toEqual({
+      partition: 0,
+      offset: 101,
+    });
   });
 
   test("a pending hand-over survives a restart: the new owner still waits for the old one", async () => {
@@ -439,7 +463,12 @@ describe("GroupCoordinator offsets", () => {
     const bounds = { logStartOffset: 10, highWatermark: 50 };
     expect(coordinator.committedOffsets("collectors", "telemetry").resetPolicy).toBe("earliest");
     expect(coordinator.startOffset("collectors", "telemetry", 0, bounds)).toBe(10);
-    await coordinator.join("collectors", { memberId: a.memberId, clientId: "a", topics: ["telemetry"], resetPolicy: "latest" });
+    await coordinator.join("collectors", {
+      memberId: a.memberId,
+      clientId: "a",
+      topics: ["telemetry"],
+      resetPolicy: "latest",
+    });
     expect(coordinator.startOffset("collectors", "telemetry", 0, bounds)).toBe(50);
     await coordinator.commit("collectors", a.memberId, a.generation, [
       { topic: "telemetry", partition: 0, offset: 20 },
@@ -452,7 +481,9 @@ describe("GroupCoordinator offsets", () => {
   test("lag per partition from committed offsets, reset policy and high watermarks", async () => {
     const { coordinator } = await setUp({ topics: { telemetry: 3 } });
     const a = await join1(coordinator, "a");
-    await coordinator.commit("collectors", a.memberId, a.generation, [{ topic: "telemetry", partition: 0, offset: 40 }]);
+    await coordinator.commit("collectors", a.memberId, a.generation, [
+      { topic: "telemetry", partition: 0, offset: 40 },
+    ]);
     const boundsOf = (_topic: string, partition: number) =>
       partition === 2 ? undefined : { logStartOffset: 10, highWatermark: 100 };
     const lag = coordinator.lag("collectors", boundsOf);
@@ -475,7 +506,9 @@ describe("GroupCoordinator offsets", () => {
     for (const [index, member] of members.entries()) {
       for (let partition = 0; partition < 64; partition += 1) {
         commits.push(
-          coordinator.commit(`g${index}`, member.memberId, member.generation, [{ topic: "telemetry", partition, offset: partition + 1 }]),
+          coordinator.commit(`g${index}`, member.memberId, member.generation, [
+            { topic: "telemetry", partition, offset: partition + 1 },
+          ]),
         );
       }
     }
@@ -491,7 +524,10 @@ describe("GroupCoordinator offsets", () => {
 
 describe("GroupCoordinator limits", () => {
   test("members per group, groups and partitions per group are bounded with clear errors", async () => {
-    const { coordinator } = await setUp({ limits: { membersPerGroupMax: 2, groupsMax: 2, partitionsPerGroupMax: 20 }, topics: { telemetry: 12, big: 30 } });
+    const { coordinator } = await setUp({
+      limits: { membersPerGroupMax: 2, groupsMax: 2, partitionsPerGroupMax: 20 },
+      topics: { telemetry: 12, big: 30 },
+    });
     await join1(coordinator, "a");
     await join1(coordinator, "b");
     const third = join1(coordinator, "c");
@@ -499,21 +535,31 @@ describe("GroupCoordinator limits", () => {
     await expect(join1(coordinator, "c")).rejects.toThrow(/group is full \(membersPerGroupMax 2\)/);
     await join1(coordinator, "d", { group: "other" });
     await expect(join1(coordinator, "e", { group: "third" })).rejects.toThrow(/groupsMax 2/);
-    await expect(coordinator.join("other", { clientId: "f", topics: ["big"] })).rejects.toThrow(/partitionsPerGroupMax 20/);
+    await expect(coordinator.join("other", { clientId: "f", topics: ["big"] })).rejects.toThrow(
+      /partitionsPerGroupMax 20/,
+    );
     await third.catch((error: GroupLimitError) => expect(error.httpStatus).toBe(429));
   });
 
   test("bad names, session timeouts, topic counts and offsets are refused as bad requests", async () => {
     const { coordinator } = await setUp({ limits: { topicsPerMemberMax: 2, offsetsPerCommitMax: 2 } });
-    await expect(coordinator.join("bad/name", { clientId: "a", topics: ["telemetry"] })).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    await expect(coordinator.join("bad/name", { clientId: "a", topics: ["telemetry"] })).rejects.toBeInstanceOf(
+      InvalidGroupRequestError,
+    );
     await expect(join1(coordinator, "a", { sessionTimeoutMs: 50 })).rejects.toThrow(/sessionTimeoutMs 50 outside/);
     await expect(join1(coordinator, "a", { sessionTimeoutMs: 400_000 })).rejects.toThrow(/sessionTimeoutMsMax 300000/);
-    await expect(coordinator.join("g", { clientId: "a", topics: ["telemetry", "x", "y"] })).rejects.toThrow(/topicsPerMemberMax 2/);
-    await expect(coordinator.join("g", { clientId: "a", topics: ["missing"] })).rejects.toBeInstanceOf(UnknownTopicError);
+    await expect(coordinator.join("g", { clientId: "a", topics: ["telemetry", "x", "y"] })).rejects.toThrow(
+      /topicsPerMemberMax 2/,
+    );
+    await expect(coordinator.join("g", { clientId: "a", topics: ["missing"] })).rejects.toBeInstanceOf(
+      UnknownTopicError,
+    );
     await expect(coordinator.join("g", { clientId: "", topics: ["telemetry"] })).rejects.toThrow(/clientId/);
     const a = await join1(coordinator, "a");
     const offsets = [0, 1, 2].map((partition) => ({ topic: "telemetry", partition, offset: 1 }));
-    await expect(coordinator.commit("collectors", a.memberId, a.generation, offsets)).rejects.toThrow(/offsetsPerCommitMax 2/);
+    await expect(coordinator.commit("collectors", a.memberId, a.generation, offsets)).rejects.toThrow(
+      /offsetsPerCommitMax 2/,
+    );
     await expect(
       coordinator.commit("collectors", a.memberId, a.generation, [{ topic: "telemetry", partition: 0, offset: -1 }]),
     ).rejects.toThrow(/not a non-negative integer/);

@@ -64,13 +64,30 @@ const keysOf = (assignment: Assignment) =>
   new Set(assignment.flatMap((entry) => entry.partitions.map((partition) => `${entry.topic}/${partition}`)));
 
 class Simulation {
-  readonly clock = { timeMs: 0, nowMs(): number { return this.timeMs; } };
+  readonly clock = {
+    timeMs: 0,
+    nowMs(): number {
+      return this.timeMs;
+    },
+  };
   readonly clients: SimClient[] = [];
   coordinator!: GroupCoordinator;
   private joinedCount = 0;
   /** Final phase: clients stop what is taken away at once. */
   private settling = false;
-  readonly counts = { joins: 0, heartbeats: 0, lost: 0, commits: 0, refused: 0, leaves: 0, freezes: 0, evictions: 0, fenced: 0, revocationFenced: 0, restarts: 0 };
+  readonly counts = {
+    joins: 0,
+    heartbeats: 0,
+    lost: 0,
+    commits: 0,
+    refused: 0,
+    leaves: 0,
+    freezes: 0,
+    evictions: 0,
+    fenced: 0,
+    revocationFenced: 0,
+    restarts: 0,
+  };
 
   constructor(readonly random: () => number) {}
 
@@ -127,7 +144,16 @@ class Simulation {
     const name = `client-${this.joinedCount}`;
     const subscribed = this.random() < 0.7 ? ["telemetry", "dlq"] : ["telemetry"];
     const answer = await this.coordinator.join("g", { clientId: name, topics: subscribed, sessionTimeoutMs });
-    const client: SimClient = { name, memberId: answer.memberId, generation: 0, assigned: new Set(), draining: new Set(), lastSuccessMs: this.clock.timeMs, frozen: false, topics: subscribed };
+    const client: SimClient = {
+      name,
+      memberId: answer.memberId,
+      generation: 0,
+      assigned: new Set(),
+      draining: new Set(),
+      lastSuccessMs: this.clock.timeMs,
+      frozen: false,
+      topics: subscribed,
+    };
     this.clients.push(client);
     await this.adopt(client, answer);
     this.counts.joins += 1;
@@ -265,7 +291,9 @@ class Simulation {
         if (owners.get(key) !== client.memberId) {
           const view = JSON.stringify(this.coordinator.describe("g"), null, 1);
           const state = JSON.stringify({ ...client, assigned: [...client.assigned], draining: [...client.draining] });
-          throw new Error(`${context}: ${client.name} processes ${key} owned on the broker by ${owners.get(key)}\n${state}\n${view}`);
+          throw new Error(
+            `${context}: ${client.name} processes ${key} owned on the broker by ${owners.get(key)}\n${state}\n${view}`,
+          );
         }
       }
     }
@@ -320,7 +348,9 @@ class Simulation {
     const expected = [...subscribed].reduce((sum, topic) => sum + topics[topic as keyof typeof topics], 0);
     expect(new Set(processed).size).toBe(expected);
     expect(processed).toHaveLength(expected);
-    const telemetryCounts = view.members.map((member) => member.assignment.find((entry) => entry.topic === "telemetry")?.partitions.length ?? 0);
+    const telemetryCounts = view.members.map(
+      (member) => member.assignment.find((entry) => entry.topic === "telemetry")?.partitions.length ?? 0,
+    );
     expect(Math.max(...telemetryCounts) - Math.min(...telemetryCounts)).toBeLessThanOrEqual(1);
   }
 }

@@ -17,7 +17,9 @@ function countsByMember(owners: PartitionOwners, name = topic): Map<string, numb
 
 function movedCount(before: PartitionOwners, after: PartitionOwners, name = topic): number {
   const previous = before.get(name) ?? [];
-  return (after.get(name) ?? []).filter((owner, partition) => previous[partition] !== undefined && owner !== previous[partition]).length;
+  return (after.get(name) ?? []).filter(
+    (owner, partition) => previous[partition] !== undefined && owner !== previous[partition],
+  ).length;
 }
 
 const member = (memberId: string, topics = [topic]): AssignorMember => ({ memberId, topics });
@@ -44,18 +46,37 @@ describe("assignSticky", () => {
     const two = assign([member("a"), member("b")], { [topic]: 12 });
     const three = assign([member("a"), member("b"), member("c")], { [topic]: 12 }, two);
     expect(movedCount(two, three)).toBe(4);
-    expect(countsByMember(three)).toEqual(new Map([["a", 4], ["b", 4], ["c", 4]]));
-    const withoutLeaver: PartitionOwners = new Map([[topic, (three.get(topic) ?? []).map((owner) => (owner === "c" ? undefined : owner))]]);
+    expect(countsByMember(three)).toEqual(
+      new Map([
+        ["a", 4],
+        ["b", 4],
+        ["c", 4],
+      ]),
+    );
+    const withoutLeaver: PartitionOwners = new Map([
+      [topic, (three.get(topic) ?? []).map((owner) => (owner === "c" ? undefined : owner))],
+    ]);
     const back = assign([member("a"), member("b")], { [topic]: 12 }, three);
     expect(movedCount(withoutLeaver, back)).toBe(0);
-    expect(countsByMember(back)).toEqual(new Map([["a", 6], ["b", 6]]));
+    expect(countsByMember(back)).toEqual(
+      new Map([
+        ["a", 6],
+        ["b", 6],
+      ]),
+    );
   });
 
   test("uneven split gives the larger quotas to members that already hold more", () => {
     // 10 partitions: a holds 6, b holds 4; c joins -> quotas 4/3/3, a and b keep the most they can.
     const previous: PartitionOwners = new Map([[topic, ["a", "a", "a", "a", "a", "a", "b", "b", "b", "b"]]]);
     const next = assign([member("a"), member("b"), member("c")], { [topic]: 10 }, previous);
-    expect(countsByMember(next)).toEqual(new Map([["a", 4], ["b", 3], ["c", 3]]));
+    expect(countsByMember(next)).toEqual(
+      new Map([
+        ["a", 4],
+        ["b", 3],
+        ["c", 3],
+      ]),
+    );
     expect(movedCount(previous, next)).toBe(3);
   });
 

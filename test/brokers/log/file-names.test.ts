@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { offsetFileStem, parseSegmentFileName, parseTopicMetadataName, partitionDirName } from "../../../brokers/log/file-names.ts";
+import {
+  offsetFileStem,
+  parseSegmentFileName,
+  parseTopicMetadataName,
+  partitionDirName,
+} from "../../../brokers/log/file-names.ts";
 
 describe("file names", () => {
   test("offsets are zero-padded to 20 digits so names sort like offsets", () => {

@@ -18,7 +18,10 @@ interface Ack {
 
 /** Runs the child until it has acknowledged `acksWanted` appends, then kill -9; returns the acks it printed. */
 async function appendThenKill(dataDir: string, flush: string, acksWanted: number): Promise<Ack[]> {
-  const child = Bun.spawn(["bun", join(import.meta.dir, "append-until-killed.ts"), dataDir, flush], { stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn(["bun", join(import.meta.dir, "append-until-killed.ts"), dataDir, flush], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   cleanups.push(() => child.kill("SIGKILL"));
   const acks: Ack[] = [];
   const decoder = new TextDecoder();
@@ -45,13 +48,17 @@ describe("kill -9 during appends", () => {
       cleanups.push(dir.remove);
       const acks = await appendThenKill(dir.path, flush, 1000);
       expect(acks.length).toBeGreaterThanOrEqual(1000);
-      const manager = await LogManager.open({ dataDir: dir.path, config: makeLogConfig({ flush, segmentBytesMax: 256 * 1024 }) });
+      const manager = await LogManager.open({
+        dataDir: dir.path,
+        config: makeLogConfig({ flush, segmentBytesMax: 256 * 1024 }),
+      });
       cleanups.push(() => manager.close());
       const log = manager.partition("crash", 0);
       const byOffset = new Map<number, string>();
       for (let offset = 0; offset < log.highWatermark; ) {
         const result = log.read(offset, 1 << 20);
-        for (const record of decodeRecords(result.bytes)) byOffset.set(record.offset, new TextDecoder().decode(record.key));
+        for (const record of decodeRecords(result.bytes))
+          byOffset.set(record.offset, new TextDecoder().decode(record.key));
         offset = result.nextOffset;
       }
       for (const ack of acks) {

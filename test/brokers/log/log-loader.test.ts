@@ -19,7 +19,15 @@ async function writeLog(batches: number): Promise<{ dir: string; clock: ManualCl
   const clock = new ManualClock();
   const log = openPartition(dir.path, config, clock);
   for (let index = 0; index < batches; index++) {
-    await log.append(makeBatch({ records: 3 + (index % 5), timestampMs: clock.nowMs(), tag: `batch${index}`, producerId: 1, baseSequence: sequenceAt(index) }));
+    await log.append(
+      makeBatch({
+        records: 3 + (index % 5),
+        timestampMs: clock.nowMs(),
+        tag: `batch${index}`,
+        producerId: 1,
+        baseSequence: sequenceAt(index),
+      }),
+    );
     clock.advance(5);
   }
   await log.close();
@@ -33,7 +41,9 @@ function sequenceAt(batchIndex: number): number {
 }
 
 function logFiles(dir: string): string[] {
-  return readdirSync(dir).filter((name) => name.endsWith(".log")).sort();
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".log"))
+    .sort();
 }
 
 /** Every batch of the log, in order, read through the public API: [baseOffset, lastOffset, record values]. */
@@ -45,7 +55,10 @@ function readAll(log: PartitionLog): Array<{ baseOffset: number; values: string[
     for (const batch of iterateBatches(result.bytes)) {
       expect(verifyBatch(result.bytes, batch.position, batch.sizeBytes)).toBe(true);
       const bytes = result.bytes.subarray(batch.position, batch.position + batch.sizeBytes);
-      batches.push({ baseOffset: batch.header.baseOffset, values: decodeRecords(bytes).map((record) => new TextDecoder().decode(record.value)) });
+      batches.push({
+        baseOffset: batch.header.baseOffset,
+        values: decodeRecords(bytes).map((record) => new TextDecoder().decode(record.value)),
+      });
     }
     offset = result.nextOffset;
   }
@@ -137,7 +150,10 @@ describe("recovery", () => {
       expect(recovered).toEqual(original.slice(0, recovered.length));
       // Every batch that ends before the first changed byte is kept.
       const intact = fileBatches[fileIndex]!.filter((batch) => batch.position + batch.sizeBytes <= firstChanged);
-      const intactEnd = intact.length > 0 ? intact.at(-1)!.header.baseOffset + intact.at(-1)!.header.recordCount : Number(files[fileIndex]!.slice(0, 20));
+      const intactEnd =
+        intact.length > 0
+          ? intact.at(-1)!.header.baseOffset + intact.at(-1)!.header.recordCount
+          : Number(files[fileIndex]!.slice(0, 20));
       expect(log.highWatermark).toBeGreaterThanOrEqual(intactEnd);
       await cleanups.pop()!();
       await cleanups.pop()!();

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidTopicError, LogClosedError, TopicExistsError, UnknownPartitionError, UnknownTopicError } from "../../../brokers/log/errors.ts";
+import {
+  InvalidTopicError,
+  LogClosedError,
+  TopicExistsError,
+  UnknownPartitionError,
+  UnknownTopicError,
+} from "../../../brokers/log/errors.ts";
 import { LogManager } from "../../../brokers/log/log-manager.ts";
 import { decodeRecords } from "../../../src/broker/record-batch.ts";
 import { ManualClock, makeBatch, smallConfig, tempDir } from "./log-test-support.ts";
@@ -12,7 +18,11 @@ afterEach(async () => {
 });
 
 async function openManager(dataDir: string, clock: ManualClock): Promise<LogManager> {
-  const manager = await LogManager.open({ dataDir, config: smallConfig({ partitionsPerTopicMax: 16, topicsMax: 3 }), clock });
+  const manager = await LogManager.open({
+    dataDir,
+    config: smallConfig({ partitionsPerTopicMax: 16, topicsMax: 3 }),
+    clock,
+  });
   cleanups.push(() => manager.close());
   return manager;
 }
@@ -25,7 +35,14 @@ describe("LogManager", () => {
     const manager = await openManager(dir.path, clock);
     await manager.createTopic("telemetry", 3, { retentionMs: 60_000 });
     await manager.createTopic("dead.letter_1", 1);
-    expect(readdirSync(dir.path).sort()).toEqual(["dead.letter_1-0", "dead.letter_1.topic.json", "telemetry-0", "telemetry-1", "telemetry-2", "telemetry.topic.json"]);
+    expect(readdirSync(dir.path).sort()).toEqual([
+      "dead.letter_1-0",
+      "dead.letter_1.topic.json",
+      "telemetry-0",
+      "telemetry-1",
+      "telemetry-2",
+      "telemetry.topic.json",
+    ]);
     await manager.partition("telemetry", 2).append(makeBatch({ records: 4, timestampMs: clock.nowMs() }));
     await manager.close();
 
@@ -75,7 +92,9 @@ describe("LogManager", () => {
     expect(deleted).toBeGreaterThan(0);
     expect(manager.partition("short", 0).logStartOffset).toBeGreaterThan(0);
     expect(manager.partition("long", 0).logStartOffset).toBe(0);
-    expect(manager.totalSizeBytes()).toBe(manager.partition("short", 0).sizeBytes + manager.partition("long", 0).sizeBytes);
+    expect(manager.totalSizeBytes()).toBe(
+      manager.partition("short", 0).sizeBytes + manager.partition("long", 0).sizeBytes,
+    );
   });
 
   test("a partition directory without topic metadata (crash during create) is not a topic", async () => {
@@ -92,12 +111,20 @@ describe("LogManager", () => {
     expect(() => reopened.partition("kept", 0)).toThrow(LogClosedError);
   });
 
-  for (const [flush, expectAdvance] of [["always", true], ["interval", true], ["os", false]] as const) {
+  for (const [flush, expectAdvance] of [
+    ["always", true],
+    ["interval", true],
+    ["os", false],
+  ] as const) {
     test(`flush=${flush}: the background checkpoint ${expectAdvance ? "moves" : "does not move"} the recovery point without a close`, async () => {
       const dir = tempDir("log-manager");
       cleanups.push(dir.remove);
       const clock = new ManualClock();
-      const manager = await LogManager.open({ dataDir: dir.path, config: smallConfig({ flush, flushIntervalMs: 10, checkpointIntervalMs: 10 }), clock });
+      const manager = await LogManager.open({
+        dataDir: dir.path,
+        config: smallConfig({ flush, flushIntervalMs: 10, checkpointIntervalMs: 10 }),
+        clock,
+      });
       cleanups.push(() => manager.close());
       await manager.createTopic("t", 1);
       await manager.partition("t", 0).append(makeBatch({ records: 7, timestampMs: clock.nowMs() }));

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeLogConfig, type LogConfig } from "../../../brokers/log/log-config.ts";
+import { type LogConfig, makeLogConfig } from "../../../brokers/log/log-config.ts";
 import { PartitionLog } from "../../../brokers/log/partition-log.ts";
 import { encodeBatch, producerIdNone, sequenceNone } from "../../../src/broker/record-batch.ts";
 

@@ -3,7 +3,13 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LimitExceededError, OffsetOutOfRangeError, OutOfOrderSequenceError } from "../../../brokers/log/errors.ts";
 import type { PartitionLog } from "../../../brokers/log/partition-log.ts";
-import { BatchTooLargeError, CorruptBatchError, decodeRecords, iterateBatches, verifyBatch } from "../../../src/broker/record-batch.ts";
+import {
+  BatchTooLargeError,
+  CorruptBatchError,
+  decodeRecords,
+  iterateBatches,
+  verifyBatch,
+} from "../../../src/broker/record-batch.ts";
 import { ManualClock, makeBatch, openPartition, smallConfig, tempDir } from "./log-test-support.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -39,14 +45,24 @@ async function appendMany(log: PartitionLog, clock: ManualClock, batches: number
 }
 
 function segmentFiles(dir: string, suffix: string): string[] {
-  return readdirSync(dir).filter((name) => name.endsWith(suffix)).sort();
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(suffix))
+    .sort();
 }
 
 describe("append and read", () => {
   test("assigns consecutive offsets and reads back the same records", async () => {
     const { log, clock } = setup();
-    expect(await log.append(makeBatch({ records: 3, timestampMs: clock.nowMs() }))).toEqual({ baseOffset: 0, lastOffset: 2, duplicate: false });
-    expect(await log.append(makeBatch({ records: 4, timestampMs: clock.nowMs() }))).toEqual({ baseOffset: 3, lastOffset: 6, duplicate: false });
+    expect(await log.append(makeBatch({ records: 3, timestampMs: clock.nowMs() }))).toEqual({
+      baseOffset: 0,
+      lastOffset: 2,
+      duplicate: false,
+    });
+    expect(await log.append(makeBatch({ records: 4, timestampMs: clock.nowMs() }))).toEqual({
+      baseOffset: 3,
+      lastOffset: 6,
+      duplicate: false,
+    });
     expect(log.highWatermark).toBe(7);
     const result = log.read(0, 1 << 20);
     expect(result.batchCount).toBe(2);
@@ -58,7 +74,11 @@ describe("append and read", () => {
     const { log, clock } = setup();
     const first = makeBatch({ records: 2, timestampMs: clock.nowMs() });
     const second = makeBatch({ records: 3, timestampMs: clock.nowMs() });
-    expect(await log.append(new Uint8Array([...first, ...second]))).toEqual({ baseOffset: 0, lastOffset: 4, duplicate: false });
+    expect(await log.append(new Uint8Array([...first, ...second]))).toEqual({
+      baseOffset: 0,
+      lastOffset: 4,
+      duplicate: false,
+    });
     expect([...iterateBatches(log.read(0, 1 << 20).bytes)].map((batch) => batch.header.baseOffset)).toEqual([0, 2]);
   });
 
@@ -96,7 +116,9 @@ describe("append and read", () => {
     const bytes = makeBatch({ records: 3, timestampMs: clock.nowMs() });
     bytes[bytes.length - 1]! ^= 0xff;
     await expect(log.append(bytes)).rejects.toThrow(CorruptBatchError);
-    await expect(log.append(makeBatch({ records: 200, timestampMs: clock.nowMs() }))).rejects.toThrow(BatchTooLargeError);
+    await expect(log.append(makeBatch({ records: 200, timestampMs: clock.nowMs() }))).rejects.toThrow(
+      BatchTooLargeError,
+    );
     expect(log.highWatermark).toBe(0);
   });
 });
@@ -129,12 +151,18 @@ describe("segments", () => {
 
   test("old record timestamps do not make every append roll", async () => {
     const { log, clock } = setup({ segmentMsMax: 1000 });
-    for (let index = 0; index < 5; index++) await log.append(makeBatch({ records: 2, timestampMs: clock.nowMs() - 86_400_000 }));
+    for (let index = 0; index < 5; index++)
+      await log.append(makeBatch({ records: 2, timestampMs: clock.nowMs() - 86_400_000 }));
     expect(log.segmentCount).toBe(1);
   });
 
   test("a full index rolls the segment, and the sealed time index still records the segment's max timestamp", async () => {
-    const { log, clock } = setup({ indexBytesMax: 4096, indexIntervalBytes: 1, segmentBytesMax: 1024 * 1024, appendBytesMax: 8192 });
+    const { log, clock } = setup({
+      indexBytesMax: 4096,
+      indexIntervalBytes: 1,
+      segmentBytesMax: 1024 * 1024,
+      appendBytesMax: 8192,
+    });
     for (let index = 0; index < 400; index++) {
       await log.append(makeBatch({ records: 1, timestampMs: clock.nowMs(), valueBytes: 4 }));
       clock.advance(1);
@@ -164,7 +192,8 @@ describe("offsetForTimestamp", () => {
     const { log, clock } = setup({ segmentBytesMax: 4096, appendBytesMax: 4096 });
     const startMs = clock.nowMs();
     // Batch i holds records with timestamps startMs + 100 i + 0..4.
-    for (let index = 0; index < 50; index++) await log.append(makeBatch({ records: 5, timestampMs: startMs + 100 * index }));
+    for (let index = 0; index < 50; index++)
+      await log.append(makeBatch({ records: 5, timestampMs: startMs + 100 * index }));
     expect(log.segmentCount).toBeGreaterThan(2);
     expect(log.offsetForTimestamp(startMs - 5)).toBe(0);
     expect(log.offsetForTimestamp(startMs + 2)).toBe(2);
@@ -176,7 +205,12 @@ describe("offsetForTimestamp", () => {
 
 describe("retention", () => {
   test("by time deletes whole sealed segments whose newest record is too old, never the active one", async () => {
-    const { log, clock, dir } = setup({ segmentBytesMax: 4096, appendBytesMax: 4096, retentionMs: 60_000, fileDeleteDelayMs: 0 });
+    const { log, clock, dir } = setup({
+      segmentBytesMax: 4096,
+      appendBytesMax: 4096,
+      retentionMs: 60_000,
+      fileDeleteDelayMs: 0,
+    });
     await appendMany(log, clock, 30);
     const before = log.segmentBaseOffsets();
     expect(log.applyRetention(clock.nowMs())).toBe(0);
@@ -191,7 +225,12 @@ describe("retention", () => {
   });
 
   test("by bytes keeps the partition at or above retentionBytes", async () => {
-    const { log, clock } = setup({ segmentBytesMax: 4096, appendBytesMax: 4096, retentionBytes: 8192, fileDeleteDelayMs: 0 });
+    const { log, clock } = setup({
+      segmentBytesMax: 4096,
+      appendBytesMax: 4096,
+      retentionBytes: 8192,
+      fileDeleteDelayMs: 0,
+    });
     await appendMany(log, clock, 60);
     const sizeBefore = log.sizeBytes;
     const deleted = log.applyRetention(clock.nowMs());
@@ -202,14 +241,20 @@ describe("retention", () => {
   });
 
   test("a reader keeps its bytes while the segment is deleted; files go to .deleted first", async () => {
-    const { log, clock, dir } = setup({ segmentBytesMax: 4096, appendBytesMax: 4096, retentionBytes: 0, fileDeleteDelayMs: 60_000 });
+    const { log, clock, dir } = setup({
+      segmentBytesMax: 4096,
+      appendBytesMax: 4096,
+      retentionBytes: 0,
+      fileDeleteDelayMs: 60_000,
+    });
     await appendMany(log, clock, 30);
     const held = log.read(0, 1 << 20);
     const copy = held.bytes.slice();
     expect(log.applyRetention(clock.nowMs())).toBeGreaterThan(0);
     expect(segmentFiles(dir, ".log.deleted").length).toBeGreaterThan(0);
     expect(held.bytes).toEqual(copy);
-    for (const batch of iterateBatches(held.bytes)) expect(verifyBatch(held.bytes, batch.position, batch.sizeBytes)).toBe(true);
+    for (const batch of iterateBatches(held.bytes))
+      expect(verifyBatch(held.bytes, batch.position, batch.sizeBytes)).toBe(true);
     // Reads continue from the new log start.
     expect(log.read(log.logStartOffset, 100).batchCount).toBe(1);
   });
@@ -219,7 +264,8 @@ describe("idempotent producers", () => {
   test("a retried batch returns the original offsets and is stored once, also after a reopen", async () => {
     const context = setup();
     const { clock } = context;
-    const batch = (sequence: number) => makeBatch({ records: 4, timestampMs: clock.nowMs(), producerId: 9, baseSequence: sequence });
+    const batch = (sequence: number) =>
+      makeBatch({ records: 4, timestampMs: clock.nowMs(), producerId: 9, baseSequence: sequence });
     expect(await context.log.append(batch(0))).toEqual({ baseOffset: 0, lastOffset: 3, duplicate: false });
     expect(await context.log.append(batch(4))).toEqual({ baseOffset: 4, lastOffset: 7, duplicate: false });
     expect(await context.log.append(batch(4))).toEqual({ baseOffset: 4, lastOffset: 7, duplicate: true });
@@ -243,21 +289,30 @@ describe("idempotent producers", () => {
     const context = setup();
     const { clock } = context;
     for (let sequence = 0; sequence < 20; sequence += 2) {
-      await context.log.append(makeBatch({ records: 2, timestampMs: clock.nowMs(), producerId: 5, baseSequence: sequence }));
+      await context.log.append(
+        makeBatch({ records: 2, timestampMs: clock.nowMs(), producerId: 5, baseSequence: sequence }),
+      );
     }
     await context.log.close();
     Bun.spawnSync(["rm", join(context.dir, "producer-state.json")]);
     const reopened = await context.reopen();
     expect(reopened.lastSequence(5)).toBe(19);
-    expect((await reopened.append(makeBatch({ records: 2, timestampMs: clock.nowMs(), producerId: 5, baseSequence: 18 }))).duplicate).toBe(true);
+    expect(
+      (await reopened.append(makeBatch({ records: 2, timestampMs: clock.nowMs(), producerId: 5, baseSequence: 18 })))
+        .duplicate,
+    ).toBe(true);
   });
 });
 
 describe("durability", () => {
   test("flush=always acknowledges after fsync and groups concurrent appends", async () => {
     const { log, clock } = setup({ flush: "always" });
-    const results = await Promise.all(Array.from({ length: 20 }, () => log.append(makeBatch({ records: 2, timestampMs: clock.nowMs() }))));
-    expect(results.map((result) => result.baseOffset).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, index) => index * 2));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => log.append(makeBatch({ records: 2, timestampMs: clock.nowMs() }))),
+    );
+    expect(results.map((result) => result.baseOffset).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, index) => index * 2),
+    );
     expect(log.highWatermark).toBe(40);
     // The first append starts an fsync; the other 19 arrive during it and share the next one.
     expect(log.fsyncCount).toBeLessThanOrEqual(3);

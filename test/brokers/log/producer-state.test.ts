@@ -9,7 +9,13 @@ import { tempDir } from "./log-test-support.ts";
 const dir = tempDir("producer-state");
 afterAll(dir.remove);
 
-function appendTo(state: ProducerState, producerId: number, baseSequence: number, recordCount: number, baseOffset: number) {
+function appendTo(
+  state: ProducerState,
+  producerId: number,
+  baseSequence: number,
+  recordCount: number,
+  baseOffset: number,
+) {
   const batch = { producerId, baseSequence, recordCount };
   const [check] = state.check([batch]);
   if (check!.kind === "new") state.record({ ...batch, baseOffset, lastOffset: baseOffset + recordCount - 1 });

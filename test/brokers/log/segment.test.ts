@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Segment, type AppendedBatch } from "../../../brokers/log/segment.ts";
+import { type AppendedBatch, Segment } from "../../../brokers/log/segment.ts";
 import { dataViewOf, readBatchHeader, stampBaseOffset } from "../../../src/broker/record-batch.ts";
 import { makeBatch, smallConfig, tempDir } from "./log-test-support.ts";
 
@@ -11,7 +11,9 @@ const config = smallConfig({ indexIntervalBytes: 200 });
 
 /** Appends `count` 4-record batches in one call, stamped from the segment's next offset. */
 function appendBatches(segment: Segment, count: number, timestampMs: number): void {
-  const parts = Array.from({ length: count }, (_, index) => makeBatch({ records: 4, timestampMs: timestampMs + index * 100 }));
+  const parts = Array.from({ length: count }, (_, index) =>
+    makeBatch({ records: 4, timestampMs: timestampMs + index * 100 }),
+  );
   const bytes = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
   const batches: AppendedBatch[] = [];
   let position = 0;
@@ -19,7 +21,13 @@ function appendBatches(segment: Segment, count: number, timestampMs: number): vo
     bytes.set(part, position);
     const baseOffset = segment.nextOffset + batches.length * 4;
     stampBaseOffset(bytes, position, baseOffset);
-    batches.push({ position, sizeBytes: part.length, baseOffset, lastOffset: baseOffset + 3, maxTimestampMs: readBatchHeader(dataViewOf(part), 0).maxTimestampMs });
+    batches.push({
+      position,
+      sizeBytes: part.length,
+      baseOffset,
+      lastOffset: baseOffset + 3,
+      maxTimestampMs: readBatchHeader(dataViewOf(part), 0).maxTimestampMs,
+    });
     position += part.length;
   }
   segment.append(bytes, batches, { indexIntervalBytes: config.indexIntervalBytes, nowMs: timestampMs });
@@ -49,7 +57,11 @@ describe("Segment", () => {
     expect(statSync(join(dir.path, "00000000000000002000.index")).size).toBe(segment.offsetIndex.entryCount * 8);
     expect(segment.timeIndex.lastEntry()).toEqual({ timestampMs: 7_000 + 900 + 3, offset: 2_039 });
     const unlink = segment.markDeleted();
-    expect(readdirSync(dir.path).filter((name) => name.startsWith("00000000000000002000")).sort()).toEqual([
+    expect(
+      readdirSync(dir.path)
+        .filter((name) => name.startsWith("00000000000000002000"))
+        .sort(),
+    ).toEqual([
       "00000000000000002000.index.deleted",
       "00000000000000002000.log.deleted",
       "00000000000000002000.timeindex.deleted",

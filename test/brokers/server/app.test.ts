@@ -81,10 +81,16 @@ describe("broker HTTP API", () => {
 
   test("idempotent producer: the same batch twice is appended once", async () => {
     const producer = { id: 77, sequence: 0 };
-    const first = (await (await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])).json()) as ProduceResponse;
-    const again = (await (await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])).json()) as ProduceResponse;
+    const first = (await (
+      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])
+    ).json()) as ProduceResponse;
+    const again = (await (
+      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])
+    ).json()) as ProduceResponse;
     expect(again.results[0]).toEqual({ ...first.results[0]!, duplicate: true });
-    const gap = (await (await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: 77, sequence: 5 }) }])).json()) as ProduceResponse;
+    const gap = (await (
+      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: 77, sequence: 5 }) }])
+    ).json()) as ProduceResponse;
     expect(gap.results[0]).toMatchObject({ partition: 2, error: "out_of_order_sequence", retryable: false });
   });
 
@@ -93,20 +99,31 @@ describe("broker HTTP API", () => {
     expect(unknownTopic.status).toBe(404);
     expect((await unknownTopic.json()) as ErrorBody).toMatchObject({ error: "unknown_topic", retryable: false });
 
-    const badFrame = await fetch(`${broker.url}/v1/topics/t/produce`, { method: "POST", body: new Uint8Array([0, 0, 0]) });
+    const badFrame = await fetch(`${broker.url}/v1/topics/t/produce`, {
+      method: "POST",
+      body: new Uint8Array([0, 0, 0]),
+    });
     expect(badFrame.status).toBe(400);
 
     const corrupt = batchOf(["a"]);
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0xff;
-    const corruptAnswer = (await (await produce(broker.url, "t", [{ partition: 0, batch: corrupt }])).json()) as ProduceResponse;
+    const corruptAnswer = (await (
+      await produce(broker.url, "t", [{ partition: 0, batch: corrupt }])
+    ).json()) as ProduceResponse;
     expect(corruptAnswer.results[0]).toMatchObject({ error: "corrupt_batch", retryable: false });
 
-    const noPartition = (await (await produce(broker.url, "t", [{ partition: 9, batch: batchOf(["a"]) }])).json()) as ProduceResponse;
+    const noPartition = (await (
+      await produce(broker.url, "t", [{ partition: 9, batch: batchOf(["a"]) }])
+    ).json()) as ProduceResponse;
     expect(noPartition.results[0]).toMatchObject({ error: "unknown_partition" });
 
     const outOfRange = await fetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=999`);
     expect(outOfRange.status).toBe(416);
-    expect(await outOfRange.json()).toMatchObject({ error: "offset_out_of_range", logStartOffset: 0, highWatermark: 3 });
+    expect(await outOfRange.json()).toMatchObject({
+      error: "offset_out_of_range",
+      logStartOffset: 0,
+      highWatermark: 3,
+    });
 
     const badQuery = await fetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=-1`);
     expect(badQuery.status).toBe(400);
@@ -133,7 +150,10 @@ describe("broker HTTP API", () => {
   test("producer ids are unique", async () => {
     const ids = [];
     for (let index = 0; index < 3; index += 1) {
-      ids.push(((await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as { producerId: number }).producerId);
+      ids.push(
+        ((await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as { producerId: number })
+          .producerId,
+      );
     }
     expect(new Set(ids).size).toBe(3);
   });
@@ -141,7 +161,11 @@ describe("broker HTTP API", () => {
   test("swagger documents the broker routes; /metrics has broker series", async () => {
     const document = (await (await fetch(`${broker.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(["/v1/topics/{topic}/produce", "/v1/topics/{topic}/partitions/{partition}/fetch", "/v1/groups/{group}/join"]),
+      expect.arrayContaining([
+        "/v1/topics/{topic}/produce",
+        "/v1/topics/{topic}/partitions/{partition}/fetch",
+        "/v1/groups/{group}/join",
+      ]),
     );
     const metrics = await (await fetch(`${broker.url}/metrics`)).text();
     expect(metrics).toContain('broker_produce_records_total{topic="t"');

@@ -10,7 +10,10 @@ beforeAll(async () => {
   await post("/v1/topics", { name: "events", partitions: 2 });
   const records = Array.from({ length: 5 }, (_, index) => ({ key: "k", value: `v${index}`, timestampMs: 1 }));
   const batch = encodeBatch({ records, producerId: -1, baseSequence: -1, nowMs: 0 });
-  await fetch(`${broker.url}/v1/topics/events/produce`, { method: "POST", body: encodeProduceFrames([{ partition: 0, batch }]) });
+  await fetch(`${broker.url}/v1/topics/events/produce`, {
+    method: "POST",
+    body: encodeProduceFrames([{ partition: 0, batch }]),
+  });
 });
 afterAll(async () => await broker.cleanup());
 
@@ -29,7 +32,9 @@ describe("consumer-group routes", () => {
     const a = (await joinA.json()) as MemberAssignment;
     expect(a.assignment).toEqual([{ topic: "events", partitions: [0, 1] }]);
 
-    const b = (await (await post("/v1/groups/g1/join", { clientId: "b", topics: ["events"] })).json()) as MemberAssignment;
+    const b = (await (
+      await post("/v1/groups/g1/join", { clientId: "b", topics: ["events"] })
+    ).json()) as MemberAssignment;
     expect(b.generation).toBeGreaterThan(a.generation);
 
     // A commit with the generation from before b joined is refused: 409 stale_generation.
@@ -57,7 +62,9 @@ describe("consumer-group routes", () => {
     const offsets = await (await fetch(`${broker.url}/v1/groups/g1/offsets?topic=events`)).json();
     expect(offsets).toMatchObject({ group: "g1", topic: "events", resetPolicy: "earliest" });
 
-    const described = (await (await fetch(`${broker.url}/v1/groups/g1`)).json()) as GroupDescription & { lag: GroupLag };
+    const described = (await (await fetch(`${broker.url}/v1/groups/g1`)).json()) as GroupDescription & {
+      lag: GroupLag;
+    };
     expect(described.members.length).toBe(2);
     const lagZero = described.lag.partitions.find((entry) => entry.partition === 0);
     expect(lagZero?.highWatermark).toBe(5);
@@ -81,7 +88,9 @@ describe("consumer-group routes", () => {
   });
 
   test("joining a topic that does not exist auto-creates it with the default partition count", async () => {
-    const joined = (await (await post("/v1/groups/g3/join", { clientId: "a", topics: ["fresh"] })).json()) as MemberAssignment;
+    const joined = (await (
+      await post("/v1/groups/g3/join", { clientId: "a", topics: ["fresh"] })
+    ).json()) as MemberAssignment;
     expect(joined.assignment[0]?.partitions.length).toBe(12);
   });
 });

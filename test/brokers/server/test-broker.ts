@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { loadConfig } from "../../../src/config/env.ts";
-import { createLogger } from "../../../src/observability/logger.ts";
 import { type BrokerServer, startBroker } from "../../../brokers/server/broker-server.ts";
 import { BrokerConfig } from "../../../brokers/server/config.ts";
+import { loadConfig } from "../../../src/config/env.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
 
 export interface TestBroker {
   broker: BrokerServer;
@@ -29,7 +29,12 @@ export async function startTestBroker(env: Record<string, string> = {}, dataDir?
     ...env,
   });
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const logger = createLogger({ service: "broker-test", instanceId: "test", level: config.LOG_LEVEL, destination: silent });
+  const logger = createLogger({
+    service: "broker-test",
+    instanceId: "test",
+    level: config.LOG_LEVEL,
+    destination: silent,
+  });
   const broker = await startBroker({ config, logger, instanceId: "test" });
   let stopped = false;
   const stop = async () => {

@@ -99,17 +99,18 @@ describe("rendered chart", () => {
   });
 
   test("the scaled values add HPAs, ingress, ServiceMonitor, dashboard and use the external ClickHouse", () => {
-    expect(byKind(scaledObjects, "HorizontalPodAutoscaler").map((o) => o.metadata.name).sort()).toEqual([
-      "telemetry-gpu-telemetry-api",
-      "telemetry-gpu-telemetry-collector",
-      "telemetry-gpu-telemetry-streamer",
-    ]);
+    expect(
+      byKind(scaledObjects, "HorizontalPodAutoscaler")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["telemetry-gpu-telemetry-api", "telemetry-gpu-telemetry-collector", "telemetry-gpu-telemetry-streamer"]);
     expect(byKind(scaledObjects, "Ingress")).toHaveLength(1);
     expect(byKind(scaledObjects, "ServiceMonitor")).toHaveLength(1);
     const dashboard = byKind(scaledObjects, "ConfigMap").find((o) => o.metadata.name.endsWith("-dashboard"));
     const json = (dashboard as unknown as { data: Record<string, string> }).data["gpu-telemetry-pipeline.json"] ?? "";
     const titles = (JSON.parse(json) as { panels: { title: string }[] }).panels.map((p) => p.title).join(" | ");
-    for (const topic of ["Throughput", "lag", "insert latency", "API latency", "Dead letters"]) expect(titles).toContain(topic);
+    for (const topic of ["Throughput", "lag", "insert latency", "API latency", "Dead letters"])
+      expect(titles).toContain(topic);
     expect(scaledObjects.some((o) => o.kind === "StatefulSet" && o.metadata.name.endsWith("-clickhouse"))).toBe(false);
     expect(JSON.stringify(scaledObjects)).toContain("https://clickhouse.example.com:8443");
   });
@@ -121,7 +122,10 @@ describe("rendered chart", () => {
         expect(object.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("Helm");
       }
       for (const workload of objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")) {
-        const spec = workload.spec as { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> } } };
+        const spec = workload.spec as {
+          selector: { matchLabels: Record<string, string> };
+          template: { metadata: { labels: Record<string, string> } };
+        };
         for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
           expect(spec.template.metadata.labels[key]).toBe(value);
         }
@@ -136,7 +140,9 @@ describe("rendered chart", () => {
         .map((o) => (o.spec as { template: PodTemplate }).template);
       for (const service of byKind(objects, "Service")) {
         const spec = service.spec as { selector: Record<string, string>; ports: { targetPort: string | number }[] };
-        const matching = pods.filter((pod) => Object.entries(spec.selector).every(([k, v]) => pod.metadata.labels[k] === v));
+        const matching = pods.filter((pod) =>
+          Object.entries(spec.selector).every(([k, v]) => pod.metadata.labels[k] === v),
+        );
         expect(matching.length).toBeGreaterThan(0);
         for (const port of spec.ports) {
           const declared = matching.flatMap((pod) => pod.spec.containers.flatMap((c) => c.ports ?? []));
@@ -164,7 +170,11 @@ describe("rendered chart", () => {
       const podContext = pod.spec.securityContext as { runAsNonRoot?: boolean };
       expect(podContext.runAsNonRoot).toBe(true);
       for (const container of pod.spec.containers) {
-        const context = container.securityContext as { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; readOnlyRootFilesystem?: boolean };
+        const context = container.securityContext as {
+          allowPrivilegeEscalation: boolean;
+          capabilities: { drop: string[] };
+          readOnlyRootFilesystem?: boolean;
+        };
         expect(context.allowPrivilegeEscalation).toBe(false);
         expect(context.capabilities.drop).toContain("ALL");
         if (container.name !== "clickhouse") expect(context.readOnlyRootFilesystem).toBe(true);
@@ -179,7 +189,11 @@ describe("rendered chart", () => {
         if (service === undefined) continue;
         for (const variable of container.env ?? []) {
           if (["NODE_ENV"].includes(variable.name)) continue;
-          expect({ container: container.name, variable: variable.name, known: variable.name in service.properties }).toEqual({
+          expect({
+            container: container.name,
+            variable: variable.name,
+            known: variable.name in service.properties,
+          }).toEqual({
             container: container.name,
             variable: variable.name,
             known: true,
@@ -190,7 +204,12 @@ describe("rendered chart", () => {
   });
 
   test("a HPA with minReplicas above maxReplicas fails to render with a message", () => {
-    const values = withOverride(["api", "autoscaling"], { enabled: true, minReplicas: 5, maxReplicas: 2, targetCPUUtilizationPercentage: 50 });
+    const values = withOverride(["api", "autoscaling"], {
+      enabled: true,
+      minReplicas: 5,
+      maxReplicas: 2,
+      targetCPUUtilizationPercentage: 50,
+    });
     const result = renderChart([valuesFile(values)]);
     expect(result.ok).toBe(false);
     expect(result.error).toContain("api.autoscaling.minReplicas (5) must not exceed maxReplicas (2)");

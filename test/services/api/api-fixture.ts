@@ -1,13 +1,13 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import type { ApiLimits } from "../../../services/api/api-context.ts";
+import { type ApiApp, createApiApp } from "../../../services/api/app.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
-import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
+import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { migrate } from "../../../src/clickhouse/migrations.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../../src/observability/metrics.ts";
-import type { ApiLimits } from "../../../services/api/api-context.ts";
-import { type ApiApp, createApiApp } from "../../../services/api/app.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
 
 /**
@@ -93,7 +93,14 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
   const logger = createLogger({ service: "api", instanceId: "test", level: "silent" });
   const nowMs = baseMs + 2 * 3_600_000;
   const reader = createFetchReader({ ...connection, database });
-  const app = createApiApp({ clickhouse: client, reader, logger, registry, clock: () => nowMs, limits: { listCacheTtlMs: 0, ...limits } });
+  const app = createApiApp({
+    clickhouse: client,
+    reader,
+    logger,
+    registry,
+    clock: () => nowMs,
+    limits: { listCacheTtlMs: 0, ...limits },
+  });
   return {
     clickhouse,
     client,

@@ -32,7 +32,9 @@ describe("cursor codec", () => {
 
   test("garbage, other kinds, bad positions and oversize text are malformed", () => {
     const other = createCursorCodec("others", Type.Object({ after: Type.Integer() })).encode(check, { after: 1 });
-    const forged = Buffer.from(JSON.stringify({ v: 1, kind: "things", check, position: { after: -1 } })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ v: 1, kind: "things", check, position: { after: -1 } })).toString(
+      "base64url",
+    );
     for (const text of ["", "!!!", "bm90IGpzb24", other, forged, "a".repeat(cursorLengthMax + 1)]) {
       const error = rejection(() => codec.decode(check, text));
       expect(error.details[0]?.problem).toContain("malformed cursor");

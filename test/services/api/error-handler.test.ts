@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApiApp } from "../../../services/api/app.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
-import { createApiApp } from "../../../services/api/app.ts";
 import { freePort } from "../../support/free-port.ts";
 
 /** The API on a real socket, its ClickHouse a port where nothing listens. */
@@ -22,7 +22,13 @@ beforeAll(async () => {
   });
   const destination = { write: (line: string) => void logLines.push(line) };
   // The hot reads go through the fetch reader, as in main.ts: it must fail the same way.
-  const reader = createFetchReader({ url: `http://127.0.0.1:${deadPort}`, username: "default", password: "", database: "telemetry", requestTimeoutMs: 2_000 });
+  const reader = createFetchReader({
+    url: `http://127.0.0.1:${deadPort}`,
+    username: "default",
+    password: "",
+    database: "telemetry",
+    requestTimeoutMs: 2_000,
+  });
   const app = createApiApp({
     clickhouse,
     reader,
@@ -41,7 +47,14 @@ const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
 
 describe("ClickHouse unreachable", () => {
   test("data routes answer 503 with a retry hint and no internals", async () => {
-    for (const path of ["/api/v1/gpus", "/api/v1/gpus/GPU-1", "/api/v1/gpus/GPU-1/telemetry", "/api/v1/gpus/h:0/telemetry/summary", "/api/v1/hosts", "/api/v1/metrics"]) {
+    for (const path of [
+      "/api/v1/gpus",
+      "/api/v1/gpus/GPU-1",
+      "/api/v1/gpus/GPU-1/telemetry",
+      "/api/v1/gpus/h:0/telemetry/summary",
+      "/api/v1/hosts",
+      "/api/v1/metrics",
+    ]) {
       const response = await get(path);
       expect({ path, status: response.status }).toEqual({ path, status: 503 });
       expect(response.headers.get("retry-after")).toBe("7");
@@ -72,9 +85,17 @@ describe("ClickHouse unreachable", () => {
     const response = await get("/api/v1/gpus/GPU-logged");
     const requestId = response.headers.get("x-request-id");
     await Bun.sleep(20);
-    const lines = logLines.map((line) => JSON.parse(line)).filter((line) => line.requestId === requestId && line.msg === "request");
+    const lines = logLines
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.requestId === requestId && line.msg === "request");
     expect(lines).toEqual([
-      expect.objectContaining({ service: "api", method: "GET", route: "/api/v1/gpus/:id", status: "503", ms: expect.any(Number) }),
+      expect.objectContaining({
+        service: "api",
+        method: "GET",
+        route: "/api/v1/gpus/:id",
+        status: "503",
+        ms: expect.any(Number),
+      }),
     ]);
   });
 

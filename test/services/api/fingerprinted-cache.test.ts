@@ -4,7 +4,14 @@ import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 
 function cache(options: Partial<FingerprintedCacheOptions> = {}) {
   const registry = createMetricsRegistry({ service: "api", instanceId: "test" });
-  const created = new FingerprintedCache({ name: "test", entriesMax: 100, charsMax: 10_000, entryCharsMax: 5_000, registry, ...options });
+  const created = new FingerprintedCache({
+    name: "test",
+    entriesMax: 100,
+    charsMax: 10_000,
+    entryCharsMax: 5_000,
+    registry,
+    ...options,
+  });
   return { cache: created, registry };
 }
 

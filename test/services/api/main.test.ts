@@ -25,7 +25,15 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
 beforeAll(async () => {
   clickhouse = await startEmbeddedClickHouse();
   api = Bun.spawn(["bun", mainPath], {
-    env: { ...process.env, CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: "api_main", API_HOST: "127.0.0.1", API_PORT: "0", LOG_FORMAT: "json", LOG_LEVEL: "info" },
+    env: {
+      ...process.env,
+      CLICKHOUSE_URL: clickhouse.url,
+      CLICKHOUSE_DATABASE: "api_main",
+      API_HOST: "127.0.0.1",
+      API_PORT: "0",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "info",
+    },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -42,7 +50,10 @@ beforeAll(async () => {
   };
   void readLines(api.stdout, onLine);
   void readLines(api.stderr, onLine);
-  const timer = setTimeout(() => listening.reject(new Error(`api did not log listening: ${JSON.stringify(lines)}`)), startTimeoutMs);
+  const timer = setTimeout(
+    () => listening.reject(new Error(`api did not log listening: ${JSON.stringify(lines)}`)),
+    startTimeoutMs,
+  );
   port = await listening.promise;
   clearTimeout(timer);
 });

@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApiApp } from "../../../services/api/app.ts";
+import { buildOpenApiText, openApiFilePath } from "../../../services/api/write-openapi.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
-import { createApiApp } from "../../../services/api/app.ts";
-import { buildOpenApiText, openApiFilePath } from "../../../services/api/write-openapi.ts";
 
 // The document is built from route schemas: no ClickHouse is contacted.
-const clickhouse = createClickHouse({ url: "http://127.0.0.1:9", username: "default", password: "", database: "x", requestTimeoutMs: 1_000 });
+const clickhouse = createClickHouse({
+  url: "http://127.0.0.1:9",
+  username: "default",
+  password: "",
+  database: "x",
+  requestTimeoutMs: 1_000,
+});
 const app = createApiApp({
   clickhouse,
   logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
@@ -27,8 +33,16 @@ afterAll(async () => {
 const dataRoutes: [string, string[], string][] = [
   ["/api/v1/gpus", ["hostname", "limit", "cursor"], "GpuPage"],
   ["/api/v1/gpus/{id}", ["id"], "GpuDetail"],
-  ["/api/v1/gpus/{id}/telemetry", ["id", "start_time", "end_time", "metric", "order", "limit", "cursor"], "TelemetryPage"],
-  ["/api/v1/gpus/{id}/telemetry/summary", ["id", "start_time", "end_time", "metric", "step", "agg"], "TelemetrySummary"],
+  [
+    "/api/v1/gpus/{id}/telemetry",
+    ["id", "start_time", "end_time", "metric", "order", "limit", "cursor"],
+    "TelemetryPage",
+  ],
+  [
+    "/api/v1/gpus/{id}/telemetry/summary",
+    ["id", "start_time", "end_time", "metric", "step", "agg"],
+    "TelemetrySummary",
+  ],
   ["/api/v1/hosts", [], "HostList"],
   ["/api/v1/metrics", [], "MetricList"],
 ];
@@ -38,7 +52,13 @@ describe("OpenAPI document at /swagger/json", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(document.info.title).toBe("GPU Telemetry API");
     expect(document.info.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual(["gpus", "telemetry", "hosts", "metrics", "operations"]);
+    expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual([
+      "gpus",
+      "telemetry",
+      "hosts",
+      "metrics",
+      "operations",
+    ]);
   });
 
   test("lists every route, and nothing else", () => {
@@ -49,11 +69,18 @@ describe("OpenAPI document at /swagger/json", () => {
   test("each data route declares its parameters and its 200 and error responses", () => {
     for (const [path, parameters, model] of dataRoutes) {
       const operation = document.paths[path].get;
-      expect({ path, names: (operation.parameters ?? []).map((p: { name: string }) => p.name) }).toEqual({ path, names: parameters });
-      expect(operation.responses["200"].content["application/json"].schema).toEqual({ $ref: `#/components/schemas/${model}` });
+      expect({ path, names: (operation.parameters ?? []).map((p: { name: string }) => p.name) }).toEqual({
+        path,
+        names: parameters,
+      });
+      expect(operation.responses["200"].content["application/json"].schema).toEqual({
+        $ref: `#/components/schemas/${model}`,
+      });
       const errors = path.includes("{id}") ? ["400", "404", "500", "503"] : ["500", "503"];
       for (const status of errors) {
-        expect(operation.responses[status].content["application/json"].schema.$ref).toMatch(/^#\/components\/schemas\/\w+Error$/);
+        expect(operation.responses[status].content["application/json"].schema.$ref).toMatch(
+          /^#\/components\/schemas\/\w+Error$/,
+        );
       }
       for (const response of Object.values(operation.responses) as { description?: string }[]) {
         expect(typeof response.description).toBe("string");
@@ -68,10 +95,16 @@ describe("OpenAPI document at /swagger/json", () => {
     const parameter = (path: string, name: string) =>
       document.paths[path].get.parameters.find((p: { name: string }) => p.name === name).schema;
     expect(parameter("/api/v1/gpus", "limit")).toEqual({ type: "integer", minimum: 1, maximum: 1000, default: 100 });
-    expect(parameter("/api/v1/gpus/{id}/telemetry", "limit")).toMatchObject({ type: "integer", maximum: 10000, default: 1000 });
+    expect(parameter("/api/v1/gpus/{id}/telemetry", "limit")).toMatchObject({
+      type: "integer",
+      maximum: 10000,
+      default: 1000,
+    });
     expect(parameter("/api/v1/gpus/{id}/telemetry", "order")).toMatchObject({ enum: ["asc", "desc"], default: "asc" });
     expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "step")).toMatchObject({ enum: ["10s", "1m", "5m", "1h"] });
-    expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "agg")).toMatchObject({ enum: ["avg", "min", "max", "last"] });
+    expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "agg")).toMatchObject({
+      enum: ["avg", "min", "max", "last"],
+    });
   });
 
   test("every $ref points at a component that exists", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { OverloadedError, QueryGate } from "../../../services/api/query-gate.ts";
+import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 
 function gate(options: { inFlightMax: number; queueLengthMax: number; waitMsMax: number }) {
   const registry = createMetricsRegistry({ service: "api", instanceId: "test" });

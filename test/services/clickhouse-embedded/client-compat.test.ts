@@ -35,9 +35,19 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
 
   test("command creates a table and query reads it back", async () => {
     await client.command({ query: "CREATE TABLE basics (id UInt32, name String) ENGINE = MergeTree ORDER BY id" });
-    await client.insert({ table: "basics", values: [{ id: 1, name: "a" }, { id: 2, name: "b" }], format: "JSONEachRow" });
+    await client.insert({
+      table: "basics",
+      values: [
+        { id: 1, name: "a" },
+        { id: 2, name: "b" },
+      ],
+      format: "JSONEachRow",
+    });
     const result = await client.query({ query: "SELECT id, name FROM basics ORDER BY id", format: "JSONEachRow" });
-    expect(await result.json()).toEqual([{ id: 1, name: "a" }, { id: 2, name: "b" }]);
+    expect(await result.json()).toEqual([
+      { id: 1, name: "a" },
+      { id: 2, name: "b" },
+    ]);
   });
 
   test("inserts 100k rows in one batch and reports them in the summary", async () => {
@@ -54,7 +64,10 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     }));
     const inserted = await client.insert({ table: "bulk", values: rows, format: "JSONEachRow" });
     expect(inserted.summary?.written_rows).toBe(String(rowCount));
-    const result = await client.query({ query: "SELECT count() AS rows, sum(value) AS total FROM bulk", format: "JSONEachRow" });
+    const result = await client.query({
+      query: "SELECT count() AS rows, sum(value) AS total FROM bulk",
+      format: "JSONEachRow",
+    });
     const [stats] = await result.json<{ rows: number; total: number }>();
     expect(stats).toEqual({ rows: rowCount, total: ((rowCount - 1) * rowCount) / 4 });
   });
@@ -160,7 +173,10 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     // No token: the setting from the previous request must not stick to this one.
     await client.insert({ table: "dedup", values: [{ id: 6 }], format: "JSONEachRow" });
     await client.insert({ table: "dedup", values: [{ id: 6 }], format: "JSONEachRow" });
-    const result = await client.query({ query: "SELECT groupArray(id) AS ids FROM (SELECT id FROM dedup ORDER BY id)", format: "JSONEachRow" });
+    const result = await client.query({
+      query: "SELECT groupArray(id) AS ids FROM (SELECT id FROM dedup ORDER BY id)",
+      format: "JSONEachRow",
+    });
     expect(await result.json()).toEqual([{ ids: [1, 2, 3, 4, 5, 6] }]);
   });
 
@@ -184,7 +200,10 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     try {
       await scoped.command({ query: "CREATE TABLE only_here (x UInt8) ENGINE = Memory" });
       await scoped.insert({ table: "only_here", values: [{ x: 5 }], format: "JSONEachRow" });
-      const rows = await scoped.query({ query: "SELECT currentDatabase() AS db, x FROM only_here", format: "JSONEachRow" });
+      const rows = await scoped.query({
+        query: "SELECT currentDatabase() AS db, x FROM only_here",
+        format: "JSONEachRow",
+      });
       expect(await rows.json()).toEqual([{ db: "telemetry_test", x: 5 }]);
     } finally {
       await scoped.close();
@@ -201,13 +220,20 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     const plain = await fetch(`${clickhouse.url}/`, { method: "POST", body: "SELECT 1, 'x'" });
     expect(plain.headers.get("x-clickhouse-format")).toBe("TabSeparated");
     expect(await plain.text()).toBe("1\tx\n");
-    const viaDefault = await fetch(`${clickhouse.url}/?default_format=JSONEachRow`, { method: "POST", body: "SELECT 2 AS b" });
+    const viaDefault = await fetch(`${clickhouse.url}/?default_format=JSONEachRow`, {
+      method: "POST",
+      body: "SELECT 2 AS b",
+    });
     expect(viaDefault.headers.get("x-clickhouse-format")).toBe("JSONEachRow");
     expect(await viaDefault.text()).toBe('{"b":2}\n');
   });
 
   test("response headers carry query id, summary, timezone and display name", async () => {
-    const result = await client.query({ query: "SELECT number FROM numbers(10)", format: "JSONEachRow", query_id: "q-headers-1" });
+    const result = await client.query({
+      query: "SELECT number FROM numbers(10)",
+      format: "JSONEachRow",
+      query_id: "q-headers-1",
+    });
     expect(result.query_id).toBe("q-headers-1");
     expect(result.response_headers["x-clickhouse-query-id"]).toBe("q-headers-1");
     expect(result.response_headers["x-clickhouse-timezone"]).toBeTruthy();
@@ -218,7 +244,11 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
   });
 
   test("compressed requests and responses round-trip", async () => {
-    const compressed = createClient({ url: clickhouse.url, compression: { request: true, response: true }, log: quiet });
+    const compressed = createClient({
+      url: clickhouse.url,
+      compression: { request: true, response: true },
+      log: quiet,
+    });
     try {
       await compressed.command({ query: "CREATE TABLE zipped (id UInt32) ENGINE = MergeTree ORDER BY id" });
       const values = Array.from({ length: 1_000 }, (_, id) => ({ id }));
@@ -234,18 +264,28 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     await client.command({ query: "CREATE TABLE formats (id UInt32, name String) ENGINE = MergeTree ORDER BY id" });
     await client.insert({ table: "formats", values: [[1, "json,compact"]], format: "JSONCompactEachRow" });
     await client.command({ query: "SELECT 1" });
-    const tsv = await fetch(`${clickhouse.url}/?query=${encodeURIComponent("INSERT INTO formats FORMAT TabSeparated")}`, {
-      method: "POST",
-      body: "2\ttab\\tseparated\n",
-    });
+    const tsv = await fetch(
+      `${clickhouse.url}/?query=${encodeURIComponent("INSERT INTO formats FORMAT TabSeparated")}`,
+      {
+        method: "POST",
+        body: "2\ttab\\tseparated\n",
+      },
+    );
     expect(tsv.status).toBe(200);
     const csv = await fetch(`${clickhouse.url}/?query=${encodeURIComponent("INSERT INTO formats FORMAT CSV")}`, {
       method: "POST",
       body: '3,"c,s""v"\n',
     });
     expect(JSON.parse(String(csv.headers.get("x-clickhouse-summary"))).written_rows).toBe("1");
-    const result = await client.query({ query: "SELECT id, name FROM formats ORDER BY id", format: "JSONCompactEachRow" });
-    expect(await result.json()).toEqual([[1, "json,compact"], [2, "tab\tseparated"], [3, 'c,s"v']]);
+    const result = await client.query({
+      query: "SELECT id, name FROM formats ORDER BY id",
+      format: "JSONCompactEachRow",
+    });
+    expect(await result.json()).toEqual([
+      [1, "json,compact"],
+      [2, "tab\tseparated"],
+      [3, 'c,s"v'],
+    ]);
   });
 
   test("a bad insert row is a 400 and stores nothing from that batch", async () => {
@@ -275,10 +315,20 @@ describe("statements that change the connection", () => {
     await client.command({ query: "CREATE DATABASE IF NOT EXISTS queued_elsewhere" });
     // More sockets than the client's default 10, so requests really wait in the endpoint's queue.
     const wide = createClient({ url: clickhouse.url, max_open_connections: 40, log: quiet });
-    const scoped = createClient({ url: clickhouse.url, database: "queued_elsewhere", max_open_connections: 40, log: quiet });
+    const scoped = createClient({
+      url: clickhouse.url,
+      database: "queued_elsewhere",
+      max_open_connections: 40,
+      log: quiet,
+    });
     const sql = "SELECT {index:UInt32} AS index, getSetting('max_block_size') AS size, currentDatabase() AS db";
     const read = async (target: ClickHouseClient, index: number, settings: Record<string, string> = {}) => {
-      const result = await target.query({ query: sql, query_params: { index }, format: "JSONEachRow", clickhouse_settings: settings });
+      const result = await target.query({
+        query: sql,
+        query_params: { index },
+        format: "JSONEachRow",
+        clickhouse_settings: settings,
+      });
       return await result.json();
     };
     try {
@@ -290,10 +340,14 @@ describe("statements that change the connection", () => {
           const size = 1_000 + index;
           expect(await read(wide, index, { max_block_size: String(size) })).toEqual([{ index, size, db: "default" }]);
         }
-        if (index % 4 === 2) expect(await read(scoped, index)).toEqual([{ index, size: defaultSize, db: "queued_elsewhere" }]);
+        if (index % 4 === 2)
+          expect(await read(scoped, index)).toEqual([{ index, size: defaultSize, db: "queued_elsewhere" }]);
         if (index % 4 === 3) {
           // A failure that leaves partial output, then a SET statement, both in the middle of the queue.
-          const failing = scoped.query({ query: "SELECT number, throwIf(number = 150000) FROM numbers(200000)", format: "JSON" });
+          const failing = scoped.query({
+            query: "SELECT number, throwIf(number = 150000) FROM numbers(200000)",
+            format: "JSON",
+          });
           expect((await errorOf(failing)).type).toBe("FUNCTION_THROW_IF_VALUE_IS_NON_ZERO");
           await scoped.command({ query: `SET max_block_size = ${5_000 + index}` });
         }
@@ -307,7 +361,11 @@ describe("statements that change the connection", () => {
   });
 
   test("a keep-alive socket idle past the client's TTL is replaced, not reused broken", async () => {
-    const shortLived = createClient({ url: clickhouse.url, keep_alive: { enabled: true, idle_socket_ttl: 200 }, log: quiet });
+    const shortLived = createClient({
+      url: clickhouse.url,
+      keep_alive: { enabled: true, idle_socket_ttl: 200 },
+      log: quiet,
+    });
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         const result = await shortLived.query({ query: "SELECT 1 AS one", format: "JSONEachRow" });

@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { isSettingName, quoteIdentifier, settingLiteral } from "../../../services/clickhouse-embedded/connection-state.ts";
+import {
+  isSettingName,
+  quoteIdentifier,
+  settingLiteral,
+} from "../../../services/clickhouse-embedded/connection-state.ts";
 
 describe("SQL pieces built from URL values", () => {
   test("numbers stay bare, everything else is an escaped string literal", () => {

@@ -10,14 +10,20 @@ import {
 describe("fromEngineError", () => {
   test("keeps code, name and detail of an engine message", () => {
     const error = fromEngineError(
-      new Error("Code: 60. DB::Exception: Unknown table expression identifier 'nope' in scope SELECT * FROM nope. (UNKNOWN_TABLE)"),
+      new Error(
+        "Code: 60. DB::Exception: Unknown table expression identifier 'nope' in scope SELECT * FROM nope. (UNKNOWN_TABLE)",
+      ),
     );
     expect([error.code, error.errorName, error.httpStatus]).toEqual([60, "UNKNOWN_TABLE", 404]);
     expect(error.detail).toBe("Unknown table expression identifier 'nope' in scope SELECT * FROM nope");
   });
 
   test("a parenthesised token inside the detail is not taken for the name", () => {
-    const error = fromEngineError(new Error("Code: 62. DB::Exception: Syntax error: failed at position 7 (1): 1. Expected one of: FROM. (SYNTAX_ERROR)"));
+    const error = fromEngineError(
+      new Error(
+        "Code: 62. DB::Exception: Syntax error: failed at position 7 (1): 1. Expected one of: FROM. (SYNTAX_ERROR)",
+      ),
+    );
     expect([error.code, error.errorName, error.httpStatus]).toEqual([62, "SYNTAX_ERROR", 400]);
     expect(error.detail).toBe("Syntax error: failed at position 7 (1): 1. Expected one of: FROM");
   });
@@ -33,7 +39,12 @@ describe("fromEngineError", () => {
 
   test("anything else becomes UNKNOWN_EXCEPTION with status 500", () => {
     const error = fromEngineError(new TypeError("boom"));
-    expect([error.code, error.errorName, error.httpStatus, error.detail]).toEqual([1002, "UNKNOWN_EXCEPTION", 500, "boom"]);
+    expect([error.code, error.errorName, error.httpStatus, error.detail]).toEqual([
+      1002,
+      "UNKNOWN_EXCEPTION",
+      500,
+      "boom",
+    ]);
   });
 });
 
@@ -59,7 +70,10 @@ describe("ClickHouseHttpError body", () => {
     );
     const parsed = parseError(body);
     expect(parsed).toBeInstanceOf(ClickHouseError);
-    expect([(parsed as ClickHouseError).code, (parsed as ClickHouseError).type]).toEqual(["202", "TOO_MANY_SIMULTANEOUS_QUERIES"]);
+    expect([(parsed as ClickHouseError).code, (parsed as ClickHouseError).type]).toEqual([
+      "202",
+      "TOO_MANY_SIMULTANEOUS_QUERIES",
+    ]);
   });
 
   test("an error built by hand keeps its fields", () => {

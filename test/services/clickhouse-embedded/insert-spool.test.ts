@@ -7,7 +7,9 @@ import { bodyNeedsSpool, infileInsertSql } from "../../../services/clickhouse-em
 
 describe("infileInsertSql", () => {
   test("puts FROM INFILE after the table and columns, before SETTINGS and FORMAT", () => {
-    expect(infileInsertSql("INSERT INTO t (a, b) FORMAT RowBinary", "/s/1.bin")).toBe("INSERT INTO t (a, b) FROM INFILE '/s/1.bin' FORMAT RowBinary");
+    expect(infileInsertSql("INSERT INTO t (a, b) FORMAT RowBinary", "/s/1.bin")).toBe(
+      "INSERT INTO t (a, b) FROM INFILE '/s/1.bin' FORMAT RowBinary",
+    );
     expect(infileInsertSql("INSERT INTO db.t SETTINGS x = 1, y = 'z' FORMAT JSONEachRow", "/s/it's.bin")).toBe(
       "INSERT INTO db.t FROM INFILE '/s/it\\'s.bin' SETTINGS x = 1, y = 'z' FORMAT JSONEachRow",
     );
@@ -37,7 +39,10 @@ describe("inserts whose body holds a blank line", () => {
     engine?.close();
     rmSync(directory, { recursive: true, force: true });
   });
-  const rows = async () => new TextDecoder().decode((await engine.query({ sql: "SELECT hex(s), x FROM t ORDER BY s, x", format: "TabSeparated" })).bytes);
+  const rows = async () =>
+    new TextDecoder().decode(
+      (await engine.query({ sql: "SELECT hex(s), x FROM t ORDER BY s, x", format: "TabSeparated" })).bytes,
+    );
 
   test("a RowBinary body is stored whole, bytes after the blank line included", async () => {
     const text = new TextEncoder().encode("a\n\nb");

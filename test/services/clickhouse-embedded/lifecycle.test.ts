@@ -41,7 +41,11 @@ async function createAndFill(url: string, table: string, rowCount: number): Prom
   const client = createClient({ url });
   try {
     await client.command({ query: `CREATE TABLE ${table} (id UInt32) ENGINE = MergeTree ORDER BY id` });
-    await client.insert({ table, values: Array.from({ length: rowCount }, (_, id) => ({ id })), format: "JSONEachRow" });
+    await client.insert({
+      table,
+      values: Array.from({ length: rowCount }, (_, id) => ({ id })),
+      format: "JSONEachRow",
+    });
   } finally {
     await client.close();
   }

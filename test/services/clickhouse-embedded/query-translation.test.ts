@@ -61,7 +61,10 @@ describe("translateRequest", () => {
   });
 
   test("an insert with parameters goes through the query path so they bind", () => {
-    const plan = translate({ query: "INSERT INTO {table:Identifier} FORMAT JSONEachRow", param_table: "t" }, '{"id":1}');
+    const plan = translate(
+      { query: "INSERT INTO {table:Identifier} FORMAT JSONEachRow", param_table: "t" },
+      '{"id":1}',
+    );
     expect(plan.kind).toBe("query");
   });
 

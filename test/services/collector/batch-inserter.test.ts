@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
+import { BatchInserter, InsertAbandonedError } from "../../../services/collector/batch-inserter.ts";
+import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { batchDedupToken, joinRecordRows } from "../../../src/clickhouse/datapoints-insert.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
-import { BatchInserter, InsertAbandonedError } from "../../../services/collector/batch-inserter.ts";
-import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { freePort } from "../../support/free-port.ts";
 import { metricValue } from "../../support/prometheus.ts";
@@ -28,12 +28,20 @@ afterAll(async () => {
 function newInserter(target: ClickHouseClient) {
   const registry = createMetricsRegistry({ service: "collector-test", instanceId: "test" });
   const metrics = createCollectorMetrics(registry, { assignedPartitions: () => 0, lagRecords: () => new Map() });
-  const inserter = new BatchInserter({ client: target, backoff: { backoffMsMin: 5, backoffMsMax: 20 }, insertsInFlightMax: 2, metrics, logger });
+  const inserter = new BatchInserter({
+    client: target,
+    backoff: { backoffMsMin: 5, backoffMsMax: 20 },
+    insertsInFlightMax: 2,
+    metrics,
+    logger,
+  });
   return { inserter, registry };
 }
 
 function body(from: number, count: number): Uint8Array {
-  return joinRecordRows(Array.from({ length: count }, (_, index) => encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))));
+  return joinRecordRows(
+    Array.from({ length: count }, (_, index) => encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))),
+  );
 }
 
 test("a replayed batch (same offset range, same token) is stored once; another range is stored", async () => {
@@ -43,13 +51,25 @@ test("a replayed batch (same offset range, same token) is stored once; another r
   await inserter.insert({ ...batch, dedupToken: token });
   await inserter.insert({ ...batch, dedupToken: token });
   expect(await rowCount(client)).toBe(500);
-  await inserter.insert({ body: body(500, 200), rows: 200, abandon: () => false, signal: batch.signal, dedupToken: `${token}x` });
+  await inserter.insert({
+    body: body(500, 200),
+    rows: 200,
+    abandon: () => false,
+    signal: batch.signal,
+    dedupToken: `${token}x`,
+  });
   expect(await rowCount(client)).toBe(700);
   expect(metricValue(await registry.metrics(), "collector_rows_inserted_total")).toBe(1_200);
 });
 
 test("a failing insert is retried with backoff, reports failing, and can be abandoned", async () => {
-  const down = createClickHouse({ url: `http://127.0.0.1:${await freePort()}`, username: "default", password: "", database: "inserter", requestTimeoutMs: 1_000 });
+  const down = createClickHouse({
+    url: `http://127.0.0.1:${await freePort()}`,
+    username: "default",
+    password: "",
+    database: "inserter",
+    requestTimeoutMs: 1_000,
+  });
   const { inserter, registry } = newInserter(down);
   const startedMs = performance.now();
   const attempt = inserter.insert({

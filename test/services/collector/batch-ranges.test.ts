@@ -23,8 +23,12 @@ test("keeps announced ranges exactly, whatever rowsMax is now, and cuts the rest
 });
 
 test("refuses announced ranges that do not line up with the offsets on hand", () => {
-  expect(() => cutRanges({ firstOffset: 100, lastOffset: 170, rowsMax: 15, announced: [{ first: 101, last: 110 }] })).toThrow("does not start");
-  expect(() => cutRanges({ firstOffset: 100, lastOffset: 170, rowsMax: 15, announced: [{ first: 100, last: 171 }] })).toThrow("ends after");
+  expect(() =>
+    cutRanges({ firstOffset: 100, lastOffset: 170, rowsMax: 15, announced: [{ first: 101, last: 110 }] }),
+  ).toThrow("does not start");
+  expect(() =>
+    cutRanges({ firstOffset: 100, lastOffset: 170, rowsMax: 15, announced: [{ first: 100, last: 171 }] }),
+  ).toThrow("ends after");
   expect(() => cutRanges({ firstOffset: 5, lastOffset: 4, rowsMax: 15, announced: [] })).toThrow("bad offset range");
   expect(() => cutRanges({ firstOffset: 0, lastOffset: 4, rowsMax: 0, announced: [] })).toThrow("rowsMax");
 });

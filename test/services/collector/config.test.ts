@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { loadConfig } from "../../../src/config/env.ts";
 import { CollectorConfig } from "../../../services/collector/config.ts";
+import { loadConfig } from "../../../src/config/env.ts";
 
 test("defaults: the collectors group on telemetry, 100,000 rows or 1 s a batch, fault injection off", () => {
   const config = loadConfig(CollectorConfig, {});
@@ -20,8 +20,15 @@ test("defaults: the collectors group on telemetry, 100,000 rows or 1 s a batch, 
 });
 
 test("batch size and linger have explicit maxima", () => {
-  expect(() => loadConfig(CollectorConfig, { COLLECTOR_BATCH_ROWS_MAX: "500001" })).toThrow(/^COLLECTOR_BATCH_ROWS_MAX: .*max 500000/);
+  expect(() => loadConfig(CollectorConfig, { COLLECTOR_BATCH_ROWS_MAX: "500001" })).toThrow(
+    /^COLLECTOR_BATCH_ROWS_MAX: .*max 500000/,
+  );
   expect(() => loadConfig(CollectorConfig, { COLLECTOR_BATCH_ROWS_MAX: "0" })).toThrow(/^COLLECTOR_BATCH_ROWS_MAX:/);
-  expect(() => loadConfig(CollectorConfig, { COLLECTOR_LINGER_MS: "60001" })).toThrow(/^COLLECTOR_LINGER_MS: .*max 60000/);
-  expect(loadConfig(CollectorConfig, { COLLECTOR_PORT: "0", COLLECTOR_LINGER_MS: "0" })).toMatchObject({ COLLECTOR_PORT: 0, COLLECTOR_LINGER_MS: 0 });
+  expect(() => loadConfig(CollectorConfig, { COLLECTOR_LINGER_MS: "60001" })).toThrow(
+    /^COLLECTOR_LINGER_MS: .*max 60000/,
+  );
+  expect(loadConfig(CollectorConfig, { COLLECTOR_PORT: "0", COLLECTOR_LINGER_MS: "0" })).toMatchObject({
+    COLLECTOR_PORT: 0,
+    COLLECTOR_LINGER_MS: 0,
+  });
 });

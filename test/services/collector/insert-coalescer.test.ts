@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { Admin } from "../../../src/broker/admin.ts";
-import { groupDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
-import { createLogger } from "../../../src/observability/logger.ts";
-import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
-import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { BatchInserter } from "../../../services/collector/batch-inserter.ts";
 import { type CoalescedRange, concatGroupRows, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
 import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
+import { Admin } from "../../../src/broker/admin.ts";
+import { groupDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
+import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 import { metricValue } from "../../support/prometheus.ts";
-import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { pointAt, recentBaseMs, rowCount } from "./telemetry-fixture.ts";
 
 let broker: BrokerProcess;
@@ -33,7 +33,13 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
   const intents = new InsertIntentLog(new PartitionIo({ brokerUrl: broker.url }), topic, Date.now, logger);
   const registry = createMetricsRegistry({ service: "collector-test", instanceId: "test" });
   const metrics = createCollectorMetrics(registry, { assignedPartitions: () => 0, lagRecords: () => new Map() });
-  const inserter = new BatchInserter({ client, backoff: { backoffMsMin: 5, backoffMsMax: 20 }, insertsInFlightMax: 1, metrics, logger });
+  const inserter = new BatchInserter({
+    client,
+    backoff: { backoffMsMin: 5, backoffMsMax: 20 },
+    insertsInFlightMax: 1,
+    metrics,
+    logger,
+  });
   const inserted: string[] = [];
   const coalescer = new InsertCoalescer({
     topic: "telemetry",
@@ -50,8 +56,17 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
 }
 
 function rangeOf(partition: number, first: number, count: number, baseMs: number): CoalescedRange {
-  const rows = Array.from({ length: count }, (_, index) => recordRow(encodeTelemetryRecord(pointAt(partition * 100_000 + first + index, baseMs))));
-  return { partition, range: { first, last: first + count - 1 }, rows, rowBytes: rows.reduce((sum, row) => sum + row.byteLength, 0), abandon: () => false, caughtUp: true };
+  const rows = Array.from({ length: count }, (_, index) =>
+    recordRow(encodeTelemetryRecord(pointAt(partition * 100_000 + first + index, baseMs))),
+  );
+  return {
+    partition,
+    range: { first, last: first + count - 1 },
+    rows,
+    rowBytes: rows.reduce((sum, row) => sum + row.byteLength, 0),
+    abandon: () => false,
+    caughtUp: true,
+  };
 }
 
 test("ranges of several partitions waiting together share one insert, announced to every member", async () => {
@@ -66,7 +81,8 @@ test("ranges of several partitions waiting together share one insert, announced 
   expect(inserted.sort()).toEqual(["0:0-49", "1:10-29", "2:10-29", "3:10-29"]);
   expect(await intents.readSince(0, 0)).toEqual([{ first: 0, last: 49 }]);
   const members = [1, 2, 3].map((partition) => ({ partition, first: 10, last: 29 }));
-  for (const partition of [1, 2, 3]) expect(await intents.readSince(partition, 10)).toEqual([{ first: 10, last: 29, group: members }]);
+  for (const partition of [1, 2, 3])
+    expect(await intents.readSince(partition, 10)).toEqual([{ first: 10, last: 29, group: members }]);
   expect(groupDedupToken("telemetry", members)).toMatch(/^telemetry\/group\/[0-9a-f]{64}$/);
   expect(groupDedupToken("telemetry", [members[0]!])).toBe("telemetry/1/10-29");
 });
@@ -87,7 +103,9 @@ test("an insert that fails and is given up rejects every member of its group", a
   const { client, coalescer } = await setup("coalesce_fail");
   await client.command({ query: "DROP TABLE datapoints" });
   const baseMs = recentBaseMs();
-  const attempts = [1, 2, 3].map((partition) => coalescer.insert({ ...rangeOf(partition, 0, 5, baseMs), abandon: () => true }));
+  const attempts = [1, 2, 3].map((partition) =>
+    coalescer.insert({ ...rangeOf(partition, 0, 5, baseMs), abandon: () => true }),
+  );
   const outcomes = await Promise.allSettled(attempts);
   expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
 });
@@ -133,7 +151,9 @@ test("a range of a partition being revoked is dropped while it waits, not insert
   expect(await inserts()).toBe(1);
   expect(await rowCount(client)).toBe(10);
   expect(await intents.readSince(3, 0)).toEqual([]);
-  await expect(coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal })).rejects.toThrow("being revoked");
+  await expect(coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal })).rejects.toThrow(
+    "being revoked",
+  );
 });
 
 test("concatGroupRows puts the members' rows back to back, in member order, and checks the total", () => {
@@ -145,7 +165,10 @@ test("concatGroupRows puts the members' rows back to back, in member order, and 
 
 test("while the collector shuts down, a revoked partition's waiting range is inserted, not dropped", async () => {
   const shutdown = new AbortController();
-  const { client, coalescer, inserts } = await setup("coalesce_shutdown", { intervalMs: 2_000, signal: shutdown.signal });
+  const { client, coalescer, inserts } = await setup("coalesce_shutdown", {
+    intervalMs: 2_000,
+    signal: shutdown.signal,
+  });
   const baseMs = recentBaseMs();
   await coalescer.insert(rangeOf(0, 0, 10, baseMs));
   const revocation = new AbortController();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Admin } from "../../../src/broker/admin.ts";
-import { createLogger } from "../../../src/observability/logger.ts";
 import { InsertIntentLog, intentsTopicName, intentsWindow } from "../../../services/collector/insert-intents.ts";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
+import { Admin } from "../../../src/broker/admin.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 
 let broker: BrokerProcess;

@@ -1,10 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { admitRecord } from "../../../services/collector/record-validation.ts";
+import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { pointAt } from "./telemetry-fixture.ts";
 
 const encoder = new TextEncoder();
-const point = { ...pointAt(3, 1_763_000_000_000), value: -12.625, labels: { DCGM_FI_DRIVER_VERSION: "535.129.03", Hostname: "h" } };
+const point = {
+  ...pointAt(3, 1_763_000_000_000),
+  value: -12.625,
+  labels: { DCGM_FI_DRIVER_VERSION: "535.129.03", Hostname: "h" },
+};
 const binary = encodeTelemetryRecord(point);
 
 describe("admitRecord", () => {
@@ -30,7 +34,11 @@ describe("admitRecord", () => {
     ["a JSON record with an unknown field", encoder.encode(JSON.stringify({ ...point, extra: 1 })), "unknown_shape"],
     ["a binary record without uuid", encodeTelemetryRecord({ ...point, uuid: "" }), "missing_uuid"],
     ["a truncated binary record", binary.subarray(0, binary.length - 3), "undecodable"],
-    ["a binary record with a long hostname", encodeTelemetryRecord({ ...point, hostname: "h".repeat(300) }), "field_too_long"],
+    [
+      "a binary record with a long hostname",
+      encodeTelemetryRecord({ ...point, hostname: "h".repeat(300) }),
+      "field_too_long",
+    ],
   ];
   for (const [name, value, reason] of cases) {
     test(`rejects ${name} as ${reason}`, () => {

@@ -2,7 +2,12 @@ import { expect, test } from "bun:test";
 import { planRecovery } from "../../../services/collector/recovery-plan.ts";
 
 test("nothing to do when every intent ends before the resume point", () => {
-  expect(planRecovery(200, [{ first: 0, last: 99 }, { first: 100, last: 199 }])).toEqual({ skipThroughOffset: -1, announced: [] });
+  expect(
+    planRecovery(200, [
+      { first: 0, last: 99 },
+      { first: 100, last: 199 },
+    ]),
+  ).toEqual({ skipThroughOffset: -1, announced: [] });
   expect(planRecovery(0, [])).toEqual({ skipThroughOffset: -1, announced: [] });
 });
 

@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { PartitionIo } from "../../../services/collector/partition-io.ts";
 import { Admin } from "../../../src/broker/admin.ts";
 import { Producer } from "../../../src/broker/producer.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
-import { PartitionIo } from "../../../services/collector/partition-io.ts";
 
 const gpuCount = 40;
 const metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE"];
@@ -64,7 +64,8 @@ export async function rowCount(client: ClickHouseClient, table = "datapoints"): 
 /** Rows whose (uuid, metric, ts) appears more than once: duplicates. */
 export async function duplicateCount(client: ClickHouseClient): Promise<number> {
   const result = await client.query({
-    query: "SELECT count() AS n FROM (SELECT uuid, metric, ts, count() AS c FROM datapoints GROUP BY uuid, metric, ts HAVING c > 1)",
+    query:
+      "SELECT count() AS n FROM (SELECT uuid, metric, ts, count() AS c FROM datapoints GROUP BY uuid, metric, ts HAVING c > 1)",
     format: "JSONEachRow",
   });
   const rows = await result.json<{ n: string | number }>();
@@ -72,7 +73,10 @@ export async function duplicateCount(client: ClickHouseClient): Promise<number> 
 }
 
 /** Every record of a topic (all partitions), values as bytes. */
-export async function readTopic(brokerUrl: string, topic: string): Promise<Array<{ partition: number; offset: number; value: Uint8Array }>> {
+export async function readTopic(
+  brokerUrl: string,
+  topic: string,
+): Promise<Array<{ partition: number; offset: number; value: Uint8Array }>> {
   const io = new PartitionIo({ brokerUrl });
   const info = await io.describeTopic(topic);
   const all: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
@@ -85,7 +89,8 @@ export async function readTopic(brokerUrl: string, topic: string): Promise<Array
       throughOffset: entry.highWatermark - 1,
       fetchBytesMax: 8 * 1024 * 1024,
     });
-    for (const record of read.records) all.push({ partition: entry.partition, offset: record.offset, value: record.value.slice() });
+    for (const record of read.records)
+      all.push({ partition: entry.partition, offset: record.offset, value: record.value.slice() });
   }
   return all;
 }
@@ -93,5 +98,7 @@ export async function readTopic(brokerUrl: string, topic: string): Promise<Array
 /** Committed offsets of a group on a topic, by partition. */
 export async function committedOffsets(brokerUrl: string, group: string, topic: string): Promise<Map<number, number>> {
   const description = await new Admin({ brokerUrl }).describeGroup(group);
-  return new Map(description.offsets.filter((entry) => entry.topic === topic).map((entry) => [entry.partition, entry.offset]));
+  return new Map(
+    description.offsets.filter((entry) => entry.topic === topic).map((entry) => [entry.partition, entry.offset]),
+  );
 }

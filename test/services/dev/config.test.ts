@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../../../src/config/env.ts";
 import { DevConfig, flagsToEnv } from "../../../services/dev/config.ts";
+import { loadConfig } from "../../../src/config/env.ts";
 
 describe("dev stack flags", () => {
   test("flags map to DEV_* variables in both --x=v and --x v forms", () => {

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../../../src/observability/logger.ts";
 import { type ProcessSpec, ProcessSupervisor } from "../../../services/dev/process-supervisor.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
 
 const logger = createLogger({ service: "test", instanceId: "t", level: "silent" });
 const dirs: string[] = [];
@@ -24,7 +24,14 @@ function newSupervisor(): { supervisor: ProcessSupervisor; dir: string } {
 }
 
 function script(dir: string, name: string, source: string): ProcessSpec {
-  return { name, kind: "worker", command: [process.execPath, "-e", source], env: {}, httpPort: 0, logFile: join(dir, `${name}.log`) };
+  return {
+    name,
+    kind: "worker",
+    command: [process.execPath, "-e", source],
+    env: {},
+    httpPort: 0,
+    logFile: join(dir, `${name}.log`),
+  };
 }
 
 function logText(dir: string, name: string): string {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { partitionForKey } from "../../../src/broker/partitioner.ts";
-import { Producer } from "../../../src/broker/producer.ts";
-import { Registry } from "../../../src/observability/metrics.ts";
-import { decodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 import { BatchProducer } from "../../../services/streamer/batch-producer.ts";
 import { StreamerMetrics } from "../../../services/streamer/metrics.ts";
 import { CsvFileSource, csvFileSourceDefaults } from "../../../services/streamer/sources/csv-source.ts";
 import { RateLimiter } from "../../../services/streamer/sources/rate-limiter.ts";
 import type { RowBatch } from "../../../services/streamer/sources/row-batch.ts";
+import { partitionForKey } from "../../../src/broker/partitioner.ts";
+import { Producer } from "../../../src/broker/producer.ts";
+import { Registry } from "../../../src/observability/metrics.ts";
+import { decodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 import { readTopic } from "./topic-records.ts";
 
@@ -37,7 +37,14 @@ async function setup(topic: string, limiter?: RateLimiter, sleep = (ms: number) 
   const producer = await Producer.create({ brokerUrl: broker.url, topic, partitionCount, createTopic: true });
   const metrics = new StreamerMetrics(new Registry());
   const unlimited = new RateLimiter({ rowsPerSecond: 0, burstRowsMax: 1_000, clock: () => performance.now() });
-  const batchProducer = new BatchProducer({ producer, metrics, limiter: limiter ?? unlimited, chunkRowsMax: 100, clock: Date.now, sleep });
+  const batchProducer = new BatchProducer({
+    producer,
+    metrics,
+    limiter: limiter ?? unlimited,
+    chunkRowsMax: 100,
+    clock: Date.now,
+    sleep,
+  });
   return { producer, metrics, batchProducer };
 }
 
@@ -68,7 +75,10 @@ describe("BatchProducer", () => {
 
   test("a lapsed session produces nothing", async () => {
     const { producer, batchProducer } = await setup("lapsed");
-    const produced = await batchProducer.produceOwned(sample, { live: () => false, flags: new Uint8Array(partitionCount).fill(1) });
+    const produced = await batchProducer.produceOwned(sample, {
+      live: () => false,
+      flags: new Uint8Array(partitionCount).fill(1),
+    });
     expect(produced).toBe(0);
     expect(producer.bufferedBytesNow).toBe(0);
     await producer.close();
@@ -84,7 +94,9 @@ describe("BatchProducer", () => {
     };
     const { producer, batchProducer } = await setup("rated", limiter, sleep);
     const batch: RowBatch = { ...sample, end: 1_000 };
-    expect(await batchProducer.produceOwned(batch, { ...allLive, flags: new Uint8Array(partitionCount).fill(1) })).toBe(1_000);
+    expect(await batchProducer.produceOwned(batch, { ...allLive, flags: new Uint8Array(partitionCount).fill(1) })).toBe(
+      1_000,
+    );
     // 1,000 rows at 1,000 rows/s with a 100-row burst: 900 ms of waiting.
     expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(900);
     await producer.close();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../../src/config/env.ts";
 import { exporterTargets, StreamerConfig } from "../../../services/streamer/config.ts";
+import { ConfigError, loadConfig } from "../../../src/config/env.ts";
 
 describe("StreamerConfig", () => {
   test("defaults: the sample CSV in loop mode, unlimited rate, topic telemetry, group streamers", () => {
@@ -26,7 +26,9 @@ describe("StreamerConfig", () => {
   });
 
   test("exporter URLs are split on commas, blanks dropped", () => {
-    const config = loadConfig(StreamerConfig, { STREAMER_EXPORTER_URLS: " http://a:9400/metrics ,, http://b:9400/metrics " });
+    const config = loadConfig(StreamerConfig, {
+      STREAMER_EXPORTER_URLS: " http://a:9400/metrics ,, http://b:9400/metrics ",
+    });
     expect(exporterTargets(config)).toEqual(["http://a:9400/metrics", "http://b:9400/metrics"]);
   });
 });

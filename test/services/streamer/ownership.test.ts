@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Admin } from "../../../src/broker/admin.ts";
 import { PartitionOwnership } from "../../../services/streamer/ownership.ts";
+import { Admin } from "../../../src/broker/admin.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 import { waitUntil } from "./streamer-process.ts";
 
@@ -72,7 +72,9 @@ describe("PartitionOwnership", () => {
     try {
       await second.ownership.start(signal);
       await waitUntil(
-        () => first.ownership.owned().length + second.ownership.owned().length === partitionCount && second.ownership.owned().length > 0,
+        () =>
+          first.ownership.owned().length + second.ownership.owned().length === partitionCount &&
+          second.ownership.owned().length > 0,
         () => `first ${first.ownership.owned()}, second ${second.ownership.owned()}`,
         10_000,
       );

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { encodeRecordTail, stampRecord } from "../../../src/telemetry/record-codec.ts";
 import { RecordStamper } from "../../../services/streamer/record-stamper.ts";
+import { encodeRecordTail, stampRecord } from "../../../src/telemetry/record-codec.ts";
 
 const tail = (model: string, padding = 0) =>
   encodeRecordTail({

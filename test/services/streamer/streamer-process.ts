@@ -12,7 +12,10 @@ export type StreamerProcess = ServiceProcess;
 
 const mainPath = join(import.meta.dir, "..", "..", "..", "services", "streamer", "main.ts");
 
-export async function startStreamer(options: { brokerUrl: string; env?: Record<string, string> }): Promise<StreamerProcess> {
+export async function startStreamer(options: {
+  brokerUrl: string;
+  env?: Record<string, string>;
+}): Promise<StreamerProcess> {
   return await spawnService({
     name: "streamer",
     entry: mainPath,

@@ -1,6 +1,6 @@
+import type { TopicInfo } from "../../../src/broker/api-schemas.ts";
 import { FetchHeader } from "../../../src/broker/protocol.ts";
 import { forEachRecord, iterateBatches } from "../../../src/broker/record-batch.ts";
-import type { TopicInfo } from "../../../src/broker/api-schemas.ts";
 
 /** One record read back from the broker, with the producer id of the batch that carried it. */
 export interface TopicRecord {
@@ -26,7 +26,12 @@ export async function readTopic(brokerUrl: string, topic: string): Promise<Topic
   return records;
 }
 
-async function readPartition(brokerUrl: string, topic: string, partition: number, endOffset: number): Promise<TopicRecord[]> {
+async function readPartition(
+  brokerUrl: string,
+  topic: string,
+  partition: number,
+  endOffset: number,
+): Promise<TopicRecord[]> {
   const records: TopicRecord[] = [];
   let offset = 0;
   for (let fetches = 0; offset < endOffset; fetches += 1) {

@@ -12,7 +12,12 @@ afterEach(async () => {
 const decoder = new TextDecoder();
 
 /** Records every value each member handled, to check coverage and duplicates. */
-function recordingConsumer(url: string, name: string, seen: Map<string, string[]>, extra: Partial<ConstructorParameters<typeof Consumer>[0]> = {}) {
+function recordingConsumer(
+  url: string,
+  name: string,
+  seen: Map<string, string[]>,
+  extra: Partial<ConstructorParameters<typeof Consumer>[0]> = {},
+) {
   const consumer = new Consumer({
     brokerUrl: url,
     group: "collectors",
@@ -60,7 +65,11 @@ describe("Consumer group end to end", () => {
     const second = recordingConsumer(url, "second", seen);
     await first.start();
     await second.start();
-    await waitFor(() => first.assigned().length + second.assigned().length === 12 && first.assigned().length === 6, 10_000, "6 + 6 partitions");
+    await waitFor(
+      () => first.assigned().length + second.assigned().length === 12 && first.assigned().length === 6,
+      10_000,
+      "6 + 6 partitions",
+    );
 
     await produceRange(url, 0, 3_000);
     const third = recordingConsumer(url, "third", seen);

@@ -44,7 +44,11 @@ describe("crc32c", () => {
 describe("crc32c implementations agree", () => {
   test("the hardware kernel is in use on x86-64 Linux with SSE4.2", async () => {
     const { crc32cImplementation } = await import("../../../src/broker/crc32c.ts");
-    const sse42 = /\bsse4_2\b/.test(await Bun.file("/proc/cpuinfo").text().catch(() => ""));
+    const sse42 = /\bsse4_2\b/.test(
+      await Bun.file("/proc/cpuinfo")
+        .text()
+        .catch(() => ""),
+    );
     expect(crc32cImplementation).toBe(process.arch === "x64" && sse42 ? "sse4.2" : "js");
   });
 

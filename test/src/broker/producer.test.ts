@@ -35,7 +35,12 @@ function keyedRecords(keyCount: number, perKey: number) {
   return records;
 }
 
-function assertEachKeyInOrderOnce(read: Awaited<ReturnType<typeof readAll>>, keyCount: number, perKey: number, partitions: number) {
+function assertEachKeyInOrderOnce(
+  read: Awaited<ReturnType<typeof readAll>>,
+  keyCount: number,
+  perKey: number,
+  partitions: number,
+) {
   const seen = new Map<string, number>();
   for (const record of read) {
     expect(record.partition).toBe(partitionForKey(record.key, partitions));
@@ -85,7 +90,8 @@ function startLossyProxy(brokerPort: string) {
         });
       },
       data(client, chunk) {
-        if (lost === 0 && new TextDecoder().decode(chunk.subarray(0, 80)).includes("/produce HTTP")) client.data.dropAnswer = true;
+        if (lost === 0 && new TextDecoder().decode(chunk.subarray(0, 80)).includes("/produce HTTP"))
+          client.data.dropAnswer = true;
         if (client.data.upstream === undefined) client.data.pending.push(new Uint8Array(chunk));
         else client.data.upstream.write(chunk);
       },
@@ -131,7 +137,11 @@ describe("Producer", () => {
 
   test("over the broker's memory watermark it backs off and retries; nothing is lost or doubled", async () => {
     // fsync per append keeps each request's bytes held across an await, so requests overlap.
-    const { url } = await broker({ BROKER_IN_FLIGHT_BYTES_MAX: "4096", BROKER_RETRY_AFTER_MS: "5", BROKER_FLUSH: "always" });
+    const { url } = await broker({
+      BROKER_IN_FLIGHT_BYTES_MAX: "4096",
+      BROKER_RETRY_AFTER_MS: "5",
+      BROKER_FLUSH: "always",
+    });
     await createTopic(url, "pressed", 12);
     const producer = await Producer.create({
       brokerUrl: url,
@@ -144,7 +154,9 @@ describe("Producer", () => {
     for (const record of keyedRecords(60, 40)) await producer.send(record);
     await producer.close();
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const slowDowns = metrics.split("\n").find((line) => line.startsWith("broker_errors_total") && line.includes('code="slow_down"'));
+    const slowDowns = metrics
+      .split("\n")
+      .find((line) => line.startsWith("broker_errors_total") && line.includes('code="slow_down"'));
     expect(Number(slowDowns?.split(" ").pop() ?? 0)).toBeGreaterThan(0);
     assertEachKeyInOrderOnce(await readAll(url, "pressed"), 60, 40, 12);
   });
@@ -169,7 +181,13 @@ describe("Producer", () => {
     const { url } = await broker();
     await createTopic(url, "bounded", 2);
     const bufferBytesMax = 8 * 1024;
-    const producer = await Producer.create({ brokerUrl: url, topic: "bounded", bufferBytesMax, batchBytesMax: 2048, lingerMs: 20 });
+    const producer = await Producer.create({
+      brokerUrl: url,
+      topic: "bounded",
+      bufferBytesMax,
+      batchBytesMax: 2048,
+      lingerMs: 20,
+    });
     let peakBytes = 0;
     let waited = 0;
     for (const record of keyedRecords(10, 300)) {
@@ -212,11 +230,19 @@ describe("Producer", () => {
     // lost or forgot state would disagree): the producer's next sequence is now a gap.
     const records = [0, 1].map((index) => ({ key: "k", value: `intruder${index}`, timestampMs: 1 }));
     const intruder = encodeBatch({ records, producerId: firstId, baseSequence: 1, nowMs: 0 });
-    await fetch(`${url}/v1/topics/resync/produce`, { method: "POST", body: encodeProduceFrames([{ partition: 0, batch: intruder }]) });
+    await fetch(`${url}/v1/topics/resync/produce`, {
+      method: "POST",
+      body: encodeProduceFrames([{ partition: 0, batch: intruder }]),
+    });
     await producer.send({ key: "k", value: "second" });
     await producer.close();
     expect(producer.currentProducerId).not.toBe(firstId);
-    expect((await readAll(url, "resync")).map((record) => record.value)).toEqual(["first", "intruder0", "intruder1", "second"]);
+    expect((await readAll(url, "resync")).map((record) => record.value)).toEqual([
+      "first",
+      "intruder0",
+      "intruder1",
+      "second",
+    ]);
   });
 
   test("a batch the broker refuses for good fails flush with the reason", async () => {

@@ -18,8 +18,11 @@ export async function readAll(brokerUrl: string, topic: string): Promise<ReadRec
   for (const partitionInfo of info.partitions) {
     let offset = partitionInfo.logStartOffset;
     while (offset < partitionInfo.highWatermark) {
-      const response = await fetch(`${brokerUrl}/v1/topics/${topic}/partitions/${partitionInfo.partition}/fetch?offset=${offset}`);
-      if (response.status !== 200) throw new Error(`fetch ${topic}/${partitionInfo.partition}@${offset}: ${response.status}`);
+      const response = await fetch(
+        `${brokerUrl}/v1/topics/${topic}/partitions/${partitionInfo.partition}/fetch?offset=${offset}`,
+      );
+      if (response.status !== 200)
+        throw new Error(`fetch ${topic}/${partitionInfo.partition}@${offset}: ${response.status}`);
       const from = offset;
       forEachRecord(new Uint8Array(await response.arrayBuffer()), (record) => {
         if (record.offset < from) return;

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import {
   BatchBuilder,
   BatchTooLargeError,
-  CorruptBatchError,
   batchHeaderBytes,
+  CorruptBatchError,
   dataViewOf,
   decodeRecords,
   encodeBatch,
@@ -49,7 +49,15 @@ describe("encodeBatch / decodeRecords", () => {
 
   test("the header carries counts, first/max timestamp and the producer's sequence", () => {
     const header = readBatchHeader(dataViewOf(sample()), 0);
-    expect(header).toMatchObject({ recordCount: 3, lastOffsetDelta: 2, firstTimestampMs: 1_000_005, maxTimestampMs: 1_000_010, producerId: 42, baseSequence: 7, magic: 1 });
+    expect(header).toMatchObject({
+      recordCount: 3,
+      lastOffsetDelta: 2,
+      firstTimestampMs: 1_000_005,
+      maxTimestampMs: 1_000_010,
+      producerId: 42,
+      baseSequence: 7,
+      magic: 1,
+    });
     expect(header.batchLength + 12).toBe(sample().length);
   });
 
@@ -69,7 +77,9 @@ describe("encodeBatch / decodeRecords", () => {
   test("refuses an empty batch and an oversized key", () => {
     expect(() => encodeBatch({ records: [], producerId: -1, baseSequence: -1, nowMs: 0 })).toThrow(BatchTooLargeError);
     const key = "k".repeat(70_000);
-    expect(() => encodeBatch({ records: [{ key, value: "", timestampMs: 0 }], producerId: -1, baseSequence: -1, nowMs: 0 })).toThrow(BatchTooLargeError);
+    expect(() =>
+      encodeBatch({ records: [{ key, value: "", timestampMs: 0 }], producerId: -1, baseSequence: -1, nowMs: 0 }),
+    ).toThrow(BatchTooLargeError);
   });
 });
 
@@ -95,14 +105,18 @@ describe("CRC", () => {
     const second = sample();
     second[batchHeaderBytes + 3]! ^= 1;
     const joined = new Uint8Array([...first, ...second]);
-    expect(() => validateBatches(joined, limits)).toThrow(new CorruptBatchError(`batch at ${first.length}: CRC mismatch`));
+    expect(() => validateBatches(joined, limits)).toThrow(
+      new CorruptBatchError(`batch at ${first.length}: CRC mismatch`),
+    );
   });
 
   test("validateBatches refuses a truncated batch, trailing bytes and too many batches", () => {
     const bytes = sample();
     expect(() => validateBatches(bytes.subarray(0, bytes.length - 1), limits)).toThrow(/only/);
     expect(() => validateBatches(new Uint8Array([...bytes, 1, 2, 3]), limits)).toThrow(/trailing bytes/);
-    expect(() => validateBatches(new Uint8Array([...bytes, ...bytes]), { ...limits, batchesMax: 1 })).toThrow(/more than 1 batches/);
+    expect(() => validateBatches(new Uint8Array([...bytes, ...bytes]), { ...limits, batchesMax: 1 })).toThrow(
+      /more than 1 batches/,
+    );
     expect(() => validateBatches(bytes, { ...limits, batchBytesMax: 64 })).toThrow(/above the limit 64/);
   });
 });
@@ -133,7 +147,8 @@ describe("BatchBuilder", () => {
   test("writes the same bytes as encodeBatch, into a reused dirty buffer, and re-finishes in place", () => {
     const expected = encodeBatch({ records, producerId: 42, baseSequence: 7, nowMs: 1 });
     const builder = new BatchBuilder(new Uint8Array(4096).fill(0xee));
-    for (const record of records) expect(builder.tryAppend(encoder.encode(record.key), record.value, record.timestampMs)).toBeGreaterThan(0);
+    for (const record of records)
+      expect(builder.tryAppend(encoder.encode(record.key), record.value, record.timestampMs)).toBeGreaterThan(0);
     expect([...builder.finish(42, 7)]).toEqual([...expected]);
     const again = builder.finish(99, 0);
     expect(readBatchHeader(dataViewOf(again), 0).producerId).toBe(99);

@@ -12,7 +12,9 @@ describe("TelemetryStoreConfig", () => {
   });
 
   test("the database must be an identifier, since DDL text carries it", () => {
-    expect(loadConfig(TelemetryStoreConfig, { CLICKHOUSE_DATABASE: "gpu_telemetry_2" }).CLICKHOUSE_DATABASE).toBe("gpu_telemetry_2");
+    expect(loadConfig(TelemetryStoreConfig, { CLICKHOUSE_DATABASE: "gpu_telemetry_2" }).CLICKHOUSE_DATABASE).toBe(
+      "gpu_telemetry_2",
+    );
     for (const bad of ["tele-metry", "x;DROP DATABASE y", "1st", "a".repeat(65)]) {
       expect(() => loadConfig(TelemetryStoreConfig, { CLICKHOUSE_DATABASE: bad })).toThrow(/^CLICKHOUSE_DATABASE:/);
     }
@@ -21,7 +23,9 @@ describe("TelemetryStoreConfig", () => {
   test("retention is a whole number of days within bounds", () => {
     expect(loadConfig(TelemetryStoreConfig, { TELEMETRY_RETENTION_DAYS: "7" }).TELEMETRY_RETENTION_DAYS).toBe(7);
     for (const bad of ["0", "3651", "1.5", "week"]) {
-      expect(() => loadConfig(TelemetryStoreConfig, { TELEMETRY_RETENTION_DAYS: bad })).toThrow(/^TELEMETRY_RETENTION_DAYS:/);
+      expect(() => loadConfig(TelemetryStoreConfig, { TELEMETRY_RETENTION_DAYS: bad })).toThrow(
+        /^TELEMETRY_RETENTION_DAYS:/,
+      );
     }
   });
 });

@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
-import { batchDedupToken, insertDatapointRows, insertDatapoints, joinRecordRows } from "../../../src/clickhouse/datapoints-insert.ts";
-import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
+import {
+  batchDedupToken,
+  insertDatapointRows,
+  insertDatapoints,
+  joinRecordRows,
+} from "../../../src/clickhouse/datapoints-insert.ts";
 import { classifyInsertError } from "../../../src/clickhouse/insert-errors.ts";
+import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { freePort } from "../../support/free-port.ts";
 import { type ClickHouseFixture, countOf, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
@@ -58,11 +63,10 @@ describe("insertDatapointRows", () => {
       format: "JSONEachRow",
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     });
-    expect(await result.json()).toEqual([
-      { ...record, driver_version: "550.54.15", fresh: 1 },
-    ]);
+    expect(await result.json()).toEqual([{ ...record, driver_version: "550.54.15", fresh: 1 }]);
     const types = await client.query({
-      query: "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'datapoints' AND name IN ('ts', 'value', 'labels')",
+      query:
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'datapoints' AND name IN ('ts', 'value', 'labels')",
       format: "JSONEachRow",
     });
     expect(await types.json()).toEqual([
@@ -92,7 +96,8 @@ describe("insertDatapointRows", () => {
     const client = await fixture.migratedDatabase("i_partial");
     await client.command({ query: "CREATE TABLE boom (x UInt8) ENGINE = MergeTree ORDER BY x" });
     await client.command({
-      query: "CREATE MATERIALIZED VIEW boom_mv TO boom AS SELECT throwIf(value = 149.5, 'view failed') AS x FROM datapoints",
+      query:
+        "CREATE MATERIALIZED VIEW boom_mv TO boom AS SELECT throwIf(value = 149.5, 'view failed') AS x FROM datapoints",
     });
     const points = batch(recentMinuteMs());
     await expect(insertDatapoints(client, points, { dedupToken: "t/0/0-299" })).rejects.toThrow(/view failed/);
@@ -142,7 +147,9 @@ describe("insertDatapointRows", () => {
   test("a body cut inside a row is refused, and nothing of its batch is stored", async () => {
     const client = await fixture.migratedDatabase("i_truncated");
     const body = joinRecordRows(batch(recentMinuteMs()).map(encodeTelemetryRecord));
-    await expect(insertDatapointRows(client, body.subarray(0, body.byteLength - 3), { dedupToken: "t/0/0-299" })).rejects.toThrow();
+    await expect(
+      insertDatapointRows(client, body.subarray(0, body.byteLength - 3), { dedupToken: "t/0/0-299" }),
+    ).rejects.toThrow();
     expect(await countOf(client, "SELECT count() AS n FROM datapoints")).toBe(0);
   });
 
@@ -154,7 +161,8 @@ describe("insertDatapointRows", () => {
       const bytes = row({ value: 1.5 }).slice();
       const view = new DataView(bytes.buffer);
       // The value is the only 1.5 (3FF8000000000000) in the row.
-      for (let at = 0; at + 8 <= bytes.length; at += 1) if (view.getFloat64(at, true) === 1.5) view.setFloat64(at, value, true);
+      for (let at = 0; at + 8 <= bytes.length; at += 1)
+        if (view.getFloat64(at, true) === 1.5) view.setFloat64(at, value, true);
       return bytes;
     };
     const malformed: Array<[string, Uint8Array]> = [
@@ -174,7 +182,13 @@ describe("insertDatapointRows", () => {
     }
     expect(await countOf(client, "SELECT count() AS n FROM datapoints")).toBe(0);
     const port = await freePort();
-    const nowhere = createClickHouse({ url: `http://127.0.0.1:${port}`, username: "default", password: "", database: "x", requestTimeoutMs: 2_000 });
+    const nowhere = createClickHouse({
+      url: `http://127.0.0.1:${port}`,
+      username: "default",
+      password: "",
+      database: "x",
+      requestTimeoutMs: 2_000,
+    });
     try {
       const failure = await insertDatapoints(nowhere, [valid], { dedupToken: "t/0/9" }).catch(classifyInsertError);
       expect(failure).toBe("transient");
@@ -186,7 +200,9 @@ describe("insertDatapointRows", () => {
   test("refuses an empty body and an empty token before sending anything", async () => {
     const client = await fixture.migratedDatabase("i_limits");
     await expect(insertDatapointRows(client, new Uint8Array(0), { dedupToken: "t" })).rejects.toThrow(/empty body/);
-    await expect(insertDatapoints(client, [point({ ts: recentMinuteMs() })], { dedupToken: "" })).rejects.toThrow(/dedup token/);
+    await expect(insertDatapoints(client, [point({ ts: recentMinuteMs() })], { dedupToken: "" })).rejects.toThrow(
+      /dedup token/,
+    );
   });
 
   test("rows older than the retention are dropped by TTL at insert", async () => {

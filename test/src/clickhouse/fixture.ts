@@ -19,7 +19,13 @@ export async function startClickHouseFixture(): Promise<ClickHouseFixture> {
   const clickhouse = await startEmbeddedClickHouse();
   const clients: ClickHouseClient[] = [];
   const clientFor = (database: string) => {
-    const client = createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 60_000 });
+    const client = createClickHouse({
+      url: clickhouse.url,
+      username: "default",
+      password: "",
+      database,
+      requestTimeoutMs: 60_000,
+    });
     clients.push(client);
     return client;
   };
@@ -58,11 +64,13 @@ export function point(fields: Partial<TelemetryPoint> & Pick<TelemetryPoint, "ts
   };
 }
 
-
-
 /** Count rows of any query returning one `n` column. */
 export async function countOf(client: ClickHouseClient, sql: string): Promise<number> {
-  const result = await client.query({ query: sql, format: "JSONEachRow", clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
+  const result = await client.query({
+    query: sql,
+    format: "JSONEachRow",
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
   const rows = await result.json<{ n: number }>();
   return rows[0]?.n ?? 0;
 }

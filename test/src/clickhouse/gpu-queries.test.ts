@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
-import {
-  findGpuByHostIndex,
-  getGpu,
-  latestValues,
-  listGpus,
-  listHosts,
-} from "../../../src/clickhouse/gpu-queries.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
+import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
+import { findGpuByHostIndex, getGpu, latestValues, listGpus, listHosts } from "../../../src/clickhouse/gpu-queries.ts";
 import { ping } from "../../../src/clickhouse/ping.ts";
 import { freePort } from "../../support/free-port.ts";
 import { type ClickHouseFixture, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
@@ -115,7 +109,13 @@ describe("GPU registry", () => {
 
   test("ping answers false, without throwing, when nothing listens", async () => {
     const port = await freePort();
-    const nowhere = createClickHouse({ url: `http://127.0.0.1:${port}`, username: "default", password: "", database: "default", requestTimeoutMs: 2_000 });
+    const nowhere = createClickHouse({
+      url: `http://127.0.0.1:${port}`,
+      username: "default",
+      password: "",
+      database: "default",
+      requestTimeoutMs: 2_000,
+    });
     try {
       expect(await ping(nowhere)).toBe(false);
     } finally {

@@ -16,7 +16,7 @@ const injections = [
   "GPU-x' UNION SELECT * FROM system.users --",
   "{uuid:String}",
   "\\' OR \\'1\\'=\\'1",
-  "\"; DROP DATABASE injection; --",
+  '"; DROP DATABASE injection; --',
   "`datapoints`",
   "GPU-a\n; TRUNCATE TABLE gpus",
   "%27%20OR%201%3D1",
@@ -78,7 +78,14 @@ describe("hostile parameters are data", () => {
     expect((await getGpu(client, hostile))?.hostname).toBe(hostile);
     expect((await listGpus(client, { limit: 10, hostname: hostile })).map((gpu) => gpu.uuid)).toEqual([hostile]);
     expect(await latestValues(client, hostile)).toEqual([{ metric: hostile, ts_ms: base + 2, value: 2 }]);
-    const page = await telemetryPage(client, { uuid: hostile, startMs: base, endMs: base + 10, order: "asc", limit: 10, metrics: [hostile] });
+    const page = await telemetryPage(client, {
+      uuid: hostile,
+      startMs: base,
+      endMs: base + 10,
+      order: "asc",
+      limit: 10,
+      metrics: [hostile],
+    });
     expect(page.rows).toEqual([{ ts_ms: base + 2, metric: hostile, value: 2, source_ts_ms: base + 2 - 500 }]);
     await intact();
   });

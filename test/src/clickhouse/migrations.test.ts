@@ -55,7 +55,9 @@ describe("migrate", () => {
       query: "SELECT version, checksum FROM m_once.schema_migrations ORDER BY version",
       format: "JSONEachRow",
     });
-    expect(await recorded.json()).toEqual(migrations.map((m) => ({ version: m.version, checksum: migrationChecksum(m) })));
+    expect(await recorded.json()).toEqual(
+      migrations.map((m) => ({ version: m.version, checksum: migrationChecksum(m) })),
+    );
   });
 
   test("a second run applies nothing and records nothing", async () => {
@@ -79,7 +81,13 @@ describe("migrate", () => {
     const original = [tinyMigration(1, "a"), tinyMigration(2, "b")];
     await migrate({ client: fixture.admin, database: "m_edit", retentionDays: 30, clock, migrations: original });
     const edited: Migration[] = [original[0] as Migration, { ...tinyMigration(2, "b"), statements: ["SELECT 1"] }];
-    const attempt = migrate({ client: fixture.admin, database: "m_edit", retentionDays: 30, clock, migrations: edited });
+    const attempt = migrate({
+      client: fixture.admin,
+      database: "m_edit",
+      retentionDays: 30,
+      clock,
+      migrations: edited,
+    });
     await expect(attempt).rejects.toThrow(MigrationChecksumError);
     await expect(attempt).rejects.toThrow(/migration 2 in m_edit\.schema_migrations has checksum/);
   });
@@ -88,15 +96,21 @@ describe("migrate", () => {
     const newer = [tinyMigration(1, "a"), tinyMigration(2, "b")];
     await migrate({ client: fixture.admin, database: "m_newer", retentionDays: 30, clock, migrations: newer });
     const older = newer.slice(0, 1);
-    const report = await migrate({ client: fixture.admin, database: "m_newer", retentionDays: 30, clock, migrations: older });
+    const report = await migrate({
+      client: fixture.admin,
+      database: "m_newer",
+      retentionDays: 30,
+      clock,
+      migrations: older,
+    });
     expect(report).toEqual({ applied: [], alreadyApplied: [1], unknown: [2] });
   });
 
   test("a migration list out of order is refused before touching the database", async () => {
     const list = [tinyMigration(2, "b")];
-    await expect(migrate({ client: fixture.admin, database: "m_order", retentionDays: 30, clock, migrations: list })).rejects.toThrow(
-      /position 0 holds version 2/,
-    );
+    await expect(
+      migrate({ client: fixture.admin, database: "m_order", retentionDays: 30, clock, migrations: list }),
+    ).rejects.toThrow(/position 0 holds version 2/);
     expect((await tablesOf("m_order")).size).toBe(0);
   });
 

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
-import { DatapointsPartsReader, datapointsPartsFingerprint, windowFingerprint } from "../../../src/clickhouse/parts-fingerprint.ts";
+import {
+  DatapointsPartsReader,
+  datapointsPartsFingerprint,
+  windowFingerprint,
+} from "../../../src/clickhouse/parts-fingerprint.ts";
 import { type ClickHouseFixture, point, recentMinuteMs, startClickHouseFixture } from "./fixture.ts";
 
 let fixture: ClickHouseFixture;
@@ -82,7 +86,9 @@ describe("datapointsPartsFingerprint", () => {
     const parts = [part("p1", 100, 199), part("p2", 200, 299), part("p3", 0, 0)];
     const window = { startMs: 150_000, endMs: 150_999 };
     expect(windowFingerprint({ parts, boundsAreTs: true }, window)).toBe("p1:1:1,p3:1:1");
-    expect(windowFingerprint({ parts, boundsAreTs: true }, { startMs: 199_999, endMs: 200_000 })).toBe("p1:1:1,p2:1:1,p3:1:1");
+    expect(windowFingerprint({ parts, boundsAreTs: true }, { startMs: 199_999, endMs: 200_000 })).toBe(
+      "p1:1:1,p2:1:1,p3:1:1",
+    );
     expect(windowFingerprint({ parts, boundsAreTs: false }, window)).toBe("p1:1:1,p2:1:1,p3:1:1");
   });
 

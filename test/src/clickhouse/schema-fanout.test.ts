@@ -21,7 +21,8 @@ function dataset(baseMs: number): TelemetryPoint[] {
     for (let gpu = 0; gpu < 4; gpu += 1) {
       for (const metric of ["UTIL", "TEMP", "POWER"]) {
         const moved = gpu === 1 && step >= 100;
-        const driver: Record<string, string> = gpu === 2 ? {} : { DCGM_FI_DRIVER_VERSION: step < 90 ? "535.129.03" : "550.54.15" };
+        const driver: Record<string, string> =
+          gpu === 2 ? {} : { DCGM_FI_DRIVER_VERSION: step < 90 ? "535.129.03" : "550.54.15" };
         points.push(
           point({
             ts: baseMs + step * 1_000 + gpu,
@@ -64,7 +65,13 @@ describe("views fed by the per-minute fanout (migration 4)", () => {
     const points = dataset(recentMinuteMs());
     const before = await fixture.migratedDatabase("fanout_before");
     await fixture.admin.command({ query: "DROP DATABASE fanout_before" });
-    await migrate({ client: fixture.admin, database: "fanout_before", retentionDays: 30, clock: Date.now, migrations: migrations.slice(0, 3) });
+    await migrate({
+      client: fixture.admin,
+      database: "fanout_before",
+      retentionDays: 30,
+      clock: Date.now,
+      migrations: migrations.slice(0, 3),
+    });
     await insertInBatches(before, points);
     const after = await fixture.migratedDatabase("fanout_after");
     await insertInBatches(after, points);
@@ -81,12 +88,25 @@ describe("views fed by the per-minute fanout (migration 4)", () => {
     await insertInBatches(reference, points);
     const upgraded = await fixture.migratedDatabase("fanout_upgraded");
     await fixture.admin.command({ query: "DROP DATABASE fanout_upgraded" });
-    await migrate({ client: fixture.admin, database: "fanout_upgraded", retentionDays: 30, clock: Date.now, migrations: migrations.slice(0, 3) });
+    await migrate({
+      client: fixture.admin,
+      database: "fanout_upgraded",
+      retentionDays: 30,
+      clock: Date.now,
+      migrations: migrations.slice(0, 3),
+    });
     await insertInBatches(upgraded, points.slice(0, half));
-    const report = await migrate({ client: fixture.admin, database: "fanout_upgraded", retentionDays: 30, clock: Date.now });
+    const report = await migrate({
+      client: fixture.admin,
+      database: "fanout_upgraded",
+      retentionDays: 30,
+      clock: Date.now,
+    });
     expect(report.applied).toEqual([4]);
     for (let first = half; first < points.length; first += 500) {
-      await insertDatapoints(upgraded, points.slice(first, Math.min(points.length, first + 500)), { dedupToken: `t/1/${first}` });
+      await insertDatapoints(upgraded, points.slice(first, Math.min(points.length, first + 500)), {
+        dedupToken: `t/1/${first}`,
+      });
     }
     expect(await viewTargets(upgraded)).toEqual(await viewTargets(reference));
   });

@@ -44,7 +44,12 @@ function compareRows(a: TelemetryPointRow, b: TelemetryPointRow): number {
   return 0;
 }
 
-function expected(startMs: number, endMs: number, order: "asc" | "desc", only?: readonly string[]): TelemetryPointRow[] {
+function expected(
+  startMs: number,
+  endMs: number,
+  order: "asc" | "desc",
+  only?: readonly string[],
+): TelemetryPointRow[] {
   const rows = crowded
     .filter((p) => p.ts >= startMs && p.ts <= endMs && (only === undefined || only.includes(p.metric)))
     .map((p) => ({ ts_ms: p.ts, metric: p.metric, value: p.value, source_ts_ms: p.source_ts }))
@@ -52,7 +57,9 @@ function expected(startMs: number, endMs: number, order: "asc" | "desc", only?: 
   return order === "asc" ? rows : rows.reverse();
 }
 
-async function walk(options: Omit<TelemetryPageOptions, "after">): Promise<{ rows: TelemetryPointRow[]; pages: number }> {
+async function walk(
+  options: Omit<TelemetryPageOptions, "after">,
+): Promise<{ rows: TelemetryPointRow[]; pages: number }> {
   const rows: TelemetryPointRow[] = [];
   let after: TelemetryCursor | undefined;
   const pagesMax = 1_000;

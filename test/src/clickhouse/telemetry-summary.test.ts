@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import {
+  planSummary,
   type SummaryAggregation,
   type SummaryRow,
-  planSummary,
   summary,
   summaryAggregations,
 } from "../../../src/clickhouse/telemetry-summary.ts";
@@ -23,7 +23,12 @@ const uuid = "GPU-summary";
  */
 const points: TelemetryPoint[] = [
   ...Array.from({ length: 1_700 }, (_, index) =>
-    point({ ts: base + index * 700 + (index % 2), uuid, metric: index % 2 === 0 ? "TEMP" : "POWER", value: ((index * 37) % 400) / 4 }),
+    point({
+      ts: base + index * 700 + (index % 2),
+      uuid,
+      metric: index % 2 === 0 ? "TEMP" : "POWER",
+      value: ((index * 37) % 400) / 4,
+    }),
   ),
   point({ ts: base + 59_999, uuid, metric: "TEMP", value: 1 }),
   point({ ts: base + 59_999, uuid, metric: "TEMP", value: 2 }),

@@ -5,7 +5,12 @@ describe("createMetricsRegistry", () => {
   test("serves process metrics with service and instance labels", async () => {
     const registry = createMetricsRegistry({ service: "collector", instanceId: "collector-1" });
     const text = await registry.metrics();
-    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_heap_used_bytes", "process_start_time_seconds"]) {
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_heap_used_bytes",
+      "process_start_time_seconds",
+    ]) {
       expect(text).toMatch(new RegExp(`^${name}\\{service="collector",instance="collector-1"\\} \\d`, "m"));
     }
   });

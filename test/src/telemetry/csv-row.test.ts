@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { CsvRowValidator, type CsvColumns, resolveCsvColumns } from "../../../src/telemetry/csv-row.ts";
+import { type CsvColumns, CsvRowValidator, resolveCsvColumns } from "../../../src/telemetry/csv-row.ts";
 
-const header = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw".split(",");
+const header =
+  "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw".split(",");
 const row = [
   "2025-07-18T20:42:34Z",
   "DCGM_FI_DEV_GPU_UTIL",

@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { parsePrometheusText, parseSampleValue, type PrometheusParseOptions } from "../../../src/telemetry/prometheus-text.ts";
+import {
+  type PrometheusParseOptions,
+  parsePrometheusText,
+  parseSampleValue,
+} from "../../../src/telemetry/prometheus-text.ts";
 
 const fixturePath = new URL("../../fixtures/dcgm-exporter-metrics.txt", import.meta.url).pathname;
 const options: PrometheusParseOptions = { namePrefix: "", samplesMax: 10_000, errorsKeptMax: 10 };
@@ -22,7 +26,7 @@ describe("parsePrometheusText", () => {
   });
 
   test("comments, HELP/TYPE, blank lines and CRLF are not samples", () => {
-    const text = "# HELP m help text\r\n# TYPE m gauge\r\n\r\n   \r\n# any comment {x=\"y\"} 1\r\nm 1\r\n";
+    const text = '# HELP m help text\r\n# TYPE m gauge\r\n\r\n   \r\n# any comment {x="y"} 1\r\nm 1\r\n';
     const result = parsePrometheusText(text, options);
     expect(result.samples).toEqual([{ name: "m", labels: {}, value: 1, timestampMs: undefined }]);
   });
@@ -52,17 +56,9 @@ describe("parsePrometheusText", () => {
   });
 
   test("malformed lines are errors with their line number; good lines around them are kept", () => {
-    const text = [
-      "good 1",
-      '{a="b"} 1',
-      "m{a=b} 1",
-      'm{a="b" 1',
-      "m",
-      "m one",
-      "m 1 2 3",
-      "m 1 12.5",
-      "good 2",
-    ].join("\n");
+    const text = ["good 1", '{a="b"} 1', "m{a=b} 1", 'm{a="b" 1', "m", "m one", "m 1 2 3", "m 1 12.5", "good 2"].join(
+      "\n",
+    );
     const result = parsePrometheusText(text, options);
     expect(result.samples.map((sample) => sample.value)).toEqual([1, 2]);
     expect(result.errorCount).toBe(7);

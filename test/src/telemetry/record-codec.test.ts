@@ -42,7 +42,7 @@ const awkward = {
   container: "ünïcödé ノード 😀 \u2028\u2029",
   pod: "p".repeat(127),
   namespace: "n".repeat(128),
-  labels: { 'k"ey': 'v\\al"ue\n', "": "empty name", "é": "😀", long: "ノ".repeat(256) },
+  labels: { 'k"ey': 'v\\al"ue\n', "": "empty name", é: "😀", long: "ノ".repeat(256) },
 };
 
 const isTelemetryPoint = TypeCompiler.Compile(TelemetryPoint);
@@ -71,10 +71,16 @@ describe("encodeTelemetryRecord", () => {
 
   test("numbers: integers, negatives, tiny and huge values and the largest timestamps are exact", () => {
     for (const value of [0, -12.75, 1e-7, 1e21, 1.7976931348623157e308, 5e-324]) {
-      expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ value })))).toMatchObject({ ok: true, point: { value } });
+      expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ value })))).toMatchObject({
+        ok: true,
+        point: { value },
+      });
     }
     const ts = Number.MAX_SAFE_INTEGER;
-    expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ ts, source_ts: 0 })))).toMatchObject({ ok: true, point: { ts, source_ts: 0 } });
+    expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ ts, source_ts: 0 })))).toMatchObject({
+      ok: true,
+      point: { ts, source_ts: 0 },
+    });
   });
 
   test("refuses values the table refuses and timestamps that are not integer ms", () => {
@@ -102,7 +108,8 @@ describe("decodeTelemetryRecord", () => {
   const valueAt = (record: Uint8Array) => {
     // After tag, ts, source_ts, uuid, hostname, gpu_index, device, model, metric.
     let at = uuidAt;
-    for (const field of ["uuid", "hostname", "gpu_index", "device", "model", "metric"]) at += field === "gpu_index" ? 2 : 1 + (record[at] as number);
+    for (const field of ["uuid", "hostname", "gpu_index", "device", "model", "metric"])
+      at += field === "gpu_index" ? 2 : 1 + (record[at] as number);
     return at;
   };
 
@@ -113,13 +120,23 @@ describe("decodeTelemetryRecord", () => {
     ["an empty uuid", encodeTelemetryRecord(point({ uuid: "" })), "missing_uuid"],
     ["an empty metric", encodeTelemetryRecord(point({ metric: "" })), "missing_metric"],
     ["a NaN value", mutate((bytes, view) => view.setFloat64(valueAt(bytes), Number.NaN, true)), "non_numeric_value"],
-    ["an infinite value", mutate((bytes, view) => view.setFloat64(valueAt(bytes), Number.NEGATIVE_INFINITY, true)), "non_numeric_value"],
+    [
+      "an infinite value",
+      mutate((bytes, view) => view.setFloat64(valueAt(bytes), Number.NEGATIVE_INFINITY, true)),
+      "non_numeric_value",
+    ],
     ["a negative ts", mutate((_bytes, view) => view.setBigInt64(1, -5n, true)), "bad_timestamp"],
     ["a ts beyond 2^53", mutate((_bytes, view) => view.setBigInt64(1, 2n ** 60n, true)), "bad_timestamp"],
     ["a long hostname", encodeTelemetryRecord(point({ hostname: "h".repeat(300) })), "field_too_long"],
     ["a long multi-byte model", encodeTelemetryRecord(point({ model: "é".repeat(257) })), "field_too_long"],
     ["a gpu index out of range", encodeTelemetryRecord(point({ gpu_index: 5000 })), "unknown_shape"],
-    ["too many labels", encodeTelemetryRecord(point({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, "v"])) })), "bad_labels"],
+    [
+      "too many labels",
+      encodeTelemetryRecord(
+        point({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, "v"])) }),
+      ),
+      "bad_labels",
+    ],
     ["a long label", encodeTelemetryRecord(point({ labels: { name: "v".repeat(257) } })), "bad_labels"],
     ["invalid UTF-8 in a string", mutate((bytes) => bytes.set([0xc3, 0x28], uuidAt + 5)), "undecodable"],
   ])("%s is rejected as its reason, by decode and check alike", (_name, record, reason) => {
@@ -183,7 +200,10 @@ describe("JSON records", () => {
   });
 
   test("invalid UTF-8 bytes are undecodable", () => {
-    expect(decodeTelemetryRecord(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).toMatchObject({ ok: false, reason: "undecodable" });
+    expect(decodeTelemetryRecord(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).toMatchObject({
+      ok: false,
+      reason: "undecodable",
+    });
   });
 });
 

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { parseDecimal, parseGpuIndex, parseTimestampMs, rowRejectionReasons } from "../../../src/telemetry/source-point.ts";
+import {
+  parseDecimal,
+  parseGpuIndex,
+  parseTimestampMs,
+  rowRejectionReasons,
+} from "../../../src/telemetry/source-point.ts";
 
 describe("parseTimestampMs", () => {
   test.each([

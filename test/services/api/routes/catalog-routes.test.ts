@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { metricCatalog } from "../../../../src/domain/metric-catalog.ts";
-import { type ApiFixture, baseMs, gpuAInstants, gpuAStepMs, gpuCSeconds, iso, power, startApiFixture, temperature, utilization } from "../api-fixture.ts";
+import {
+  type ApiFixture,
+  baseMs,
+  gpuAInstants,
+  gpuAStepMs,
+  gpuCSeconds,
+  iso,
+  power,
+  startApiFixture,
+  temperature,
+  utilization,
+} from "../api-fixture.ts";
 
 let fixture: ApiFixture;
 beforeAll(async () => {
@@ -26,7 +37,9 @@ describe("GET /api/v1/metrics", () => {
     const { status, body } = await fixture.get("/api/v1/metrics");
     expect(status).toBe(200);
     expect(body.items.map((item: { name: string }) => item.name)).toEqual(metricCatalog.map((metric) => metric.name));
-    const withData = body.items.filter((item: { has_data: boolean }) => item.has_data).map((item: { name: string }) => item.name);
+    const withData = body.items
+      .filter((item: { has_data: boolean }) => item.has_data)
+      .map((item: { name: string }) => item.name);
     expect(withData.sort()).toEqual([utilization, temperature, power].sort());
     expect(body.items[0]).toEqual({ ...metricCatalog[0], has_data: true });
   });
@@ -50,10 +63,14 @@ describe("operations routes", () => {
     expect(status).toBe(200);
     const lines = (body as string).split("\n");
     const series = (name: string, route: string, status: string) =>
-      lines.filter((line) => line.startsWith(name) && line.includes(`route="${route}"`) && line.includes(`status="${status}"`));
+      lines.filter(
+        (line) => line.startsWith(name) && line.includes(`route="${route}"`) && line.includes(`status="${status}"`),
+      );
     expect(series("http_requests_total{", "/api/v1/gpus/:id", "404")).toEqual([expect.stringMatching(/ 2$/)]);
     expect(series("http_requests_total{", "/api/v1/gpus", "400")).toHaveLength(1);
-    expect(series("http_request_duration_seconds_count{", "/api/v1/gpus/:id", "404")).toEqual([expect.stringMatching(/ 2$/)]);
+    expect(series("http_request_duration_seconds_count{", "/api/v1/gpus/:id", "404")).toEqual([
+      expect.stringMatching(/ 2$/),
+    ]);
     expect(series("http_request_duration_seconds_bucket{", "/api/v1/gpus/:id", "404").length).toBeGreaterThan(5);
     expect((body as string).includes("GPU-nope")).toBe(false);
   });

@@ -1,9 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApiApp } from "../../../../services/api/app.ts";
 import { createClickHouse } from "../../../../src/clickhouse/client.ts";
 import { createLogger } from "../../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../../src/observability/metrics.ts";
-import { createApiApp } from "../../../../services/api/app.ts";
-import { type ApiFixture, baseMs, enc, gpuA, gpuAInstants, gpuAStepMs, gpuB, gpuC, iso, power, startApiFixture, temperature, utilization } from "../api-fixture.ts";
+import {
+  type ApiFixture,
+  baseMs,
+  enc,
+  gpuA,
+  gpuAInstants,
+  gpuAStepMs,
+  gpuB,
+  gpuC,
+  iso,
+  power,
+  startApiFixture,
+  temperature,
+  utilization,
+} from "../api-fixture.ts";
 
 let fixture: ApiFixture;
 beforeAll(async () => {
@@ -61,7 +75,9 @@ describe("GET /api/v1/gpus", () => {
 
   test("a cursor from another filter is a 400 naming the cursor", async () => {
     const first = await fixture.get("/api/v1/gpus?limit=1");
-    const { status, body } = await fixture.get(`/api/v1/gpus?limit=1&hostname=host-a&cursor=${enc(first.body.next_cursor)}`);
+    const { status, body } = await fixture.get(
+      `/api/v1/gpus?limit=1&hostname=host-a&cursor=${enc(first.body.next_cursor)}`,
+    );
     expect(status).toBe(400);
     expect(body.error).toBe("bad_request");
     expect(body.details[0].field).toBe("cursor");
@@ -117,10 +133,21 @@ describe("GET /api/v1/gpus/{id}", () => {
 describe("a ClickHouse error that is not about availability", () => {
   test("is a 500 with the request id, logged, and no SQL or stack in the body", async () => {
     const logLines: string[] = [];
-    const client = createClickHouse({ url: fixture.clickhouse.url, username: "default", password: "", database: "no_such_database", requestTimeoutMs: 5_000 });
+    const client = createClickHouse({
+      url: fixture.clickhouse.url,
+      username: "default",
+      password: "",
+      database: "no_such_database",
+      requestTimeoutMs: 5_000,
+    });
     const app = createApiApp({
       clickhouse: client,
-      logger: createLogger({ service: "api", instanceId: "test", level: "info", destination: { write: (line: string) => void logLines.push(line) } }),
+      logger: createLogger({
+        service: "api",
+        instanceId: "test",
+        level: "info",
+        destination: { write: (line: string) => void logLines.push(line) },
+      }),
       registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
       limits: { listCacheTtlMs: 0 },
     });

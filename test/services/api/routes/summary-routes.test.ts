@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ApiFixture, baseMs, gpuC, gpuCSeconds, iso, power, startApiFixture, utilization } from "../api-fixture.ts";
+import {
+  type ApiFixture,
+  baseMs,
+  gpuC,
+  gpuCSeconds,
+  iso,
+  power,
+  startApiFixture,
+  utilization,
+} from "../api-fixture.ts";
 
 let fixture: ApiFixture;
 beforeAll(async () => {
@@ -60,7 +69,11 @@ describe("GET /api/v1/gpus/{id}/telemetry/summary", () => {
   });
 
   test("bad step or agg is a 400; an unknown GPU a 404", async () => {
-    for (const [query, field] of [["step=2m", "step"], ["agg=median", "agg"], ["metric=NOPE", "metric"]]) {
+    for (const [query, field] of [
+      ["step=2m", "step"],
+      ["agg=median", "agg"],
+      ["metric=NOPE", "metric"],
+    ]) {
       const { status, body } = await summary(query as string);
       expect(status).toBe(400);
       expect(body.details[0].field).toBe(field);

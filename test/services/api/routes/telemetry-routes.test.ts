@@ -138,7 +138,11 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
     const second = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&limit=3&cursor=${cursor}`);
     expect(second.status).toBe(200);
     expect(second.body.items[0].timestamp).toBe(iso(baseMs + gpuAStepMs));
-    for (const other of [`start_time=${iso(baseMs + 1)}`, `start_time=${iso(baseMs)}&order=desc`, `start_time=${iso(baseMs)}&metric=${utilization}`]) {
+    for (const other of [
+      `start_time=${iso(baseMs + 1)}`,
+      `start_time=${iso(baseMs)}&order=desc`,
+      `start_time=${iso(baseMs)}&metric=${utilization}`,
+    ]) {
       const { status, body } = await telemetry(gpuA.uuid, `${other}&cursor=${cursor}`);
       expect(status).toBe(400);
       expect(body.details[0].field).toBe("cursor");
@@ -174,7 +178,10 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
     const schema = TypeCompiler.Compile(TelemetryPage, [TelemetryItem]);
     const first = await telemetry(gpuA.uuid, `${wholeA}&limit=500&order=desc`);
     const next = await telemetry(gpuA.uuid, `${wholeA}&limit=500&order=desc&cursor=${enc(first.body.next_cursor)}`);
-    const filtered = await telemetry(gpuB.uuid, `start_time=${iso(edgeStartMs)}&end_time=${iso(edgeEndMs)}&metric=${power}`);
+    const filtered = await telemetry(
+      gpuB.uuid,
+      `start_time=${iso(edgeStartMs)}&end_time=${iso(edgeEndMs)}&metric=${power}`,
+    );
     for (const page of [first, next, filtered]) {
       expect(page.status).toBe(200);
       expect(page.headers.get("content-type")).toContain("application/json");
@@ -212,7 +219,9 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
 describe("telemetry page cache", () => {
   const cacheCount = async (result: string) => {
     const text = await fixture.registry.metrics();
-    return Number(new RegExp(`api_telemetry_page_cache_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return Number(
+      new RegExp(`api_telemetry_page_cache_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0,
+    );
   };
 
   test("a repeated page is served from the cache until rows land in its window, then it is fresh", async () => {
@@ -235,7 +244,17 @@ describe("telemetry page cache", () => {
     const lateMs = baseMs + 100_500;
     await insertDatapoints(
       fixture.client,
-      [{ ...lateRow, ts: lateMs, source_ts: lateMs - 250, uuid: gpuC.uuid, hostname: gpuC.hostname, gpu_index: gpuC.gpu_index, value: 4242 }],
+      [
+        {
+          ...lateRow,
+          ts: lateMs,
+          source_ts: lateMs - 250,
+          uuid: gpuC.uuid,
+          hostname: gpuC.hostname,
+          gpu_index: gpuC.gpu_index,
+          value: 4242,
+        },
+      ],
       { dedupToken: "telemetry-cache/late-row" },
     );
     const fresh = await telemetry(gpuC.uuid, window);

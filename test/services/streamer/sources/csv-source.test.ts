@@ -4,9 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { query } from "chdb";
 import Papa from "papaparse";
-import type { TelemetryPoint } from "../../../../src/domain/telemetry.ts";
-import { parseLabelList } from "../../../../src/telemetry/labels.ts";
-import { decodeTelemetryRecord, recordRow, stampRecord } from "../../../../src/telemetry/record-codec.ts";
 import {
   CsvFileSource,
   type CsvFileSourceOptions,
@@ -15,6 +12,9 @@ import {
   uploadParseDefaults,
 } from "../../../../services/streamer/sources/csv-source.ts";
 import type { RowBatch } from "../../../../services/streamer/sources/row-batch.ts";
+import type { TelemetryPoint } from "../../../../src/domain/telemetry.ts";
+import { parseLabelList } from "../../../../src/telemetry/labels.ts";
+import { decodeTelemetryRecord, recordRow, stampRecord } from "../../../../src/telemetry/record-codec.ts";
 
 const samplePath = new URL("../../../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
 const sampleText = await Bun.file(samplePath).text();
@@ -146,7 +146,9 @@ describe("CsvFileSource over the sample file", () => {
     const unicodeRow = csvLine(sampleRows[0]?.map((field, index) => (index === 6 ? "höst-ノード-😀" : field)) ?? []);
     const path = await writeCsv("unicode.csv", `${sampleText.trimEnd()}\n${unicodeRow}\n`);
     const narrow = collector();
-    const summary = await new CsvFileSource(sourceOptions(path, { readChunkBytes: 1024, batchRowsMax: 7 })).pass(narrow.onBatch);
+    const summary = await new CsvFileSource(sourceOptions(path, { readChunkBytes: 1024, batchRowsMax: 7 })).pass(
+      narrow.onBatch,
+    );
     expect(summary.accepted).toBe(2471);
     expect(narrow.tails.slice(0, 2470)).toEqual(wide.tails);
     expect(narrow.points()[2470]?.hostname).toBe("höst-ノード-😀");
@@ -271,14 +273,21 @@ describe("CSV details", () => {
 
   test("an unclosed quote is a file error once it passes rowCharsMax", async () => {
     const text = `${header}\n"2025-07-18T20:42:34Z","${"x".repeat(5000)}\n${csvLine(fields)}\n`.repeat(2);
-    const source = new CsvFileSource(sourceOptions(await writeCsv("runaway.csv", text), { readChunkBytes: 1024, rowCharsMax: 2048 }));
+    const source = new CsvFileSource(
+      sourceOptions(await writeCsv("runaway.csv", text), { readChunkBytes: 1024, rowCharsMax: 2048 }),
+    );
     await expect(source.pass(() => undefined)).rejects.toThrow(/rowCharsMax 2048/);
   });
 });
 
 describe("replay cache", () => {
   const lines = (count: number, value: string) =>
-    [header, ...sampleRows.slice(0, count).map((fields) => csvLine(fields.map((field, index) => (index === 10 ? value : field))))].join("\n") + "\n";
+    [
+      header,
+      ...sampleRows
+        .slice(0, count)
+        .map((fields) => csvLine(fields.map((field, index) => (index === 10 ? value : field)))),
+    ].join("\n") + "\n";
 
   test("an unchanged file replays from the cache with identical rows", async () => {
     const source = new CsvFileSource(sourceOptions(samplePath, { batchRowsMax: 1000 }));

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import type { TelemetryPoint } from "../../../../src/domain/telemetry.ts";
-import { decodeTelemetryRecord, stampRecord } from "../../../../src/telemetry/record-codec.ts";
 import {
   DcgmExporterSource,
   type DcgmExporterSourceOptions,
@@ -9,6 +7,8 @@ import {
   sampleToPoint,
 } from "../../../../services/streamer/sources/dcgm-exporter-source.ts";
 import type { RowBatch } from "../../../../services/streamer/sources/row-batch.ts";
+import type { TelemetryPoint } from "../../../../src/domain/telemetry.ts";
+import { decodeTelemetryRecord, stampRecord } from "../../../../src/telemetry/record-codec.ts";
 
 const fixturePath = new URL("../../../fixtures/dcgm-exporter-metrics.txt", import.meta.url).pathname;
 const fixture = await Bun.file(fixturePath).text();
@@ -25,8 +25,10 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     fetch(request) {
       const path = new URL(request.url).pathname;
-      if (path === "/metrics") return new Response(fixture, { headers: { "content-type": "text/plain; version=0.0.4" } });
-      if (path === "/broken") return new Response("DCGM_FI_DEV_GPU_UTIL{gpu=\"0\" 5\nDCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-1\"} NaN\n");
+      if (path === "/metrics")
+        return new Response(fixture, { headers: { "content-type": "text/plain; version=0.0.4" } });
+      if (path === "/broken")
+        return new Response('DCGM_FI_DEV_GPU_UTIL{gpu="0" 5\nDCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1"} NaN\n');
       if (path === "/stamped") {
         return new Response(
           'DCGM_FI_DEV_GPU_TEMP{gpu="2",UUID="GPU-x",device="nvidia2",modelName="NVIDIA A100"} 41 1752871354000\n',
@@ -93,7 +95,9 @@ describe("DcgmExporterSource", () => {
     expect(round).toMatchObject({ accepted: 48, failedTargets: 0 });
     expect(round.targets[0]).toMatchObject({ ok: true, parseErrorCount: 0, rejectedByReason: {} });
     expect(rows.points).toHaveLength(48);
-    expect(new Set(rows.keys)).toEqual(new Set(["GPU-5fd4f087-86f3-7a43-b711-4771313afc50", "GPU-bc7a12ab-4998-fdc5-0785-2678a929a142"]));
+    expect(new Set(rows.keys)).toEqual(
+      new Set(["GPU-5fd4f087-86f3-7a43-b711-4771313afc50", "GPU-bc7a12ab-4998-fdc5-0785-2678a929a142"]),
+    );
     expect(rows.points[0]).toEqual({
       ts: scrapeMs + 5,
       source_ts: scrapeMs,
@@ -114,7 +118,11 @@ describe("DcgmExporterSource", () => {
       },
     });
     const trainer = rows.points.find((point) => point.gpu_index === 1);
-    expect(trainer).toMatchObject({ container: "trainer", namespace: "ml-team", pod: "llama-finetune-7d9c5b6f4-x2kqp" });
+    expect(trainer).toMatchObject({
+      container: "trainer",
+      namespace: "ml-team",
+      pod: "llama-finetune-7d9c5b6f4-x2kqp",
+    });
     expect(trainer?.labels.container).toBeUndefined();
     const power = rows.points.find((point) => point.metric === "DCGM_FI_DEV_POWER_USAGE" && point.gpu_index === 1);
     expect(power?.value).toBe(512.87);
@@ -134,7 +142,9 @@ describe("DcgmExporterSource", () => {
 
   test("a slow target times out without holding up the round", async () => {
     const rows = collect();
-    const source = new DcgmExporterSource(options([url(slow, "/metrics"), url(exporter, "/metrics")], { timeoutMs: 200 }));
+    const source = new DcgmExporterSource(
+      options([url(slow, "/metrics"), url(exporter, "/metrics")], { timeoutMs: 200 }),
+    );
     const started = performance.now();
     const round = await source.scrapeOnce(rows.onBatch);
     const elapsedMs = performance.now() - started;
@@ -153,7 +163,12 @@ describe("DcgmExporterSource", () => {
   test("malformed lines and NaN samples are counted, not produced", async () => {
     const rows = collect();
     const round = await new DcgmExporterSource(options([url(exporter, "/broken")])).scrapeOnce(rows.onBatch);
-    expect(round.targets[0]).toMatchObject({ ok: true, accepted: 0, parseErrorCount: 1, rejectedByReason: { non_numeric_value: 1 } });
+    expect(round.targets[0]).toMatchObject({
+      ok: true,
+      accepted: 0,
+      parseErrorCount: 1,
+      rejectedByReason: { non_numeric_value: 1 },
+    });
     expect(round.targets[0]?.parseErrors[0]?.line).toBe(1);
     expect(rows.points).toHaveLength(0);
   });
@@ -161,17 +176,26 @@ describe("DcgmExporterSource", () => {
   test("a sample's own timestamp is its source_ts; a missing Hostname comes from the target", async () => {
     const rows = collect();
     await new DcgmExporterSource(options([url(exporter, "/stamped")])).scrapeOnce(rows.onBatch);
-    expect(rows.points[0]).toMatchObject({ source_ts: 1_752_871_354_000, hostname: "127.0.0.1", gpu_index: 2, value: 41 });
+    expect(rows.points[0]).toMatchObject({
+      source_ts: 1_752_871_354_000,
+      hostname: "127.0.0.1",
+      gpu_index: 2,
+      value: 41,
+    });
   });
 
   test("run() scrapes every interval until aborted", async () => {
     const rounds: ScrapeRound[] = [];
     const controller = new AbortController();
     const source = new DcgmExporterSource(options([url(exporter, "/metrics")], { intervalMs: 20 }));
-    const running = source.run(() => undefined, controller.signal, (round) => {
-      rounds.push(round);
-      if (rounds.length === 3) controller.abort();
-    });
+    const running = source.run(
+      () => undefined,
+      controller.signal,
+      (round) => {
+        rounds.push(round);
+        if (rounds.length === 3) controller.abort();
+      },
+    );
     await running;
     expect(rounds).toHaveLength(3);
     expect(rounds.every((round) => round.accepted === 48)).toBe(true);
@@ -187,7 +211,13 @@ describe("sampleToPoint", () => {
   test("a sample without UUID or gpu label is rejected with its reason", () => {
     const context = { host: "h", instance: "h:9400", scrapeMs };
     const base = { name: "DCGM_FI_DEV_GPU_UTIL", value: 1, timestampMs: undefined };
-    expect(sampleToPoint({ ...base, labels: { gpu: "0" } }, context)).toMatchObject({ ok: false, reason: "missing_uuid" });
-    expect(sampleToPoint({ ...base, labels: { UUID: "GPU-1" } }, context)).toMatchObject({ ok: false, reason: "bad_gpu_index" });
+    expect(sampleToPoint({ ...base, labels: { gpu: "0" } }, context)).toMatchObject({
+      ok: false,
+      reason: "missing_uuid",
+    });
+    expect(sampleToPoint({ ...base, labels: { UUID: "GPU-1" } }, context)).toMatchObject({
+      ok: false,
+      reason: "bad_gpu_index",
+    });
   });
 });
