@@ -2,7 +2,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { LogManagerApi } from "../log/log-api.ts";
 import type { BrokerMetrics } from "./broker-metrics.ts";
 import type { ServerLimits } from "./config.ts";
-import { InFlightGate } from "./in-flight-gate.ts";
+import type { InFlightGate } from "./in-flight-gate.ts";
 import type { ProducerIdAllocator } from "./producer-ids.ts";
 
 /** What every route needs: the log, the limits, the watermarks and the metrics. */

@@ -38,7 +38,7 @@ export class ResponseCache<V> {
     const cached = this.entries.get(key);
     const ageMs = cached === undefined ? Number.POSITIVE_INFINITY : nowMs - cached.loadedAtMs;
     if (cached !== undefined && ageMs < this.options.ttlMs) return cached.value;
-    if (cached !== undefined && cached.settled && ageMs < 2 * this.options.ttlMs) {
+    if (cached?.settled && ageMs < 2 * this.options.ttlMs) {
       if (!cached.refreshing) this.refresh(key, cached, load);
       return cached.value;
     }

@@ -395,7 +395,7 @@ export class Producer {
       if (body.results.length !== batches.length) {
         throw new ProducerError(`broker answered ${body.results.length} results for ${batches.length} frames`);
       }
-      batches.forEach((batch, index) => this.onResult(batch, body.results[index]!));
+      for (const [index, batch] of batches.entries()) this.onResult(batch, body.results[index]!);
     } catch (error) {
       const clientError = asClientError(error, framedBytes(frames));
       for (const batch of batches) this.onFailure(batch, clientError);

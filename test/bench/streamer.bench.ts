@@ -61,6 +61,8 @@ async function loopRates(brokerUrl: string): Promise<{ produced: number; read: n
     brokerUrl,
     env: { STREAMER_TOPIC: "bench-loop", STREAMER_GROUP: "bench-loop" },
   });
+  let rates: { produced: number; read: number; acked: number };
+  let code: number | null;
   try {
     await streamer.waitForLog('"CSV parsed"');
     await Bun.sleep(warmupMs);
@@ -68,15 +70,16 @@ async function loopRates(brokerUrl: string): Promise<{ produced: number; read: n
     await Bun.sleep(measureMs);
     const after = await counters(streamer.url, brokerUrl);
     const seconds = (after.atMs - before.atMs) / 1000;
-    return {
+    rates = {
       produced: (after.produced - before.produced) / seconds,
       read: (after.read - before.read) / seconds,
       acked: (after.acked - before.acked) / seconds,
     };
   } finally {
-    const code = await streamer.stop();
-    if (code !== 0) throw new Error(`loop streamer exited ${code}`);
+    code = await streamer.stop();
   }
+  if (code !== 0) throw new Error(`loop streamer exited ${code}`);
+  return rates;
 }
 
 async function firstPassRate(brokerUrl: string, directory: string): Promise<number> {

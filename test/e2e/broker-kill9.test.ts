@@ -92,7 +92,7 @@ test("kill -9 under load: every acknowledged record survives and the group resum
   const missing = [...acked].filter((value) => !storedValues.has(value));
   expect(missing).toEqual([]);
   for (const [partition, records] of Map.groupBy(stored, (record) => record.partition)) {
-    records.forEach((record, index) => expect(record.offset).toBe(index));
+    for (const [index, record] of records.entries()) expect(record.offset).toBe(index);
     expect(partition).toBeLessThan(12);
   }
 

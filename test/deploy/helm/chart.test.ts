@@ -92,7 +92,7 @@ describe("rendered chart", () => {
       expect(names).toContain(`Deployment/telemetry-gpu-telemetry-${component}`);
     }
     const broker = byKind(defaultObjects, "StatefulSet").find((o) => o.metadata.name.endsWith("-broker"));
-    const claims = (broker?.spec as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates;
+    const claims = (broker?.spec as { volumeClaimTemplates: unknown[] } | undefined)?.volumeClaimTemplates;
     expect(claims).toHaveLength(1);
     expect(byKind(defaultObjects, "HorizontalPodAutoscaler")).toHaveLength(0);
     expect(byKind(defaultObjects, "ServiceMonitor")).toHaveLength(0);

@@ -21,6 +21,7 @@ export interface ApiFixture {
   registry: Registry;
   /** The app's "now": fixed, two hours after `dataset.baseMs`. */
   nowMs: number;
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are plain JSON read back by assertions
   get(path: string): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }

@@ -18,7 +18,7 @@ const app = createApiApp({
   logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
   registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
 });
-// Plain JSON read back for assertions: typing the whole OpenAPI shape would add nothing.
+// biome-ignore lint/suspicious/noExplicitAny: plain JSON read back for assertions; typing the whole OpenAPI shape would add nothing
 let document: any;
 
 beforeAll(async () => {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { ClickHouseClient } from "@clickhouse/client";
 import { BatchInserter } from "../../../services/collector/batch-inserter.ts";
 import { type CoalescedRange, concatGroupRows, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
 import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";

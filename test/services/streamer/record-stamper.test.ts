@@ -31,7 +31,7 @@ describe("RecordStamper", () => {
     const stamper = new RecordStamper(1024);
     const padded = tail("m", 200);
     const values = Array.from({ length: 20 }, (_, index) => stamper.stamp(1_000 + index, padded));
-    values.forEach((value, index) => expect(value).toEqual(stampRecord(1_000 + index, padded)));
+    for (const [index, value] of values.entries()) expect(value).toEqual(stampRecord(1_000 + index, padded));
   });
 
   test("a tail larger than the slab gets a slab of its own", () => {

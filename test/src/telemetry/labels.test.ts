@@ -79,6 +79,7 @@ describe("parseLabelList", () => {
   test("a __proto__ label is data, not a prototype", () => {
     const scan = parseLabelList('__proto__="x",a="1"');
     if (!scan.ok) throw new Error(scan.error);
+    // biome-ignore lint/suspicious/noProto: the point of the test is a label literally named __proto__
     expect(scan.labels.__proto__).toBe("x");
     expect(Object.keys(scan.labels)).toEqual(["__proto__", "a"]);
   });

@@ -151,7 +151,7 @@ describe("decodeTelemetryRecord", () => {
     const original = encodeTelemetryRecord(point(awkward));
     let accepted = 0;
     for (let round = 0; round < 5_000; round += 1) {
-      let bytes = [...original];
+      const bytes = [...original];
       for (let edit = 0; edit < 1 + Math.floor(next() * 3); edit += 1) {
         const at = 1 + Math.floor(next() * (bytes.length - 1));
         const byte = Math.floor(next() * 256);

@@ -282,12 +282,12 @@ describe("CSV details", () => {
 
 describe("replay cache", () => {
   const lines = (count: number, value: string) =>
-    [
+    `${[
       header,
       ...sampleRows
         .slice(0, count)
         .map((fields) => csvLine(fields.map((field, index) => (index === 10 ? value : field)))),
-    ].join("\n") + "\n";
+    ].join("\n")}\n`;
 
   test("an unchanged file replays from the cache with identical rows", async () => {
     const source = new CsvFileSource(sourceOptions(samplePath, { batchRowsMax: 1000 }));
