@@ -1,4 +1,9 @@
-import type { Assignment, GroupState, OffsetResetPolicy, TopicPartitions } from "../../src/broker/group-protocol.ts";
+import type {
+  Assignment,
+  GroupState,
+  OffsetResetPolicy,
+  TopicPartitions,
+} from "../../src/broker-protocol/group-protocol.ts";
 import { assignSticky, type PartitionOwners } from "./sticky-assignor.ts";
 
 /**

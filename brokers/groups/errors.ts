@@ -1,4 +1,4 @@
-import { type GroupErrorCode, GroupErrorStatus } from "../../src/broker/group-protocol.ts";
+import { type GroupErrorCode, GroupErrorStatus } from "../../src/broker-protocol/group-protocol.ts";
 
 /**
  * Refusals of the group coordinator. Each carries a machine-readable code and the

@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { GroupName, OffsetResetPolicy, PartitionOffset } from "../../src/broker/group-protocol.ts";
+import { GroupName, OffsetResetPolicy, PartitionOffset } from "../../src/broker-protocol/group-protocol.ts";
 import { ConsumerGroup } from "./consumer-group.ts";
 
 /**

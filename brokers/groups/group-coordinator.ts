@@ -9,7 +9,7 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
   PartitionOffset,
-} from "../../src/broker/group-protocol.ts";
+} from "../../src/broker-protocol/group-protocol.ts";
 import type { Clock } from "../log/log-api.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
@@ -61,7 +61,7 @@ export interface EvictedMember {
 
 /**
  * The consumer-group coordinator: membership, sticky broker-side assignment with
- * cooperative hand-over (see src/broker/group-protocol.ts for the contract), fencing
+ * cooperative hand-over (see src/broker-protocol/group-protocol.ts for the contract), fencing
  * by generation and ownership, and durable committed offsets. Transport-agnostic:
  * the HTTP server wraps it. Every request that changes state is answered only
  * after that state is durable.

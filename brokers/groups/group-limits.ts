@@ -1,4 +1,4 @@
-import { offsetsPerCommitMax, topicsPerMemberMax } from "../../src/broker/group-protocol.ts";
+import { offsetsPerCommitMax, topicsPerMemberMax } from "../../src/broker-protocol/group-protocol.ts";
 
 /** Every bound the coordinator enforces; going past one is an explicit error. */
 export interface GroupLimits {

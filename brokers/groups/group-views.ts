@@ -6,7 +6,7 @@ import {
   type PartitionLag,
   type PartitionOffset,
   resetOffset,
-} from "../../src/broker/group-protocol.ts";
+} from "../../src/broker-protocol/group-protocol.ts";
 import type { ConsumerGroup } from "./consumer-group.ts";
 
 /** Read-only answers about one group: description, committed offsets, start offsets, lag. */

@@ -3,8 +3,8 @@ import {
   type JoinGroupRequest,
   memberIdLengthMax,
   type PartitionOffset,
-} from "../../src/broker/group-protocol.ts";
-import { isValidName } from "../../src/broker/protocol.ts";
+} from "../../src/broker-protocol/group-protocol.ts";
+import { isValidName } from "../../src/broker-protocol/protocol.ts";
 import { InvalidGroupRequestError, UnknownTopicError } from "./errors.ts";
 import type { GroupLimits } from "./group-limits.ts";
 

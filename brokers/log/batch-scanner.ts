@@ -7,7 +7,7 @@ import {
   headerProblem,
   readBatchHeader,
   verifyBatch,
-} from "../../src/broker/record-batch.ts";
+} from "../../src/broker-protocol/record-batch.ts";
 
 /**
  * Walks the batches of a .log file between two positions with positioned reads

@@ -3,7 +3,7 @@
  * tells a client whether sending the same request again can succeed.
  */
 
-export { BatchTooLargeError, CorruptBatchError } from "../../src/broker/record-batch.ts";
+export { BatchTooLargeError, CorruptBatchError } from "../../src/broker-protocol/record-batch.ts";
 
 export class UnknownTopicError extends Error {
   override name = "UnknownTopicError";

@@ -1,6 +1,11 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { type BatchView, CorruptBatchError, stampBaseOffset, validateBatches } from "../../src/broker/record-batch.ts";
+import {
+  type BatchView,
+  CorruptBatchError,
+  stampBaseOffset,
+  validateBatches,
+} from "../../src/broker-protocol/record-batch.ts";
 import { AppendWaiters } from "./append-waiters.ts";
 import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import { BatchTooLargeError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";

@@ -16,7 +16,7 @@ import {
   batchSizeAt,
   dataViewOf,
   forEachRecord,
-} from "../../src/broker/record-batch.ts";
+} from "../../src/broker-protocol/record-batch.ts";
 import { readExactly, scanBatches } from "./batch-scanner.ts";
 import { Suffix, segmentFilePath } from "./file-names.ts";
 import type { LogConfig } from "./log-config.ts";

@@ -1,4 +1,4 @@
-import { readInt64, writeInt64 } from "../../src/broker/record-batch.ts";
+import { readInt64, writeInt64 } from "../../src/broker-protocol/record-batch.ts";
 import { MmapIndex } from "./mmap-index.ts";
 
 /**

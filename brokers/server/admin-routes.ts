@@ -7,7 +7,7 @@ import {
   TopicInfo as TopicInfoSchema,
   type TopicList,
   TopicList as TopicListSchema,
-} from "../../src/broker/api-schemas.ts";
+} from "../../src/broker-protocol/api-schemas.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { BrokerHttpError } from "./http-error.ts";
 

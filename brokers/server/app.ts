@@ -1,6 +1,6 @@
 import { swagger } from "@elysiajs/swagger";
 import { Elysia, t } from "elysia";
-import { ErrorBody, FetchQuery, ProduceResponse } from "../../src/broker/api-schemas.ts";
+import { ErrorBody, FetchQuery, ProduceResponse } from "../../src/broker-protocol/api-schemas.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { GroupCoordinator } from "../groups/group-coordinator.ts";

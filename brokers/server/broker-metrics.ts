@@ -1,4 +1,4 @@
-import type { GroupLag } from "../../src/broker/group-protocol.ts";
+import type { GroupLag } from "../../src/broker-protocol/group-protocol.ts";
 import { Counter, Gauge, Histogram, latencyBucketsSeconds, type Registry } from "../../src/observability/metrics.ts";
 import type { PartitionLogInfo } from "../log/log-api.ts";
 

@@ -1,4 +1,4 @@
-import { FetchHeader } from "../../src/broker/protocol.ts";
+import { FetchHeader } from "../../src/broker-protocol/protocol.ts";
 import type { PartitionLogApi, ReadResult } from "../log/log-api.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { BrokerHttpError } from "./http-error.ts";

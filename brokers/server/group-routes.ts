@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../../src/broker/api-schemas.ts";
+import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
 import {
   CommitOffsetsRequest,
   CommitOffsetsResponse,
@@ -13,7 +13,7 @@ import {
   LeaveGroupRequest,
   MemberAssignment,
   TopicName,
-} from "../../src/broker/group-protocol.ts";
+} from "../../src/broker-protocol/group-protocol.ts";
 import type { GroupCoordinator, PartitionBounds } from "../groups/group-coordinator.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { ensureTopic } from "./topic-lookup.ts";

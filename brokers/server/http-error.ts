@@ -1,5 +1,5 @@
-import { type ErrorBody, type ErrorCode, ErrorCodeStatus } from "../../src/broker/api-schemas.ts";
-import { RetryAfterHeader } from "../../src/broker/protocol.ts";
+import { type ErrorBody, type ErrorCode, ErrorCodeStatus } from "../../src/broker-protocol/api-schemas.ts";
+import { RetryAfterHeader } from "../../src/broker-protocol/protocol.ts";
 
 const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "slow_down",

@@ -1,6 +1,6 @@
-import type { ProduceResponse, ProduceResult } from "../../src/broker/api-schemas.ts";
-import { decodeProduceFrames, type PartitionBatch } from "../../src/broker/protocol.ts";
-import { batchHeaderBytes, dataViewOf, readBatchHeader } from "../../src/broker/record-batch.ts";
+import type { ProduceResponse, ProduceResult } from "../../src/broker-protocol/api-schemas.ts";
+import { decodeProduceFrames, type PartitionBatch } from "../../src/broker-protocol/protocol.ts";
+import { batchHeaderBytes, dataViewOf, readBatchHeader } from "../../src/broker-protocol/record-batch.ts";
 import type { PartitionLogApi } from "../log/log-api.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { toHttpError } from "./error-mapping.ts";

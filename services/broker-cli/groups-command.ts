@@ -1,4 +1,4 @@
-import type { Admin } from "../../src/broker/admin.ts";
+import type { Admin } from "../../src/broker-client/admin.ts";
 import { formatTable } from "./table.ts";
 
 export async function runGroupsCommand(admin: Admin, rest: string[], out: (line: string) => void): Promise<number> {

@@ -1,5 +1,5 @@
-import { Admin } from "../../src/broker/admin.ts";
-import { BrokerClientError } from "../../src/broker/http-client.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
+import { BrokerClientError } from "../../src/broker-client/http-client.ts";
 import { runGroupsCommand } from "./groups-command.ts";
 import { parseArgs } from "./parse-args.ts";
 import { runProduceCommand } from "./produce-command.ts";

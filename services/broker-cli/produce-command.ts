@@ -1,4 +1,4 @@
-import { Producer } from "../../src/broker/producer.ts";
+import { Producer } from "../../src/broker-client/producer.ts";
 
 /** Reads "key<TAB>value" lines from stdin (a line without a tab is a value with an empty key). */
 export async function runProduceCommand(

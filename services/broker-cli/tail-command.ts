@@ -1,7 +1,7 @@
-import { Admin } from "../../src/broker/admin.ts";
-import { BrokerHttp } from "../../src/broker/http-client.ts";
-import { ApiPath, FetchHeader } from "../../src/broker/protocol.ts";
-import { forEachRecord } from "../../src/broker/record-batch.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
+import { BrokerHttp } from "../../src/broker-client/http-client.ts";
+import { ApiPath, FetchHeader } from "../../src/broker-protocol/protocol.ts";
+import { forEachRecord } from "../../src/broker-protocol/record-batch.ts";
 import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 

@@ -1,4 +1,4 @@
-import type { Admin } from "../../src/broker/admin.ts";
+import type { Admin } from "../../src/broker-client/admin.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 import { formatTable } from "./table.ts";
 

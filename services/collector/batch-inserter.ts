@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker/backoff.ts";
+import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker-client/backoff.ts";
 import { insertDatapointRows } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { CollectorMetrics } from "./metrics.ts";

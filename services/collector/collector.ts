@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { Admin } from "../../src/broker/admin.ts";
-import { Consumer } from "../../src/broker/consumer.ts";
-import { Producer } from "../../src/broker/producer.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
+import { Consumer } from "../../src/broker-client/consumer.ts";
+import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";

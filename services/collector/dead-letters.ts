@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import type { Producer } from "../../src/broker/producer.ts";
+import type { Producer } from "../../src/broker-client/producer.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { isJsonRecord, RecordRejectionReason } from "../../src/telemetry/record-codec.ts";
 import type { CollectorMetrics } from "./metrics.ts";

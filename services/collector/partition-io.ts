@@ -1,13 +1,13 @@
-import type { ProduceResponse, TopicInfo } from "../../src/broker/api-schemas.ts";
-import { BrokerHttp } from "../../src/broker/http-client.ts";
-import { ApiPath, encodeProduceFrames, FetchHeader } from "../../src/broker/protocol.ts";
+import { BrokerHttp } from "../../src/broker-client/http-client.ts";
+import type { ProduceResponse, TopicInfo } from "../../src/broker-protocol/api-schemas.ts";
+import { ApiPath, encodeProduceFrames, FetchHeader } from "../../src/broker-protocol/protocol.ts";
 import {
   type DecodedRecord,
   encodeBatch,
   forEachRecord,
   producerIdNone,
   sequenceNone,
-} from "../../src/broker/record-batch.ts";
+} from "../../src/broker-protocol/record-batch.ts";
 
 /** Reads of one partition stop after this many fetches: a range that never completes is an error. */
 export const rangeFetchesMax = 1_000;

@@ -1,6 +1,6 @@
-import { sleep } from "../../src/broker/backoff.ts";
-import type { ConsumedBatch } from "../../src/broker/consumed-batch.ts";
-import type { DecodedRecord } from "../../src/broker/record-batch.ts";
+import { sleep } from "../../src/broker-client/backoff.ts";
+import type { ConsumedBatch } from "../../src/broker-client/consumed-batch.ts";
+import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";

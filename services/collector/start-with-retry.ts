@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker/backoff.ts";
+import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker-client/backoff.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 
 /** Start-up gives up after this many attempts (hours at the capped backoff): an explicit bound, not a silent hang. */

@@ -1,5 +1,5 @@
-import { partitionForKey } from "../../src/broker/partitioner.ts";
-import type { Producer } from "../../src/broker/producer.ts";
+import type { Producer } from "../../src/broker-client/producer.ts";
+import { partitionForKey } from "../../src/broker-protocol/partitioner.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { RecordStamper } from "./record-stamper.ts";
 import type { RateLimiter } from "./sources/rate-limiter.ts";

@@ -1,4 +1,4 @@
-import { sleep } from "../../src/broker/backoff.ts";
+import { sleep } from "../../src/broker-client/backoff.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { BatchProducer, OwnershipView } from "./batch-producer.ts";
 import type { StreamerMetrics } from "./metrics.ts";

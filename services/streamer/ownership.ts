@@ -1,7 +1,7 @@
-import { sleep } from "../../src/broker/backoff.ts";
-import { GroupClient } from "../../src/broker/group-client.ts";
-import type { Assignment, MemberAssignment } from "../../src/broker/group-protocol.ts";
-import { BrokerClientError, BrokerHttp } from "../../src/broker/http-client.ts";
+import { sleep } from "../../src/broker-client/backoff.ts";
+import { GroupClient } from "../../src/broker-client/group-client.ts";
+import { BrokerClientError, BrokerHttp } from "../../src/broker-client/http-client.ts";
+import type { Assignment, MemberAssignment } from "../../src/broker-protocol/group-protocol.ts";
 
 /**
  * Which of the topic's partitions this streamer may produce now, decided by the
@@ -9,7 +9,7 @@ import { BrokerClientError, BrokerHttp } from "../../src/broker/http-client.ts";
  * partitions are only the unit the GPUs are split by (a GPU belongs to the
  * partition its UUID hashes to).
  *
- * Hand-over follows src/broker/group-protocol.ts: a revoked partition is cleared
+ * Hand-over follows src/broker-protocol/group-protocol.ts: a revoked partition is cleared
  * here first (the produce loop stops producing its rows), `onRevoked` flushes the
  * producer, and only then the next heartbeat tells the broker, which hands the
  * partition to its next owner. So a GPU is never produced by two live streamers,

@@ -1,6 +1,6 @@
-import { Admin } from "../../src/broker/admin.ts";
-import { sleep } from "../../src/broker/backoff.ts";
-import { Producer } from "../../src/broker/producer.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
+import { sleep } from "../../src/broker-client/backoff.ts";
+import { Producer } from "../../src/broker-client/producer.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { createStreamerApp } from "./app.ts";

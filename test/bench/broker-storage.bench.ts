@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FlushPolicy, makeLogConfig } from "../../brokers/log/log-config.ts";
 import { LogManager } from "../../brokers/log/log-manager.ts";
-import { encodeBatch, producerIdNone, sequenceNone } from "../../src/broker/record-batch.ts";
+import { encodeBatch, producerIdNone, sequenceNone } from "../../src/broker-protocol/record-batch.ts";
 
 const partitionCount = 12;
 const recordsPerBatch = 1000;

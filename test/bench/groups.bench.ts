@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCoordinator } from "../../brokers/groups/group-coordinator.ts";
-import type { MemberAssignment } from "../../src/broker/group-protocol.ts";
+import type { MemberAssignment } from "../../src/broker-protocol/group-protocol.ts";
 
 const secondsArgument = process.argv.find((argument) => argument.startsWith("--seconds="));
 const secondsPerMode = secondsArgument === undefined ? 2 : Number(secondsArgument.slice("--seconds=".length));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Consumer } from "../../src/broker/consumer.ts";
+import { Consumer } from "../../src/broker-client/consumer.ts";
 import { startTestBroker, type TestBroker } from "../brokers/server/test-broker.ts";
 
 const cliMain = new URL("../../services/broker-cli/main.ts", import.meta.url).pathname;

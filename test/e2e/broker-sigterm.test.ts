@@ -2,9 +2,9 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Admin } from "../../src/broker/admin.ts";
-import { Producer } from "../../src/broker/producer.ts";
-import { readAll } from "../src/broker/read-all.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
+import { Producer } from "../../src/broker-client/producer.ts";
+import { readAll } from "../src/broker-client/read-all.ts";
 import { type BrokerProcess, spawnBroker } from "./broker-process.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "broker-sigterm-"));

@@ -12,7 +12,7 @@
  * non-decreasing processing times: a hand-over flushes before it lets go.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Admin } from "../../src/broker/admin.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
 import { type StreamerProcess, startStreamer, waitUntil } from "../services/streamer/streamer-process.ts";
 import { readTopic } from "../services/streamer/topic-records.ts";

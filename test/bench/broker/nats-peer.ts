@@ -28,7 +28,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createPartitioner } from "../../../src/broker/partitioner.ts";
+import { createPartitioner } from "../../../src/broker-protocol/partitioner.ts";
 import { NatsAsyncPublisher } from "./nats-async-publisher.ts";
 import { pacedSends } from "./paced-sends.ts";
 import type { BenchPeer, BenchRecord, PeerProcessStats } from "./peer.ts";

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Admin } from "../../../src/broker/admin.ts";
-import { Consumer } from "../../../src/broker/consumer.ts";
-import { Producer } from "../../../src/broker/producer.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
+import { Consumer } from "../../../src/broker-client/consumer.ts";
+import { Producer } from "../../../src/broker-client/producer.ts";
 import { type BrokerProcess, spawnBroker } from "../../e2e/broker-process.ts";
 import { type BenchPeer, type BenchRecord, type PeerProcessStats, peakRssBytes } from "./peer.ts";
 import { killOnExit } from "./server-process.ts";

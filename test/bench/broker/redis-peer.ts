@@ -14,7 +14,7 @@
  * stream.
  */
 import { RedisClient } from "bun";
-import { createPartitioner } from "../../../src/broker/partitioner.ts";
+import { createPartitioner } from "../../../src/broker-protocol/partitioner.ts";
 import { pacedSends } from "./paced-sends.ts";
 import type { BenchPeer, BenchRecord, PeerProcessStats } from "./peer.ts";
 import { sendWindowed } from "./send-window.ts";

@@ -13,7 +13,7 @@ import {
 } from "../../../brokers/groups/errors.ts";
 import { GroupCoordinator } from "../../../brokers/groups/group-coordinator.ts";
 import type { GroupLimits } from "../../../brokers/groups/group-limits.ts";
-import type { Assignment, MemberAssignment } from "../../../src/broker/group-protocol.ts";
+import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
 
 const directories: string[] = [];
 const coordinators: GroupCoordinator[] = [];

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupError, NotAssignedError } from "../../../brokers/groups/errors.ts";
 import { GroupCoordinator } from "../../../brokers/groups/group-coordinator.ts";
-import type { Assignment, MemberAssignment } from "../../../src/broker/group-protocol.ts";
+import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
 
 /**
  * Randomized sequences of joins, heartbeats (some answers lost), commits, leaves,

@@ -5,7 +5,7 @@
  */
 import { type FlushPolicy, makeLogConfig } from "../../../brokers/log/log-config.ts";
 import { LogManager } from "../../../brokers/log/log-manager.ts";
-import { encodeBatch } from "../../../src/broker/record-batch.ts";
+import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 
 const [dataDir, flush] = process.argv.slice(2) as [string, FlushPolicy];
 const manager = await LogManager.open({

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeLogConfig } from "../../../brokers/log/log-config.ts";
 import { LogManager } from "../../../brokers/log/log-manager.ts";
-import { decodeRecords } from "../../../src/broker/record-batch.ts";
+import { decodeRecords } from "../../../src/broker-protocol/record-batch.ts";
 import { tempDir } from "./log-test-support.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];

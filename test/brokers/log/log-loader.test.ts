@@ -3,7 +3,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, wr
 import { join } from "node:path";
 import { loadLog } from "../../../brokers/log/log-loader.ts";
 import type { PartitionLog } from "../../../brokers/log/partition-log.ts";
-import { decodeRecords, iterateBatches, verifyBatch } from "../../../src/broker/record-batch.ts";
+import { decodeRecords, iterateBatches, verifyBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { ManualClock, makeBatch, openPartition, smallConfig, tempDir } from "./log-test-support.ts";
 
 const config = smallConfig({ segmentBytesMax: 4096, appendBytesMax: 4096 });

@@ -9,7 +9,7 @@ import {
   UnknownTopicError,
 } from "../../../brokers/log/errors.ts";
 import { LogManager } from "../../../brokers/log/log-manager.ts";
-import { decodeRecords } from "../../../src/broker/record-batch.ts";
+import { decodeRecords } from "../../../src/broker-protocol/record-batch.ts";
 import { ManualClock, makeBatch, smallConfig, tempDir } from "./log-test-support.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LogConfig, makeLogConfig } from "../../../brokers/log/log-config.ts";
 import { PartitionLog } from "../../../brokers/log/partition-log.ts";
-import { encodeBatch, producerIdNone, sequenceNone } from "../../../src/broker/record-batch.ts";
+import { encodeBatch, producerIdNone, sequenceNone } from "../../../src/broker-protocol/record-batch.ts";
 
 /** A clock the test moves by hand. */
 export class ManualClock {

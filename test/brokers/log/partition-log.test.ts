@@ -9,7 +9,7 @@ import {
   decodeRecords,
   iterateBatches,
   verifyBatch,
-} from "../../../src/broker/record-batch.ts";
+} from "../../../src/broker-protocol/record-batch.ts";
 import { ManualClock, makeBatch, openPartition, smallConfig, tempDir } from "./log-test-support.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];

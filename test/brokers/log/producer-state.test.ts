@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OutOfOrderSequenceError } from "../../../brokers/log/errors.ts";
 import { ProducerState } from "../../../brokers/log/producer-state.ts";
-import { sequenceMax } from "../../../src/broker/record-batch.ts";
+import { sequenceMax } from "../../../src/broker-protocol/record-batch.ts";
 import { tempDir } from "./log-test-support.ts";
 
 const dir = tempDir("producer-state");

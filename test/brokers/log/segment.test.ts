@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type AppendedBatch, Segment } from "../../../brokers/log/segment.ts";
-import { dataViewOf, readBatchHeader, stampBaseOffset } from "../../../src/broker/record-batch.ts";
+import { dataViewOf, readBatchHeader, stampBaseOffset } from "../../../src/broker-protocol/record-batch.ts";
 import { makeBatch, smallConfig, tempDir } from "./log-test-support.ts";
 
 const dir = tempDir("segment");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker/api-schemas.ts";
-import { encodeProduceFrames, FetchHeader, type PartitionBatch } from "../../../src/broker/protocol.ts";
-import { decodeRecords, encodeBatch } from "../../../src/broker/record-batch.ts";
+import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
+import { encodeProduceFrames, FetchHeader, type PartitionBatch } from "../../../src/broker-protocol/protocol.ts";
+import { decodeRecords, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 function batchOf(values: string[], producer: { id: number; sequence: number } = { id: -1, sequence: -1 }) {

@@ -4,7 +4,7 @@ import { type CoalescedRange, concatGroupRows, InsertCoalescer } from "../../../
 import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
-import { Admin } from "../../../src/broker/admin.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
 import { groupDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";

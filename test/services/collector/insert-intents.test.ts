@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { InsertIntentLog, intentsTopicName, intentsWindow } from "../../../services/collector/insert-intents.ts";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
-import { Admin } from "../../../src/broker/admin.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 

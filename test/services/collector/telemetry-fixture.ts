@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { PartitionIo } from "../../../services/collector/partition-io.ts";
-import { Admin } from "../../../src/broker/admin.ts";
-import { Producer } from "../../../src/broker/producer.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
+import { Producer } from "../../../src/broker-client/producer.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 

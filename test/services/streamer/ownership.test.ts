@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PartitionOwnership } from "../../../services/streamer/ownership.ts";
-import { Admin } from "../../../src/broker/admin.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 import { waitUntil } from "./streamer-process.ts";
 

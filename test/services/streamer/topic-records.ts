@@ -1,6 +1,6 @@
-import type { TopicInfo } from "../../../src/broker/api-schemas.ts";
-import { FetchHeader } from "../../../src/broker/protocol.ts";
-import { forEachRecord, iterateBatches } from "../../../src/broker/record-batch.ts";
+import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
+import { FetchHeader } from "../../../src/broker-protocol/protocol.ts";
+import { forEachRecord, iterateBatches } from "../../../src/broker-protocol/record-batch.ts";
 
 /** One record read back from the broker, with the producer id of the batch that carried it. */
 export interface TopicRecord {

@@ -14,7 +14,7 @@ import {
   stampBaseOffset,
   validateBatches,
   verifyBatch,
-} from "../../../src/broker/record-batch.ts";
+} from "../../../src/broker-protocol/record-batch.ts";
 
 const text = new TextDecoder();
 const limits = { batchBytesMax: 1024 * 1024, batchesMax: 100 };

@@ -1,7 +1,7 @@
-import type { CreateTopicBody, TopicInfo, TopicList } from "./api-schemas.ts";
-import type { GroupDescription, GroupLag, GroupListing } from "./group-protocol.ts";
+import type { CreateTopicBody, TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
+import type { GroupDescription, GroupLag, GroupListing } from "../broker-protocol/group-protocol.ts";
+import { ApiPath } from "../broker-protocol/protocol.ts";
 import { BrokerHttp } from "./http-client.ts";
-import { ApiPath } from "./protocol.ts";
 
 /** Topic and group administration (what the CLI and the services' start-up use). */
 export class Admin {

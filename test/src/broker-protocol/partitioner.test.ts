@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createPartitioner, murmur2, partitionForKey } from "../../../src/broker/partitioner.ts";
+import { createPartitioner, murmur2, partitionForKey } from "../../../src/broker-protocol/partitioner.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Admin } from "../../../src/broker/admin.ts";
-import { type ConsumedBatch, Consumer } from "../../../src/broker/consumer.ts";
-import { Producer } from "../../../src/broker/producer.ts";
+import { Admin } from "../../../src/broker-client/admin.ts";
+import { type ConsumedBatch, Consumer } from "../../../src/broker-client/consumer.ts";
+import { Producer } from "../../../src/broker-client/producer.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -6,7 +6,7 @@ import {
   framedBytes,
   framesPerRequestMax,
   isValidName,
-} from "../../../src/broker/protocol.ts";
+} from "../../../src/broker-protocol/protocol.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 

@@ -1,4 +1,4 @@
-import { BatchBuilder, batchHeaderBytes, recordHeaderBytes } from "./record-batch.ts";
+import { BatchBuilder, batchHeaderBytes, recordHeaderBytes } from "../broker-protocol/record-batch.ts";
 
 /** What the broker said about one appended batch. */
 export interface BatchAck {

@@ -6,9 +6,9 @@ import type {
   HeartbeatRequest,
   JoinGroupRequest,
   MemberAssignment,
-} from "./group-protocol.ts";
+} from "../broker-protocol/group-protocol.ts";
+import { ApiPath } from "../broker-protocol/protocol.ts";
 import type { BrokerHttp } from "./http-client.ts";
-import { ApiPath } from "./protocol.ts";
 
 /** The consumer-group routes as typed calls; errors arrive as BrokerClientError. */
 export class GroupClient {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { backoffDelayMs, retryUntil } from "../../../src/broker/backoff.ts";
+import { backoffDelayMs, retryUntil } from "../../../src/broker-client/backoff.ts";
 
 describe("backoff", () => {
   const options = { backoffMsMin: 10, backoffMsMax: 1_000 };

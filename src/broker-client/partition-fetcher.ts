@@ -1,8 +1,8 @@
+import { ApiPath, FetchHeader } from "../broker-protocol/protocol.ts";
 import { type BackoffOptions, backoffDelayMs, sleep } from "./backoff.ts";
 import type { ByteBudget } from "./byte-budget.ts";
 import { ConsumedBatch } from "./consumed-batch.ts";
 import { BrokerClientError, type BrokerHttp } from "./http-client.ts";
-import { ApiPath, FetchHeader } from "./protocol.ts";
 
 export interface PartitionFetcherOptions {
   http: BrokerHttp;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { BrokerHttp } from "../../../src/broker/http-client.ts";
+import { BrokerHttp } from "../../../src/broker-client/http-client.ts";
 
 const servers: Array<ReturnType<typeof Bun.serve>> = [];
 afterEach(() => {

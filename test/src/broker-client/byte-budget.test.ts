@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ByteBudget } from "../../../src/broker/byte-budget.ts";
+import { ByteBudget } from "../../../src/broker-client/byte-budget.ts";
 
 test("a waiter wakes when bytes are released, or when its signal aborts", async () => {
   const budget = new ByteBudget(100);

@@ -1,12 +1,17 @@
-import type { TopicInfo } from "./api-schemas.ts";
+import type { TopicInfo } from "../broker-protocol/api-schemas.ts";
+import {
+  type MemberAssignment,
+  type OffsetResetPolicy,
+  type PartitionOffset,
+  resetOffset,
+} from "../broker-protocol/group-protocol.ts";
+import { ApiPath } from "../broker-protocol/protocol.ts";
 import { type BackoffOptions, defaultBackoff, retryUntil, sleep } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
 import { assignmentKeys, GroupClient, parseKey, toAssignment } from "./group-client.ts";
-import { type MemberAssignment, type OffsetResetPolicy, type PartitionOffset, resetOffset } from "./group-protocol.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import { PartitionFetcher } from "./partition-fetcher.ts";
-import { ApiPath } from "./protocol.ts";
 
 export type { ConsumedBatch };
 

@@ -1,4 +1,4 @@
-import { type DecodedRecord, forEachRecord, iterateBatches } from "./record-batch.ts";
+import { type DecodedRecord, forEachRecord, iterateBatches } from "../broker-protocol/record-batch.ts";
 
 const neverAborted = new AbortController().signal;
 

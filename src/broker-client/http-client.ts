@@ -1,4 +1,4 @@
-import type { ErrorBody } from "./api-schemas.ts";
+import type { ErrorBody } from "../broker-protocol/api-schemas.ts";
 
 /**
  * An error answer from the broker, or a network failure (status 0). `retryable`

@@ -1,6 +1,6 @@
-import type { TopicInfo } from "../../../src/broker/api-schemas.ts";
-import { FetchHeader } from "../../../src/broker/protocol.ts";
-import { forEachRecord } from "../../../src/broker/record-batch.ts";
+import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
+import { FetchHeader } from "../../../src/broker-protocol/protocol.ts";
+import { forEachRecord } from "../../../src/broker-protocol/record-batch.ts";
 
 export interface ReadRecord {
   partition: number;

@@ -1,8 +1,21 @@
-import type { CreateTopicBody, ProduceResponse, ProduceResult, ProducerIdResponse, TopicInfo } from "./api-schemas.ts";
+import type {
+  CreateTopicBody,
+  ProduceResponse,
+  ProduceResult,
+  ProducerIdResponse,
+  TopicInfo,
+} from "../broker-protocol/api-schemas.ts";
+import { partitionForKey } from "../broker-protocol/partitioner.ts";
+import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/protocol.ts";
+import {
+  batchBytesLimit,
+  batchHeaderBytes,
+  producerIdNone,
+  recordKeyBytesMax,
+  sequenceMax,
+} from "../broker-protocol/record-batch.ts";
 import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
-import { partitionForKey } from "./partitioner.ts";
-import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "./protocol.ts";
 import {
   type BatchAck,
   type Deferred,
@@ -12,7 +25,6 @@ import {
   RecordAccumulator,
   recordOverheadBytes,
 } from "./record-accumulator.ts";
-import { batchBytesLimit, batchHeaderBytes, producerIdNone, recordKeyBytesMax, sequenceMax } from "./record-batch.ts";
 
 export type { BatchAck };
 
@@ -385,7 +397,7 @@ export class Producer {
     for (const batch of batches) batch.attempts += 1;
     try {
       this.requestBody ??= new Uint8Array(this.limits.requestBytesMax);
-      // fetch copies the body before request() returns (test/src/broker/http-client.test.ts
+      // fetch copies the body before request() returns (test/src/broker-client/http-client.test.ts
       // holds Bun to it), so the one buffer serves every request, in flight or not.
       const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
         body: encodeProduceFrames(frames, this.requestBody),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { crc32c } from "../../../src/broker/crc32c.ts";
+import { crc32c } from "../../../src/broker-protocol/crc32c.ts";
 
 /** Bit-by-bit reference: slow, obviously correct. */
 function referenceCrc32c(bytes: Uint8Array): number {
@@ -43,7 +43,7 @@ describe("crc32c", () => {
 
 describe("crc32c implementations agree", () => {
   test("the hardware kernel is in use on x86-64 Linux with SSE4.2", async () => {
-    const { crc32cImplementation } = await import("../../../src/broker/crc32c.ts");
+    const { crc32cImplementation } = await import("../../../src/broker-protocol/crc32c.ts");
     const sse42 = /\bsse4_2\b/.test(
       await Bun.file("/proc/cpuinfo")
         .text()
@@ -53,7 +53,7 @@ describe("crc32c implementations agree", () => {
   });
 
   test("random buffers, ranges and continuations give the same checksum both ways", async () => {
-    const { crc32c, crc32cTables } = await import("../../../src/broker/crc32c.ts");
+    const { crc32c, crc32cTables } = await import("../../../src/broker-protocol/crc32c.ts");
     let seed = 7;
     const random = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
