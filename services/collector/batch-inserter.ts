@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker-client/backoff.ts";
+import { type BackoffOptions, backoffDelayMs } from "../../src/broker-client/backoff.ts";
 import { insertDatapointRows } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 
 /** Inserts waiting for a slot; one per partition handler, so more means a handler leak. */

@@ -1,8 +1,8 @@
-import { sleep } from "../../src/broker-client/backoff.ts";
 import type { ConsumedBatch } from "../../src/broker-client/consumed-batch.ts";
 import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
 import { type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";

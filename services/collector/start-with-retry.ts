@@ -1,5 +1,6 @@
-import { type BackoffOptions, backoffDelayMs, sleep } from "../../src/broker-client/backoff.ts";
+import { type BackoffOptions, backoffDelayMs } from "../../src/broker-client/backoff.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 
 /** Start-up gives up after this many attempts (hours at the capped backoff): an explicit bound, not a silent hang. */
 export const startAttemptsMax = 100_000;

@@ -1,5 +1,5 @@
-import { sleep } from "../../src/broker-client/backoff.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 import type { BatchProducer, OwnershipView } from "./batch-producer.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { type CsvFileSource, CsvFormatError, type CsvPassSummary } from "./sources/csv-source.ts";

@@ -1,7 +1,7 @@
-import { sleep } from "../../src/broker-client/backoff.ts";
 import { GroupClient } from "../../src/broker-client/group-client.ts";
 import { BrokerClientError, BrokerHttp } from "../../src/broker-client/http-client.ts";
 import type { Assignment, MemberAssignment } from "../../src/broker-protocol/group-protocol.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 
 /**
  * Which of the topic's partitions this streamer may produce now, decided by the

@@ -1,8 +1,8 @@
 import { Admin } from "../../src/broker-client/admin.ts";
-import { sleep } from "../../src/broker-client/backoff.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { sleep } from "../../src/runtime/sleep.ts";
 import { createStreamerApp } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";

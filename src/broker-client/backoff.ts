@@ -1,3 +1,5 @@
+import { sleep } from "../runtime/sleep.ts";
+
 /** Capped exponential backoff with full jitter, so retrying clients spread out. */
 export interface BackoffOptions {
   backoffMsMin: number;
@@ -12,19 +14,6 @@ export function backoffDelayMs(options: BackoffOptions, attempt: number, floorMs
   const ceiling = Math.min(options.backoffMsMax, options.backoffMsMin * 2 ** Math.min(attempt - 1, 30));
   const jittered = options.backoffMsMin + random() * (ceiling - options.backoffMsMin);
   return Math.max(floorMs, Math.round(jittered));
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -6,7 +6,8 @@ import {
   resetOffset,
 } from "../broker-protocol/group-protocol.ts";
 import { ApiPath } from "../broker-protocol/protocol.ts";
-import { type BackoffOptions, defaultBackoff, retryUntil, sleep } from "./backoff.ts";
+import { sleep } from "../runtime/sleep.ts";
+import { type BackoffOptions, defaultBackoff, retryUntil } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
 import { assignmentKeys, GroupClient, parseKey, toAssignment } from "./group-client.ts";

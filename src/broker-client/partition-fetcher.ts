@@ -1,5 +1,6 @@
 import { ApiPath, FetchHeader } from "../broker-protocol/protocol.ts";
-import { type BackoffOptions, backoffDelayMs, sleep } from "./backoff.ts";
+import { sleep } from "../runtime/sleep.ts";
+import { type BackoffOptions, backoffDelayMs } from "./backoff.ts";
 import type { ByteBudget } from "./byte-budget.ts";
 import { ConsumedBatch } from "./consumed-batch.ts";
 import { BrokerClientError, type BrokerHttp } from "./http-client.ts";
