@@ -21,6 +21,8 @@ export interface BrokerServerOptions {
   instanceId: string;
   clock?: Clock;
   registry?: Registry;
+  /** Benchmark only (test/bench/broker): false skips the record check to measure its cost. Default true. */
+  checkRecords?: boolean;
 }
 
 /** A running broker: its address, and the ordered shutdown steps. */
@@ -112,6 +114,7 @@ function buildContext(
     }),
     logger,
     producerIds: new ProducerIdAllocator(config.BROKER_DATA_DIR),
+    checkRecords: options.checkRecords ?? true,
     topicDefaults: { partitions: config.BROKER_DEFAULT_PARTITIONS, autoCreate: config.BROKER_AUTO_CREATE_TOPICS },
     disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY },
     lifecycle: { stopping: false, abort: new AbortController() },
