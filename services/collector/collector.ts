@@ -6,7 +6,7 @@ import { ping } from "../../src/clickhouse/ping.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";
 import type { CollectorConfig } from "./config.ts";
-import { DeadLetterSink } from "./dead-letters.ts";
+import { DeadLetterSink, deadLetterBatchBytesMax } from "./dead-letters.ts";
 import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
@@ -54,6 +54,8 @@ export class Collector {
       brokerUrl: config.BROKER_URL,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
+      // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
+      batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
     const io = new PartitionIo({ brokerUrl: config.BROKER_URL });
     const backoff = {

@@ -4,10 +4,10 @@ import { ApiPath, encodeProduceFrames, FetchHeader } from "../../src/broker-prot
 import {
   type DecodedRecord,
   encodeBatch,
-  forEachRecord,
   producerIdNone,
   sequenceNone,
 } from "../../src/broker-protocol/record-batch.ts";
+import { forEachStoredRecord } from "./stored-batches.ts";
 
 /** Reads of one partition stop after this many fetches: a range that never completes is an error. */
 export const rangeFetchesMax = 1_000;
@@ -106,9 +106,13 @@ export class PartitionIo {
     const response = await this.http.request("GET", ApiPath.fetch(topic, partition) + query);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const records: DecodedRecord[] = [];
-    forEachRecord(bytes, (record) => {
-      if (record.offset >= fromOffset) records.push(record);
-    });
+    // An undecodable batch reads as placeholders; its owner dead-lettered it when it first read it.
+    forEachStoredRecord(
+      bytes,
+      fromOffset,
+      (record) => records.push(record),
+      () => undefined,
+    );
     return { records, highWatermark: Number(response.headers.get(FetchHeader.highWatermark)) };
   }
 }
