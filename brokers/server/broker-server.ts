@@ -1,6 +1,7 @@
 import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { GroupCoordinator } from "../groups/group-coordinator.ts";
@@ -69,8 +70,9 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
     // Room above requestBytesMax so a slightly-too-large request gets our JSON 413, not a bare one.
     maxRequestBodySize: context.limits.requestBytesMax * 2 + 64 * 1024,
     idleTimeout: Math.min(255, Math.ceil(context.limits.waitMsMax / 1000) + 30),
-    fetch: (request) => app.handle(request),
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
   return serverHandle(server, context, groups, timers);
 }

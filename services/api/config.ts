@@ -8,7 +8,11 @@ export const ApiConfig = Type.Composite([
   CommonConfig,
   TelemetryStoreConfig,
   Type.Object({
-    API_HOST: Setting.string({ default: "0.0.0.0", minLength: 1, description: "interface the API binds to" }),
+    API_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "interface the API binds to (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     API_PORT: Setting.integer({
       default: 8080,
       minimum: 0,

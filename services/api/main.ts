@@ -5,6 +5,7 @@
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
@@ -46,7 +47,12 @@ const app = createApiApp({
     clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
   },
 });
-const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
+const server = Bun.serve({
+  hostname: config.API_HOST,
+  port: config.API_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
 
 installShutdown({
   logger,

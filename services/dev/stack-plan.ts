@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
 import type { ProcessSpec } from "./process-supervisor.ts";
 
 export interface StackPlan {
@@ -31,7 +32,7 @@ function spec(
   return {
     name,
     kind,
-    command: [bun, join(root, entry)],
+    command: [bun, parserHeaderBytesFlag, join(root, entry)],
     env: { LOG_LEVEL: plan.logLevel, LOG_FORMAT: "json", INSTANCE_ID: name, ...env, ...extraEnvOf(plan, kind) },
     httpPort,
     logFile: join(plan.dataDir, "logs", `${name}.log`),

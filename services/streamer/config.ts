@@ -11,7 +11,11 @@ export const StreamerConfig = Type.Composite([
   CommonConfig,
   Type.Object({
     BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
-    STREAMER_HOST: Setting.string({ default: "0.0.0.0", description: "address the HTTP server listens on" }),
+    STREAMER_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "address the HTTP server listens on (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     STREAMER_PORT: Setting.integer({
       default: 9500,
       minimum: 0,

@@ -1,5 +1,6 @@
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { sleep } from "../../src/runtime/sleep.ts";
@@ -80,8 +81,9 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
     hostname: config.STREAMER_HOST,
     port: config.STREAMER_PORT,
     maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX + 1,
-    fetch: (request) => app.handle(request),
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const port = server.port ?? config.STREAMER_PORT;
   logger.info({ port, host: config.STREAMER_HOST }, "listening");
   const stopHttp = async () => {

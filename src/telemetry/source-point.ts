@@ -21,6 +21,7 @@ export const RowRejectionReason = Type.Union(
     Type.Literal("bad_gpu_index"),
     Type.Literal("field_too_long"),
     Type.Literal("bad_quoting"),
+    Type.Literal("control_character"),
   ],
   { $id: "RowRejectionReason" },
 );

@@ -203,6 +203,30 @@ describe("rendered chart", () => {
     }
   });
 
+  test("every service container binds 0.0.0.0 explicitly: the services default to 127.0.0.1", () => {
+    const bound: string[] = [];
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+      for (const container of pod.spec.containers) {
+        const service = deployedServices[container.name];
+        if (service === undefined) continue;
+        const hostVariables = Object.keys(service.properties).filter((name) => name.endsWith("_HOST"));
+        expect({ container: container.name, hostVariables: hostVariables.length }).toEqual({
+          container: container.name,
+          hostVariables: 1,
+        });
+        const hostVariable = hostVariables[0]!;
+        expect((service.properties[hostVariable] as { default?: string }).default).toBe("127.0.0.1");
+        const value = container.env?.find((variable) => variable.name === hostVariable)?.value;
+        expect({ container: container.name, [hostVariable]: value }).toEqual({
+          container: container.name,
+          [hostVariable]: "0.0.0.0",
+        });
+        bound.push(container.name);
+      }
+    }
+    expect(new Set(bound)).toEqual(new Set(["broker", "api", "collector", "streamer"]));
+  });
+
   test("a HPA with minReplicas above maxReplicas fails to render with a message", () => {
     const values = withOverride(["api", "autoscaling"], {
       enabled: true,
@@ -230,7 +254,7 @@ interface PodTemplate {
     containers: {
       name: string;
       ports?: { name?: string; containerPort: number }[];
-      env?: { name: string }[];
+      env?: { name: string; value?: string }[];
       securityContext?: unknown;
       readinessProbe?: { httpGet: { path: string; port: string } };
       livenessProbe?: { httpGet: { path: string; port: string } };
