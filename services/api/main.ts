@@ -11,6 +11,7 @@ import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { cursorKeyFromConfig } from "./cursor-codec.ts";
 
 const service = "api";
 const config = loadConfigOrExit(ApiConfig);
@@ -30,11 +31,13 @@ const reader = createFetchReader({
   database: config.CLICKHOUSE_DATABASE,
   requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
 });
+const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
 const app = createApiApp({
   clickhouse,
   reader,
   logger,
   registry,
+  ...(cursorKey === undefined ? {} : { cursorKey }),
   limits: {
     telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
     summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
@@ -47,6 +50,17 @@ const app = createApiApp({
     clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
   },
 });
+function cursorKeyOrExit(text: string): Uint8Array | undefined {
+  try {
+    const key = cursorKeyFromConfig(text);
+    if (key === undefined) logger.warn({}, "API_CURSOR_KEY is empty: cursors are signed with a random per-process key");
+    return key;
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad API_CURSOR_KEY");
+    process.exit(1);
+  }
+}
+
 const server = Bun.serve({
   hostname: config.API_HOST,
   port: config.API_PORT,

@@ -227,6 +227,33 @@ describe("rendered chart", () => {
     expect(new Set(bound)).toEqual(new Set(["broker", "api", "collector", "streamer"]));
   });
 
+  test("the API gets its cursor key from a Secret: generated (48 random bytes) by default, or the given one", () => {
+    const secret = defaultObjects.find((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api");
+    const generated = (secret as unknown as { data: Record<string, string> }).data["cursor-key"] ?? "";
+    const keyText = Buffer.from(generated, "base64").toString("utf8");
+    expect(Buffer.from(keyText, "base64").byteLength).toBeGreaterThanOrEqual(32);
+    const api = podTemplates(defaultObjects)
+      .flatMap((pod) => pod.spec.containers)
+      .find((container) => container.name === "api");
+    expect(api?.env?.find((variable) => variable.name === "API_CURSOR_KEY")).toEqual({
+      name: "API_CURSOR_KEY",
+      valueFrom: { secretKeyRef: { name: "telemetry-gpu-telemetry-api", key: "cursor-key" } },
+    });
+
+    const given = Buffer.alloc(32, 9).toString("base64");
+    const withKey = manifests(renderChart([valuesFile(withOverride(["api", "cursorKey"], given))]).templates);
+    const givenSecret = withKey.find((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api");
+    expect((givenSecret as unknown as { data: Record<string, string> }).data["cursor-key"]).toBe(
+      Buffer.from(given).toString("base64"),
+    );
+    const external = manifests(
+      renderChart([valuesFile(withOverride(["api", "existingCursorKeySecret"], "my-cursor-key"))]).templates,
+    );
+    expect(external.some((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api")).toBe(false);
+    expect(JSON.stringify(external)).toContain('"name":"my-cursor-key"');
+    expect(validate(withOverride(["api", "cursorKey"], "short"))).toBe(false);
+  });
+
   test("a HPA with minReplicas above maxReplicas fails to render with a message", () => {
     const values = withOverride(["api", "autoscaling"], {
       enabled: true,
@@ -254,7 +281,7 @@ interface PodTemplate {
     containers: {
       name: string;
       ports?: { name?: string; containerPort: number }[];
-      env?: { name: string; value?: string }[];
+      env?: { name: string; value?: string; valueFrom?: unknown }[];
       securityContext?: unknown;
       readinessProbe?: { httpGet: { path: string; port: string } };
       livenessProbe?: { httpGet: { path: string; port: string } };

@@ -82,6 +82,9 @@ export function dataset(): TelemetryPoint[] {
   return points;
 }
 
+/** The fixture API's cursor key, so tests can mint cursors a key holder could. */
+export const fixtureCursorKey = new Uint8Array(32).fill(7);
+
 export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<ApiFixture> {
   const clickhouse = await startEmbeddedClickHouse();
   const connection = { url: clickhouse.url, username: "default", password: "", requestTimeoutMs: 30_000 };
@@ -101,6 +104,7 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
     registry,
     clock: () => nowMs,
     limits: { listCacheTtlMs: 0, ...limits },
+    cursorKey: fixtureCursorKey,
   });
   return {
     clickhouse,
