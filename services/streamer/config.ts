@@ -118,6 +118,23 @@ export const StreamerConfig = Type.Composite([
       maximum: 4_096 * MiB,
       description: "largest CSV accepted by POST /api/v1/upload (413 above)",
     }),
+    STREAMER_UPLOAD_SPOOL_DIR: Setting.string({
+      default: "",
+      description:
+        "directory an upload is written to before any row is produced (all or nothing); empty: <system temp dir>/streamer-uploads",
+    }),
+    STREAMER_IDEMPOTENCY_KEYS_MAX: Setting.integer({
+      default: 10_000,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: "upload Idempotency-Keys remembered (the oldest is forgotten first); in memory, per streamer",
+    }),
+    STREAMER_IDEMPOTENCY_TTL_MS: Setting.integer({
+      default: 86_400_000,
+      minimum: 1_000,
+      maximum: 30 * 86_400_000,
+      description: "how long an upload's answer is kept for a retry with the same Idempotency-Key",
+    }),
     STREAMER_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 15_000,
       minimum: 100,
