@@ -40,7 +40,10 @@ export class IdempotencyKeys {
     const known = this.answers.get(key);
     if (known !== undefined && this.options.nowMs() - known.storedMs > this.options.ttlMs) this.answers.delete(key);
     const answer = this.answers.get(key);
-    if (answer !== undefined) return answer.sha256 === sha256 ? { kind: "replay", answer } : { kind: "other_body" };
+    if (answer !== undefined) {
+      if (answer.sha256 !== sha256) return { kind: "other_body" };
+      return { kind: "replay", answer: { sha256: answer.sha256, status: answer.status, body: answer.body } };
+    }
     if (this.running.has(key)) return { kind: "in_progress" };
     this.running.add(key);
     return { kind: "new" };
