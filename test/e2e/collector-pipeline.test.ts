@@ -34,7 +34,7 @@ function clientFor(database: string): ClickHouseClient {
   const client = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database,
     requestTimeoutMs: 30_000,
   });
@@ -60,6 +60,7 @@ test("rows land with their values and types, poison goes to the dead-letter topi
   const collector = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "pipeline",
     env: {
       COLLECTOR_TOPIC: topic,
@@ -158,6 +159,7 @@ test("a caught-up partition inserts at most about once per linger, however often
   const collector = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "linger",
     env: {
       COLLECTOR_TOPIC: topic,

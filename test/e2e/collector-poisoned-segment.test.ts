@@ -67,7 +67,7 @@ test("a poisoned batch in the log goes to the dead-letter topic whole; rows afte
   const client: ClickHouseClient = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database: "poisoned",
     requestTimeoutMs: 30_000,
   });
@@ -75,6 +75,7 @@ test("a poisoned batch in the log goes to the dead-letter topic whole; rows afte
   const collector = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "poisoned",
     env: { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: "poisoned", COLLECTOR_DEAD_LETTER_TOPIC: `${topic}.dlq` },
   });

@@ -28,7 +28,7 @@ beforeAll(async () => {
   api = Bun.spawn(["bun", parserHeaderBytesFlag, mainPath], {
     env: {
       ...process.env,
-      CLICKHOUSE_URL: clickhouse.url,
+      ...clickhouse.serviceEnv(),
       CLICKHOUSE_DATABASE: "api_main",
       API_HOST: "127.0.0.1",
       API_PORT: "0",
