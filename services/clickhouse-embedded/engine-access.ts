@@ -74,7 +74,13 @@ export function writeEngineAccessConfig(dataDir: string): string {
   const usersPath = join(directory, "users.xml");
   const configPath = join(directory, "config.xml");
   writeFileSync(usersPath, usersXml);
-  writeFileSync(configPath, `<clickhouse>\n  <users_config>${usersPath}</users_config>\n</clickhouse>\n`);
+  // A table's own disk (SETTINGS disk = disk(type = local, path = ...)) must lie in here.
+  const disksPath = join(directory, "custom-disks");
+  mkdirSync(disksPath, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    configPath,
+    `<clickhouse>\n  <users_config>${usersPath}</users_config>\n  <custom_local_disks_base_directory>${disksPath}/</custom_local_disks_base_directory>\n</clickhouse>\n`,
+  );
   return `--config-file=${configPath}`;
 }
 

@@ -133,7 +133,13 @@ test("rows land with their values and types, poison goes to the dead-letter topi
       offset: source.offset,
     });
 
-    const page = await (await fetch(`${collector.url}/metrics`)).text();
+    // Rows are visible in ClickHouse a moment before the collector has counted the insert's answer.
+    const metricsPage = async () => await (await fetch(`${collector.url}/metrics`)).text();
+    await waitUntil(
+      async () => metricValue(await metricsPage(), "collector_rows_inserted_total") === good.length,
+      async () => `rows inserted ${metricValue(await metricsPage(), "collector_rows_inserted_total")}`,
+    );
+    const page = await metricsPage();
     expect(page).toContain('collector_dead_letters_total{reason="undecodable"');
     expect(metricValue(page, "collector_rows_inserted_total")).toBe(good.length);
     expect(page).toContain("collector_insert_batch_rows_bucket");

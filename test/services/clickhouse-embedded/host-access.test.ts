@@ -88,6 +88,13 @@ describe("embedded ClickHouse refuses what reaches the host or the network", () 
     const backup = await run(`BACKUP TABLE kept TO File('${join(scratch, "b.zip")}')`);
     expect({ status: backup.status, code: backup.code }).toEqual(accessDenied);
     expect((await run("SELECT count() FROM kept")).text).toBe("0\n");
+    // A table's own disk must lie inside the endpoint's directory (the engine still creates the empty directory).
+    const disk = await run(
+      `CREATE TABLE on_disk (n UInt8) ENGINE = MergeTree ORDER BY n SETTINGS disk = disk(type = local, path = '${join(scratch, "disk")}/')`,
+    );
+    expect(disk.status).toBe(400);
+    expect(disk.text).toContain("must be inside");
+    expect((await run("EXISTS TABLE on_disk")).text).toBe("0\n");
   });
 
   test("INTO OUTFILE and FROM INFILE from a client are refused as a server refuses them; nothing is written", async () => {
