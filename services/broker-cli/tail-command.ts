@@ -1,7 +1,8 @@
 import { Admin } from "../../src/broker-client/admin.ts";
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
-import { ApiPath, FetchHeader } from "../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../src/broker-protocol/headers.ts";
 import { forEachRecord } from "../../src/broker-protocol/record-batch.ts";
+import { ApiPath } from "../../src/broker-protocol/routes.ts";
 import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 

@@ -1,6 +1,7 @@
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
 import type { ProduceResponse, TopicInfo } from "../../src/broker-protocol/api-schemas.ts";
-import { ApiPath, encodeProduceFrames, FetchHeader } from "../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../src/broker-protocol/headers.ts";
+import { encodeProduceFrames } from "../../src/broker-protocol/produce-frames.ts";
 import {
   type DecodedRecord,
   encodeBatch,
@@ -8,6 +9,7 @@ import {
   producerIdNone,
   sequenceNone,
 } from "../../src/broker-protocol/record-batch.ts";
+import { ApiPath } from "../../src/broker-protocol/routes.ts";
 
 /** Reads of one partition stop after this many fetches: a range that never completes is an error. */
 export const rangeFetchesMax = 1_000;

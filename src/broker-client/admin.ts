@@ -1,6 +1,6 @@
 import type { CreateTopicBody, TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
 import type { GroupDescription, GroupLag, GroupListing } from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/protocol.ts";
+import { ApiPath } from "../broker-protocol/routes.ts";
 import { BrokerHttp } from "./http-client.ts";
 
 /** Topic and group administration (what the CLI and the services' start-up use). */

@@ -5,7 +5,7 @@ import {
   type PartitionOffset,
   resetOffset,
 } from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/protocol.ts";
+import { ApiPath } from "../broker-protocol/routes.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { type BackoffOptions, defaultBackoff, retryUntil } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";

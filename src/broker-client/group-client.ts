@@ -7,7 +7,8 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
 } from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/protocol.ts";
+import { jsonContentType } from "../broker-protocol/headers.ts";
+import { ApiPath } from "../broker-protocol/routes.ts";
 import type { BrokerHttp } from "./http-client.ts";
 
 /** The consumer-group routes as typed calls; errors arrive as BrokerClientError. */
@@ -28,7 +29,7 @@ export class GroupClient {
   async leave(memberId: string): Promise<void> {
     await this.http.request("POST", ApiPath.groupAction(this.group, "leave"), {
       body: JSON.stringify({ memberId }),
-      contentType: "application/json",
+      contentType: jsonContentType,
     });
   }
 

@@ -1,4 +1,10 @@
 import type { ErrorBody } from "../broker-protocol/api-schemas.ts";
+import {
+  ContentTypeHeader,
+  jsonContentType,
+  RetryAfterHeader,
+  RetryAfterMsHeader,
+} from "../broker-protocol/headers.ts";
 
 /**
  * An error answer from the broker, or a network failure (status 0). `retryable`
@@ -48,7 +54,7 @@ export class BrokerHttp {
     init: { body?: Uint8Array | string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (init.contentType !== undefined) headers["content-type"] = init.contentType;
+    if (init.contentType !== undefined) headers[ContentTypeHeader] = init.contentType;
     const timeout = AbortSignal.timeout(init.timeoutMs ?? this.requestTimeoutMs);
     const signal = init.signal === undefined ? timeout : AbortSignal.any([timeout, init.signal]);
     let response: Response;
@@ -63,7 +69,7 @@ export class BrokerHttp {
   }
 
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const init = body === undefined ? {} : { body: JSON.stringify(body), contentType: "application/json" };
+    const init = body === undefined ? {} : { body: JSON.stringify(body), contentType: jsonContentType };
     const response = await this.request(method, path, init);
     return (await response.json()) as T;
   }
@@ -85,8 +91,8 @@ export async function errorFromResponse(method: string, path: string, response: 
 }
 
 function retryAfterFrom(response: Response): number {
-  const precise = Number(response.headers.get("retry-after-ms"));
+  const precise = Number(response.headers.get(RetryAfterMsHeader));
   if (Number.isFinite(precise) && precise > 0) return precise;
-  const seconds = Number(response.headers.get("retry-after"));
+  const seconds = Number(response.headers.get(RetryAfterHeader));
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }

@@ -1,4 +1,5 @@
-import { ApiPath, FetchHeader } from "../broker-protocol/protocol.ts";
+import { FetchHeader } from "../broker-protocol/headers.ts";
+import { ApiPath } from "../broker-protocol/routes.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { type BackoffOptions, backoffDelayMs } from "./backoff.ts";
 import type { ByteBudget } from "./byte-budget.ts";

@@ -5,8 +5,9 @@ import type {
   ProducerIdResponse,
   TopicInfo,
 } from "../broker-protocol/api-schemas.ts";
+import { binaryContentType } from "../broker-protocol/headers.ts";
 import { partitionForKey } from "../broker-protocol/partitioner.ts";
-import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/protocol.ts";
+import { encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/produce-frames.ts";
 import {
   batchBytesLimit,
   batchHeaderBytes,
@@ -14,6 +15,7 @@ import {
   recordKeyBytesMax,
   sequenceMax,
 } from "../broker-protocol/record-batch.ts";
+import { ApiPath } from "../broker-protocol/routes.ts";
 import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import {
@@ -401,7 +403,7 @@ export class Producer {
       // holds Bun to it), so the one buffer serves every request, in flight or not.
       const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
         body: encodeProduceFrames(frames, this.requestBody),
-        contentType: "application/octet-stream",
+        contentType: binaryContentType,
       });
       const body = (await response.json()) as ProduceResponse;
       if (body.results.length !== batches.length) {

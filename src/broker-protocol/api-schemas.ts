@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { t } from "elysia";
-import { namePattern } from "./protocol.ts";
+import { namePattern } from "./names.ts";
 
 /**
  * JSON shapes of the broker's HTTP API (topics, produce, fetch, producer ids). The

@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { namePattern } from "./protocol.ts";
+import { namePattern } from "./names.ts";
 
 /**
  * JSON bodies of the consumer-group API (join, heartbeat, leave, commit, offsets,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
-import { encodeProduceFrames, FetchHeader, type PartitionBatch } from "../../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
+import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
 import { decodeRecords, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
