@@ -1,8 +1,7 @@
 import { Admin } from "../../src/broker-client/admin.ts";
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
-import { FetchHeader } from "../../src/broker-protocol/headers.ts";
+import { type FetchedBytes, fetchPartition } from "../../src/broker-client/partition-fetch.ts";
 import { forEachRecord } from "../../src/broker-protocol/record-batch.ts";
-import { ApiPath } from "../../src/broker-protocol/routes.ts";
 import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 
@@ -63,18 +62,21 @@ async function tailPartition(options: {
 }): Promise<void> {
   let offset = options.offset;
   while (!options.signal.aborted) {
-    const query = `?offset=${offset}&max_bytes=${fetchBytesMax}&wait_ms=${fetchWaitMs}`;
-    let response: Response;
+    let fetched: FetchedBytes;
     try {
-      response = await options.http.request("GET", ApiPath.fetch(options.topic, options.partition) + query, {
+      fetched = await fetchPartition(options.http, {
+        topic: options.topic,
+        partition: options.partition,
+        offset,
+        fetchBytesMax,
+        waitMs: fetchWaitMs,
         signal: options.signal,
-        timeoutMs: fetchWaitMs + options.http.requestTimeoutMs,
       });
     } catch (error) {
       if (options.signal.aborted) return;
       throw error;
     }
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const { bytes, nextOffset: next } = fetched;
     const from = offset;
     forEachRecord(bytes, (record) => {
       if (record.offset < from) return;
@@ -83,7 +85,6 @@ async function tailPartition(options: {
         `${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`,
       );
     });
-    const next = Number(response.headers.get(FetchHeader.nextOffset));
     if (next > offset) offset = next;
   }
 }

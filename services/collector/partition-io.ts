@@ -1,6 +1,6 @@
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
+import { fetchPartition } from "../../src/broker-client/partition-fetch.ts";
 import type { ProduceResponse, TopicInfo } from "../../src/broker-protocol/api-schemas.ts";
-import { FetchHeader } from "../../src/broker-protocol/headers.ts";
 import { encodeProduceFrames } from "../../src/broker-protocol/produce-frames.ts";
 import {
   type DecodedRecord,
@@ -9,7 +9,7 @@ import {
   producerIdNone,
   sequenceNone,
 } from "../../src/broker-protocol/record-batch.ts";
-import { ApiPath } from "../../src/broker-protocol/routes.ts";
+import { brokerRoutes, routeRequest } from "../../src/broker-protocol/routes.ts";
 
 /** Reads of one partition stop after this many fetches: a range that never completes is an error. */
 export const rangeFetchesMax = 1_000;
@@ -33,7 +33,7 @@ export class PartitionIo {
   }
 
   describeTopic(topic: string): Promise<TopicInfo> {
-    return this.http.json<TopicInfo>("GET", ApiPath.topic(topic));
+    return this.http.json(routeRequest(brokerRoutes.describeTopic, { topic }));
   }
 
   /** Appends the values as one batch to `partition`; resolves once the broker acknowledged it. */
@@ -53,7 +53,7 @@ export class PartitionIo {
       nowMs: options.nowMs,
     });
     const body = encodeProduceFrames([{ partition: options.partition, batch }]);
-    const response = await this.http.request("POST", ApiPath.produce(options.topic), {
+    const response = await this.http.request(routeRequest(brokerRoutes.produce, { topic: options.topic }), {
       body,
       contentType: "application/octet-stream",
     });
@@ -104,13 +104,17 @@ export class PartitionIo {
     fromOffset: number,
     fetchBytesMax: number,
   ): Promise<PartitionRead> {
-    const query = `?offset=${fromOffset}&max_bytes=${fetchBytesMax}&wait_ms=0`;
-    const response = await this.http.request("GET", ApiPath.fetch(topic, partition) + query);
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const { bytes, highWatermark } = await fetchPartition(this.http, {
+      topic,
+      partition,
+      offset: fromOffset,
+      fetchBytesMax,
+      waitMs: 0,
+    });
     const records: DecodedRecord[] = [];
     forEachRecord(bytes, (record) => {
       if (record.offset >= fromOffset) records.push(record);
     });
-    return { records, highWatermark: Number(response.headers.get(FetchHeader.highWatermark)) };
+    return { records, highWatermark };
   }
 }

@@ -1,11 +1,10 @@
-import type { TopicInfo } from "../broker-protocol/api-schemas.ts";
 import {
   type MemberAssignment,
   type OffsetResetPolicy,
   type PartitionOffset,
   resetOffset,
 } from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/routes.ts";
+import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { type BackoffOptions, defaultBackoff, retryUntil } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";
@@ -255,7 +254,7 @@ export class Consumer {
     for (const topic of topics) {
       const [offsets, info] = await Promise.all([
         this.groups.offsets(topic),
-        this.http.json<TopicInfo>("GET", ApiPath.topic(topic)),
+        this.http.json(routeRequest(brokerRoutes.describeTopic, { topic })),
       ]);
       const committed = new Map(offsets.offsets.map((entry) => [entry.partition, entry.offset]));
       for (const partitionInfo of info.partitions) {

@@ -7,8 +7,7 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
 } from "../broker-protocol/group-protocol.ts";
-import { jsonContentType } from "../broker-protocol/headers.ts";
-import { ApiPath } from "../broker-protocol/routes.ts";
+import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
 import type { BrokerHttp } from "./http-client.ts";
 
 /** The consumer-group routes as typed calls; errors arrive as BrokerClientError. */
@@ -19,29 +18,23 @@ export class GroupClient {
   ) {}
 
   join(request: JoinGroupRequest): Promise<MemberAssignment> {
-    return this.http.json<MemberAssignment>("POST", ApiPath.groupAction(this.group, "join"), request);
+    return this.http.json(routeRequest(brokerRoutes.joinGroup, { group: this.group }), request);
   }
 
   heartbeat(request: HeartbeatRequest): Promise<MemberAssignment> {
-    return this.http.json<MemberAssignment>("POST", ApiPath.groupAction(this.group, "heartbeat"), request);
+    return this.http.json(routeRequest(brokerRoutes.heartbeat, { group: this.group }), request);
   }
 
   async leave(memberId: string): Promise<void> {
-    await this.http.request("POST", ApiPath.groupAction(this.group, "leave"), {
-      body: JSON.stringify({ memberId }),
-      contentType: jsonContentType,
-    });
+    await this.http.json(routeRequest(brokerRoutes.leaveGroup, { group: this.group }), { memberId });
   }
 
   commit(request: CommitOffsetsRequest): Promise<CommitOffsetsResponse> {
-    return this.http.json<CommitOffsetsResponse>("POST", ApiPath.groupAction(this.group, "commit"), request);
+    return this.http.json(routeRequest(brokerRoutes.commitOffsets, { group: this.group }), request);
   }
 
   offsets(topic: string): Promise<GroupOffsets> {
-    return this.http.json<GroupOffsets>(
-      "GET",
-      `${ApiPath.groupOffsets(this.group)}?topic=${encodeURIComponent(topic)}`,
-    );
+    return this.http.json(routeRequest(brokerRoutes.groupOffsets, { group: this.group }, { topic }));
   }
 }
 

@@ -1,10 +1,4 @@
-import type {
-  CreateTopicBody,
-  ProduceResponse,
-  ProduceResult,
-  ProducerIdResponse,
-  TopicInfo,
-} from "../broker-protocol/api-schemas.ts";
+import type { ProduceResponse, ProduceResult } from "../broker-protocol/api-schemas.ts";
 import { binaryContentType } from "../broker-protocol/headers.ts";
 import { partitionForKey } from "../broker-protocol/partitioner.ts";
 import { encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/produce-frames.ts";
@@ -15,7 +9,7 @@ import {
   recordKeyBytesMax,
   sequenceMax,
 } from "../broker-protocol/record-batch.ts";
-import { ApiPath } from "../broker-protocol/routes.ts";
+import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
 import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import {
@@ -401,7 +395,7 @@ export class Producer {
       this.requestBody ??= new Uint8Array(this.limits.requestBytesMax);
       // fetch copies the body before request() returns (test/src/broker-client/http-client.test.ts
       // holds Bun to it), so the one buffer serves every request, in flight or not.
-      const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
+      const response = await this.http.request(routeRequest(brokerRoutes.produce, { topic: this.options.topic }), {
         body: encodeProduceFrames(frames, this.requestBody),
         contentType: binaryContentType,
       });
@@ -533,7 +527,7 @@ export function randomProducerId(): number {
 
 async function newProducerId(http: BrokerHttp): Promise<number> {
   try {
-    const body = await http.json<ProducerIdResponse>("POST", ApiPath.producers);
+    const body = await http.json(routeRequest(brokerRoutes.allocateProducerId));
     return body.producerId;
   } catch (error) {
     if (error instanceof BrokerClientError && error.status === 404) return randomProducerId();
@@ -542,19 +536,19 @@ async function newProducerId(http: BrokerHttp): Promise<number> {
 }
 
 async function topicPartitionCount(http: BrokerHttp, options: ProducerOptions): Promise<number> {
+  const describe = routeRequest(brokerRoutes.describeTopic, { topic: options.topic });
   try {
-    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    const info = await http.json(describe);
     return info.partitions.length;
   } catch (error) {
     if (!(error instanceof BrokerClientError) || error.status !== 404 || options.createTopic !== true) throw error;
   }
-  const body: CreateTopicBody = { name: options.topic };
   try {
-    const info = await http.json<TopicInfo>("POST", ApiPath.topics, body);
+    const info = await http.json(routeRequest(brokerRoutes.createTopic), { name: options.topic });
     return info.partitions.length;
   } catch (error) {
     if (!(error instanceof BrokerClientError) || error.code !== "topic_exists") throw error;
-    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    const info = await http.json(describe);
     return info.partitions.length;
   }
 }
