@@ -5,8 +5,9 @@ import {
   resetOffset,
 } from "../broker-protocol/group-protocol.ts";
 import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
+import { type BackoffOptions, defaultBackoff } from "../runtime/backoff.ts";
+import { retry } from "../runtime/retry.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { type BackoffOptions, defaultBackoff, retryUntil } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
 import { assignmentKeys, GroupClient, parseKey, toAssignment } from "./group-client.ts";
@@ -89,8 +90,8 @@ export class Consumer {
   /** Joins the group and starts fetching; resolves after the first assignment is running. */
   async start(): Promise<void> {
     if (this.memberLoop !== undefined) throw new Error(`consumer of group ${this.options.group} already started`);
-    await retryUntil(() => this.join(), {
-      timeoutMs: this.options.connectTimeoutMs ?? 30_000,
+    await retry(() => this.join(), {
+      deadlineMs: this.options.connectTimeoutMs ?? 30_000,
       backoff: this.options.backoff ?? defaultBackoff,
       isRetryable: isRetryableError,
     });

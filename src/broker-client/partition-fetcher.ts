@@ -1,5 +1,5 @@
+import { type BackoffOptions, backoffDelayMs } from "../runtime/backoff.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { type BackoffOptions, backoffDelayMs } from "./backoff.ts";
 import type { ByteBudget } from "./byte-budget.ts";
 import { ConsumedBatch } from "./consumed-batch.ts";
 import { BrokerClientError, type BrokerHttp } from "./http-client.ts";

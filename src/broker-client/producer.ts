@@ -10,7 +10,8 @@ import {
   sequenceMax,
 } from "../broker-protocol/record-batch.ts";
 import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
-import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
+import { type BackoffOptions, backoffDelayMs, defaultBackoff } from "../runtime/backoff.ts";
+import { type RetryOptions, retry } from "../runtime/retry.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import {
   type BatchAck,
@@ -152,15 +153,13 @@ export class Producer {
   /** Resolves the topic's partition count (creating the topic if asked) and a producer id. */
   static async create(options: ProducerOptions): Promise<Producer> {
     const http = new BrokerHttp({ brokerUrl: options.brokerUrl });
-    const retry = {
-      timeoutMs: options.connectTimeoutMs ?? 30_000,
+    const connect: RetryOptions = {
+      deadlineMs: options.connectTimeoutMs ?? 30_000,
       backoff: options.backoff ?? defaultBackoff,
       isRetryable: isRetryableError,
     };
-    const partitionCount =
-      options.partitionCount ?? (await retryUntil(() => topicPartitionCount(http, options), retry));
-    const producerId =
-      options.idempotent === false ? producerIdNone : await retryUntil(() => newProducerId(http), retry);
+    const partitionCount = options.partitionCount ?? (await retry(() => topicPartitionCount(http, options), connect));
+    const producerId = options.idempotent === false ? producerIdNone : await retry(() => newProducerId(http), connect);
     return new Producer(options, partitionCount, producerId);
   }
 
