@@ -1,4 +1,5 @@
 import type { ConsumedBatch } from "../../src/broker-client/consumed-batch.ts";
+import type { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -9,7 +10,6 @@ import { type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-lette
 import { type CheckedRows, concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
-import type { PartitionIo } from "./partition-io.ts";
 import { admitRecord, type RecordAdmission } from "./record-validation.ts";
 import { planRecovery } from "./recovery-plan.ts";
 
@@ -21,7 +21,7 @@ export interface PartitionWriterOptions {
   lingerMs: number;
   fetchBytesMax: number;
   intents: InsertIntentLog;
-  io: PartitionIo;
+  io: PartitionClient;
   /** Replays of announced ranges go straight here; fresh ranges through the coalescer. */
   inserter: BatchInserter;
   /** Grouped inserts running at once. */
