@@ -96,7 +96,6 @@ export class Collector {
       inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
       backoff,
       onError: (error, where) => logger.warn({ err: error, where }, "consumer error (recovering)"),
-      clock: options.clock,
     });
     await consumer.start();
     logger.info(

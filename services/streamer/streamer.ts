@@ -101,7 +101,13 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
   metrics.startRateSampling(Date.now);
 
-  await owner.start(signal);
+  if (!(await owner.start(signal))) {
+    // Shut down before the group was joined: nothing was produced, nothing to hand over.
+    metrics.stopRateSampling();
+    await producer.close();
+    await stopHttp();
+    return undefined;
+  }
   if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
   const readSignal = new AbortController();
   const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
