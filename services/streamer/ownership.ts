@@ -1,6 +1,5 @@
-import { parseKey } from "../../src/broker-client/group-client.ts";
 import { GroupMembership, type PartitionKey, type RevokeCause } from "../../src/broker-client/group-membership.ts";
-import { BrokerHttp } from "../../src/broker-client/http-client.ts";
+import { parseKey } from "../../src/broker-client/partition-keys.ts";
 import { RetryAbortedError, startUpAttemptsMax } from "../../src/runtime/retry.ts";
 
 /**
@@ -56,7 +55,8 @@ export class PartitionOwnership {
     }
     this.flags = new Uint8Array(count);
     this.membership = new GroupMembership({
-      http: new BrokerHttp({ brokerUrl: options.brokerUrl, requestTimeoutMs: options.requestTimeoutMs }),
+      brokerUrl: options.brokerUrl,
+      requestTimeoutMs: options.requestTimeoutMs,
       group: options.group,
       topics: [options.topic],
       clientId: options.clientId,

@@ -5,10 +5,11 @@ import { type MonotonicClock, monotonicMs } from "../runtime/clock.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
-import { GroupClient, parseKey } from "./group-client.ts";
-import { GroupMembership, type MembershipListener, type PartitionKey, type RevokeCause } from "./group-membership.ts";
+import { GroupClient } from "./group-client.ts";
+import { GroupMembership, type MembershipListener, type RevokeCause } from "./group-membership.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import { PartitionFetcher } from "./partition-fetcher.ts";
+import { type PartitionKey, parseKey } from "./partition-keys.ts";
 
 export type { ConsumedBatch };
 
@@ -66,7 +67,7 @@ export class Consumer {
     this.budget = new ByteBudget(options.inFlightBytesMax ?? 32 * 1024 * 1024);
     this.clock = options.clock ?? monotonicMs;
     this.membership = new GroupMembership({
-      http: this.http,
+      brokerUrl: options.brokerUrl,
       group: options.group,
       topics: options.topics,
       clientId: options.clientId ?? `consumer-${process.pid}`,

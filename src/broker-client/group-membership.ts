@@ -2,8 +2,9 @@ import type { MemberAssignment, OffsetResetPolicy } from "../broker-protocol/gro
 import type { MonotonicClock } from "../runtime/clock.ts";
 import { type RetryOptions, retry } from "../runtime/retry.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { assignmentKeys, GroupClient, toAssignment } from "./group-client.ts";
-import { BrokerClientError, type BrokerHttp } from "./http-client.ts";
+import { GroupClient } from "./group-client.ts";
+import { BrokerClientError, BrokerHttp } from "./http-client.ts";
+import { assignmentKeys, type PartitionKey, toAssignment } from "./partition-keys.ts";
 
 /**
  * The one group-membership state machine of the client: join, the heartbeat loop,
@@ -25,8 +26,7 @@ import { BrokerClientError, type BrokerHttp } from "./http-client.ts";
  * join request is built in one place (`joinRequest`) and a leave in one (`leave`).
  */
 
-/** "topic/partition" keys, as GroupClient's helpers write them. */
-export type PartitionKey = string;
+export type { PartitionKey };
 
 /** Why partitions are taken away from a listener that still holds them. */
 export type RevokeCause = "rebalance" | "leave";
@@ -44,7 +44,9 @@ export interface MembershipListener {
 }
 
 export interface GroupMembershipOptions {
-  http: BrokerHttp;
+  brokerUrl: string;
+  /** Bound on one group request; keep it well below the session timeout. */
+  requestTimeoutMs?: number;
   group: string;
   topics: readonly string[];
   /** Who the member is, for people (broker's describe, logs). */
@@ -86,7 +88,9 @@ export class GroupMembership {
 
   constructor(private readonly options: GroupMembershipOptions) {
     if (options.topics.length === 0) throw new Error(`membership of group ${options.group}: no topics`);
-    this.groups = new GroupClient(options.http, options.group);
+    const { brokerUrl, requestTimeoutMs } = options;
+    const http = new BrokerHttp(requestTimeoutMs === undefined ? { brokerUrl } : { brokerUrl, requestTimeoutMs });
+    this.groups = new GroupClient(http, options.group);
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? heartbeatIntervalMsInitial;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? Number.POSITIVE_INFINITY;
   }

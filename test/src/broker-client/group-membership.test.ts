@@ -29,7 +29,8 @@ function member(
   const recorder: Recorder = { events: [], held: new Set() };
   const errors: string[] = [];
   const membership = new GroupMembership({
-    http: new BrokerHttp({ brokerUrl: broker.url, requestTimeoutMs: 1_000 }),
+    brokerUrl: broker.url,
+    requestTimeoutMs: 1_000,
     group: "members",
     topics: ["owned"],
     clientId: name,
