@@ -1,6 +1,6 @@
 import type { TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
 import type { GroupDetail, GroupListing } from "../broker-protocol/group-protocol.ts";
-import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
+import { brokerRoutes, healthPath, routeRequest } from "../broker-protocol/routes.ts";
 import { BrokerHttp } from "./http-client.ts";
 
 /** Topic and group administration (what the CLI and the services' start-up use). */
@@ -9,6 +9,17 @@ export class Admin {
 
   constructor(options: { brokerUrl: string; requestTimeoutMs?: number }) {
     this.http = new BrokerHttp(options);
+  }
+
+  /** True when the broker process answers its liveness route within `timeoutMs`. */
+  async answers(timeoutMs: number): Promise<boolean> {
+    try {
+      const response = await this.http.request({ method: "GET", target: healthPath }, { timeoutMs });
+      await response.body?.cancel();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   listTopics(): Promise<TopicList> {

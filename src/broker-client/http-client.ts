@@ -50,7 +50,7 @@ export class BrokerHttp {
 
   /** Sends a request; a non-2xx answer or a network error throws BrokerClientError. */
   async request(
-    request: RouteRequest,
+    request: Pick<RouteRequest, "method" | "target">,
     init: { body?: Uint8Array | string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const { method, target } = request;

@@ -57,6 +57,9 @@ export interface RouteSpec {
   readonly summary: string;
 }
 
+/** Liveness of the broker process: an operational route like every process's, outside the table and token-free. */
+export const healthPath = "/health";
+
 export const TopicParams = Type.Object({ topic: Type.String() });
 export const PartitionParams = Type.Object({ topic: Type.String(), partition: Type.Integer({ minimum: 0 }) });
 export const GroupParams = Type.Object({ group: GroupName });
