@@ -26,11 +26,6 @@ export interface BrokerAppOptions {
   groups: GroupCoordinator;
 }
 
-const binaryBody = {
-  required: true,
-  content: { [binaryContentType]: { schema: { type: "string", format: "binary" } } },
-} as const;
-
 const fetchResponseDoc = {
   "200": {
     description: "whole record batches as stored, possibly empty (end of log after the wait)",
@@ -59,7 +54,7 @@ export function createBrokerApp(options: BrokerAppOptions) {
         ...routeSchemas(produceRoute),
         parse: "none",
         response: { 200: produceRoute.response, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
-        detail: routeDetail(produceRoute, { requestBody: binaryBody }),
+        detail: routeDetail(produceRoute),
       },
     )
     .route(

@@ -1,5 +1,6 @@
 import { type TObject, type TSchema, Type } from "@sinclair/typebox";
 import { replaceSchemaType, t } from "elysia";
+import { binaryContentType } from "../../src/broker-protocol/headers.ts";
 import type { RouteSpec } from "../../src/broker-protocol/routes.ts";
 
 /**
@@ -23,9 +24,12 @@ export function routeSchemas<R extends RouteSpec>(route: R): SchemaHook<R> {
   return hook as SchemaHook<R>;
 }
 
-/** Swagger's grouping and summary of a route, plus what only the broker documents. */
+const binaryContent = { [binaryContentType]: { schema: { type: "string", format: "binary" } } } as const;
+
+/** Swagger's grouping and summary of a route (and its binary request body), plus what only the broker documents. */
 export function routeDetail(route: RouteSpec, extra: Record<string, unknown> = {}) {
-  return { tags: [route.tag], summary: route.summary, ...extra };
+  const requestBody = route.binary === "request" ? { requestBody: { required: true, content: binaryContent } } : {};
+  return { tags: [route.tag], summary: route.summary, ...requestBody, ...extra };
 }
 
 /** The same object schema with every integer accepting its decimal text. */
