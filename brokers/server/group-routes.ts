@@ -11,8 +11,15 @@ const { listGroups, describeGroup, groupOffsets, joinGroup, heartbeat, leaveGrou
 
 /** The consumer-group API: a thin HTTP skin over the coordinator (which owns every rule). */
 export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
-  const boundsOf = (topic: string, partition: number) => partitionBounds(context, topic, partition);
   return new Elysia({ name: "broker-groups" })
+    .use(groupViewRoutes(context, coordinator))
+    .use(groupMemberRoutes(context, coordinator));
+}
+
+/** What a group looks like: listing, description with lag, committed offsets. */
+function groupViewRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
+  const boundsOf = (topic: string, partition: number) => partitionBounds(context, topic, partition);
+  return new Elysia({ name: "broker-group-views" })
     .route(listGroups.method, listGroups.path, () => ({ groups: coordinator.listGroups() }), {
       response: { 200: listGroups.response },
       detail: routeDetail(listGroups),
@@ -36,7 +43,12 @@ export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinato
         response: { 200: groupOffsets.response, 404: ErrorBody },
         detail: routeDetail(groupOffsets),
       },
-    )
+    );
+}
+
+/** A member's requests: join, heartbeat, leave, commit. */
+function groupMemberRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
+  return new Elysia({ name: "broker-group-members" })
     .route(
       joinGroup.method,
       joinGroup.path,

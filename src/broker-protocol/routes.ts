@@ -204,8 +204,6 @@ export const brokerRoutes = {
   },
 } as const satisfies Record<string, RouteSpec>;
 
-export type BrokerRoutes = typeof brokerRoutes;
-
 export type RouteParams<R extends RouteSpec> = R extends { params: infer P extends TSchema } ? Static<P> : undefined;
 export type RouteQuery<R extends RouteSpec> = R extends { query: infer Q extends TSchema } ? Static<Q> : undefined;
 export type RouteBody<R extends RouteSpec> = R extends { body: infer B extends TSchema } ? Static<B> : undefined;
@@ -218,6 +216,9 @@ export interface RouteRequest<R extends RouteSpec = RouteSpec> {
   /** Path and query string, every value URL-encoded. */
   readonly target: string;
 }
+
+/** A `:name` segment of a path template. */
+const pathParamPattern = /:([A-Za-z_]+)/g;
 
 /** Query strings longer than this are a bug in the caller (every query here has a few numbers). */
 export const queryStringLengthMax = 2_048;
@@ -236,7 +237,7 @@ export type RouteArgs<R extends RouteSpec> = R extends { params: TSchema }
  */
 export function routeRequest<R extends RouteSpec>(route: R, ...args: RouteArgs<R>): RouteRequest<R> {
   const [params, query] = args as [Record<string, unknown>?, Record<string, unknown>?];
-  const path = route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => encodeParam(route, name, params?.[name]));
+  const path = route.path.replace(pathParamPattern, (_, name: string) => encodeParam(route, name, params?.[name]));
   const search = query === undefined ? "" : queryString(route, query);
   return { route, method: route.method, target: search === "" ? path : `${path}?${search}` };
 }
@@ -269,7 +270,7 @@ function queryString(route: RouteSpec, query: Record<string, unknown>): string {
   return search;
 }
 
-/** Names of a path template's parameters, in order (the broker checks them against `params`). */
+/** Names of a path template's parameters, in order (a test holds them equal to each route's `params`). */
 export function pathParamNames(path: string): string[] {
-  return [...path.matchAll(/:([A-Za-z_]+)/g)].map((match) => match[1] as string);
+  return [...path.matchAll(pathParamPattern)].map((match) => match[1] as string);
 }
