@@ -211,13 +211,21 @@ export class GroupMembership {
       return false;
     }
     const sentMs = this.options.clock();
+    let state: MemberAssignment;
     try {
       const owned = toAssignment(this.assignedKeys);
-      const state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned });
+      state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned });
       this.lastOkSentMs = sentMs;
-      return await this.apply(state);
     } catch (error) {
       await this.onHeartbeatError(error);
+      return false;
+    }
+    try {
+      return await this.apply(state);
+    } catch (error) {
+      // The listener failed to start a partition: it is still ours at the broker, and
+      // the next answer lists it again, so the next tick tries once more.
+      this.options.onError(error, "assignment");
       return false;
     }
   }

@@ -157,6 +157,34 @@ describe("GroupMembership", () => {
     expect(errors).toContain("leave");
   });
 
+  test("a listener failing to start a granted partition keeps the membership; the next answer retries it", async () => {
+    const broker = await brokerWithTopic(2);
+    const first = member(broker, "steady");
+    await first.membership.start();
+    let failures = 0;
+    const second = member(broker, "flaky", {
+      listener: {
+        onAssigned: async (keys) => {
+          if (keys.length > 0 && failures < 2) {
+            failures += 1;
+            throw new Error("cannot start yet");
+          }
+        },
+        onRevoked: async () => undefined,
+        onLost: async () => undefined,
+      },
+    });
+    await second.membership.start();
+    await waitFor(
+      () => second.membership.assigned().length === 1,
+      () => `flaky holds ${second.membership.assigned()} after ${failures} failures`,
+    );
+    expect(failures).toBe(2);
+    expect(second.errors.filter((where) => where === "assignment").length).toBe(2);
+    expect(second.errors).not.toContain("heartbeat");
+    expect(second.membership.memberId).toBeDefined();
+  }, 20_000);
+
   test("the first join is retried within its limits, then the last error is thrown", async () => {
     const broker = await brokerWithTopic(1);
     await broker.stop();
