@@ -123,7 +123,8 @@ export class GroupMembership {
    * was handed to the listener.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    if (this.loop !== undefined || this.leaving) throw new Error(`membership of ${this.options.group} already started`);
+    if (this.loop !== undefined || this.leaving)
+      throw new Error(`membership of ${this.options.group} already started or left`);
     await retry(() => this.join(), { ...this.options.joinRetry, ...(signal === undefined ? {} : { signal }) });
     this.loop = this.runLoop();
   }
@@ -249,6 +250,9 @@ export class GroupMembership {
 
   /** Takes a broker answer: revoked partitions first (finished by the listener), then the granted ones. */
   private async apply(state: MemberAssignment): Promise<boolean> {
+    if (state.memberId !== this.memberIdNow) {
+      throw new Error(`group ${this.options.group} answered member ${state.memberId}, we are ${this.memberIdNow}`);
+    }
     this.generationNow = state.generation;
     this.rebalancing = state.rebalancing;
     this.heartbeatIntervalMs = state.heartbeatIntervalMs;
