@@ -1,5 +1,5 @@
 import type { ProduceResponse, ProduceResult } from "../../src/broker-protocol/api-schemas.ts";
-import { decodeProduceFrames, type PartitionBatch } from "../../src/broker-protocol/protocol.ts";
+import { decodeProduceFrames, type PartitionBatch } from "../../src/broker-protocol/produce-frames.ts";
 import {
   type BatchView,
   batchHeaderBytes,

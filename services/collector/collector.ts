@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -10,7 +11,6 @@ import { DeadLetterSink, deadLetterBatchBytesMax } from "./dead-letters.ts";
 import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
-import { PartitionIo } from "./partition-io.ts";
 import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
 
 export interface CollectorOptions {
@@ -57,7 +57,7 @@ export class Collector {
       // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
       batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
-    const io = new PartitionIo({ brokerUrl: config.BROKER_URL });
+    const io = new PartitionClient({ brokerUrl: config.BROKER_URL });
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
       backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
@@ -98,7 +98,6 @@ export class Collector {
       inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
       backoff,
       onError: (error, where) => logger.warn({ err: error, where }, "consumer error (recovering)"),
-      clock: options.clock,
     });
     await consumer.start();
     logger.info(

@@ -1,4 +1,5 @@
 import type { ConsumedBatch } from "../../src/broker-client/consumed-batch.ts";
+import type { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -9,10 +10,9 @@ import { batchDeadLetterOf, type DeadLetter, type DeadLetterSink, deadLetterOf }
 import { type CheckedRows, concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
-import type { PartitionIo } from "./partition-io.ts";
 import { admitRecord, type RecordAdmission } from "./record-validation.ts";
 import { planRecovery } from "./recovery-plan.ts";
-import { forEachStoredRecord, isSetAside, type SetAsideBatch } from "./stored-batches.ts";
+import { decodeStoredRecords, forEachStoredRecord, isSetAside, type SetAsideBatch } from "./stored-batches.ts";
 
 type RecordRejection = Extract<RecordAdmission, { ok: false }>;
 
@@ -22,7 +22,7 @@ export interface PartitionWriterOptions {
   lingerMs: number;
   fetchBytesMax: number;
   intents: InsertIntentLog;
-  io: PartitionIo;
+  io: PartitionClient;
   /** Replays of announced ranges go straight here; fresh ranges through the coalescer. */
   inserter: BatchInserter;
   /** Grouped inserts running at once. */
@@ -207,6 +207,7 @@ export class PartitionWriter {
         fromOffset: next,
         throughOffset: announcedLast,
         fetchBytesMax: this.options.fetchBytesMax,
+        decode: decodeStoredRecords,
       });
       for (const record of more.records) records.push(record);
     }
@@ -277,6 +278,7 @@ export class PartitionWriter {
       fromOffset: member.first,
       throughOffset: member.last,
       fetchBytesMax: this.options.fetchBytesMax,
+      decode: decodeStoredRecords,
     });
     return admittedRows(read.records, () => undefined);
   }

@@ -67,3 +67,15 @@ function problemOf(batchBytes: Uint8Array, batch: BatchView): string | undefined
   const local = { ...batch, position: 0 };
   return headerProblem(batch.header, batchBytes.byteLength, batchBytesLimit) ?? recordsProblem(batchBytes, local);
 }
+
+/**
+ * A range reader's decoder: an undecodable batch reads as placeholders, dead-lettered
+ * by the owner that first read it, so a recovery replay never stalls on it either.
+ */
+export function decodeStoredRecords(
+  bytes: Uint8Array,
+  fromOffset: number,
+  onRecord: (record: DecodedRecord) => void,
+): void {
+  forEachStoredRecord(bytes, fromOffset, onRecord, () => undefined);
+}

@@ -5,7 +5,7 @@ import { Producer } from "../../src/broker-client/producer.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
-import { sleep } from "../../src/runtime/sleep.ts";
+import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { createStreamerApp } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";
@@ -46,8 +46,8 @@ export interface RunningStreamer {
   stopHttp(): Promise<void>;
 }
 
-/** Start-up waits this long at most between attempts to reach the broker. */
-const connectBackoffMsMax = 5_000;
+/** Start-up's wait between attempts to reach the broker: from a quarter second up to 5 s. */
+const connectBackoff = { backoffMsMin: 250, backoffMsMax: 5_000 };
 /** Time a pass with nothing owned waits before the next one. */
 const idleWaitMs = 200;
 const retryWaitMs = 5_000;
@@ -114,7 +114,13 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
   metrics.startRateSampling(Date.now);
 
-  await owner.start(signal);
+  if (!(await owner.start(signal))) {
+    // Shut down before the group was joined: nothing was produced, nothing to hand over.
+    metrics.stopRateSampling();
+    await producer.close();
+    await stopHttp();
+    return undefined;
+  }
   if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
   const readSignal = new AbortController();
   const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
@@ -196,26 +202,31 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
   const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
-  for (let attempt = 1; !signal.aborted; attempt += 1) {
-    try {
-      const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
-      return await Producer.create({
-        brokerUrl: config.BROKER_URL,
-        topic: config.STREAMER_TOPIC,
-        partitionCount: topic.partitions.length,
-        batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,
-        lingerMs: config.STREAMER_LINGER_MS,
-        bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
-        deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
-        clock: Date.now,
-      });
-    } catch (error) {
-      const waitMs = Math.min(connectBackoffMsMax, 250 * 2 ** Math.min(attempt, 5));
-      logger.warn({ err: error, brokerUrl: config.BROKER_URL, attempt, waitMs }, "broker not reachable yet");
-      await sleep(waitMs, signal);
-    }
-  }
-  return undefined;
+  const attempt = async () => {
+    const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
+    return await Producer.create({
+      brokerUrl: config.BROKER_URL,
+      topic: config.STREAMER_TOPIC,
+      partitionCount: topic.partitions.length,
+      batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,
+      lingerMs: config.STREAMER_LINGER_MS,
+      bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
+      deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
+      clock: Date.now,
+    });
+  };
+  return await unlessAborted(
+    retry(attempt, {
+      attemptsMax: startUpAttemptsMax,
+      backoff: connectBackoff,
+      signal,
+      onRetry: ({ error, attempt: attemptNumber, delayMs }) =>
+        logger.warn(
+          { err: error, brokerUrl: config.BROKER_URL, attempt: attemptNumber, waitMs: delayMs },
+          "broker not reachable yet",
+        ),
+    }),
+  );
 }
 
 interface SourceDeps extends StreamerDeps {

@@ -10,9 +10,9 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { concatGroupRows } from "../../services/collector/insert-coalescer.ts";
-import { PartitionIo } from "../../services/collector/partition-io.ts";
 import { admitRecord } from "../../services/collector/record-validation.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
@@ -167,7 +167,7 @@ async function runCeiling(
  * records, validate and join them into insert bodies, on this one thread.
  */
 async function runCollectorPath(brokerUrl: string): Promise<number> {
-  const io = new PartitionIo({ brokerUrl });
+  const io = new PartitionClient({ brokerUrl });
   const began = performance.now();
   let rows = 0;
   for (let partition = 0; partition < partitions; partition++) {

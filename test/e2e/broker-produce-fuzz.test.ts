@@ -10,7 +10,8 @@ import { afterAll, expect, test } from "bun:test";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TopicInfo } from "../../src/broker-protocol/api-schemas.ts";
-import { encodeProduceFrames, FetchHeader } from "../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../src/broker-protocol/headers.ts";
+import { encodeProduceFrames } from "../../src/broker-protocol/produce-frames.ts";
 import {
   dataViewOf,
   encodeBatch,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
-import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/protocol.ts";
+import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
 import { dataViewOf, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { recordStart, reseal } from "../../support/batch-surgery.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
