@@ -9,6 +9,7 @@ import type { Clock } from "../log/log-api.ts";
 import { makeLogConfig } from "../log/log-config.ts";
 import { LogManager } from "../log/log-manager.ts";
 import { createBrokerApp } from "./app.ts";
+import { openBrokerTokens } from "./broker-access.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { createBrokerMetrics } from "./broker-metrics.ts";
 import { type BrokerConfig, serverLimits } from "./config.ts";
@@ -48,6 +49,8 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   const { config, logger } = options;
   const clock = options.clock ?? { nowMs: () => Date.now() };
   const dataDir = config.BROKER_DATA_DIR;
+  // Before storage opens: a token misconfiguration must not leave the log open behind it.
+  const tokens = openBrokerTokens(config, logger);
   const log = await LogManager.open({ dataDir: join(dataDir, "log"), config: logConfigOf(config), clock, logger });
   const groups = await GroupCoordinator.open({
     dataDir: join(dataDir, "groups"),
@@ -63,6 +66,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
     registry,
     checks: [{ name: "storage", check: () => !context.lifecycle.stopping }],
     groups,
+    tokens: tokens?.store,
   });
   const server = Bun.serve({
     hostname: config.BROKER_HOST,
@@ -74,7 +78,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   });
   warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
-  return serverHandle(server, context, groups, timers);
+  return serverHandle(server, context, groups, { timers, stopTokens: () => tokens?.stop() });
 }
 
 /**
@@ -171,7 +175,7 @@ function serverHandle(
   server: Server<undefined>,
   context: BrokerContext,
   groups: GroupCoordinator,
-  timers: ReturnType<typeof setInterval>[],
+  background: { timers: ReturnType<typeof setInterval>[]; stopTokens: () => void },
 ): BrokerServer {
   let stopped: Promise<void> | undefined;
   const handle: BrokerServer = {
@@ -181,7 +185,8 @@ function serverHandle(
     stopIntake() {
       context.lifecycle.stopping = true;
       context.lifecycle.abort.abort();
-      for (const timer of timers) clearInterval(timer);
+      for (const timer of background.timers) clearInterval(timer);
+      background.stopTokens();
     },
     async drainRequests() {
       await server.stop(false);
