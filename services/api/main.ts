@@ -4,11 +4,13 @@
  */
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
-import { loadConfigOrExit } from "../../src/config/env.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
+import { openApiAccess } from "./api-access.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
 import { cursorKeyFromConfig } from "./cursor-codec.ts";
@@ -17,7 +19,9 @@ const service = "api";
 const config = loadConfigOrExit(ApiConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+logConfig(logger, ApiConfig, config);
 const registry = createMetricsRegistry({ service, instanceId });
+const { access, tokens } = tryOrExitOnConfigError(() => openApiAccess(config, logger));
 
 const clickhouse = await openTelemetryStore({ config, log: logger, clock: Date.now }).catch((error: unknown) => {
   // Migrations need ClickHouse: exit non-zero so the supervisor (or Kubernetes) retries.
@@ -37,6 +41,7 @@ const app = createApiApp({
   reader,
   logger,
   registry,
+  access,
   ...(cursorKey === undefined ? {} : { cursorKey }),
   limits: {
     telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
@@ -75,6 +80,7 @@ installShutdown({
     // stop() without force: the listener closes at once, in-flight requests finish.
     { name: "stop intake and finish requests", run: () => server.stop() },
     { name: "close clickhouse client", run: () => clickhouse.close() },
+    { name: "stop token reloads", run: () => tokens.stop() },
   ],
 });
 

@@ -6,8 +6,10 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Elysia } from "elysia";
+import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
-import { loadConfigOrExit } from "../../src/config/env.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
@@ -23,6 +25,12 @@ const service = "collector";
 const config = loadConfigOrExit(CollectorConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+logConfig(logger, CollectorConfig, config);
+const broker = tryOrExitOnConfigError(() =>
+  brokerConnectionOf(config, (problem) =>
+    logger.error({ problem }, "BROKER_TOKEN_FILE rejected; keeping the last token"),
+  ),
+);
 const registry = createMetricsRegistry({ service, instanceId });
 let collector: Collector | undefined;
 let clickhouse: ClickHouseClient | undefined;
@@ -91,7 +99,17 @@ if (clickhouse !== undefined) {
   const store = clickhouse;
   collector = await unlessAborted(
     retry(
-      () => Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
+      () =>
+        Collector.start({
+          config,
+          broker,
+          instanceId,
+          clickhouse: store,
+          metrics,
+          logger,
+          clock: Date.now,
+          afterInsert,
+        }),
       startUp("join the consumer group"),
     ),
   );

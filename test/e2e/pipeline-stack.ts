@@ -14,6 +14,8 @@ export interface PipelineStack {
   supervisor: ProcessSupervisor;
   apiUrl: string;
   brokerUrl: string;
+  /** The dev stack's broker admin token (admin, produce, consume). */
+  brokerToken: string;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     supervisor,
     apiUrl: `http://127.0.0.1:${plan.apiPort}`,
     brokerUrl: `http://127.0.0.1:${plan.brokerPort}`,
+    brokerToken: plan.secrets.tokens.brokerAdmin,
     stop: async () => {
       await supervisor.stopAll();
       rmSync(dataDir, { recursive: true, force: true });
@@ -55,8 +58,8 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
   };
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+export async function getJson<T>(url: string, token?: string): Promise<T> {
+  const response = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET ${url} → ${response.status}: ${await response.text()}`);
   return (await response.json()) as T;
 }

@@ -4,6 +4,7 @@ import { buildOpenApiText, openApiFilePath } from "../../../services/api/write-o
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { testApiAccess } from "./api-fixture.ts";
 
 // The document is built from route schemas: no ClickHouse is contacted.
 const clickhouse = createClickHouse({
@@ -17,6 +18,7 @@ const app = createApiApp({
   clickhouse,
   logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
   registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
+  access: testApiAccess(),
 });
 // biome-ignore lint/suspicious/noExplicitAny: plain JSON read back for assertions; typing the whole OpenAPI shape would add nothing
 let document: any;
