@@ -55,14 +55,14 @@ const scopeDescriptions = {
  */
 export function createBrokerApp(options: BrokerAppOptions) {
   const app = brokerRoutesApp(options);
-  guardApp(app, {
+  const guard = guardApp(app, {
     realm: "broker",
     tokens: options.tokens,
     limitParam: groupLimitParam,
     refuse: (refusal) => errorResponse(new BrokerHttpError(refusal.code, refusal.message)),
     onRefused: (refusal, route) => onRefused(options.context, refusal, route),
   });
-  return app;
+  return { app, guardedRoutes: guard.routes };
 }
 
 function onRefused(context: BrokerContext, refusal: Refusal, route: string): void {

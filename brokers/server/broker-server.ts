@@ -2,6 +2,7 @@ import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
+import type { GuardedRoute } from "../../src/http/route-guard.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { GroupCoordinator } from "../groups/group-coordinator.ts";
@@ -32,6 +33,8 @@ export interface BrokerServer {
   url: string;
   port: number;
   context: BrokerContext;
+  /** Every route served, with the scopes it needs (as the route guard checks them). */
+  guardedRoutes: readonly GuardedRoute[];
   /** Refuse new produce requests and end long-polls (503 shutting_down). */
   stopIntake(): void;
   /** Stop listening once in-flight requests have finished (their appends are acknowledged). */
@@ -61,7 +64,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   });
   const registry = options.registry ?? createMetricsRegistry({ service: "broker", instanceId: options.instanceId });
   const context = buildContext(options, log, registry, groups);
-  const app = createBrokerApp({
+  const { app, guardedRoutes } = createBrokerApp({
     context,
     registry,
     checks: [{ name: "storage", check: () => !context.lifecycle.stopping }],
@@ -78,7 +81,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   });
   warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
-  return serverHandle(server, context, groups, { timers, stopTokens: () => tokens?.stop() });
+  return serverHandle(server, context, groups, { timers, stopTokens: () => tokens?.stop(), guardedRoutes });
 }
 
 /**
@@ -175,13 +178,18 @@ function serverHandle(
   server: Server<undefined>,
   context: BrokerContext,
   groups: GroupCoordinator,
-  background: { timers: ReturnType<typeof setInterval>[]; stopTokens: () => void },
+  background: {
+    timers: ReturnType<typeof setInterval>[];
+    stopTokens: () => void;
+    guardedRoutes: readonly GuardedRoute[];
+  },
 ): BrokerServer {
   let stopped: Promise<void> | undefined;
   const handle: BrokerServer = {
     url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
     port: server.port ?? 0,
     context,
+    guardedRoutes: background.guardedRoutes,
     stopIntake() {
       context.lifecycle.stopping = true;
       context.lifecycle.abort.abort();

@@ -5,12 +5,10 @@
  * SIGTERM (finish the batch in flight, commit, leave the group, exit 0).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import { Elysia } from "elysia";
 import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
-import { opsRoutes } from "../../src/http/ops-routes.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -19,6 +17,7 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { Collector } from "./collector.ts";
 import { CollectorConfig } from "./config.ts";
 import { createCollectorMetrics } from "./metrics.ts";
+import { createCollectorApp } from "./ops-app.ts";
 
 const service = "collector";
 
@@ -39,15 +38,13 @@ const metrics = createCollectorMetrics(registry, {
   lagRecords: () => collector?.lagRecords() ?? new Map(),
 });
 
-const app = new Elysia().use(
-  opsRoutes({
-    registry,
-    checks: [
-      { name: "clickhouse", check: () => collector?.clickHouseReady() ?? false },
-      { name: "broker", check: () => collector?.memberId !== undefined },
-    ],
-  }),
-);
+const app = createCollectorApp({
+  registry,
+  checks: [
+    { name: "clickhouse", check: () => collector?.clickHouseReady() ?? false },
+    { name: "broker", check: () => collector?.memberId !== undefined },
+  ],
+});
 const server = Bun.serve({
   hostname: config.COLLECTOR_HOST,
   port: config.COLLECTOR_PORT,

@@ -70,7 +70,8 @@ export class RouteGuard {
   private readonly byMethod = new Map<string, CompiledRoute[]>();
 
   constructor(
-    routes: readonly GuardedRoute[],
+    /** Every route this guard checks, with its access (the 401/403 tests walk these). */
+    readonly routes: readonly GuardedRoute[],
     private readonly options: RouteGuardOptions,
   ) {
     for (const route of routes) {
