@@ -176,6 +176,25 @@ describe("broker HTTP API", () => {
     expect(served.sort()).toEqual(declared.sort());
   });
 
+  test("the document names each route's scopes as its security (one bearer scheme per scope); ops routes are open", async () => {
+    const document = (await (await fetch(`${broker.url}/swagger/json`)).json()) as {
+      paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    };
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(["admin", "consume", "produce"]);
+    for (const scheme of Object.values(document.components.securitySchemes)) {
+      expect(scheme).toMatchObject({ type: "http", scheme: "bearer" });
+    }
+    for (const route of Object.values(brokerRoutes)) {
+      const operation = document.paths[route.path.replace(/:([A-Za-z_]+)/g, "{$1}")]?.[route.method.toLowerCase()];
+      expect({ route: route.path, security: operation?.security }).toEqual({
+        route: route.path,
+        security: route.scopes.map((scope) => ({ [scope]: [] })),
+      });
+    }
+    for (const path of ["/health", "/ready", "/metrics"]) expect(document.paths[path]?.get?.security).toEqual([]);
+  });
+
   test("path and query integers arrive as text and are checked as integers", async () => {
     const fetchOf = (partition: string, query: string) =>
       brokerFetch(`${broker.url}/v1/topics/t/partitions/${partition}/fetch?${query}`);

@@ -50,6 +50,18 @@ const dataRoutes: [string, string[], string][] = [
 ];
 
 describe("OpenAPI document at /swagger/json", () => {
+  test("every data route needs scope read (a bearer scheme), with its 401; operations routes are open", () => {
+    expect(document.components.securitySchemes.read).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const [path] of dataRoutes) {
+      const operation = document.paths[path].get;
+      expect({ path, security: operation.security }).toEqual({ path, security: [{ read: [] }] });
+      expect(operation.responses["401"].content["application/json"].schema.$ref).toBe(
+        "#/components/schemas/UnauthorizedError",
+      );
+    }
+    for (const path of ["/health", "/ready", "/metrics"]) expect(document.paths[path].get.security).toEqual([]);
+  });
+
   test("describes the API with title, version and tags", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(document.info.title).toBe("GPU Telemetry API");
