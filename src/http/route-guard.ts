@@ -172,14 +172,14 @@ function bearerOf(request: Request): Presented {
 
 /**
  * The path exactly as Elysia routes it: from the first "/" at or after index 11 of the
- * URL (it skips "https://" and a host of at least three characters that way). A
- * request with a shorter Host header is routed by what follows, and the check must
+ * URL (it skips "https://" and a host of at least three characters that way; without
+ * one, from the start: Bun's URL of a request without a Host header is the bare path).
+ * A request with a shorter Host header is routed by what follows, and the check must
  * see the path the router will serve, not the one a URL parser would.
  */
 export function routedPath(url: string): string {
-  const start = url.indexOf("/", 11);
+  const start = Math.max(0, url.indexOf("/", 11));
   const queryStart = url.indexOf("?", start + 1);
-  if (start < 0) return "/";
   return queryStart < 0 ? url.slice(start) : url.slice(start, queryStart);
 }
 
