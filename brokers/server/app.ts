@@ -1,7 +1,7 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia, t } from "elysia";
 import { ErrorBody, FetchQuery, ProduceResponse } from "../../src/broker-protocol/api-schemas.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { GroupCoordinator } from "../groups/group-coordinator.ts";
 import { adminRoutes } from "./admin-routes.ts";
@@ -41,7 +41,7 @@ const fetchResponseDoc = {
 export function createBrokerApp(options: BrokerAppOptions) {
   const { context } = options;
   return new Elysia({ name: "broker" })
-    .use(swagger({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
+    .use(swaggerUi({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
     .onError(({ code, error, path }) => onError(context, code, error, path))
     .use(opsRoutes({ registry: options.registry, checks: options.checks }))
     .post(

@@ -1,6 +1,6 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type UploadRouteOptions, uploadRoute } from "./upload-route.ts";
 
@@ -21,7 +21,7 @@ export function createStreamerApp(options: StreamerAppOptions) {
   ];
   return new Elysia({ name: "streamer" })
     .use(
-      swagger({
+      swaggerUi({
         path: "/swagger",
         documentation: {
           info: {

@@ -68,9 +68,7 @@ const telemetryCursor = createCursorCodec(
 export function telemetryRoutes(context: ApiContext) {
   const TelemetryQuery = t.Object({
     ...windowQueryProperties(context.limits),
-    order: t.Optional(
-      t.Union([t.Literal("asc"), t.Literal("desc")], { default: "asc", description: "by time; asc is oldest first" }),
-    ),
+    order: t.Optional(t.UnionEnum(["asc", "desc"], { default: "asc", description: "by time; asc is oldest first" })),
     limit: t.Optional(
       t.Integer({ minimum: 1, maximum: telemetryLimitMax, default: telemetryLimitDefault, description: "page size" }),
     ),
