@@ -31,6 +31,10 @@ export interface ApiLimits {
   clickhouseQueueLengthMax: number;
   /** A request that waited this long for a ClickHouse slot gets a 503. */
   clickhouseWaitMsMax: number;
+  /** GPUs in one fleet answer at most. */
+  fleetGpusMax: number;
+  /** A GPU silent for longer than this is marked stale. */
+  fleetStaleAfterMs: number;
 }
 
 export const apiLimitsDefault: ApiLimits = {
@@ -45,6 +49,8 @@ export const apiLimitsDefault: ApiLimits = {
   clickhouseInFlightMax: 16,
   clickhouseQueueLengthMax: 256,
   clickhouseWaitMsMax: 2_000,
+  fleetGpusMax: 20_000,
+  fleetStaleAfterMs: 60_000,
 };
 
 /** What the data routes need; built once by createApiApp. */

@@ -131,6 +131,55 @@ export const MetricList = Type.Object(
 );
 export type MetricList = Static<typeof MetricList>;
 
+export const FleetMetric = Type.Object(
+  { name: Type.String({ description: "DCGM field name" }), unit: Type.String() },
+  { $id: componentId("FleetMetric"), additionalProperties: false },
+);
+
+export const FleetGpu = Type.Object(
+  {
+    uuid: Type.String({ description: "GPU UUID" }),
+    hostname: Type.String(),
+    gpu_index: Type.Integer({ minimum: 0 }),
+    model: Type.String(),
+    namespace: Type.String({ description: "Kubernetes namespace of the pod using the GPU; empty when none" }),
+    pod: Type.String({ description: "Kubernetes pod using the GPU at its latest datapoint; empty when none" }),
+    container: Type.String({ description: "container in that pod; empty when none" }),
+    last_seen: Timestamp("the GPU's latest datapoint of any metric"),
+    stale: Type.Boolean({ description: "last_seen is more than stale_after_ms before generated_at" }),
+    values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
+      description: "values[i] is the latest value of metrics[i]; null when this GPU has not reported it",
+    }),
+    timestamps: Type.Array(Type.Union([Timestamp("when values[i] was measured"), Type.Null()]), {
+      description: "timestamps[i] is the processing time of values[i]; null with it",
+    }),
+  },
+  {
+    $id: componentId("FleetGpu"),
+    additionalProperties: false,
+    description: "One GPU of the fleet: placement, workload and the latest values of the chosen metrics",
+  },
+);
+export type FleetGpu = Static<typeof FleetGpu>;
+
+export const FleetSnapshot = Type.Object(
+  {
+    generated_at: Timestamp("when the answer was read"),
+    stale_after_ms: Type.Integer({ minimum: 1, description: "a GPU silent for longer than this is stale" }),
+    metrics: Type.Array(Type.Ref(FleetMetric), {
+      description: "the metrics of values and timestamps, in that order: the ones asked for, or every one reported",
+    }),
+    truncated: Type.Boolean({ description: "true when more GPUs match than one answer holds (fleet_gpus_max)" }),
+    items: Type.Array(Type.Ref(FleetGpu), { description: "ordered by hostname, gpu_index, uuid" }),
+  },
+  {
+    $id: componentId("FleetSnapshot"),
+    additionalProperties: false,
+    description: "The latest values of every GPU that matches the filter, in one answer",
+  },
+);
+export type FleetSnapshot = Static<typeof FleetSnapshot>;
+
 /** name → schema, for `app.model(...)`; each name equals its $id's last segment (asserted below). */
 export const apiModels = {
   Gpu,
@@ -146,6 +195,9 @@ export const apiModels = {
   HostList,
   CatalogMetric,
   MetricList,
+  FleetMetric,
+  FleetGpu,
+  FleetSnapshot,
   BadRequestError,
   NotFoundError,
   UnavailableError,

@@ -11,6 +11,7 @@ import { openApiPlugin } from "./openapi-document.ts";
 import { QueryGate } from "./query-gate.ts";
 import { requestObserver } from "./request-observer.ts";
 import { catalogRoutes } from "./routes/catalog-routes.ts";
+import { createFleetReader, fleetRoutes } from "./routes/fleet-routes.ts";
 import { gpuRoutes } from "./routes/gpu-routes.ts";
 import { summaryRoutes } from "./routes/summary-routes.ts";
 import { telemetryRoutes } from "./routes/telemetry-routes.ts";
@@ -61,7 +62,8 @@ export function createApiApp(options: ApiAppOptions) {
     .use(gpuRoutes(context))
     .use(telemetryRoutes(context))
     .use(summaryRoutes(context))
-    .use(catalogRoutes(context));
+    .use(catalogRoutes(context))
+    .use(fleetRoutes(context, createFleetReader(context)));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

@@ -70,6 +70,18 @@ export const ApiConfig = Type.Composite([
       maximum: 600_000,
       description: "longest a request waits for a ClickHouse slot before a 503",
     }),
+    API_FLEET_GPUS_MAX: Setting.integer({
+      default: 20_000,
+      minimum: 1,
+      maximum: 50_000,
+      description: "GPUs in one /api/v1/fleet answer at most (ordered by host and index; `truncated` says when cut)",
+    }),
+    API_FLEET_STALE_AFTER_S: Setting.integer({
+      default: 60,
+      minimum: 1,
+      maximum: 86_400,
+      description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
+    }),
     API_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 15_000,
       minimum: 100,

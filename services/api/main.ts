@@ -44,6 +44,8 @@ const app = createApiApp({
     clickhouseInFlightMax: config.API_CLICKHOUSE_IN_FLIGHT_MAX,
     clickhouseQueueLengthMax: config.API_CLICKHOUSE_QUEUE_LENGTH_MAX,
     clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
+    fleetGpusMax: config.API_FLEET_GPUS_MAX,
+    fleetStaleAfterMs: config.API_FLEET_STALE_AFTER_S * 1_000,
   },
 });
 const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });

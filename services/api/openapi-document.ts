@@ -15,6 +15,7 @@ const description = `REST API of the GPU telemetry pipeline: DCGM datapoints per
 const tags = [
   { name: "gpus", description: "The GPU registry" },
   { name: "telemetry", description: "Datapoints and downsampled series of one GPU" },
+  { name: "fleet", description: "The latest values of the whole fleet, and its live stream" },
   { name: "hosts", description: "Hosts with GPUs" },
   { name: "metrics", description: "The DCGM metric catalog" },
   { name: "operations", description: "Liveness, readiness and Prometheus metrics" },

@@ -10,6 +10,12 @@ export const Gpu = Type.Object(
     device: Type.String({ maxLength: textLengthMax }),
     model: Type.String({ maxLength: textLengthMax }),
     driver_version: Type.String({ maxLength: textLengthMax, description: "empty when the exporter did not say" }),
+    namespace: Type.String({
+      maxLength: textLengthMax,
+      description: "Kubernetes namespace of the pod using the GPU at its latest datapoint; empty when none",
+    }),
+    pod: Type.String({ maxLength: textLengthMax, description: "Kubernetes pod using the GPU; empty when none" }),
+    container: Type.String({ maxLength: textLengthMax, description: "container in that pod; empty when none" }),
     first_seen: Type.String({ format: "date-time", description: "first datapoint's processing time, RFC 3339" }),
     last_seen: Type.String({ format: "date-time", description: "latest datapoint's processing time, RFC 3339" }),
     metrics: Type.Array(Type.String(), { description: "DCGM fields this GPU has reported" }),

@@ -45,6 +45,7 @@ const dataRoutes: [string, string[], string][] = [
   ],
   ["/api/v1/hosts", [], "HostList"],
   ["/api/v1/metrics", [], "MetricList"],
+  ["/api/v1/fleet", ["metric", "hostname", "model", "namespace", "pod"], "FleetSnapshot"],
 ];
 
 describe("OpenAPI document at /swagger/json", () => {
@@ -55,6 +56,7 @@ describe("OpenAPI document at /swagger/json", () => {
     expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual([
       "gpus",
       "telemetry",
+      "fleet",
       "hosts",
       "metrics",
       "operations",

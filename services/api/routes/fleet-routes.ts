@@ -1,0 +1,93 @@
+import { Elysia, t } from "elysia";
+import { type FleetFilter, fleetLatest } from "../../../src/clickhouse/fleet-latest.ts";
+import { metricCatalog } from "../../../src/domain/metric-catalog.ts";
+import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
+import { errorResponses, FleetGpu, FleetMetric, FleetSnapshot } from "../api-models.ts";
+import { fleetSnapshot } from "../fleet-snapshot.ts";
+import { KeyedSharedRead } from "../keyed-shared-read.ts";
+import { parseMetricFilter } from "../metric-filter.ts";
+import { jsonResponse, jsonSerializer, type SerializedJson } from "../serialized-json.ts";
+
+/** Distinct filters whose reads are shared at once. */
+const sharedFiltersMax = 256;
+const filterTextLengthMax = 256;
+
+const filterText = (description: string) =>
+  t.Optional(t.String({ maxLength: filterTextLengthMax, description: `${description} (exact match)` }));
+
+/** The fleet filter and metric choice: shared by the snapshot and its stream. */
+export const FleetQuery = t.Object({
+  metric: t.Optional(
+    t.Array(t.String({ maxLength: 128 }), {
+      maxItems: metricCatalog.length * 2,
+      description:
+        "Metrics whose latest values to return, in this order; repeat the parameter or separate names with commas. Default: every metric the GPUs reported, by name.",
+    }),
+  ),
+  hostname: filterText("only GPUs on this host"),
+  model: filterText("only GPUs of this model"),
+  namespace: filterText("only GPUs used by a pod of this Kubernetes namespace; empty: GPUs no pod uses"),
+  pod: filterText("only GPUs used by this pod"),
+});
+export type FleetQuery = typeof FleetQuery.static;
+
+export interface FleetRequest {
+  filter: FleetFilter;
+  metrics: string[];
+}
+
+export function fleetRequest(query: FleetQuery): FleetRequest {
+  return {
+    filter: { hostname: query.hostname, model: query.model, namespace: query.namespace, pod: query.pod },
+    metrics: metricsInAskedOrder(query.metric),
+  };
+}
+
+/** Checked like every metric filter, but in the order asked: it is the order of `values`. */
+function metricsInAskedOrder(values: readonly string[] | undefined): string[] {
+  const valid = new Set(parseMetricFilter(values));
+  const asked = (values ?? []).flatMap((value) => value.split(",")).map((name) => name.trim());
+  return [...new Set(asked.filter((name) => valid.has(name)))];
+}
+
+/** Reads and serializes one fleet answer; requests with the same parameters share it. */
+export function createFleetReader(context: ApiContext) {
+  const serializer = jsonSerializer(FleetSnapshot, [FleetMetric, FleetGpu]);
+  const reads = new KeyedSharedRead<SerializedJson>(sharedFiltersMax);
+  const read = async (request: FleetRequest): Promise<SerializedJson> => {
+    const limit = context.limits.fleetGpusMax;
+    const rows = await context.queries.run(() =>
+      fleetLatest(context.reader, { filter: request.filter, metrics: request.metrics, limit }),
+    );
+    const snapshot = fleetSnapshot({
+      rows,
+      metrics: request.metrics,
+      limit,
+      nowMs: context.clock(),
+      staleAfterMs: context.limits.fleetStaleAfterMs,
+    });
+    return serializer.serialize(snapshot);
+  };
+  return (request: FleetRequest) => reads.get(JSON.stringify(request), () => read(request));
+}
+
+/** GET /api/v1/fleet: the latest values of every GPU that matches a filter, in one request. */
+export function fleetRoutes(context: ApiContext, readFleet: ReturnType<typeof createFleetReader>) {
+  return new Elysia({ name: "fleet-routes" })
+    .use(apiModelsPlugin)
+    .get("/api/v1/fleet", async ({ query }) => jsonResponse(await readFleet(fleetRequest(query))), {
+      ...jsonRoute,
+      query: FleetQuery,
+      response: { 200: "FleetSnapshot", 400: errorResponses[400], 500: errorResponses[500], 503: errorResponses[503] },
+      detail: {
+        tags: ["fleet"],
+        summary: "The latest values of every GPU that matches a filter",
+        description:
+          "One answer for the whole fleet (at most " +
+          `${context.limits.fleetGpusMax} GPUs, ordered by host and index; \`truncated\` says when more match): ` +
+          "each GPU's placement, workload, last report and the latest value of each chosen metric. " +
+          "Read from the GPU registry and the latest values, which materialized views keep: it never scans datapoints. " +
+          "Requests with the same parameters that arrive while one is read share the next read.",
+      },
+    });
+}
