@@ -8,6 +8,7 @@ import {
 } from "../../../src/clickhouse/parts-fingerprint.ts";
 import {
   TelemetryCursor,
+  type TelemetryPageOptions,
   type TelemetryPointRow,
   telemetryPage,
   telemetryPageLimitMax,
@@ -19,6 +20,7 @@ import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
+import { liveTelemetryPage, type PageSource } from "../live/live-window.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 import { SharedRead } from "../shared-read.ts";
@@ -168,12 +170,16 @@ async function answerTelemetry(
     request.limit,
     position?.after ?? null,
   ]);
-  const fingerprint = pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
+  // A window the live tail reaches is answered from memory (and ClickHouse before the horizon), never cached.
+  const live = context.live?.horizonMs !== undefined && window.endMs >= context.live.horizonMs;
+  const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
   if (kept !== undefined) return jsonResponse(kept);
   const body = await queryTelemetry(context, { ...request, uuid, check, window, after: position?.after });
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
-  if (fingerprint !== undefined && body.itemCount > 0) pages.cache.set(key, fingerprint, body.json);
+  // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
+  if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
+    pages.cache.set(key, fingerprint, body.json);
   return jsonResponse(body.json);
 }
 
@@ -192,9 +198,9 @@ interface ResolvedTelemetryRequest extends TelemetryRequest {
 async function queryTelemetry(
   context: ApiContext,
   request: ResolvedTelemetryRequest,
-): Promise<{ json: SerializedJson; itemCount: number }> {
+): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
   const { uuid, window, metrics, reference } = request;
-  const page = await telemetryPage(context.reader, {
+  const options: TelemetryPageOptions = {
     uuid,
     startMs: window.startMs,
     endMs: window.endMs,
@@ -202,9 +208,14 @@ async function queryTelemetry(
     order: request.order,
     limit: request.limit,
     after: request.after,
-  });
+  };
+  const { page, source } =
+    context.live === undefined
+      ? { page: await telemetryPage(context.reader, options), source: "clickhouse" as const }
+      : await liveTelemetryPage(context.reader, context.live, options);
   if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
-    if ((await getGpu(context.clickhouse, uuid)) === undefined) throw gpuNotFound(request.id, reference);
+    if (context.live?.has(uuid) !== true && (await getGpu(context.clickhouse, uuid)) === undefined)
+      throw gpuNotFound(request.id, reference);
   }
   const next_cursor =
     page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
@@ -215,7 +226,7 @@ async function queryTelemetry(
     items: telemetryItems(page.rows),
     next_cursor,
   };
-  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length };
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
 }
 
 export function windowLimits(context: ApiContext) {
