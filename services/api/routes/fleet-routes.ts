@@ -50,11 +50,19 @@ function metricsInAskedOrder(values: readonly string[] | undefined): string[] {
   return [...new Set(asked.filter((name) => valid.has(name)))];
 }
 
-/** Reads and serializes one fleet answer; requests with the same parameters share it. */
-export function createFleetReader(context: ApiContext) {
+/** A fleet answer, as an object (for the stream's diffs) and as the JSON the route sends. */
+export interface FleetAnswer {
+  snapshot: FleetSnapshot;
+  json: SerializedJson;
+}
+
+export type FleetReader = (request: FleetRequest) => Promise<FleetAnswer>;
+
+/** Reads and serializes one fleet answer; requests and streams with the same parameters share it. */
+export function createFleetReader(context: ApiContext): FleetReader {
   const serializer = jsonSerializer(FleetSnapshot, [FleetMetric, FleetGpu]);
-  const reads = new KeyedSharedRead<SerializedJson>(sharedFiltersMax);
-  const read = async (request: FleetRequest): Promise<SerializedJson> => {
+  const reads = new KeyedSharedRead<FleetAnswer>(sharedFiltersMax);
+  const read = async (request: FleetRequest): Promise<FleetAnswer> => {
     const limit = context.limits.fleetGpusMax;
     const rows = await context.queries.run(() =>
       fleetLatest(context.reader, { filter: request.filter, metrics: request.metrics, limit }),
@@ -66,16 +74,16 @@ export function createFleetReader(context: ApiContext) {
       nowMs: context.clock(),
       staleAfterMs: context.limits.fleetStaleAfterMs,
     });
-    return serializer.serialize(snapshot);
+    return { snapshot, json: serializer.serialize(snapshot) };
   };
   return (request: FleetRequest) => reads.get(JSON.stringify(request), () => read(request));
 }
 
 /** GET /api/v1/fleet: the latest values of every GPU that matches a filter, in one request. */
-export function fleetRoutes(context: ApiContext, readFleet: ReturnType<typeof createFleetReader>) {
+export function fleetRoutes(context: ApiContext, readFleet: FleetReader) {
   return new Elysia({ name: "fleet-routes" })
     .use(apiModelsPlugin)
-    .get("/api/v1/fleet", async ({ query }) => jsonResponse(await readFleet(fleetRequest(query))), {
+    .get("/api/v1/fleet", async ({ query }) => jsonResponse((await readFleet(fleetRequest(query))).json), {
       ...jsonRoute,
       query: FleetQuery,
       response: { 200: "FleetSnapshot", 400: errorResponses[400], 500: errorResponses[500], 503: errorResponses[503] },
