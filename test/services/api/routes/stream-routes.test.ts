@@ -145,7 +145,7 @@ describe("GET /api/v1/fleet/stream", () => {
     const served = serve();
     const response = await fetch(`${served.url}/api/v1/fleet/stream?interval_ms=200`);
     expect(response.status).toBe(400);
-    expect((await response.json()).details[0].field).toBe("interval_ms");
+    expect(((await response.json()) as { details: { field: string }[] }).details[0].field).toBe("interval_ms");
   });
 });
 
@@ -201,7 +201,7 @@ describe("stream limits", () => {
     const third = await fetch(url);
     expect(third.status).toBe(503);
     expect(third.headers.get("retry-after")).not.toBeNull();
-    expect((await third.json()).error).toBe("unavailable");
+    expect(((await third.json()) as { error: string }).error).toBe("unavailable");
     await first.body?.cancel();
     await Bun.sleep(200);
     expect(served.hub.size).toBe(1);
