@@ -6,6 +6,7 @@ import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { errorHandler } from "./error-handler.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
 import { StreamHub } from "./live/stream-hub.ts";
@@ -83,6 +84,7 @@ export function createApiApp(options: ApiAppOptions) {
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
     .use(openApiPlugin())
     .use(opsRoutes({ registry: options.registry, checks: [readiness] }))
+    .use(dashboardRoutes())
     .use(gpuRoutes(context))
     .use(telemetryRoutes(context))
     .use(summaryRoutes(context))

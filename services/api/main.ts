@@ -16,6 +16,7 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
 import { LiveTail } from "./live/live-tail.ts";
 import { StreamHub } from "./live/stream-hub.ts";
 import { TailStore } from "./live/tail-store.ts";
@@ -116,6 +117,8 @@ const app = createApiApp({
 const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
 tail?.start();
 monitor.start();
+// Bundled now, so the first visitor does not wait for it; a failure is logged and retried on request.
+dashboardBundle().catch((error: unknown) => logger.error({ err: error }, "dashboard bundle failed"));
 
 installShutdown({
   logger,

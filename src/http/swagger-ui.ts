@@ -31,24 +31,28 @@ export function swaggerUi(options: SwaggerUiOptions) {
   if (!options.path.startsWith("/") || options.path.endsWith("/"))
     throw new Error(`swagger path must start with / and not end with one, got ${options.path}`);
   const assets = `${options.path}/assets`;
-  return new Elysia({ name: `swagger-ui:${options.path}` })
-    .use(
-      openapi({
-        path: options.path,
-        specPath: `${options.path}/json`,
-        provider: "swagger-ui",
-        // Elysia's schemas are JSON Schema (type: "null", $id), which OpenAPI 3.1 adopts.
-        openapiVersion: "3.1.0",
-        documentation: options.documentation,
-        swagger: {
-          cdn: `${assets}/swagger-ui-bundle.js`,
-          theme: `${assets}/swagger-ui.css`,
-          // The default validator badge would ask validator.swagger.io about the document.
-          validatorUrl: "none",
-        },
-      }),
-    )
-    .get(`${assets}/:file`, ({ params }) => serveAsset(params.file), { detail: { hide: true } });
+  return (
+    new Elysia({ name: `swagger-ui:${options.path}` })
+      .use(
+        openapi({
+          path: options.path,
+          specPath: `${options.path}/json`,
+          provider: "swagger-ui",
+          // Elysia's schemas are JSON Schema (type: "null", $id), which OpenAPI 3.1 adopts.
+          openapiVersion: "3.1.0",
+          documentation: options.documentation,
+          swagger: {
+            cdn: `${assets}/swagger-ui-bundle.js`,
+            theme: `${assets}/swagger-ui.css`,
+            // The default validator badge would ask validator.swagger.io about the document.
+            validatorUrl: "none",
+          },
+        }),
+      )
+      .get(`${assets}/:file`, ({ params }) => serveAsset(params.file), { detail: { hide: true } })
+      // Browsers ask every host for one; a 404 there is a console error on the Swagger page.
+      .get("/favicon.ico", () => serveAsset("favicon-32x32.png"), { detail: { hide: true } })
+  );
 }
 
 function serveAsset(file: string): Response {

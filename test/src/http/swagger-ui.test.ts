@@ -31,6 +31,9 @@ describe("swaggerUi", () => {
     const css = await get("/docs/assets/swagger-ui.css");
     expect(css.headers.get("content-type")).toContain("text/css");
     expect(Object.keys(swaggerUiAssets)).toContain("favicon-32x32.png");
+    // Browsers ask for it on every page; a 404 would be a console error.
+    const icon = await get("/favicon.ico");
+    expect([icon.status, icon.headers.get("content-type")]).toEqual([200, "image/png"]);
   });
 
   test("serves nothing else from the package or the disk", async () => {
