@@ -29,7 +29,7 @@ describe("cell colours", () => {
 describe("formatting", () => {
   test("values, rates and ages read as a person expects", () => {
     expect(formatValue(null, "%")).toBe("—");
-    expect(formatValue(3.14159, "W")).toBe("3.14 W");
+    expect(formatValue(3.25159, "W")).toBe("3.25 W");
     expect(formatValue(81_000, "MiB")).toBe("81000 MiB");
     expect(formatRate(12_345)).toBe("12.3k/s");
     expect(formatRate(2_500_000)).toBe("2.50M/s");
