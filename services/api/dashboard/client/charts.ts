@@ -39,6 +39,8 @@ export function createChart(container: HTMLElement, options: ChartOptions): Char
           stroke: series.stroke,
           width: 1.5,
           spanGaps: false,
+          // A bucket alone (a new window, a gap) would draw nothing without its point.
+          points: { show: true, size: 4 },
           value: (_: uPlot, value: number | null) => (value === null ? "—" : `${value.toFixed(2)} ${series.unit}`),
         })),
       ],
