@@ -214,7 +214,8 @@ export const DatapointBatch = Type.Object(
   {
     $id: componentId("DatapointBatch"),
     additionalProperties: false,
-    description: "Event `datapoints`: datapoints that became queryable since the previous event, in commit order",
+    description:
+      "Event `datapoints`: datapoints that reached the broker since the previous event, in arrival order per GPU",
   },
 );
 

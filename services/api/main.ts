@@ -89,7 +89,7 @@ const tail =
         clock: wallMs,
         logger: logger.child({ component: "live-tail" }),
         registry,
-        onRows: (rows) => hub.publish(rows),
+        onArrived: (rows) => hub.publish(rows),
       });
 const monitor = new PipelineMonitor({
   http: broker,

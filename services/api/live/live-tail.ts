@@ -25,6 +25,10 @@ import type { TailRow, TailStore } from "./tail-store.ts";
  * partition's first commit, retention passing the read position, a new partition.
  * While the store is behind the committed offsets (or syncing) it answers nothing,
  * and ClickHouse serves every window.
+ *
+ * The datapoint streams do not wait for commits: they get each record as it is
+ * fetched (onArrived), so what a chart shows live may run up to the collectors'
+ * insert-and-commit delay ahead of what the telemetry endpoint returns.
  */
 
 export interface LiveTailOptions {
@@ -41,8 +45,12 @@ export interface LiveTailOptions {
   clock: WallClock;
   logger: Logger;
   registry: Registry;
-  /** Rows as they become visible (committed), in commit-poll batches: the datapoint streams. */
-  onRows: (rows: readonly TailRow[]) => void;
+  /**
+   * Rows as they arrive from the broker, before the collectors insert them (each once,
+   * also across syncs): the datapoint streams, which show a datapoint as soon as it is
+   * safe in the broker rather than when a collector's commit makes it queryable.
+   */
+  onArrived: (rows: readonly TailRow[]) => void;
 }
 
 export type LiveTailState = "syncing" | "live" | "catching_up" | "stopped";
@@ -79,6 +87,8 @@ export class LiveTail {
   private syncs = 0;
   private lastError: string | undefined;
   readonly freshness = new FreshnessWindow(4_096);
+  /** Per partition, one past the last offset handed to onArrived: a new sync reads some again. */
+  private readonly arrivedThrough = new Map<number, number>();
   private readonly resyncs: Counter<"reason">;
   private readonly visibleRows: Counter;
 
@@ -199,11 +209,17 @@ export class LiveTail {
         });
         failures = 0;
         if (batch === undefined) continue;
+        const arrivedThrough = this.arrivedThrough.get(tail.partition) ?? 0;
+        const arrived: TailRow[] = [];
         batch.forEachRecord((record) => {
           const row = tailRow(record.value);
-          if (row !== undefined) tail.pending.push({ offset: record.offset, row });
+          if (row === undefined) return;
+          tail.pending.push({ offset: record.offset, row });
+          if (record.offset >= arrivedThrough) arrived.push(row);
         });
         tail.position = batch.nextOffset;
+        this.arrivedThrough.set(tail.partition, Math.max(arrivedThrough, batch.nextOffset));
+        if (arrived.length > 0) this.options.onArrived(arrived);
       } catch (error) {
         if (signal.aborted) return;
         if (isOffsetOutOfRange(error)) throw new Resync(`retention: partition ${tail.partition} moved past the tail`);
@@ -271,7 +287,6 @@ export class LiveTail {
     for (let index = 0; index < rows.length; index += step) {
       this.freshness.add(nowMs, nowMs - (rows[index]?.tsMs ?? nowMs));
     }
-    this.options.onRows(rows);
   }
 }
 

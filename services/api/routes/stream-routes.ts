@@ -81,8 +81,10 @@ export function streamRoutes(context: ApiContext, options: StreamRoutesOptions) 
           tags: ["telemetry"],
           summary: "Live datapoints of some GPUs (server-sent events)",
           description:
-            "Each datapoint of the chosen GPUs as it becomes queryable (its collector committed it, so the " +
-            "telemetry endpoint returns it too). Events: `subscribed` once ({gpus, metrics}), then `datapoints` " +
+            "Each datapoint of the chosen GPUs as soon as it reaches the broker, before a collector inserts it: the " +
+            "telemetry endpoint returns it once inserted and committed, normally within a second (see " +
+            "GET /api/v1/pipeline, freshness). Invalid records (those the collectors dead-letter) are never sent. " +
+            "Events: `subscribed` once ({gpus, metrics}), then `datapoints` " +
             "(DatapointBatch) as they arrive, and `end` (StreamEnd) when the API shuts down; a comment line keeps " +
             "the connection open. A client that reads too slowly (its buffer of " +
             `${context.limits.streamBufferBytesMax} bytes fills) is disconnected; reconnect and reload the window. ` +

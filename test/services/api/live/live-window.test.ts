@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { LiveTail } from "../../../../services/api/live/live-tail.ts";
 import { liveTelemetryPage, type PageSource } from "../../../../services/api/live/live-window.ts";
-import { TailStore } from "../../../../services/api/live/tail-store.ts";
+import { type TailRow, TailStore } from "../../../../services/api/live/tail-store.ts";
 import { BrokerHttp } from "../../../../src/broker-client/http-client.ts";
 import { createClickHouse } from "../../../../src/clickhouse/client.ts";
 import { createFetchReader } from "../../../../src/clickhouse/fetch-reader.ts";
@@ -45,6 +45,7 @@ let reader: RowsClient;
 let tail: LiveTail;
 const store = new TailStore({ spanMs: 86_400_000, rowsMax: 1_000_000 });
 let validRecords = 0;
+const arrived: TailRow[] = [];
 let horizonMs = 0;
 const baseMs = Math.floor((Date.now() - 600_000) / 1000) * 1000;
 
@@ -137,7 +138,7 @@ beforeAll(async () => {
     clock: Date.now,
     logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
     registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
-    onRows: () => undefined,
+    onArrived: (rows) => arrived.push(...rows),
   });
   tail.start();
   await waitUntil(
@@ -250,6 +251,8 @@ describe("live windows: the tail and ClickHouse together answer exactly what Cli
     await produce(fresh);
     await Bun.sleep(1_000);
     expect(store.has(uuid)).toBe(false);
+    // The streams have them already: they follow the broker, not the commits.
+    expect(arrived.filter((row) => row.uuid === uuid)).toHaveLength(40);
     collector = await startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database });
     await waitForClickHouse();
     await waitUntil(
