@@ -218,7 +218,8 @@ async function measureLiveWindows(
     pending.push(
       fetch(url).then(async (response) => {
         const body = (await response.json()) as { items?: unknown[] };
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+        const key = `${response.status} ${response.headers.get("x-telemetry-source") ?? ""}`.trim();
+        statuses[key] = (statuses[key] ?? 0) + 1;
         if (response.status !== 200) errors += 1;
         else {
           latencies.push(performance.now() - dueMs);
@@ -262,8 +263,24 @@ async function main(): Promise<void> {
     await Bun.sleep(5_000);
     const streams = await measureStreams(stack);
     console.log("streams:", streams);
+    // Live windows that reach back before the tail's horizon read their older part from
+    // ClickHouse; the tail covers API_LIVE_TAIL_SPAN_S once it has run that long.
+    await eventually(
+      "a live tail whose horizon is older than the windows asked",
+      async () => {
+        const status = await getJson<{ live_tail: { state: string; horizon: string | null } }>(
+          `${stack.apiUrl}/api/v1/pipeline`,
+        );
+        const horizonMs = Date.parse(status.live_tail.horizon ?? "");
+        return status.live_tail.state === "live" && horizonMs < Date.now() - liveWindowMs - 5_000 ? true : undefined;
+      },
+      120_000,
+    );
+    const pipelineBefore = await getJson<{ live_tail: { state: string }; freshness: Record<string, number | null> }>(
+      `${stack.apiUrl}/api/v1/pipeline`,
+    );
     const live = await measureLiveWindows(stack);
-    console.log("live windows:", live);
+    console.log("live windows:", live, "live tail before:", pipelineBefore.live_tail);
     const sentPerS = round(await reporting.stop(), 0);
     reporting = undefined;
     const result = {
@@ -274,7 +291,14 @@ async function main(): Promise<void> {
       fleet: { metrics: gridMetrics.length, ...fleet },
       fleet_uncached: fleetUncached,
       streams,
-      live_windows: { rate_per_s: liveRatePerS, seconds: liveSeconds, window_s: liveWindowMs / 1_000, ...live },
+      live_windows: {
+        rate_per_s: liveRatePerS,
+        seconds: liveSeconds,
+        window_s: liveWindowMs / 1_000,
+        tail_state: pipelineBefore.live_tail.state,
+        ...live,
+      },
+      freshness: pipelineBefore.freshness,
       targets: {
         fleet_p99_below_50ms: fleet.p99Ms < 50 && fleet.errors === 0,
         delivery_lag_p99_below_1s: streams.lag_p99_ms < 1_000 && streams.failed === 0,

@@ -172,9 +172,11 @@ export class LiveTail {
     store.reset(horizonMs);
     // A partition the group never committed is read from where the group will start it:
     // with "earliest" every record from the log start will be inserted, so that is the
-    // baseline; otherwise its first commit says where, and calls for a new sync.
+    // baseline; otherwise its first commit says where, and calls for a new sync. A group
+    // that does not exist yet is taken to start at the earliest offset, as collectors do.
+    const earliest = (resetPolicy ?? "earliest") === "earliest";
     const partitions: PartitionTail[] = described.partitions.map((info) => {
-      const committed = offsets.get(info.partition) ?? (resetPolicy === "earliest" ? info.logStartOffset : undefined);
+      const committed = offsets.get(info.partition) ?? (earliest ? info.logStartOffset : undefined);
       return { partition: info.partition, position: committed ?? info.highWatermark, committed, pending: [] };
     });
     this.options.logger.info({ horizonMs, partitions: partitions.length }, "live tail synced");

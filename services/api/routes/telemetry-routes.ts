@@ -174,13 +174,13 @@ async function answerTelemetry(
   const live = context.live?.horizonMs !== undefined && window.endMs >= context.live.horizonMs;
   const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
-  if (kept !== undefined) return jsonResponse(kept);
+  if (kept !== undefined) return withSource(jsonResponse(kept), "cache");
   const body = await queryTelemetry(context, { ...request, uuid, check, window, after: position?.after });
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
   // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
   if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
     pages.cache.set(key, fingerprint, body.json);
-  return jsonResponse(body.json);
+  return withSource(jsonResponse(body.json), body.source);
 }
 
 interface ResolvedTelemetryRequest extends TelemetryRequest {
@@ -227,6 +227,12 @@ async function queryTelemetry(
     next_cursor,
   };
   return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+/** Which store answered (memory, ClickHouse, both, the page cache): for operators and benchmarks. */
+function withSource(response: Response, source: PageSource | "cache"): Response {
+  response.headers.set("x-telemetry-source", source);
+  return response;
 }
 
 export function windowLimits(context: ApiContext) {
