@@ -104,6 +104,7 @@ function printWhereToLook(): void {
     [
       "",
       "GPU telemetry pipeline is running",
+      `  Dashboard        ${api}/`,
       `  API              ${api}/api/v1/gpus`,
       `  Swagger UI       ${api}/swagger`,
       `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger`,

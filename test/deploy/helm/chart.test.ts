@@ -95,6 +95,9 @@ describe("rendered chart", () => {
     const claims = (broker?.spec as { volumeClaimTemplates: unknown[] } | undefined)?.volumeClaimTemplates;
     expect(claims).toHaveLength(1);
     expect(byKind(defaultObjects, "HorizontalPodAutoscaler")).toHaveLength(0);
+    // The API follows the broker for its live tail, datapoint streams and pipeline page.
+    const api = byKind(defaultObjects, "Deployment").find((o) => o.metadata.name.endsWith("-api"));
+    expect(JSON.stringify(api)).toContain('"name":"BROKER_URL"');
     expect(byKind(defaultObjects, "ServiceMonitor")).toHaveLength(0);
   });
 
