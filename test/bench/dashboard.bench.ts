@@ -9,7 +9,9 @@
  *     client gets an event a second: delivery lag (receipt − the datapoint's
  *     timestamp, so it includes the collector's insert and commit), the API's CPU and
  *     peak RSS.
- *  3. live windows: GET /api/v1/gpus/{id}/telemetry with start_time = now − 60 s and no
+ *  3. the fleet page in headless Chromium with every GPU: time to the whole grid, and the
+ *     frame intervals while 1,000 GPUs change every second (is it smooth).
+ *  4. live windows: GET /api/v1/gpus/{id}/telemetry with start_time = now − 60 s and no
  *     end (so end = now: a window no page cache can serve) for a random reporting GPU,
  *     at a fixed 200 req/s while the 10,000 datapoints/s keep arriving: p99.
  * Targets: fleet p99 < 50 ms, delivery lag p99 < 1 s, API RSS < 300 MiB at 500
@@ -23,6 +25,7 @@ import { Admin } from "../../src/broker-client/admin.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { stampRecord } from "../../src/telemetry/record-codec.ts";
 import { eventually, getJson, type PipelineStack, startPipelineStack } from "../e2e/pipeline-stack.ts";
+import { openBrowser } from "../support/browser.ts";
 import { freePort } from "../support/free-port.ts";
 import { metricValue } from "../support/prometheus.ts";
 import { benchMetrics, benchTails, benchUuid } from "./dashboard/bench-gpus.ts";
@@ -45,6 +48,9 @@ interface Latencies {
   p99Ms: number;
   maxMs: number;
 }
+
+/** Runs inside the page (the bench is typed without the DOM library). */
+declare function requestAnimationFrame(callback: (now: number) => void): number;
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
@@ -172,6 +178,49 @@ async function measureStreams(stack: PipelineStack) {
   };
 }
 
+/**
+ * The fleet page with every GPU in Chromium: time from navigation to the whole grid, then
+ * the frame intervals (requestAnimationFrame) over `seconds` while changes stream in.
+ */
+async function measureFleetPage(stack: PipelineStack, seconds: number) {
+  const browser = await openBrowser({ width: 1600, height: 1000 });
+  try {
+    const startedMs = performance.now();
+    await browser.page.goto(`${stack.apiUrl}/`);
+    await browser.page.waitForSelector(`.fleet-grid[data-gpu-count="${fleetGpus}"]`, { timeout: 60_000 });
+    const firstRenderMs = performance.now() - startedMs;
+    const frames = await browser.page.evaluate(
+      (milliseconds) =>
+        new Promise<number[]>((resolve) => {
+          const intervals: number[] = [];
+          const start = performance.now();
+          let last = start;
+          const tick = (now: number) => {
+            intervals.push(now - last);
+            last = now;
+            if (now - start >= milliseconds) resolve(intervals);
+            else requestAnimationFrame(tick);
+          };
+          requestAnimationFrame(tick);
+        }),
+      seconds * 1_000,
+    );
+    frames.sort((a, b) => a - b);
+    return {
+      gpus: fleetGpus,
+      first_render_ms: round(firstRenderMs),
+      frames: frames.length,
+      frame_p50_ms: round(percentile(frames, 0.5)),
+      frame_p99_ms: round(percentile(frames, 0.99)),
+      frame_max_ms: round(frames.at(-1) ?? Number.NaN),
+      errors: browser.errors.length,
+      outside_requests: browser.outsideRequests.length,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
 /** A second API on the same ClickHouse whose fleet answers are read for every request (no reuse, no broker). */
 async function withUncachedApi<T>(stack: PipelineStack, run: (apiUrl: string) => Promise<T>): Promise<T> {
   const port = await freePort();
@@ -263,6 +312,8 @@ async function main(): Promise<void> {
     await Bun.sleep(5_000);
     const streams = await measureStreams(stack);
     console.log("streams:", streams);
+    const fleetPage = await measureFleetPage(stack, short ? 5 : 10);
+    console.log("fleet page in Chromium:", fleetPage);
     // Live windows that reach back before the tail's horizon read their older part from
     // ClickHouse; the tail covers API_LIVE_TAIL_SPAN_S once it has run that long.
     await eventually(
@@ -291,6 +342,7 @@ async function main(): Promise<void> {
       fleet: { metrics: gridMetrics.length, ...fleet },
       fleet_uncached: fleetUncached,
       streams,
+      fleet_page: fleetPage,
       live_windows: {
         rate_per_s: liveRatePerS,
         seconds: liveSeconds,
