@@ -33,6 +33,7 @@ beforeAll(async () => {
       API_PORT: "0",
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
+      BROKER_URL: "",
     },
     stdin: "ignore",
     stdout: "pipe",
@@ -75,9 +76,21 @@ describe("services/api/main.ts", () => {
     expect(((await docs.json()) as { info: { title: string } }).info.title).toBe("GPU Telemetry API");
   });
 
-  test("SIGTERM stops it gracefully with exit code 0", async () => {
+  test("SIGTERM ends open event streams with an end event and stops gracefully with exit code 0", async () => {
+    const stream = await fetch(`http://127.0.0.1:${port}/api/v1/fleet/stream`);
+    const reader = stream.body?.getReader();
+    if (reader === undefined) throw new Error("no stream body");
+    let text = "";
+    while (!text.includes("event: snapshot")) text += new TextDecoder().decode((await reader.read()).value);
+    const stoppingMs = performance.now();
     api.kill("SIGTERM");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text.trimEnd().endsWith('event: end\ndata: {"reason":"shutdown"}')).toBe(true);
     expect(await api.exited).toBe(0);
+    // The stream did not hold the shutdown until its timeout (API_SHUTDOWN_TIMEOUT_MS, 15 s).
+    expect(performance.now() - stoppingMs).toBeLessThan(5_000);
     const messages = lines.map((line) => line.msg);
     expect(messages).toContain("shutting down");
     expect(messages).toContain("shutdown complete");
