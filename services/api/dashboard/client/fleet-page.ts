@@ -24,6 +24,7 @@ export function fleetPage(root: HTMLElement, params: URLSearchParams): Page {
   };
   let scale: MetricScale = gridMetrics.find((metric) => metric.metric === params.get("metric")) ?? gridMetrics[0]!;
   const cells = new Map<string, HTMLAnchorElement>();
+  const labels = new Map<string, HTMLElement>();
   const status = h("span", { class: "status", "data-state": "connecting" }, "connecting…");
   const summary = h("span", { class: "summary" });
   const grid = h("div", { class: "fleet-grid", role: "grid", "aria-label": "GPUs by host and index" });
@@ -56,7 +57,7 @@ export function fleetPage(root: HTMLElement, params: URLSearchParams): Page {
 
   const rebuild = () => {
     const hosts = model.hosts(filter);
-    renderGrid(grid, hosts, cells);
+    renderGrid(grid, hosts, cells, labels);
     recolour([...cells.keys()]);
     const gpuCount = hosts.reduce((sum, host) => sum + host.gpus.length, 0);
     const stale = hosts.reduce((sum, host) => sum + host.staleCount, 0);
@@ -88,10 +89,9 @@ export function fleetPage(root: HTMLElement, params: URLSearchParams): Page {
     grid.dataset.generatedAt = model.generatedAt;
   };
   const rebuildSummaryStale = () => {
-    const hosts = model.hosts(filter);
-    for (const host of hosts) {
-      const label = grid.querySelector<HTMLElement>(`.host-row[data-host="${CSS.escape(host.hostname)}"] .host-label`);
-      if (label !== null) markHost(label, host);
+    for (const host of model.hosts(filter)) {
+      const label = labels.get(host.hostname);
+      if (label !== undefined) markHost(label, host);
     }
   };
 
@@ -145,8 +145,14 @@ export function fleetPage(root: HTMLElement, params: URLSearchParams): Page {
   };
 }
 
-function renderGrid(grid: HTMLElement, hosts: readonly HostRow[], cells: Map<string, HTMLAnchorElement>): void {
+function renderGrid(
+  grid: HTMLElement,
+  hosts: readonly HostRow[],
+  cells: Map<string, HTMLAnchorElement>,
+  labels: Map<string, HTMLElement>,
+): void {
   cells.clear();
+  labels.clear();
   const columns = Math.max(1, ...hosts.flatMap((host) => host.gpus.map((gpu) => gpu.gpu_index + 1)));
   grid.style.setProperty("--columns", String(columns));
   const header = h("div", { class: "grid-header", role: "row" }, h("span", { class: "host-label" }, "host \\ GPU"));
@@ -155,6 +161,7 @@ function renderGrid(grid: HTMLElement, hosts: readonly HostRow[], cells: Map<str
   rows.append(header);
   for (const host of hosts) {
     const label = h("span", { class: "host-label", title: host.hostname }, host.hostname);
+    labels.set(host.hostname, label);
     markHost(label, host);
     const row = h("div", { class: "host-row", role: "row", "data-host": host.hostname }, label);
     for (const gpu of host.gpus) {
@@ -174,10 +181,13 @@ function renderGrid(grid: HTMLElement, hosts: readonly HostRow[], cells: Map<str
   grid.append(rows);
 }
 
+/** Touches the DOM only when the host's stale state changed: this runs for every host once a second. */
 function markHost(label: HTMLElement, host: HostRow): void {
   const stale = host.staleCount === 0 ? "" : host.staleCount === host.gpus.length ? "all" : "some";
+  if ((label.dataset.stale ?? "") === stale && label.dataset.staleCount === String(host.staleCount)) return;
   if (stale === "") delete label.dataset.stale;
   else label.dataset.stale = stale;
+  label.dataset.staleCount = String(host.staleCount);
   label.title = stale === "" ? host.hostname : `${host.hostname}: ${host.staleCount} of ${host.gpus.length} GPUs stale`;
 }
 
