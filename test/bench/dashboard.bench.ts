@@ -223,6 +223,35 @@ async function measureFleetPage(stack: PipelineStack, seconds: number) {
   }
 }
 
+/** Cumulative counts of the API's latency histogram for the telemetry route, by upper bound (s). */
+async function telemetryLatencyBuckets(apiUrl: string): Promise<Map<number, number>> {
+  const page = await (await fetch(`${apiUrl}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const line of page.split("\n")) {
+    if (
+      !line.startsWith("http_request_duration_seconds_bucket{") ||
+      !line.includes('route="/api/v1/gpus/:id/telemetry"')
+    )
+      continue;
+    const bound = /le="([^"]+)"/.exec(line)?.[1];
+    if (bound === undefined || !line.includes('status="200"')) continue;
+    const upper = bound === "+Inf" ? Number.POSITIVE_INFINITY : Number(bound);
+    buckets.set(upper, (buckets.get(upper) ?? 0) + Number(line.split(" ").at(-1)));
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which `fraction` of the requests between two readings fell, as the API timed them. */
+function serverQuantileMs(before: Map<number, number>, after: Map<number, number>, fraction: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const bound of bounds) {
+    const count = (after.get(bound) ?? 0) - (before.get(bound) ?? 0);
+    if (count >= fraction * total) return bound * 1_000;
+  }
+  return Number.NaN;
+}
+
 /** A second API on the same ClickHouse whose fleet answers are read for every request (no reuse, no broker). */
 async function withUncachedApi<T>(stack: PipelineStack, run: (apiUrl: string) => Promise<T>): Promise<T> {
   const port = await freePort();
@@ -332,7 +361,13 @@ async function main(): Promise<void> {
     const pipelineBefore = await getJson<{ live_tail: { state: string }; freshness: Record<string, number | null> }>(
       `${stack.apiUrl}/api/v1/pipeline`,
     );
+    const bucketsBefore = await telemetryLatencyBuckets(stack.apiUrl);
     const live = await measureLiveWindows(stack);
+    const bucketsAfter = await telemetryLatencyBuckets(stack.apiUrl);
+    const serverTime = {
+      server_p50_below_ms: serverQuantileMs(bucketsBefore, bucketsAfter, 0.5),
+      server_p99_below_ms: serverQuantileMs(bucketsBefore, bucketsAfter, 0.99),
+    };
     console.log("live windows:", live, "live tail before:", pipelineBefore.live_tail);
     const sentPerS = round(await reporting.stop(), 0);
     reporting = undefined;
@@ -351,6 +386,7 @@ async function main(): Promise<void> {
         window_s: liveWindowMs / 1_000,
         tail_state: pipelineBefore.live_tail.state,
         ...live,
+        ...serverTime,
       },
       freshness: pipelineBefore.freshness,
       targets: {
