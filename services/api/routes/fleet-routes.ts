@@ -55,6 +55,8 @@ function metricsInAskedOrder(values: readonly string[] | undefined): string[] {
 export interface FleetAnswer {
   snapshot: FleetSnapshot;
   json: SerializedJson;
+  /** The JSON gzipped, made on first use: a fleet of 8,000 GPUs is 3 MB of JSON, about 8% of that gzipped. */
+  gzipped?: Uint8Array;
 }
 
 export type FleetReader = (request: FleetRequest) => Promise<FleetAnswer>;
@@ -85,6 +87,19 @@ export function createFleetReader(context: ApiContext): FleetReader {
   return (request: FleetRequest) => reads.get(JSON.stringify(request), () => read(request));
 }
 
+/** Answers of this many characters and more are sent gzipped to a client that accepts it. */
+const gzipCharsMin = 64 * 1024;
+
+/** The answer as JSON, gzipped (once per answer, shared by every request it serves) when it is large and accepted. */
+function fleetResponse(answer: FleetAnswer, request: Request): Response {
+  const accepts = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
+  if (!accepts || answer.json.text.length < gzipCharsMin) return jsonResponse(answer.json);
+  answer.gzipped ??= Bun.gzipSync(answer.json.text, { level: 1 });
+  return new Response(answer.gzipped, {
+    headers: { "content-type": "application/json", "content-encoding": "gzip", vary: "accept-encoding" },
+  });
+}
+
 /**
  * GET /api/v1/fleet: the latest values of every GPU that matches a filter, in one
  * request. Answers are reused like the GPU listing's (listCacheTtlMs, then refreshed in
@@ -100,20 +115,29 @@ export function fleetRoutes(context: ApiContext, readFleet: FleetReader) {
   const cachedFleet = (request: FleetRequest) => answers.get(JSON.stringify(request), () => readFleet(request));
   return new Elysia({ name: "fleet-routes" })
     .use(apiModelsPlugin)
-    .get("/api/v1/fleet", async ({ query }) => jsonResponse((await cachedFleet(fleetRequest(query))).json), {
-      ...jsonRoute,
-      query: FleetQuery,
-      response: { 200: "FleetSnapshot", 400: errorResponses[400], 500: errorResponses[500], 503: errorResponses[503] },
-      detail: {
-        tags: ["fleet"],
-        summary: "The latest values of every GPU that matches a filter",
-        description:
-          "One answer for the whole fleet (at most " +
-          `${context.limits.fleetGpusMax} GPUs, ordered by host and index; \`truncated\` says when more match): ` +
-          "each GPU's placement, workload, last report and the latest value of each chosen metric. " +
-          "Read from the GPU registry and the latest values, which materialized views keep: it never scans datapoints. " +
-          "Requests with the same parameters that arrive while one is read share the next read, and answers are " +
-          `reused briefly: at most ${2 * context.limits.listCacheTtlMs} ms old (GET /api/v1/fleet/stream is fresher).`,
+    .get(
+      "/api/v1/fleet",
+      async ({ query, request }) => fleetResponse(await cachedFleet(fleetRequest(query)), request),
+      {
+        ...jsonRoute,
+        query: FleetQuery,
+        response: {
+          200: "FleetSnapshot",
+          400: errorResponses[400],
+          500: errorResponses[500],
+          503: errorResponses[503],
+        },
+        detail: {
+          tags: ["fleet"],
+          summary: "The latest values of every GPU that matches a filter",
+          description:
+            "One answer for the whole fleet (at most " +
+            `${context.limits.fleetGpusMax} GPUs, ordered by host and index; \`truncated\` says when more match): ` +
+            "each GPU's placement, workload, last report and the latest value of each chosen metric. " +
+            "Read from the GPU registry and the latest values, which materialized views keep: it never scans datapoints. " +
+            "Requests with the same parameters that arrive while one is read share the next read, and answers are " +
+            `reused briefly: at most ${2 * context.limits.listCacheTtlMs} ms old (GET /api/v1/fleet/stream is fresher).`,
+        },
       },
-    });
+    );
 }

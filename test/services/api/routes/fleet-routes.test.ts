@@ -137,3 +137,40 @@ describe("GET /api/v1/fleet", () => {
     expect(long.body.details[0].field).toBe("pod");
   });
 });
+
+describe("GET /api/v1/fleet, large answers", () => {
+  test("are gzipped for a client that accepts it, and plain otherwise", async () => {
+    const big = await startApiFixture({ listCacheTtlMs: 1_000 });
+    try {
+      const many = Array.from({ length: 400 }, (_, index) => ({
+        uuid: `GPU-fleet-${String(index).padStart(4, "0")}`,
+        hostname: `host-${Math.floor(index / 8)}`,
+        gpu_index: index % 8,
+        device: "nvidia0",
+        model: "NVIDIA H100 80GB HBM3",
+        ts: big.nowMs - 1_000,
+        source_ts: big.nowMs - 1_000,
+        metric: utilization,
+        value: index,
+        container: "",
+        pod: "",
+        namespace: "",
+        labels: {},
+      }));
+      await insertDatapoints(big.client, many, { dedupToken: "fleet-gzip/0" });
+      const request = (encoding: string) =>
+        big.app.handle(new Request("http://localhost/api/v1/fleet", { headers: { "accept-encoding": encoding } }));
+      const plain = await request("identity");
+      const text = await plain.text();
+      expect(text.length).toBeGreaterThan(64 * 1024);
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      const zipped = await request("gzip, deflate");
+      expect(zipped.headers.get("content-encoding")).toBe("gzip");
+      const bytes = new Uint8Array(await zipped.arrayBuffer());
+      expect(bytes.byteLength).toBeLessThan(text.length / 5);
+      expect(new TextDecoder().decode(Bun.gunzipSync(bytes))).toBe(text);
+    } finally {
+      await big.stop();
+    }
+  });
+});
