@@ -9,6 +9,7 @@ import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { wallMs } from "../../src/runtime/clock.ts";
@@ -28,6 +29,7 @@ const config = loadConfigOrExit(ApiConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service, instanceId });
+watchEventLoopDelay(registry, "api");
 const peers = (() => {
   try {
     return parsePeers(config.API_PEER_URLS);
@@ -84,7 +86,7 @@ const tail =
         clickhouse: reader,
         commitPollMs: config.API_LIVE_COMMIT_POLL_MS,
         fetchWaitMs: 500,
-        fetchBytesMax: 8 * 1024 * 1024,
+        fetchBytesMax: 1024 * 1024,
         pendingRecordsMax: 500_000,
         clock: wallMs,
         logger: logger.child({ component: "live-tail" }),

@@ -362,11 +362,18 @@ async function main(): Promise<void> {
       `${stack.apiUrl}/api/v1/pipeline`,
     );
     const bucketsBefore = await telemetryLatencyBuckets(stack.apiUrl);
+    let loopDelayMaxS = 0;
+    const loopProbe = setInterval(async () => {
+      const page = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+      loopDelayMaxS = Math.max(loopDelayMaxS, metricValue(page, "api_event_loop_delay_max_seconds") ?? 0);
+    }, 1_000);
     const live = await measureLiveWindows(stack);
+    clearInterval(loopProbe);
     const bucketsAfter = await telemetryLatencyBuckets(stack.apiUrl);
     const serverTime = {
       server_p50_below_ms: serverQuantileMs(bucketsBefore, bucketsAfter, 0.5),
       server_p99_below_ms: serverQuantileMs(bucketsBefore, bucketsAfter, 0.99),
+      api_event_loop_delay_max_ms: round(loopDelayMaxS * 1_000),
     };
     console.log("live windows:", live, "live tail before:", pipelineBefore.live_tail);
     const sentPerS = round(await reporting.stop(), 0);

@@ -1,5 +1,7 @@
 import { Type } from "@sinclair/typebox";
+import type { ConsumedBatch } from "../../../src/broker-client/consumed-batch.ts";
 import type { BrokerHttp } from "../../../src/broker-client/http-client.ts";
+import type { DecodedRecord } from "../../../src/broker-protocol/record-batch.ts";
 import { queryRows, type RowsClient } from "../../../src/clickhouse/typed-query.ts";
 import type { Logger } from "../../../src/observability/logger.ts";
 import { Counter, Gauge, type Registry } from "../../../src/observability/metrics.ts";
@@ -79,6 +81,8 @@ interface PartitionTail {
 const retryMsMin = 200;
 const retryMsMax = 5_000;
 const freshnessSamplesPerPoll = 8;
+/** Records decoded between two yields to the event loop (about 5 ms of work). */
+const decodeSliceRecords = 1_000;
 
 export class LiveTail {
   private state: LiveTailState = "syncing";
@@ -211,17 +215,7 @@ export class LiveTail {
         });
         failures = 0;
         if (batch === undefined) continue;
-        const arrivedThrough = this.arrivedThrough.get(tail.partition) ?? 0;
-        const arrived: TailRow[] = [];
-        batch.forEachRecord((record) => {
-          const row = tailRow(record.value);
-          if (row === undefined) return;
-          tail.pending.push({ offset: record.offset, row });
-          if (record.offset >= arrivedThrough) arrived.push(row);
-        });
-        tail.position = batch.nextOffset;
-        this.arrivedThrough.set(tail.partition, Math.max(arrivedThrough, batch.nextOffset));
-        if (arrived.length > 0) this.options.onArrived(arrived);
+        await this.take(tail, batch, signal);
       } catch (error) {
         if (signal.aborted) return;
         if (isOffsetOutOfRange(error)) throw new Resync(`retention: partition ${tail.partition} moved past the tail`);
@@ -230,6 +224,34 @@ export class LiveTail {
         await sleep(Math.min(retryMsMax, retryMsMin * 2 ** Math.min(failures, 5)), signal);
       }
     }
+  }
+
+  /**
+   * Decodes a fetched batch a slice at a time, yielding to the event loop in between:
+   * a fetch after a pause can hold tens of thousands of records (~5 µs each), and
+   * requests must not wait for all of them. The position moves with each slice, so the
+   * tail never looks further behind the commits than it is.
+   */
+  private async take(tail: PartitionTail, batch: ConsumedBatch, signal: AbortSignal): Promise<void> {
+    const records = batch.records;
+    for (let start = 0; start < records.length; start += decodeSliceRecords) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (signal.aborted) return;
+      const arrivedThrough = this.arrivedThrough.get(tail.partition) ?? 0;
+      const end = Math.min(records.length, start + decodeSliceRecords);
+      const arrived: TailRow[] = [];
+      for (let index = start; index < end; index += 1) {
+        const record = records[index] as DecodedRecord;
+        const row = tailRow(record.value);
+        if (row === undefined) continue;
+        tail.pending.push({ offset: record.offset, row });
+        if (record.offset >= arrivedThrough) arrived.push(row);
+      }
+      tail.position = (records[end - 1]?.offset ?? tail.position - 1) + 1;
+      this.arrivedThrough.set(tail.partition, Math.max(arrivedThrough, tail.position));
+      if (arrived.length > 0) this.options.onArrived(arrived);
+    }
+    tail.position = Math.max(tail.position, batch.nextOffset);
   }
 
   private async commitLoop(partitions: PartitionTail[], signal: AbortSignal): Promise<void> {
