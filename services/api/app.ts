@@ -105,6 +105,7 @@ function idlePipeline(logger: ApiAppOptions["logger"]): PipelineRoutesOptions {
     deadLetterTopic: "telemetry.dlq",
     peers: [],
     sampleMs: 1_000,
+    probeEveryMs: 5_000,
     historyMax: 2,
     probeTimeoutMs: 1_000,
     clock: Date.now,

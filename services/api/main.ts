@@ -101,6 +101,7 @@ const monitor = new PipelineMonitor({
   peers,
   self: { name: "api", ready: () => ping(clickhouse) },
   sampleMs: 1_000,
+  probeEveryMs: 5_000,
   historyMax: 300,
   probeTimeoutMs: 1_000,
   clock: wallMs,

@@ -154,10 +154,15 @@ export class TailStore {
     if (this.rows > this.options.rowsMax) this.maintain(Number.NEGATIVE_INFINITY);
   }
 
-  /** Moves the horizon to `nowMs - spanMs` (and further while over rowsMax) and drops what falls behind it. */
+  /**
+   * Moves the horizon to `nowMs - spanMs` in whole seconds (and further while over
+   * rowsMax) and drops what falls behind it: a walk over every GPU, so at most once a
+   * second however often it is called.
+   */
   maintain(nowMs: number): void {
     if (this.horizon === undefined) return;
-    let horizon = Math.max(this.horizon, nowMs - this.options.spanMs);
+    const secondsBack = Math.floor((nowMs - this.options.spanMs) / 1_000) * 1_000;
+    let horizon = Math.max(this.horizon, secondsBack);
     if (this.rows > this.options.rowsMax) horizon = Math.max(horizon, this.horizonKeeping(this.options.rowsMax));
     if (horizon === this.horizon) return;
     this.horizon = horizon;

@@ -25,6 +25,8 @@ export interface PipelineMonitorOptions {
   /** This process, reported first: ready when its own dependencies answer. */
   self?: { name: string; ready: () => Promise<boolean> };
   sampleMs: number;
+  /** Peers are probed this often (a multiple of sampleMs makes sense); their last answer is reported in between. */
+  probeEveryMs: number;
   historyMax: number;
   probeTimeoutMs: number;
   clock: WallClock;
@@ -51,6 +53,7 @@ export class PipelineMonitor {
   private readonly samples: PipelineSample[] = [];
   private broker: BrokerView = { reachable: false, lag: undefined, groups: [], members: [] };
   private peers: PeerHealth[];
+  private lastProbeMs = Number.NEGATIVE_INFINITY;
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
 
@@ -84,9 +87,12 @@ export class PipelineMonitor {
     return this.peers;
   }
 
-  /** One sample now (the loop calls it; tests may too). */
+  /** One sample now (the loop calls it; tests may too); the peers too when their time has come. */
   async sample(): Promise<void> {
-    const [broker, peers] = await Promise.all([this.readBroker(), this.probePeers()]);
+    const nowMs = performance.now();
+    const probing = nowMs - this.lastProbeMs >= this.options.probeEveryMs;
+    if (probing) this.lastProbeMs = nowMs;
+    const [broker, peers] = await Promise.all([this.readBroker(), probing ? this.probePeers() : this.peers]);
     this.peers = peers;
     this.broker = broker.view;
     this.samples.push(broker.sample);

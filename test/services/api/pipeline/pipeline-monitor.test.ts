@@ -52,6 +52,7 @@ describe("PipelineMonitor", () => {
       peers: parsePeers(`broker=${broker.url},collector-1=http://127.0.0.1:${closedPort}`),
       self,
       sampleMs: 1_000,
+      probeEveryMs: 0,
       historyMax: 3,
       probeTimeoutMs: 1_000,
       clock: clock.now,
@@ -84,6 +85,28 @@ describe("PipelineMonitor", () => {
     expect(monitor.history()).toHaveLength(3);
   });
 
+  test("probes the peers only every probeEveryMs, reporting their last answer in between", async () => {
+    const clock = new ManualClock(1_000_000);
+    const monitor = new PipelineMonitor({
+      http: undefined,
+      topic: "telemetry",
+      group: "collectors",
+      deadLetterTopic: "telemetry.dlq",
+      peers: parsePeers(`broker=${broker.url}`),
+      sampleMs: 1_000,
+      probeEveryMs: 60_000,
+      historyMax: 3,
+      probeTimeoutMs: 1_000,
+      clock: clock.now,
+      logger,
+    });
+    await monitor.sample();
+    const first = monitor.peerHealth()[0]?.checkedAtMs;
+    clock.advance(1_000);
+    await monitor.sample();
+    expect(monitor.peerHealth()[0]).toMatchObject({ status: "ready", checkedAtMs: first });
+  });
+
   test("without a broker it reports it unreachable and has no figures", async () => {
     const monitor = new PipelineMonitor({
       http: new BrokerHttp({ brokerUrl: `http://127.0.0.1:${await freePort()}` }),
@@ -92,6 +115,7 @@ describe("PipelineMonitor", () => {
       deadLetterTopic: "telemetry.dlq",
       peers: [],
       sampleMs: 1_000,
+      probeEveryMs: 0,
       historyMax: 2,
       probeTimeoutMs: 500,
       clock: Date.now,
