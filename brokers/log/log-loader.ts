@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { isTemporaryFile } from "../files/atomic-file.ts";
 import { scanBatches } from "./batch-scanner.ts";
 import {
   parseSegmentFileName,
@@ -112,7 +113,7 @@ function cleanDirectory(dir: string): number[] {
   const names = readdirSync(dir);
   const logs = new Set<number>();
   for (const name of names) {
-    if (name.endsWith(Suffix.deleted) || name.endsWith(Suffix.tmp)) unlinkSync(join(dir, name));
+    if (name.endsWith(Suffix.deleted) || isTemporaryFile(name)) unlinkSync(join(dir, name));
     const base = parseSegmentFileName(name, Suffix.log);
     if (base !== undefined) logs.add(base);
   }

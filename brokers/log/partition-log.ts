@@ -6,8 +6,8 @@ import {
   stampBaseOffset,
   validateBatches,
 } from "../../src/broker-protocol/record-batch.ts";
+import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "../files/atomic-file.ts";
 import { AppendWaiters } from "./append-waiters.ts";
-import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import { BatchTooLargeError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
 import { producerStateFileName, recoveryPointFileName } from "./file-names.ts";
 import type { AppendResult, Clock, PartitionLogApi, PartitionLogInfo, ReadResult } from "./log-api.ts";
