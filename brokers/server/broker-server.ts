@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Server } from "bun";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
+import { type MonotonicClock, monotonicMs } from "../../src/runtime/clock.ts";
 import { GroupCoordinator } from "../groups/group-coordinator.ts";
 import type { Clock } from "../log/log-api.ts";
 import { makeLogConfig } from "../log/log-config.ts";
@@ -19,7 +20,10 @@ export interface BrokerServerOptions {
   config: BrokerConfig;
   logger: Logger;
   instanceId: string;
+  /** Wall clock of the log: segment age, retention (record timestamps are wall time). */
   clock?: Clock;
+  /** Group sessions and revocation timeouts (never the wall clock: a clock step must not evict). */
+  monotonicClock?: MonotonicClock;
   registry?: Registry;
 }
 
@@ -48,7 +52,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   const log = await LogManager.open({ dataDir: join(dataDir, "log"), config: logConfigOf(config), clock, logger });
   const groups = await GroupCoordinator.open({
     dataDir: join(dataDir, "groups"),
-    clock,
+    clock: options.monotonicClock ?? monotonicMs,
     partitionCount: (topic) => log.topic(topic)?.partitions,
     limits: { sessionTimeoutMsDefault: config.BROKER_GROUP_SESSION_TIMEOUT_MS },
     onFlushError: (error) => logger.error({ err: error }, "group checkpoint write failed"),
