@@ -64,7 +64,7 @@ describe("encodeTelemetryRecord", () => {
   });
 
   test("round trips plain and awkward points", () => {
-    for (const original of [point(), point(awkward), point({ value: -0.5, gpu_index: 1023, labels: {} })]) {
+    for (const original of [point(), point(awkward), point({ value: -0.5, gpu_index: gpuIndexMax, labels: {} })]) {
       expect(decodeTelemetryRecord(encodeTelemetryRecord(original))).toEqual({ ok: true, point: original });
     }
   });
