@@ -17,20 +17,17 @@ export const gpuIndexMax = 1023;
 /**
  * A field of the telemetry record, by its RowBinary (ClickHouse) type:
  * - `DateTime64(3, 'UTC')`: Int64 UTC epoch milliseconds, a non-negative safe integer;
- * - `String`: at most `lengthMax` UTF-16 units; `emptyReason` makes it required (non-empty);
+ * - `String`: at most `lengthMax` UTF-16 units; `required`: not empty (else rejected as `missing_<field>`);
  * - `UInt16`: an integer 0..`valueMax`;
  * - `Float64`: a finite number;
  * - `Map(String, String)`: at most `entriesMax` entries, names and values of at most `lengthMax` units.
  */
 export type TelemetryField =
   | { name: string; type: "DateTime64(3, 'UTC')"; description: string }
-  | { name: string; type: "String"; lengthMax: number; emptyReason?: EmptyFieldReason; description: string }
+  | { name: string; type: "String"; lengthMax: number; required?: true; description: string }
   | { name: string; type: "UInt16"; valueMax: number; description: string }
   | { name: string; type: "Float64"; description: string }
   | { name: string; type: "Map(String, String)"; entriesMax: number; lengthMax: number; description: string };
-
-/** Why a record lacks a required field; both the sources and the collector report it by this name. */
-export type EmptyFieldReason = "missing_uuid" | "missing_metric";
 
 /**
  * The datapoint record, declared once: field, RowBinary type and limit, in record
@@ -47,7 +44,7 @@ export const telemetryFields = [
     name: "uuid",
     type: "String",
     lengthMax: textLengthMax,
-    emptyReason: "missing_uuid",
+    required: true,
     description: "GPU UUID, e.g. GPU-5fd4f087-…",
   },
   { name: "hostname", type: "String", lengthMax: textLengthMax, description: "host the GPU is in" },
@@ -58,7 +55,7 @@ export const telemetryFields = [
     name: "metric",
     type: "String",
     lengthMax: textLengthMax,
-    emptyReason: "missing_metric",
+    required: true,
     description: "DCGM field name",
   },
   { name: "value", type: "Float64", description: "sample value in the metric's unit" },
@@ -94,6 +91,21 @@ export type TelemetryFieldName = DeclaredField["name"];
 /** Names of the fields of one RowBinary type. */
 export type TelemetryFieldNameOf<Type extends TelemetryField["type"]> = Extract<DeclaredField, { type: Type }>["name"];
 
+/**
+ * Rejection reasons named after fields, so a new field brings its own: an empty
+ * required field is `missing_<field>` (the sources and the collector alike), a source
+ * value that is no valid integer for an integer field is `bad_<field>`.
+ */
+export type MissingFieldReason = `missing_${Extract<DeclaredField, { required: true }>["name"]}`;
+export type BadIntegerReason = `bad_${TelemetryFieldNameOf<"UInt16">}`;
+const declared: readonly TelemetryField[] = telemetryFields;
+export const missingFieldReasons = declared.flatMap((field) =>
+  field.type === "String" && field.required === true ? [`missing_${field.name}` as MissingFieldReason] : [],
+);
+export const badIntegerReasons = declared.flatMap((field) =>
+  field.type === "UInt16" ? [`bad_${field.name}` as BadIntegerReason] : [],
+);
+
 type SchemaOf<Field extends TelemetryField> = Field extends { type: "String" }
   ? TString
   : Field extends { type: "Float64" }
@@ -110,7 +122,7 @@ function schemaOf(field: TelemetryField) {
       return Type.Integer({ minimum: 0, description });
     case "String":
       return Type.String({
-        ...(field.emptyReason === undefined ? {} : { minLength: 1 }),
+        ...(field.required === true ? { minLength: 1 } : {}),
         maxLength: field.lengthMax,
         description,
       });

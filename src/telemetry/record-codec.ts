@@ -1,7 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import {
-  type EmptyFieldReason,
+  type MissingFieldReason,
+  missingFieldReasons,
   type TelemetryField,
   type TelemetryFieldName,
   TelemetryPoint,
@@ -43,8 +44,7 @@ export const RecordRejectionReason = Type.Union(
   [
     Type.Literal("undecodable"),
     Type.Literal("unknown_shape"),
-    Type.Literal("missing_uuid"),
-    Type.Literal("missing_metric"),
+    ...missingFieldReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("non_numeric_value"),
     Type.Literal("bad_timestamp"),
     Type.Literal("bad_labels"),
@@ -119,7 +119,7 @@ interface FieldPlan {
   /** Map: entries at most. */
   entriesMax: number;
   /** String: required, and the reason when it is empty. */
-  emptyReason: EmptyFieldReason | undefined;
+  emptyReason: MissingFieldReason | undefined;
 }
 
 const kindTimestamp = 0;
@@ -142,7 +142,12 @@ function planOf(field: TelemetryField): FieldPlan {
     case "DateTime64(3, 'UTC')":
       return plan;
     case "String":
-      return { ...plan, kind: kindString, lengthMax: field.lengthMax, emptyReason: field.emptyReason };
+      return {
+        ...plan,
+        kind: kindString,
+        lengthMax: field.lengthMax,
+        emptyReason: field.required === true ? (`missing_${field.name}` as MissingFieldReason) : undefined,
+      };
     case "UInt16":
       if (field.valueMax > 0xffff) throw new Error(`${field.name}: valueMax ${field.valueMax} exceeds UInt16`);
       return { ...plan, kind: kindUInt16, valueMax: field.valueMax };

@@ -1,6 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
 import {
+  type BadIntegerReason,
+  badIntegerReasons,
   gpuIndexMax,
+  type MissingFieldReason,
+  missingFieldReasons,
   type TelemetryField,
   type TelemetryFieldNameOf,
   TelemetryPoint,
@@ -17,13 +21,12 @@ export type SourcePoint = Static<typeof SourcePoint>;
 /** Why a source row did not become a datapoint; counted by reason in /metrics. */
 export const RowRejectionReason = Type.Union(
   [
-    Type.Literal("missing_uuid"),
-    Type.Literal("missing_metric"),
+    ...missingFieldReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("non_numeric_value"),
     Type.Literal("bad_timestamp"),
     Type.Literal("wrong_column_count"),
     Type.Literal("bad_labels"),
-    Type.Literal("bad_gpu_index"),
+    ...badIntegerReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("field_too_long"),
     Type.Literal("bad_quoting"),
   ],
@@ -54,9 +57,6 @@ export type SourceFields = {
   [Name in keyof SourcePoint]: Name extends TelemetryFieldNameOf<"UInt16"> ? string : SourcePoint[Name];
 };
 
-/** Why a source row's integer field is refused, per integer field. */
-const badIntegerReasons: Record<TelemetryFieldNameOf<"UInt16">, RowRejectionReason> = { gpu_index: "bad_gpu_index" };
-
 /** Details quote at most this much of the offending text, so a hostile row cannot flood the logs. */
 export const detailLengthMax = 80;
 
@@ -64,7 +64,9 @@ export const detailLengthMax = 80;
 const declaredFields: readonly TelemetryField[] = telemetryFields;
 const sourceFields = declaredFields.filter((field) => field.name !== "ts");
 const requiredFields = sourceFields.flatMap((field) =>
-  field.type === "String" && field.emptyReason !== undefined ? [{ name: field.name, reason: field.emptyReason }] : [],
+  field.type === "String" && field.required === true
+    ? [{ name: field.name, reason: `missing_${field.name}` as MissingFieldReason }]
+    : [],
 );
 const numberFields = sourceFields.flatMap((field) => (field.type === "Float64" ? [field] : []));
 const timestampFields = sourceFields.flatMap((field) => (field.type === "DateTime64(3, 'UTC')" ? [field] : []));
@@ -97,7 +99,7 @@ export function buildSourcePoint(fields: SourceFields): SourcePointResult {
   for (const field of integerFields) {
     const text = values[field.name] as string;
     const parsed = parseBoundedInteger(text, field.valueMax);
-    const reason = badIntegerReasons[field.name as TelemetryFieldNameOf<"UInt16">];
+    const reason = `bad_${field.name}` as BadIntegerReason;
     if (parsed === undefined) return { ok: false, reason, detail: clip(text) };
     point[field.name] = parsed;
   }
