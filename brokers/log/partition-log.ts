@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import {
   type BatchView,
   CorruptBatchError,
+  headerProblem,
   stampBaseOffset,
   validateBatches,
 } from "../../src/broker-protocol/record-batch.ts";
@@ -137,17 +138,15 @@ export class PartitionLog implements PartitionLogApi {
     };
   }
 
-  async append(bytes: Uint8Array): Promise<AppendResult> {
+  async append(bytes: Uint8Array, verified?: readonly BatchView[]): Promise<AppendResult> {
     this.assertWritable();
     if (bytes.length > this.config.appendBytesMax) {
       throw new BatchTooLargeError(
         `append of ${bytes.length} bytes above appendBytesMax ${this.config.appendBytesMax}`,
       );
     }
-    const batches = validateBatches(bytes, {
-      batchBytesMax: this.config.batchBytesMax,
-      batchesMax: this.config.appendBatchesMax,
-    });
+    const limits = { batchBytesMax: this.config.batchBytesMax, batchesMax: this.config.appendBatchesMax };
+    const batches = verified === undefined ? validateBatches(bytes, limits) : checkVerified(bytes, verified, limits);
     if (batches.length === 0) throw new CorruptBatchError("append without batches");
     const checks = this.producerState.check(batches.map((batch) => batch.header));
     const duplicate = duplicateResult(checks);
@@ -418,4 +417,25 @@ function duplicateResult(checks: readonly SequenceCheck[]): AppendResult | undef
     throw new CorruptBatchError("append mixes retried and new batches");
   }
   return { baseOffset: first.baseOffset, lastOffset: last.lastOffset, duplicate: true };
+}
+
+/** Batches a caller verified (CRCs, records): they must tile `bytes` exactly and pass this log's header limits. */
+function checkVerified(
+  bytes: Uint8Array,
+  batches: readonly BatchView[],
+  limits: { batchBytesMax: number; batchesMax: number },
+): readonly BatchView[] {
+  if (batches.length > limits.batchesMax) {
+    throw new CorruptBatchError(`more than ${limits.batchesMax} batches in one append`);
+  }
+  let position = 0;
+  for (const batch of batches) {
+    if (batch.position !== position)
+      throw new CorruptBatchError(`verified batch at ${batch.position}, expected ${position}`);
+    const problem = headerProblem(batch.header, bytes.length - position, limits.batchBytesMax);
+    if (problem !== undefined) throw new CorruptBatchError(`batch at ${position}: ${problem}`);
+    position += batch.sizeBytes;
+  }
+  if (position !== bytes.length) throw new CorruptBatchError(`verified batches end at ${position} of ${bytes.length}`);
+  return batches;
 }

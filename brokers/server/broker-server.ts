@@ -1,6 +1,7 @@
 import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { type MonotonicClock, monotonicMs } from "../../src/runtime/clock.ts";
@@ -25,6 +26,8 @@ export interface BrokerServerOptions {
   /** Group sessions and revocation timeouts (never the wall clock: a clock step must not evict). */
   monotonicClock?: MonotonicClock;
   registry?: Registry;
+  /** Benchmark only (test/bench/broker): false skips the record check to measure its cost. Default true. */
+  checkRecords?: boolean;
 }
 
 /** A running broker: its address, and the ordered shutdown steps. */
@@ -71,8 +74,9 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
     // Room above requestBytesMax so a slightly-too-large request gets our JSON 413, not a bare one.
     maxRequestBodySize: context.limits.requestBytesMax * 2 + 64 * 1024,
     idleTimeout: Math.min(255, Math.ceil(context.limits.waitMsMax / 1000) + 30),
-    fetch: (request) => app.handle(request),
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
   return serverHandle(server, context, groups, timers);
 }
@@ -116,6 +120,7 @@ function buildContext(
     }),
     logger,
     producerIds: new ProducerIdAllocator(config.BROKER_DATA_DIR),
+    checkRecords: options.checkRecords ?? true,
     topicDefaults: { partitions: config.BROKER_DEFAULT_PARTITIONS, autoCreate: config.BROKER_AUTO_CREATE_TOPICS },
     disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY },
     lifecycle: { stopping: false, abort: new AbortController() },

@@ -22,6 +22,16 @@ export class ProducerIdAllocator {
     this.reservedEnd = stored;
   }
 
+  /**
+   * True for an id this broker handed out: below the high-water mark, which survives
+   * restarts (the reserved end is written before any id of its block is given out).
+   * Ids of a block reserved but not handed out before a crash count as allocated too;
+   * no producer can hold one, so accepting them harms nothing.
+   */
+  isAllocated(producerId: number): boolean {
+    return Number.isSafeInteger(producerId) && producerId >= 1 && producerId < this.nextId;
+  }
+
   allocate(): number {
     if (this.nextId >= this.reservedEnd) {
       const end = this.reservedEnd + producerIdBlockSize;

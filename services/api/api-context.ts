@@ -58,6 +58,8 @@ export interface ApiContext {
   /** Every ClickHouse call of a request goes through it. */
   queries: QueryGate;
   registry: Registry;
+  /** HMAC key of page cursors (cursor-codec.ts). */
+  cursorKey: Uint8Array;
 }
 
 /** The named models, shared by every route plugin so `response: "Gpu"` resolves. */

@@ -6,6 +6,7 @@ import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { randomCursorKey } from "./cursor-codec.ts";
 import { errorHandler } from "./error-handler.ts";
 import { openApiPlugin } from "./openapi-document.ts";
 import { QueryGate } from "./query-gate.ts";
@@ -25,6 +26,8 @@ export interface ApiAppOptions {
   /** Epoch milliseconds; defaults to Date.now. */
   clock?: () => number;
   limits?: Partial<ApiLimits>;
+  /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
+  cursorKey?: Uint8Array;
 }
 
 /**
@@ -47,6 +50,7 @@ export function createApiApp(options: ApiAppOptions) {
     limits,
     queries,
     registry: options.registry,
+    cursorKey: options.cursorKey ?? randomCursorKey(),
   };
   const observer = requestObserver({ logger: options.logger, registry: options.registry });
   const readiness = {

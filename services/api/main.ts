@@ -5,11 +5,13 @@
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { cursorKeyFromConfig } from "./cursor-codec.ts";
 
 const service = "api";
 const config = loadConfigOrExit(ApiConfig);
@@ -29,11 +31,13 @@ const reader = createFetchReader({
   database: config.CLICKHOUSE_DATABASE,
   requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
 });
+const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
 const app = createApiApp({
   clickhouse,
   reader,
   logger,
   registry,
+  ...(cursorKey === undefined ? {} : { cursorKey }),
   limits: {
     telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
     summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
@@ -46,7 +50,23 @@ const app = createApiApp({
     clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
   },
 });
-const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
+function cursorKeyOrExit(text: string): Uint8Array | undefined {
+  try {
+    const key = cursorKeyFromConfig(text);
+    if (key === undefined) logger.warn({}, "API_CURSOR_KEY is empty: cursors are signed with a random per-process key");
+    return key;
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad API_CURSOR_KEY");
+    process.exit(1);
+  }
+}
+
+const server = Bun.serve({
+  hostname: config.API_HOST,
+  port: config.API_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
 
 installShutdown({
   logger,

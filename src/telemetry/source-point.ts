@@ -29,6 +29,7 @@ export const RowRejectionReason = Type.Union(
     ...badIntegerReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("field_too_long"),
     Type.Literal("bad_quoting"),
+    Type.Literal("control_character"),
   ],
   { $id: "RowRejectionReason" },
 );

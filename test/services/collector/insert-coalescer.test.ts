@@ -3,8 +3,8 @@ import { BatchInserter } from "../../../services/collector/batch-inserter.ts";
 import { type CoalescedRange, concatGroupRows, InsertCoalescer } from "../../../services/collector/insert-coalescer.ts";
 import { InsertIntentLog } from "../../../services/collector/insert-intents.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
-import { PartitionIo } from "../../../services/collector/partition-io.ts";
 import { Admin } from "../../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../../src/broker-client/partition-client.ts";
 import { groupDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
@@ -30,7 +30,7 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
   const client = await fixture.migratedDatabase(name);
   const topic = `${name}.intents`;
   await new Admin({ brokerUrl: broker.url }).createTopic(topic, 4);
-  const intents = new InsertIntentLog(new PartitionIo({ brokerUrl: broker.url }), topic, Date.now, logger);
+  const intents = new InsertIntentLog(new PartitionClient({ brokerUrl: broker.url }), topic, Date.now, logger);
   const registry = createMetricsRegistry({ service: "collector-test", instanceId: "test" });
   const metrics = createCollectorMetrics(registry, { assignedPartitions: () => 0, lagRecords: () => new Map() });
   const inserter = new BatchInserter({
