@@ -4,7 +4,7 @@ import {
   memberIdLengthMax,
   type PartitionOffset,
 } from "../../src/broker-protocol/group-protocol.ts";
-import { isValidName } from "../../src/broker-protocol/protocol.ts";
+import { isValidName } from "../../src/broker-protocol/names.ts";
 import { InvalidGroupRequestError, UnknownTopicError } from "./errors.ts";
 import type { GroupLimits } from "./group-limits.ts";
 

@@ -1,46 +1,42 @@
-import { Elysia, t } from "elysia";
-import {
-  CreateTopicBody,
-  ErrorBody,
-  ProducerIdResponse,
-  type TopicInfo,
-  TopicInfo as TopicInfoSchema,
-  type TopicList,
-  TopicList as TopicListSchema,
-} from "../../src/broker-protocol/api-schemas.ts";
+import { Elysia } from "elysia";
+import { ErrorBody, type TopicInfo, type TopicList } from "../../src/broker-protocol/api-schemas.ts";
+import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { BrokerHttpError } from "./http-error.ts";
+import { routeDetail, routeSchemas } from "./route-schemas.ts";
 
 /** Topic administration and producer ids: low-rate JSON routes. */
 export function adminRoutes(context: BrokerContext) {
+  const { listTopics: list, createTopic, describeTopic: describe, allocateProducerId } = brokerRoutes;
   return new Elysia({ name: "broker-admin" })
-    .get("/v1/topics", () => listTopics(context), {
-      response: { 200: TopicListSchema },
-      detail: { tags: ["topics"], summary: "List topics" },
+    .route(list.method, list.path, () => listTopics(context), {
+      response: { 200: list.response },
+      detail: routeDetail(list),
     })
-    .post(
-      "/v1/topics",
+    .route(
+      createTopic.method,
+      createTopic.path,
       async ({ body, set }) => {
         const partitions = body.partitions ?? context.topicDefaults.partitions;
         await context.log.createTopic(body.name, partitions);
         context.logger.info({ topic: body.name, partitions }, "topic created");
-        set.status = 201;
+        set.status = createTopic.status;
         return describeTopic(context, body.name);
       },
       {
-        body: CreateTopicBody,
-        response: { 201: TopicInfoSchema, 400: ErrorBody, 409: ErrorBody },
-        detail: { tags: ["topics"], summary: "Create a topic (409 topic_exists when it does)" },
+        ...routeSchemas(createTopic),
+        response: { [createTopic.status]: createTopic.response, 400: ErrorBody, 409: ErrorBody },
+        detail: routeDetail(createTopic),
       },
     )
-    .get("/v1/topics/:topic", ({ params }) => describeTopic(context, params.topic), {
-      params: t.Object({ topic: t.String() }),
-      response: { 200: TopicInfoSchema, 404: ErrorBody },
-      detail: { tags: ["topics"], summary: "Describe a topic: per partition start, high watermark, size" },
+    .route(describe.method, describe.path, ({ params }) => describeTopic(context, params.topic), {
+      ...routeSchemas(describe),
+      response: { 200: describe.response, 404: ErrorBody },
+      detail: routeDetail(describe),
     })
-    .post("/v1/producers", () => ({ producerId: context.producerIds.allocate() }), {
-      response: { 200: ProducerIdResponse },
-      detail: { tags: ["produce"], summary: "Allocate an idempotent producer id (never reused)" },
+    .route(allocateProducerId.method, allocateProducerId.path, () => ({ producerId: context.producerIds.allocate() }), {
+      response: { 200: allocateProducerId.response },
+      detail: routeDetail(allocateProducerId),
     });
 }
 

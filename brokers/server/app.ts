@@ -1,5 +1,7 @@
-import { Elysia, t } from "elysia";
-import { ErrorBody, FetchQuery, ProduceResponse } from "../../src/broker-protocol/api-schemas.ts";
+import { Elysia } from "elysia";
+import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
+import { binaryContentType, FetchHeader } from "../../src/broker-protocol/headers.ts";
+import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
@@ -11,6 +13,10 @@ import { handleFetch } from "./fetch-route.ts";
 import { groupRoutes } from "./group-routes.ts";
 import { BrokerHttpError, errorResponse } from "./http-error.ts";
 import { handleProduce } from "./produce-route.ts";
+import { routeDetail, routeSchemas } from "./route-schemas.ts";
+
+const produceRoute = brokerRoutes.produce;
+const fetchRoute = brokerRoutes.fetch;
 
 export interface BrokerAppOptions {
   context: BrokerContext;
@@ -20,20 +26,16 @@ export interface BrokerAppOptions {
   groups: GroupCoordinator;
 }
 
-const binaryBody = {
-  required: true,
-  content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
-} as const;
-
 const fetchResponseDoc = {
   "200": {
     description: "whole record batches as stored, possibly empty (end of log after the wait)",
     headers: {
-      "x-high-watermark": { schema: { type: "integer" }, description: "one past the last offset" },
-      "x-log-start-offset": { schema: { type: "integer" }, description: "first offset stored" },
-      "x-next-offset": { schema: { type: "integer" }, description: "offset to fetch next" },
+      [FetchHeader.highWatermark]: { schema: { type: "integer" }, description: "one past the last offset" },
+      [FetchHeader.logStartOffset]: { schema: { type: "integer" }, description: "first offset stored" },
+      [FetchHeader.nextOffset]: { schema: { type: "integer" }, description: "offset to fetch next" },
+      [FetchHeader.batchCount]: { schema: { type: "integer" }, description: "whole batches in the body" },
     },
-    content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+    content: { [binaryContentType]: { schema: { type: "string", format: "binary" } } },
   },
 } as const;
 
@@ -44,22 +46,20 @@ export function createBrokerApp(options: BrokerAppOptions) {
     .use(swaggerUi({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
     .onError(({ code, error, path }) => onError(context, code, error, path))
     .use(opsRoutes({ registry: options.registry, checks: options.checks }))
-    .post(
-      "/v1/topics/:topic/produce",
+    .route(
+      produceRoute.method,
+      produceRoute.path,
       ({ params, request }) => timed(context, "produce", () => handleProduce(context, params.topic, request)),
       {
+        ...routeSchemas(produceRoute),
         parse: "none",
-        params: t.Object({ topic: t.String() }),
-        response: { 200: ProduceResponse, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
-        detail: {
-          tags: ["produce"],
-          summary: "Append batches: frames [u32 partition][u32 length][record batch], big-endian",
-          requestBody: binaryBody,
-        },
+        response: { 200: produceRoute.response, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        detail: routeDetail(produceRoute),
       },
     )
-    .get(
-      "/v1/topics/:topic/partitions/:partition/fetch",
+    .route(
+      fetchRoute.method,
+      fetchRoute.path,
       ({ params, query, request }) =>
         timed(context, "fetch", () =>
           handleFetch(
@@ -75,13 +75,10 @@ export function createBrokerApp(options: BrokerAppOptions) {
           ),
         ),
       {
-        params: t.Object({ topic: t.String(), partition: t.Integer({ minimum: 0 }) }),
-        query: FetchQuery,
-        detail: {
-          tags: ["fetch"],
-          summary: "Raw batches from an offset; long-polls up to wait_ms at the end of the log",
+        ...routeSchemas(fetchRoute),
+        detail: routeDetail(fetchRoute, {
           responses: { ...fetchResponseDoc, "416": { description: "offset out of range (body names the range)" } },
-        },
+        }),
       },
     )
     .use(adminRoutes(context))
@@ -131,6 +128,6 @@ function firstLine(message: string): string {
 function routeOf(path: string): string {
   if (path.endsWith("/produce")) return "produce";
   if (path.endsWith("/fetch")) return "fetch";
-  if (path.startsWith("/v1/groups")) return "groups";
+  if (path.startsWith(brokerRoutes.listGroups.path)) return "groups";
   return "admin";
 }

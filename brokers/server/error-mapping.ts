@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../../src/broker-protocol/api-schemas.ts";
-import { FrameError } from "../../src/broker-protocol/protocol.ts";
+import { FrameError } from "../../src/broker-protocol/produce-frames.ts";
 import { GroupError } from "../groups/errors.ts";
 import {
   BatchTooLargeError,

@@ -1,4 +1,4 @@
-import { FetchHeader } from "../../src/broker-protocol/protocol.ts";
+import { binaryContentType, ContentTypeHeader, FetchHeader } from "../../src/broker-protocol/headers.ts";
 import type { PartitionLogApi, ReadResult } from "../log/log-api.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { BrokerHttpError } from "./http-error.ts";
@@ -41,7 +41,7 @@ function readAgain(log: PartitionLogApi, offset: number, maxBytes: number, previ
 
 function fetchHeaders(result: ReadResult): Record<string, string> {
   return {
-    "content-type": "application/octet-stream",
+    [ContentTypeHeader]: binaryContentType,
     [FetchHeader.highWatermark]: String(result.highWatermark),
     [FetchHeader.logStartOffset]: String(result.logStartOffset),
     [FetchHeader.nextOffset]: String(result.nextOffset),

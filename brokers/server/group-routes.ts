@@ -1,94 +1,98 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
-import {
-  CommitOffsetsRequest,
-  CommitOffsetsResponse,
-  GroupDescription,
-  GroupLag,
-  GroupListing,
-  GroupName,
-  GroupOffsets,
-  HeartbeatRequest,
-  JoinGroupRequest,
-  LeaveGroupRequest,
-  MemberAssignment,
-  TopicName,
-} from "../../src/broker-protocol/group-protocol.ts";
+import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
 import type { GroupCoordinator, PartitionBounds } from "../groups/group-coordinator.ts";
 import type { BrokerContext } from "./broker-context.ts";
+import { routeDetail, routeSchemas } from "./route-schemas.ts";
 import { ensureTopic } from "./topic-lookup.ts";
 
-const GroupParams = t.Object({ group: GroupName });
-const GroupDetail = t.Composite([GroupDescription, t.Object({ lag: GroupLag })], { $id: "GroupDetail" });
 const refusals = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody, 429: ErrorBody };
+const { listGroups, describeGroup, groupOffsets, joinGroup, heartbeat, leaveGroup, commitOffsets } = brokerRoutes;
 
 /** The consumer-group API: a thin HTTP skin over the coordinator (which owns every rule). */
 export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
-  const boundsOf = (topic: string, partition: number) => partitionBounds(context, topic, partition);
   return new Elysia({ name: "broker-groups" })
-    .get("/v1/groups", () => ({ groups: coordinator.listGroups() }), {
-      response: { 200: GroupListing },
-      detail: { tags: ["groups"], summary: "List consumer groups" },
+    .use(groupViewRoutes(context, coordinator))
+    .use(groupMemberRoutes(context, coordinator));
+}
+
+/** What a group looks like: listing, description with lag, committed offsets. */
+function groupViewRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
+  const boundsOf = (topic: string, partition: number) => partitionBounds(context, topic, partition);
+  return new Elysia({ name: "broker-group-views" })
+    .route(listGroups.method, listGroups.path, () => ({ groups: coordinator.listGroups() }), {
+      response: { 200: listGroups.response },
+      detail: routeDetail(listGroups),
     })
-    .get(
-      "/v1/groups/:group",
+    .route(
+      describeGroup.method,
+      describeGroup.path,
       ({ params }) => ({ ...coordinator.describe(params.group), lag: coordinator.lag(params.group, boundsOf) }),
       {
-        params: GroupParams,
-        response: { 200: GroupDetail, 404: ErrorBody },
-        detail: { tags: ["groups"], summary: "Describe a group: members, assignment, offsets, lag per partition" },
+        ...routeSchemas(describeGroup),
+        response: { 200: describeGroup.response, 404: ErrorBody },
+        detail: routeDetail(describeGroup),
       },
     )
-    .get("/v1/groups/:group/offsets", ({ params, query }) => coordinator.committedOffsets(params.group, query.topic), {
-      params: GroupParams,
-      query: t.Object({ topic: TopicName }),
-      response: { 200: GroupOffsets, 404: ErrorBody },
-      detail: { tags: ["groups"], summary: "Committed offsets of one topic and the reset policy" },
-    })
-    .post(
-      "/v1/groups/:group/join",
+    .route(
+      groupOffsets.method,
+      groupOffsets.path,
+      ({ params, query }) => coordinator.committedOffsets(params.group, query.topic),
+      {
+        ...routeSchemas(groupOffsets),
+        response: { 200: groupOffsets.response, 404: ErrorBody },
+        detail: routeDetail(groupOffsets),
+      },
+    );
+}
+
+/** A member's requests: join, heartbeat, leave, commit. */
+function groupMemberRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
+  return new Elysia({ name: "broker-group-members" })
+    .route(
+      joinGroup.method,
+      joinGroup.path,
       async ({ params, body }) => {
         if (context.topicDefaults.autoCreate) for (const topic of body.topics) await ensureTopic(context, topic);
         return await coordinator.join(params.group, body);
       },
       {
-        params: GroupParams,
-        body: JoinGroupRequest,
-        response: { 200: MemberAssignment, ...refusals },
-        detail: { tags: ["groups"], summary: "Join (no memberId) or rejoin; answers generation and assignment" },
+        ...routeSchemas(joinGroup),
+        response: { 200: joinGroup.response, ...refusals },
+        detail: routeDetail(joinGroup),
       },
     )
-    .post(
-      "/v1/groups/:group/heartbeat",
+    .route(
+      heartbeat.method,
+      heartbeat.path,
       ({ params, body }) => coordinator.heartbeat(params.group, body.memberId, body.generation, body.owned),
       {
-        params: GroupParams,
-        body: HeartbeatRequest,
-        response: { 200: MemberAssignment, ...refusals },
-        detail: { tags: ["groups"], summary: "Sign of life; releases revoked partitions not in owned" },
+        ...routeSchemas(heartbeat),
+        response: { 200: heartbeat.response, ...refusals },
+        detail: routeDetail(heartbeat),
       },
     )
-    .post(
-      "/v1/groups/:group/leave",
+    .route(
+      leaveGroup.method,
+      leaveGroup.path,
       async ({ params, body }) => {
         await coordinator.leave(params.group, body.memberId);
         return { left: true };
       },
       {
-        params: GroupParams,
-        body: LeaveGroupRequest,
-        response: { 200: t.Object({ left: t.Boolean() }), ...refusals },
-        detail: { tags: ["groups"], summary: "Leave: partitions move at once" },
+        ...routeSchemas(leaveGroup),
+        response: { 200: leaveGroup.response, ...refusals },
+        detail: routeDetail(leaveGroup),
       },
     )
-    .post(
-      "/v1/groups/:group/commit",
+    .route(
+      commitOffsets.method,
+      commitOffsets.path,
       ({ params, body }) => coordinator.commit(params.group, body.memberId, body.generation, body.offsets),
       {
-        params: GroupParams,
-        body: CommitOffsetsRequest,
-        response: { 200: CommitOffsetsResponse, ...refusals },
-        detail: { tags: ["groups"], summary: "Commit offsets (current generation, owned partitions only)" },
+        ...routeSchemas(commitOffsets),
+        response: { 200: commitOffsets.response, ...refusals },
+        detail: routeDetail(commitOffsets),
       },
     );
 }

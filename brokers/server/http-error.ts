@@ -1,5 +1,10 @@
 import { type ErrorBody, type ErrorCode, ErrorCodeStatus } from "../../src/broker-protocol/api-schemas.ts";
-import { RetryAfterHeader } from "../../src/broker-protocol/protocol.ts";
+import {
+  ContentTypeHeader,
+  jsonContentType,
+  RetryAfterHeader,
+  RetryAfterMsHeader,
+} from "../../src/broker-protocol/headers.ts";
 
 const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "slow_down",
@@ -37,10 +42,10 @@ export function isRetryableCode(code: ErrorCode): boolean {
 
 /** The Response for an error; slow-down answers carry retry-after (seconds, rounded up). */
 export function errorResponse(error: BrokerHttpError): Response {
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  const headers: Record<string, string> = { [ContentTypeHeader]: jsonContentType };
   if (error.extra.retryAfterMs !== undefined) {
     headers[RetryAfterHeader] = String(Math.max(1, Math.ceil(error.extra.retryAfterMs / 1000)));
-    headers["retry-after-ms"] = String(error.extra.retryAfterMs);
+    headers[RetryAfterMsHeader] = String(error.extra.retryAfterMs);
   }
   return new Response(JSON.stringify(error.body()), { status: error.status, headers });
 }

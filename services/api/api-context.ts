@@ -76,6 +76,8 @@ export interface ApiContext {
   registry: Registry;
   /** Recent datapoints in memory (the live tail), when the API follows the broker. */
   live: TailStore | undefined;
+  /** HMAC key of page cursors (cursor-codec.ts). */
+  cursorKey: Uint8Array;
 }
 
 /** The named models, shared by every route plugin so `response: "Gpu"` resolves. */

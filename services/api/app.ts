@@ -6,6 +6,7 @@ import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { errorHandler } from "./error-handler.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
@@ -39,6 +40,8 @@ export interface ApiAppOptions {
   hub?: StreamHub;
   /** What GET /api/v1/pipeline reports from; default: a monitor that samples nothing. */
   pipeline?: PipelineRoutesOptions;
+  /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
+  cursorKey?: Uint8Array;
 }
 
 /**
@@ -62,6 +65,7 @@ export function createApiApp(options: ApiAppOptions) {
     queries,
     registry: options.registry,
     live: options.live,
+    cursorKey: options.cursorKey ?? randomCursorKey(),
   };
   const hub =
     options.hub ??

@@ -8,12 +8,21 @@ export const ApiConfig = Type.Composite([
   CommonConfig,
   TelemetryStoreConfig,
   Type.Object({
-    API_HOST: Setting.string({ default: "0.0.0.0", minLength: 1, description: "interface the API binds to" }),
+    API_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "interface the API binds to (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     API_PORT: Setting.integer({
       default: 8080,
       minimum: 0,
       maximum: 65_535,
       description: "HTTP port of the API (0 picks a free one; the `listening` log line reports it)",
+    }),
+    API_CURSOR_KEY: Setting.string({
+      default: "",
+      description:
+        "HMAC-SHA256 key of page cursors, base64 of at least 32 bytes (a secret: the chart keeps it in a Secret, the dev stack in .data/secrets); empty: a random key per process, so a cursor works only on the replica that issued it",
     }),
     API_TELEMETRY_WINDOW_HOURS_MAX: Setting.integer({
       default: 168,

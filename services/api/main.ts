@@ -9,6 +9,7 @@ import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -17,6 +18,7 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { cursorKeyFromConfig } from "./cursor-codec.ts";
 import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
 import { LiveTail } from "./live/live-tail.ts";
 import { StreamHub } from "./live/stream-hub.ts";
@@ -107,6 +109,7 @@ const monitor = new PipelineMonitor({
   clock: wallMs,
   logger,
 });
+const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
 const app = createApiApp({
   clickhouse,
   reader,
@@ -116,8 +119,25 @@ const app = createApiApp({
   live: tail === undefined ? undefined : store,
   hub,
   pipeline: { monitor, tail },
+  ...(cursorKey === undefined ? {} : { cursorKey }),
 });
-const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
+function cursorKeyOrExit(text: string): Uint8Array | undefined {
+  try {
+    const key = cursorKeyFromConfig(text);
+    if (key === undefined) logger.warn({}, "API_CURSOR_KEY is empty: cursors are signed with a random per-process key");
+    return key;
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad API_CURSOR_KEY");
+    process.exit(1);
+  }
+}
+
+const server = Bun.serve({
+  hostname: config.API_HOST,
+  port: config.API_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
 tail?.start();
 monitor.start();
 // Bundled now, so the first visitor does not wait for it; a failure is logged and retried on request.

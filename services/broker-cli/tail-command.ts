@@ -1,7 +1,5 @@
 import { Admin } from "../../src/broker-client/admin.ts";
-import { BrokerHttp } from "../../src/broker-client/http-client.ts";
-import { ApiPath, FetchHeader } from "../../src/broker-protocol/protocol.ts";
-import { forEachRecord } from "../../src/broker-protocol/record-batch.ts";
+import { PartitionClient, type PartitionRead } from "../../src/broker-client/partition-client.ts";
 import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 
@@ -27,7 +25,7 @@ export async function runTailCommand(
   const fromBeginning = args.flags.has("from-beginning");
   const partitions = info.partitions.filter((p) => only === undefined || p.partition === only);
   if (partitions.length === 0) throw new Error(`topic ${topic} has no partition ${only}`);
-  const http = new BrokerHttp({ brokerUrl });
+  const reader = new PartitionClient({ brokerUrl });
   const stop = new AbortController();
   let printed = 0;
   const print = (line: string) => {
@@ -40,7 +38,7 @@ export async function runTailCommand(
   await Promise.all(
     partitions.map((p) =>
       tailPartition({
-        http,
+        reader,
         topic,
         partition: p.partition,
         offset: fromBeginning ? p.logStartOffset : p.highWatermark,
@@ -53,37 +51,30 @@ export async function runTailCommand(
 }
 
 async function tailPartition(options: {
-  http: BrokerHttp;
+  reader: PartitionClient;
   topic: string;
   partition: number;
   offset: number;
   print: (line: string) => void;
   signal: AbortSignal;
 }): Promise<void> {
+  const { reader, topic, partition, signal } = options;
   let offset = options.offset;
-  while (!options.signal.aborted) {
-    const query = `?offset=${offset}&max_bytes=${fetchBytesMax}&wait_ms=${fetchWaitMs}`;
-    let response: Response;
+  while (!signal.aborted) {
+    let read: PartitionRead;
     try {
-      response = await options.http.request("GET", ApiPath.fetch(options.topic, options.partition) + query, {
-        signal: options.signal,
-        timeoutMs: fetchWaitMs + options.http.requestTimeoutMs,
-      });
+      read = await reader.read({ topic, partition, offset, fetchBytesMax, waitMs: fetchWaitMs, signal });
     } catch (error) {
-      if (options.signal.aborted) return;
+      if (signal.aborted) return;
       throw error;
     }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const from = offset;
-    forEachRecord(bytes, (record) => {
-      if (record.offset < from) return;
+    for (const record of read.records) {
       const time = new Date(record.timestampMs).toISOString();
       options.print(
-        `${options.partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`,
+        `${partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`,
       );
-    });
-    const next = Number(response.headers.get(FetchHeader.nextOffset));
-    if (next > offset) offset = next;
+    }
+    offset = read.nextOffset;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type BackoffOptions, backoffDelayMs } from "../../src/broker-client/backoff.ts";
 import { insertDatapointRows } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import { type BackoffOptions, backoffDelayMs } from "../../src/runtime/backoff.ts";
 import { sleep } from "../../src/runtime/sleep.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 

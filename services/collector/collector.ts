@@ -1,16 +1,16 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";
 import type { CollectorConfig } from "./config.ts";
-import { DeadLetterSink } from "./dead-letters.ts";
+import { DeadLetterSink, deadLetterBatchBytesMax } from "./dead-letters.ts";
 import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
-import { PartitionIo } from "./partition-io.ts";
 import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
 
 export interface CollectorOptions {
@@ -54,8 +54,10 @@ export class Collector {
       brokerUrl: config.BROKER_URL,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
+      // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
+      batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
-    const io = new PartitionIo({ brokerUrl: config.BROKER_URL });
+    const io = new PartitionClient({ brokerUrl: config.BROKER_URL });
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
       backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
@@ -99,7 +101,6 @@ export class Collector {
       inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
       backoff,
       onError: (error, where) => logger.warn({ err: error, where }, "consumer error (recovering)"),
-      clock: options.clock,
     });
     await consumer.start();
     logger.info(

@@ -11,6 +11,12 @@ export const CollectorConfig = Type.Composite([
   TelemetryStoreConfig,
   Type.Object({
     BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
+    COLLECTOR_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description:
+        "address /health, /ready and /metrics listen on (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     COLLECTOR_PORT: Setting.integer({
       default: 9600,
       minimum: 0,

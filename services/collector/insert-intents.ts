@@ -1,7 +1,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { InsertIntent } from "./offset-range.ts";
-import type { PartitionIo } from "./partition-io.ts";
 
 /** Recovery reads intents backwards this many at a time (a batch usually writes one). */
 export const intentsWindow = 64;
@@ -24,7 +24,7 @@ export function intentsTopicName(group: string, topic: string): string {
  */
 export class InsertIntentLog {
   constructor(
-    private readonly io: PartitionIo,
+    private readonly io: PartitionClient,
     readonly topic: string,
     private readonly clock: () => number,
     private readonly logger: Logger,
@@ -36,7 +36,9 @@ export class InsertIntentLog {
     const values = intents.map((intent) =>
       JSON.stringify({ first: intent.first, last: intent.last, group: intent.group }),
     );
-    await this.io.produce({ topic: this.topic, partition, values, key: String(partition), nowMs: this.clock() });
+    const timestampMs = this.clock();
+    const records = values.map((value) => ({ key: String(partition), value, timestampMs }));
+    await this.io.append({ topic: this.topic, partition, records });
   }
 
   /**

@@ -9,13 +9,14 @@ import { Elysia } from "elysia";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { type RetryOptions, retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { Collector } from "./collector.ts";
 import { CollectorConfig } from "./config.ts";
 import { createCollectorMetrics } from "./metrics.ts";
-import { startWithRetry } from "./start-with-retry.ts";
 
 const service = "collector";
 
@@ -39,8 +40,13 @@ const app = new Elysia().use(
     ],
   }),
 );
-const server = Bun.serve({ port: config.COLLECTOR_PORT, fetch: (request) => app.handle(request) });
-logger.info({ port: server.port }, "listening");
+const server = Bun.serve({
+  hostname: config.COLLECTOR_HOST,
+  port: config.COLLECTOR_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
+logger.info({ port: server.port, host: config.COLLECTOR_HOST }, "listening");
 
 const starting = new AbortController();
 installShutdown({
@@ -70,21 +76,23 @@ const backoff = {
   backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
   backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
 };
-clickhouse = await startWithRetry({
-  name: "apply ClickHouse migrations",
-  step: () => openTelemetryStore({ config, log: logger, clock: Date.now }),
+/** Start-up waits for ClickHouse and the broker, however late they come, until told to stop. */
+const startUp = (step: string): RetryOptions => ({
+  attemptsMax: startUpAttemptsMax,
   backoff,
-  logger,
   signal: starting.signal,
+  onRetry: ({ error, attempt, delayMs }) =>
+    logger.warn({ err: error, step, attempt, delayMs }, "start-up step failed; retrying"),
 });
+clickhouse = await unlessAborted(
+  retry(() => openTelemetryStore({ config, log: logger, clock: Date.now }), startUp("apply ClickHouse migrations")),
+);
 if (clickhouse !== undefined) {
   const store = clickhouse;
-  collector = await startWithRetry({
-    name: "join the consumer group",
-    step: () =>
-      Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
-    backoff,
-    logger,
-    signal: starting.signal,
-  });
+  collector = await unlessAborted(
+    retry(
+      () => Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
+      startUp("join the consumer group"),
+    ),
+  );
 }

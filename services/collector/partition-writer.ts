@@ -1,17 +1,18 @@
 import type { ConsumedBatch } from "../../src/broker-client/consumed-batch.ts";
+import type { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { sleep } from "../../src/runtime/sleep.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
-import { type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";
+import { batchDeadLetterOf, type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";
 import { type CheckedRows, concatGroupRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { InsertIntentLog } from "./insert-intents.ts";
 import type { GroupMember, InsertIntent, OffsetRange } from "./offset-range.ts";
-import type { PartitionIo } from "./partition-io.ts";
 import { admitRecord, type RecordAdmission } from "./record-validation.ts";
 import { planRecovery } from "./recovery-plan.ts";
+import { decodeStoredRecords, forEachStoredRecord, isSetAside, type SetAsideBatch } from "./stored-batches.ts";
 
 type RecordRejection = Extract<RecordAdmission, { ok: false }>;
 
@@ -21,7 +22,7 @@ export interface PartitionWriterOptions {
   lingerMs: number;
   fetchBytesMax: number;
   intents: InsertIntentLog;
-  io: PartitionIo;
+  io: PartitionClient;
   /** Replays of announced ranges go straight here; fresh ranges through the coalescer. */
   inserter: BatchInserter;
   /** Grouped inserts running at once. */
@@ -175,11 +176,16 @@ export class PartitionWriter {
     return state;
   }
 
-  /** The batch's records not yet in ClickHouse, extended to the end of the last announced range. */
+  /**
+   * The batch's records not yet in ClickHouse, extended to the end of the last announced
+   * range. A stored batch that cannot be decoded is dead-lettered whole here and its
+   * offsets come back as placeholders (stored-batches.ts), so the partition moves on.
+   */
   private async recordsToWrite(batch: ConsumedBatch, state: PartitionState): Promise<DecodedRecord[]> {
     const records: DecodedRecord[] = [];
+    const setAside: SetAsideBatch[] = [];
     let next = Math.max(batch.firstOffset, state.skipThroughOffset + 1);
-    batch.forEachRecord((record) => {
+    const onRecord = (record: DecodedRecord) => {
       if (record.offset < next) return;
       if (record.offset !== next) {
         throw new Error(
@@ -188,7 +194,11 @@ export class PartitionWriter {
       }
       records.push(record);
       next += 1;
+    };
+    forEachStoredRecord(batch.bytes, batch.firstOffset, onRecord, (stored) => {
+      if (stored.lastOffset >= next) setAside.push(stored);
     });
+    await this.deadLetterBatches(batch, setAside);
     const announcedLast = state.announced[state.announced.length - 1]?.last ?? -1;
     if (announcedLast >= next) {
       const more = await this.options.io.readRange({
@@ -197,10 +207,18 @@ export class PartitionWriter {
         fromOffset: next,
         throughOffset: announcedLast,
         fetchBytesMax: this.options.fetchBytesMax,
+        decode: decodeStoredRecords,
       });
       for (const record of more.records) records.push(record);
     }
     return records;
+  }
+
+  private async deadLetterBatches(batch: ConsumedBatch, setAside: readonly SetAsideBatch[]): Promise<void> {
+    const letters = setAside.map((stored) =>
+      batchDeadLetterOf({ topic: batch.topic, partition: batch.partition, ...stored, nowMs: this.options.clock() }),
+    );
+    await this.options.deadLetters.send(letters);
   }
 
   /** The range's valid rows; its bad records go to the dead-letter topic first. */
@@ -260,6 +278,7 @@ export class PartitionWriter {
       fromOffset: member.first,
       throughOffset: member.last,
       fetchBytesMax: this.options.fetchBytesMax,
+      decode: decodeStoredRecords,
     });
     return admittedRows(read.records, () => undefined);
   }
@@ -285,6 +304,8 @@ function admittedRows(
   const rows: Uint8Array[] = [];
   let rowBytes = 0;
   for (const record of records) {
+    // Its whole batch was dead-lettered when it was read.
+    if (isSetAside(record)) continue;
     const verdict = admitRecord(record.value);
     if (!verdict.ok) {
       onRejected(record, verdict);

@@ -1,4 +1,6 @@
 import { join, resolve } from "node:path";
+import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
+import type { DevSecrets } from "./dev-secrets.ts";
 import type { ProcessSpec } from "./process-supervisor.ts";
 
 export interface StackPlan {
@@ -11,6 +13,8 @@ export interface StackPlan {
   collectorPortBase: number;
   /** Rows/s of each streamer; 0 = unlimited. */
   streamerRateRowsPerS: number;
+  /** Generated under the data directory (dev-secrets.ts) and handed to the processes that need them. */
+  secrets: Pick<DevSecrets, "clickhousePassword" | "apiCursorKey">;
   /** Extra environment per process kind (tests set modes, rates, timeouts). */
   extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;
 }
@@ -31,7 +35,7 @@ function spec(
   return {
     name,
     kind,
-    command: [bun, join(root, entry)],
+    command: [bun, parserHeaderBytesFlag, join(root, entry)],
     env: { LOG_LEVEL: plan.logLevel, LOG_FORMAT: "json", INSTANCE_ID: name, ...env, ...extraEnvOf(plan, kind) },
     httpPort,
     logFile: join(plan.dataDir, "logs", `${name}.log`),
@@ -50,6 +54,7 @@ export function clickhouseSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "clickhouse", "clickhouse", "services/clickhouse-embedded/main.ts", plan.clickhousePort, {
     CLICKHOUSE_EMBEDDED_PORT: String(plan.clickhousePort),
     CLICKHOUSE_EMBEDDED_DATA_DIR: join(plan.dataDir, "clickhouse"),
+    CLICKHOUSE_EMBEDDED_PASSWORD: plan.secrets.clickhousePassword,
   });
 }
 
@@ -69,6 +74,8 @@ export function apiSpec(plan: StackPlan): ProcessSpec {
     CLICKHOUSE_URL: clickhouseUrl(plan),
     BROKER_URL: brokerUrl(plan),
     API_PEER_URLS: peerUrls(plan),
+    CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
+    API_CURSOR_KEY: plan.secrets.apiCursorKey,
   });
 }
 
@@ -97,6 +104,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
     COLLECTOR_PORT: String(port),
     BROKER_URL: brokerUrl(plan),
     CLICKHOUSE_URL: clickhouseUrl(plan),
+    CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     // Rows visible within a few hundred ms on a laptop; inserts are grouped and paced anyway.
     COLLECTOR_LINGER_MS: "100",
   });

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { Admin } from "../../src/broker-client/admin.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
@@ -15,8 +16,9 @@ export interface StreamerAppOptions {
 
 /** The streamer's HTTP surface: /health, /ready, /metrics, /swagger and the CSV upload. */
 export function createStreamerApp(options: StreamerAppOptions) {
+  const broker = new Admin({ brokerUrl: options.brokerUrl });
   const checks: ReadinessCheck[] = [
-    { name: "broker", check: () => brokerAnswers(options.brokerUrl, options.readyTimeoutMs) },
+    { name: "broker", check: () => broker.answers(options.readyTimeoutMs) },
     { name: "group", check: () => options.joined() },
   ];
   return new Elysia({ name: "streamer" })
@@ -38,10 +40,4 @@ export function createStreamerApp(options: StreamerAppOptions) {
     )
     .use(opsRoutes({ registry: options.registry, checks }))
     .use(uploadRoute(options.upload));
-}
-
-async function brokerAnswers(brokerUrl: string, timeoutMs: number): Promise<boolean> {
-  const response = await fetch(`${brokerUrl.replace(/\/+$/, "")}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-  await response.body?.cancel();
-  return response.ok;
 }

@@ -1,19 +1,24 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
-import { sleep } from "../../src/runtime/sleep.ts";
+import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { createStreamerApp } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";
 import { runCsvLoop } from "./csv-loop.ts";
 import { runExporterLoop } from "./exporter-loop.ts";
+import { IdempotencyKeys } from "./idempotency-keys.ts";
 import { StreamerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
 import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
 import { RateLimiter } from "./sources/rate-limiter.ts";
 import type { UploadTarget } from "./upload-route.ts";
+import { UploadSpool } from "./upload-spool.ts";
 
 /**
  * Wires one streamer: topic and producer, group membership, the produce path, the
@@ -41,8 +46,8 @@ export interface RunningStreamer {
   stopHttp(): Promise<void>;
 }
 
-/** Start-up waits this long at most between attempts to reach the broker. */
-const connectBackoffMsMax = 5_000;
+/** Start-up's wait between attempts to reach the broker: from a quarter second up to 5 s. */
+const connectBackoff = { backoffMsMin: 250, backoffMsMax: 5_000 };
 /** Time a pass with nothing owned waits before the next one. */
 const idleWaitMs = 200;
 const retryWaitMs = 5_000;
@@ -74,14 +79,22 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
       logger,
       bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
       batchRowsMax: config.STREAMER_BATCH_ROWS,
+      spool: new UploadSpool(config.STREAMER_UPLOAD_SPOOL_DIR || join(tmpdir(), "streamer-uploads")),
+      keys: new IdempotencyKeys({
+        keysMax: config.STREAMER_IDEMPOTENCY_KEYS_MAX,
+        ttlMs: config.STREAMER_IDEMPOTENCY_TTL_MS,
+        nowMs: () => performance.now(),
+      }),
     },
   });
   const server = Bun.serve({
     hostname: config.STREAMER_HOST,
     port: config.STREAMER_PORT,
-    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX + 1,
-    fetch: (request) => app.handle(request),
+    // Room above the limit so an oversized chunked body reaches the upload's JSON 413, not Bun's bare one.
+    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX * 2 + 1024 * 1024,
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const port = server.port ?? config.STREAMER_PORT;
   logger.info({ port, host: config.STREAMER_HOST }, "listening");
   const stopHttp = async () => {
@@ -101,7 +114,13 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
   metrics.startRateSampling(Date.now);
 
-  await owner.start(signal);
+  if (!(await owner.start(signal))) {
+    // Shut down before the group was joined: nothing was produced, nothing to hand over.
+    metrics.stopRateSampling();
+    await producer.close();
+    await stopHttp();
+    return undefined;
+  }
   if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
   const readSignal = new AbortController();
   const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
@@ -183,26 +202,31 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
   const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
-  for (let attempt = 1; !signal.aborted; attempt += 1) {
-    try {
-      const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
-      return await Producer.create({
-        brokerUrl: config.BROKER_URL,
-        topic: config.STREAMER_TOPIC,
-        partitionCount: topic.partitions.length,
-        batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,
-        lingerMs: config.STREAMER_LINGER_MS,
-        bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
-        deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
-        clock: Date.now,
-      });
-    } catch (error) {
-      const waitMs = Math.min(connectBackoffMsMax, 250 * 2 ** Math.min(attempt, 5));
-      logger.warn({ err: error, brokerUrl: config.BROKER_URL, attempt, waitMs }, "broker not reachable yet");
-      await sleep(waitMs, signal);
-    }
-  }
-  return undefined;
+  const attempt = async () => {
+    const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
+    return await Producer.create({
+      brokerUrl: config.BROKER_URL,
+      topic: config.STREAMER_TOPIC,
+      partitionCount: topic.partitions.length,
+      batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,
+      lingerMs: config.STREAMER_LINGER_MS,
+      bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
+      deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
+      clock: Date.now,
+    });
+  };
+  return await unlessAborted(
+    retry(attempt, {
+      attemptsMax: startUpAttemptsMax,
+      backoff: connectBackoff,
+      signal,
+      onRetry: ({ error, attempt: attemptNumber, delayMs }) =>
+        logger.warn(
+          { err: error, brokerUrl: config.BROKER_URL, attempt: attemptNumber, waitMs: delayMs },
+          "broker not reachable yet",
+        ),
+    }),
+  );
 }
 
 interface SourceDeps extends StreamerDeps {

@@ -1,6 +1,6 @@
-import type { CreateTopicBody, TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
-import type { GroupDescription, GroupLag, GroupListing } from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/protocol.ts";
+import type { TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
+import type { GroupDetail, GroupListing } from "../broker-protocol/group-protocol.ts";
+import { brokerRoutes, healthPath, routeRequest } from "../broker-protocol/routes.ts";
 import { BrokerHttp } from "./http-client.ts";
 
 /** Topic and group administration (what the CLI and the services' start-up use). */
@@ -11,17 +11,28 @@ export class Admin {
     this.http = new BrokerHttp(options);
   }
 
+  /** True when the broker process answers its liveness route within `timeoutMs`. */
+  async answers(timeoutMs: number): Promise<boolean> {
+    try {
+      const response = await this.http.request({ method: "GET", target: healthPath }, { timeoutMs });
+      await response.body?.cancel();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   listTopics(): Promise<TopicList> {
-    return this.http.json<TopicList>("GET", ApiPath.topics);
+    return this.http.json(routeRequest(brokerRoutes.listTopics));
   }
 
   describeTopic(topic: string): Promise<TopicInfo> {
-    return this.http.json<TopicInfo>("GET", ApiPath.topic(topic));
+    return this.http.json(routeRequest(brokerRoutes.describeTopic, { topic }));
   }
 
   createTopic(name: string, partitions?: number): Promise<TopicInfo> {
-    const body: CreateTopicBody = partitions === undefined ? { name } : { name, partitions };
-    return this.http.json<TopicInfo>("POST", ApiPath.topics, body);
+    const body = partitions === undefined ? { name } : { name, partitions };
+    return this.http.json(routeRequest(brokerRoutes.createTopic), body);
   }
 
   /** Creates the topic unless it exists; returns its description either way. */
@@ -35,10 +46,10 @@ export class Admin {
   }
 
   listGroups(): Promise<GroupListing> {
-    return this.http.json<GroupListing>("GET", ApiPath.groups);
+    return this.http.json(routeRequest(brokerRoutes.listGroups));
   }
 
-  describeGroup(group: string): Promise<GroupDescription & { lag: GroupLag }> {
-    return this.http.json<GroupDescription & { lag: GroupLag }>("GET", ApiPath.group(group));
+  describeGroup(group: string): Promise<GroupDetail> {
+    return this.http.json(routeRequest(brokerRoutes.describeGroup, { group }));
   }
 }

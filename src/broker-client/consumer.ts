@@ -1,18 +1,15 @@
-import type { TopicInfo } from "../broker-protocol/api-schemas.ts";
-import {
-  type MemberAssignment,
-  type OffsetResetPolicy,
-  type PartitionOffset,
-  resetOffset,
-} from "../broker-protocol/group-protocol.ts";
-import { ApiPath } from "../broker-protocol/protocol.ts";
+import { type OffsetResetPolicy, type PartitionOffset, resetOffset } from "../broker-protocol/group-protocol.ts";
+import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
+import { type BackoffOptions, defaultBackoff } from "../runtime/backoff.ts";
+import { type MonotonicClock, monotonicMs } from "../runtime/clock.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { type BackoffOptions, defaultBackoff, retryUntil } from "./backoff.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
-import { assignmentKeys, GroupClient, parseKey, toAssignment } from "./group-client.ts";
+import { GroupClient } from "./group-client.ts";
+import { GroupMembership, type MembershipListener, type RevokeCause } from "./group-membership.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import { PartitionFetcher } from "./partition-fetcher.ts";
+import { type PartitionKey, parseKey } from "./partition-keys.ts";
 
 export type { ConsumedBatch };
 
@@ -39,47 +36,60 @@ export interface ConsumerOptions {
   connectTimeoutMs?: number;
   /** Errors the consumer recovers from (fetch failures, handler throws, lost heartbeats). */
   onError?: (error: unknown, where: string) => void;
-  clock?: () => number;
+  /** For heartbeats, sessions and auto-commits: durations only. */
+  clock?: MonotonicClock;
 }
 
 /**
- * A consumer-group member. Joins, heartbeats, runs one fetch loop per assigned
- * partition and commits what the handler has processed. On a rebalance a revoked
- * partition's loop is stopped (its in-flight handler awaited), its offset committed,
- * and only then the broker is told (heartbeat), so no record is handled by two
- * members at once and none is skipped.
+ * A consumer-group member: the group membership (group-membership.ts) hands it
+ * partitions; it runs one fetch loop per partition and commits what the handler
+ * has processed. A revoked partition's loop is stopped (its in-flight handler
+ * awaited) and its offset committed before the membership tells the broker, so no
+ * record is handled by two members at once and none is skipped.
  */
 export class Consumer {
   private readonly http: BrokerHttp;
   private readonly groups: GroupClient;
+  private readonly membership: GroupMembership;
   private readonly budget: ByteBudget;
-  private readonly clock: () => number;
-  private readonly fetchers = new Map<string, PartitionFetcher>();
-  private readonly processed = new Map<string, number>();
-  private readonly committed = new Map<string, number>();
-  private memberId: string | undefined;
-  private generation = 0;
-  private heartbeatIntervalMs = 1_000;
-  private lastHeartbeatOkMs = 0;
+  private readonly clock: MonotonicClock;
+  private readonly fetchers = new Map<PartitionKey, PartitionFetcher>();
+  private readonly processed = new Map<PartitionKey, number>();
+  private readonly committed = new Map<PartitionKey, number>();
   private closing = false;
   private readonly stopSignal = new AbortController();
-  private memberLoop: Promise<void> | undefined;
+  private commitLoop: Promise<void> | undefined;
   private commitChain: Promise<void> = Promise.resolve();
-  private lastCommitMs = 0;
 
   constructor(readonly options: ConsumerOptions) {
     this.http = new BrokerHttp({ brokerUrl: options.brokerUrl });
     this.groups = new GroupClient(this.http, options.group);
     this.budget = new ByteBudget(options.inFlightBytesMax ?? 32 * 1024 * 1024);
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? monotonicMs;
+    this.membership = new GroupMembership({
+      brokerUrl: options.brokerUrl,
+      group: options.group,
+      topics: options.topics,
+      clientId: options.clientId ?? `consumer-${process.pid}`,
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      ...(options.resetPolicy === undefined ? {} : { resetPolicy: options.resetPolicy }),
+      joinRetry: {
+        deadlineMs: options.connectTimeoutMs ?? 30_000,
+        backoff: options.backoff ?? defaultBackoff,
+        isRetryable: isRetryableError,
+      },
+      listener: this.listener(),
+      onError: (error, where) => this.reportError(error, where),
+      clock: this.clock,
+    });
   }
 
   get id(): string | undefined {
-    return this.memberId;
+    return this.membership.memberId;
   }
 
   get currentGeneration(): number {
-    return this.generation;
+    return this.membership.generation;
   }
 
   /** Partitions this member fetches now, as "topic/partition". */
@@ -89,20 +99,14 @@ export class Consumer {
 
   /** Joins the group and starts fetching; resolves after the first assignment is running. */
   async start(): Promise<void> {
-    if (this.memberLoop !== undefined) throw new Error(`consumer of group ${this.options.group} already started`);
-    await retryUntil(() => this.join(), {
-      timeoutMs: this.options.connectTimeoutMs ?? 30_000,
-      backoff: this.options.backoff ?? defaultBackoff,
-      isRetryable: isRetryableError,
-    });
-    this.memberLoop = this.runMemberLoop();
+    if (this.commitLoop !== undefined) throw new Error(`consumer of group ${this.options.group} already started`);
+    await this.membership.start();
+    this.commitLoop = this.runAutoCommit();
   }
 
   /** Commits every processed offset not committed yet. */
   commit(): Promise<void> {
-    const run = this.commitChain.then(() => this.commitNow([...this.processed.keys()]));
-    this.commitChain = run.catch(() => undefined);
-    return run;
+    return this.enqueueCommit(() => [...this.processed.keys()]);
   }
 
   /** Stops fetching, waits for handlers, commits, leaves the group. */
@@ -110,111 +114,49 @@ export class Consumer {
     if (this.closing) return;
     this.closing = true;
     this.stopSignal.abort();
-    await this.memberLoop;
-    await this.stopFetchers([...this.fetchers.keys()]);
-    await this.commit().catch((error) => this.reportError(error, "final commit"));
-    if (this.memberId !== undefined) {
-      await this.groups.leave(this.memberId).catch((error) => this.reportError(error, "leave"));
+    await this.commitLoop;
+    // Leaving revokes every partition first: fetch loops stop, their offsets are committed.
+    await this.membership.leave();
+  }
+
+  private listener(): MembershipListener {
+    return {
+      onAssigned: (keys) => this.startFetchers(keys),
+      onRevoked: (keys, cause) => this.onRevoked(keys, cause),
+      onLost: async (keys) => {
+        // Another member may own these now: stop, and forget offsets we may no longer commit.
+        await this.stopFetchers(keys);
+        for (const key of keys) {
+          this.processed.delete(key);
+          this.committed.delete(key);
+        }
+      },
+    };
+  }
+
+  /** Stops the partitions' loops, then commits what they processed: they are still ours until this resolves. */
+  private async onRevoked(keys: readonly PartitionKey[], cause: RevokeCause): Promise<void> {
+    await this.stopFetchers(keys);
+    const where = cause === "leave" ? "final commit" : "commit on revoke";
+    await this.enqueueCommit(() => keys).catch((error) => this.reportError(error, where));
+    for (const key of keys) {
+      this.processed.delete(key);
+      this.committed.delete(key);
     }
   }
 
-  private async join(): Promise<void> {
-    const state = await this.groups.join({
-      ...(this.memberId === undefined ? {} : { memberId: this.memberId }),
-      clientId: this.options.clientId ?? `consumer-${process.pid}`,
-      topics: this.options.topics,
-      ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
-      ...(this.options.resetPolicy === undefined ? {} : { resetPolicy: this.options.resetPolicy }),
-    });
-    this.memberId = state.memberId;
-    this.heartbeatIntervalMs = state.heartbeatIntervalMs;
-    this.lastHeartbeatOkMs = this.clock();
-    await this.reconcile(state);
-  }
-
-  /** One loop for heartbeats and auto-commits, so membership changes never race each other. */
-  private async runMemberLoop(): Promise<void> {
-    let heartbeatNow = false;
-    let lastHeartbeatMs = this.clock();
+  private async runAutoCommit(): Promise<void> {
+    const intervalMs = this.options.autoCommitIntervalMs ?? 1_000;
+    // 0 commits after every batch (onProcessed): nothing to do on a timer then.
+    if (intervalMs === 0) return;
     while (!this.closing) {
-      if (!heartbeatNow) await sleep(this.tickMs(lastHeartbeatMs), this.stopSignal.signal);
+      await sleep(intervalMs, this.stopSignal.signal);
       if (this.closing) return;
-      if (heartbeatNow || this.clock() - lastHeartbeatMs >= this.heartbeatIntervalMs) {
-        lastHeartbeatMs = this.clock();
-        heartbeatNow = await this.heartbeatOnce();
-      }
-      await this.autoCommit();
+      await this.commit().catch((error) => this.reportError(error, "auto-commit"));
     }
   }
 
-  /** Sleep until the next heartbeat or auto-commit is due, whichever comes first. */
-  private tickMs(lastHeartbeatMs: number): number {
-    const untilHeartbeatMs = lastHeartbeatMs + this.heartbeatIntervalMs - this.clock();
-    const commitIntervalMs = this.options.autoCommitIntervalMs ?? 1_000;
-    const untilCommitMs =
-      commitIntervalMs === 0 ? untilHeartbeatMs : this.lastCommitMs + commitIntervalMs - this.clock();
-    return Math.max(1, Math.min(untilHeartbeatMs, untilCommitMs));
-  }
-
-  /** Returns true when the member must heartbeat again at once (it just let partitions go). */
-  private async heartbeatOnce(): Promise<boolean> {
-    const memberId = this.memberId;
-    if (memberId === undefined) {
-      // Evicted earlier and the rejoin failed: keep trying on every tick.
-      await this.join().catch((error) => this.reportError(error, "rejoin"));
-      return false;
-    }
-    try {
-      const owned = toAssignment(this.fetchers.keys());
-      const state = await this.groups.heartbeat({ memberId, generation: this.generation, owned });
-      this.lastHeartbeatOkMs = this.clock();
-      return await this.reconcile(state);
-    } catch (error) {
-      return await this.onHeartbeatError(error);
-    }
-  }
-
-  private async onHeartbeatError(error: unknown): Promise<boolean> {
-    this.reportError(error, "heartbeat");
-    const status = error instanceof BrokerClientError ? error.status : 0;
-    const silentMs = this.clock() - this.lastHeartbeatOkMs;
-    const sessionMs = this.options.sessionTimeoutMs ?? 10_000;
-    if (status === 410 || status === 404 || silentMs >= sessionMs) {
-      // Evicted (or as good as): another member may own our partitions now.
-      await this.stopFetchers([...this.fetchers.keys()]);
-      this.processed.clear();
-      this.committed.clear();
-      if (status === 410 || status === 404) this.memberId = undefined;
-      await this.join().catch((joinError) => this.reportError(joinError, "rejoin"));
-      return false;
-    }
-    if (status === 409) {
-      await this.join().catch((joinError) => this.reportError(joinError, "rejoin"));
-    }
-    return false;
-  }
-
-  /** Applies an assignment: revoke what left it (commit first), start what joined it. */
-  private async reconcile(state: MemberAssignment): Promise<boolean> {
-    this.generation = state.generation;
-    this.heartbeatIntervalMs = state.heartbeatIntervalMs;
-    const wanted = assignmentKeys(state.assignment);
-    const revoked = [...this.fetchers.keys()].filter((key) => !wanted.has(key));
-    if (revoked.length > 0) {
-      await this.stopFetchers(revoked);
-      await this.commitChain;
-      await this.commitNow(revoked).catch((error) => this.reportError(error, "commit on revoke"));
-      for (const key of revoked) {
-        this.processed.delete(key);
-        this.committed.delete(key);
-      }
-    }
-    const added = [...wanted].filter((key) => !this.fetchers.has(key));
-    if (added.length > 0 && !this.closing) await this.startFetchers(added);
-    return revoked.length > 0;
-  }
-
-  private async stopFetchers(keys: string[]): Promise<void> {
+  private async stopFetchers(keys: readonly PartitionKey[]): Promise<void> {
     const stopping = keys.map(async (key) => {
       const fetcher = this.fetchers.get(key);
       if (fetcher === undefined) return;
@@ -224,7 +166,7 @@ export class Consumer {
     await Promise.all(stopping);
   }
 
-  private async startFetchers(keys: string[]): Promise<void> {
+  private async startFetchers(keys: readonly PartitionKey[]): Promise<void> {
     const positions = await this.startPositions(keys);
     for (const key of keys) {
       const { topic, partition } = parseKey(key);
@@ -249,13 +191,13 @@ export class Consumer {
   }
 
   /** Committed offsets, or the group's reset policy applied to the partition's bounds. */
-  private async startPositions(keys: string[]): Promise<Map<string, number>> {
-    const positions = new Map<string, number>();
+  private async startPositions(keys: readonly PartitionKey[]): Promise<Map<PartitionKey, number>> {
+    const positions = new Map<PartitionKey, number>();
     const topics = new Set(keys.map((key) => parseKey(key).topic));
     for (const topic of topics) {
       const [offsets, info] = await Promise.all([
         this.groups.offsets(topic),
-        this.http.json<TopicInfo>("GET", ApiPath.topic(topic)),
+        this.http.json(routeRequest(brokerRoutes.describeTopic, { topic })),
       ]);
       const committed = new Map(offsets.offsets.map((entry) => [entry.partition, entry.offset]));
       for (const partitionInfo of info.partitions) {
@@ -270,20 +212,20 @@ export class Consumer {
     return positions;
   }
 
-  private onProcessed(key: string, nextOffset: number): void {
+  private onProcessed(key: PartitionKey, nextOffset: number): void {
     this.processed.set(key, nextOffset);
     if ((this.options.autoCommitIntervalMs ?? 1_000) === 0) void this.commit().catch(() => undefined);
   }
 
-  private async autoCommit(): Promise<void> {
-    const intervalMs = this.options.autoCommitIntervalMs ?? 1_000;
-    if (this.clock() - this.lastCommitMs < intervalMs) return;
-    this.lastCommitMs = this.clock();
-    await this.commit().catch((error) => this.reportError(error, "auto-commit"));
+  /** Commits run one at a time, in order: a revocation's final commit never races an auto-commit. */
+  private enqueueCommit(keysOf: () => readonly PartitionKey[]): Promise<void> {
+    const run = this.commitChain.then(() => this.commitNow(keysOf()));
+    this.commitChain = run.catch(() => undefined);
+    return run;
   }
 
-  private async commitNow(keys: string[]): Promise<void> {
-    const memberId = this.memberId;
+  private async commitNow(keys: readonly PartitionKey[]): Promise<void> {
+    const memberId = this.membership.memberId;
     if (memberId === undefined) return;
     const offsets: PartitionOffset[] = [];
     for (const key of keys) {
@@ -294,23 +236,15 @@ export class Consumer {
     }
     if (offsets.length === 0) return;
     try {
-      await this.groups.commit({ memberId, generation: this.generation, offsets });
+      await this.groups.commit({ memberId, generation: this.membership.generation, offsets });
     } catch (error) {
       // The group moved on (a member joined or left) since our last heartbeat: learn the
       // generation while keeping our partitions, then commit once more.
       if (!(error instanceof BrokerClientError) || error.code !== "stale_generation") throw error;
-      await this.refreshGeneration(memberId);
-      await this.groups.commit({ memberId, generation: this.generation, offsets });
+      await this.membership.refreshGeneration();
+      await this.groups.commit({ memberId, generation: this.membership.generation, offsets });
     }
     for (const entry of offsets) this.committed.set(`${entry.topic}/${entry.partition}`, entry.offset);
-  }
-
-  /** A heartbeat that keeps every partition we hold or have uncommitted offsets for. */
-  private async refreshGeneration(memberId: string): Promise<void> {
-    const owned = toAssignment(new Set([...this.fetchers.keys(), ...this.processed.keys()]));
-    const state = await this.groups.heartbeat({ memberId, generation: this.generation, owned });
-    this.lastHeartbeatOkMs = this.clock();
-    this.generation = state.generation;
   }
 
   private reportError(error: unknown, where: string): void {

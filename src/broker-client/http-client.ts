@@ -1,4 +1,11 @@
 import type { ErrorBody } from "../broker-protocol/api-schemas.ts";
+import {
+  ContentTypeHeader,
+  jsonContentType,
+  RetryAfterHeader,
+  RetryAfterMsHeader,
+} from "../broker-protocol/headers.ts";
+import type { RouteBody, RouteRequest, RouteResponse, RouteSpec } from "../broker-protocol/routes.ts";
 
 /**
  * An error answer from the broker, or a network failure (status 0). `retryable`
@@ -43,29 +50,30 @@ export class BrokerHttp {
 
   /** Sends a request; a non-2xx answer or a network error throws BrokerClientError. */
   async request(
-    method: string,
-    path: string,
+    request: Pick<RouteRequest, "method" | "target">,
     init: { body?: Uint8Array | string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<Response> {
+    const { method, target } = request;
     const headers: Record<string, string> = {};
-    if (init.contentType !== undefined) headers["content-type"] = init.contentType;
+    if (init.contentType !== undefined) headers[ContentTypeHeader] = init.contentType;
     const timeout = AbortSignal.timeout(init.timeoutMs ?? this.requestTimeoutMs);
     const signal = init.signal === undefined ? timeout : AbortSignal.any([timeout, init.signal]);
     let response: Response;
     try {
-      response = await fetch(this.baseUrl + path, { method, headers, body: init.body ?? null, signal });
+      response = await fetch(this.baseUrl + target, { method, headers, body: init.body ?? null, signal });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      throw new BrokerClientError(0, "network", `${method} ${path}: ${message}`, true, 0, undefined);
+      throw new BrokerClientError(0, "network", `${method} ${target}: ${message}`, true, 0, undefined);
     }
     if (response.ok) return response;
-    throw await errorFromResponse(method, path, response);
+    throw await errorFromResponse(method, target, response);
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const init = body === undefined ? {} : { body: JSON.stringify(body), contentType: "application/json" };
-    const response = await this.request(method, path, init);
-    return (await response.json()) as T;
+  /** A JSON route: the body (when the route takes one) out, the route's response type back. */
+  async json<R extends RouteSpec>(request: RouteRequest<R>, body?: RouteBody<R>): Promise<RouteResponse<R>> {
+    const init = body === undefined ? {} : { body: JSON.stringify(body), contentType: jsonContentType };
+    const response = await this.request(request, init);
+    return (await response.json()) as RouteResponse<R>;
   }
 }
 
@@ -85,8 +93,8 @@ export async function errorFromResponse(method: string, path: string, response: 
 }
 
 function retryAfterFrom(response: Response): number {
-  const precise = Number(response.headers.get("retry-after-ms"));
+  const precise = Number(response.headers.get(RetryAfterMsHeader));
   if (Number.isFinite(precise) && precise > 0) return precise;
-  const seconds = Number(response.headers.get("retry-after"));
+  const seconds = Number(response.headers.get(RetryAfterHeader));
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }

@@ -1,9 +1,9 @@
-import { ApiPath, FetchHeader } from "../broker-protocol/protocol.ts";
+import { type BackoffOptions, backoffDelayMs } from "../runtime/backoff.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { type BackoffOptions, backoffDelayMs } from "./backoff.ts";
 import type { ByteBudget } from "./byte-budget.ts";
 import { ConsumedBatch } from "./consumed-batch.ts";
 import { BrokerClientError, type BrokerHttp } from "./http-client.ts";
+import { type FetchedBytes, fetchPartition } from "./partition-fetch.ts";
 
 export interface PartitionFetcherOptions {
   http: BrokerHttp;
@@ -75,21 +75,22 @@ export class PartitionFetcher {
 
   private async fetchOnce(): Promise<ConsumedBatch | undefined> {
     const { topic, partition, fetchBytesMax, fetchWaitMs } = this.options;
-    const query = `?offset=${this.position}&max_bytes=${fetchBytesMax}&wait_ms=${fetchWaitMs}`;
-    let response: Response;
+    let fetched: FetchedBytes;
     try {
-      response = await this.options.http.request("GET", ApiPath.fetch(topic, partition) + query, {
+      fetched = await fetchPartition(this.options.http, {
+        topic,
+        partition,
+        offset: this.position,
+        fetchBytesMax,
+        waitMs: fetchWaitMs,
         signal: this.abort.signal,
-        timeoutMs: fetchWaitMs + this.options.http.requestTimeoutMs,
       });
     } catch (error) {
       if (error instanceof BrokerClientError && error.code === "offset_out_of_range")
         return this.resetOutOfRange(error);
       throw error;
     }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const nextOffset = Number(response.headers.get(FetchHeader.nextOffset));
-    const highWatermark = Number(response.headers.get(FetchHeader.highWatermark));
+    const { bytes, nextOffset, highWatermark } = fetched;
     if (bytes.byteLength === 0 || !(nextOffset > this.position)) return undefined;
     return new ConsumedBatch(topic, partition, bytes, this.position, nextOffset, highWatermark, this.abort.signal);
   }

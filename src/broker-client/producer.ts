@@ -1,12 +1,7 @@
-import type {
-  CreateTopicBody,
-  ProduceResponse,
-  ProduceResult,
-  ProducerIdResponse,
-  TopicInfo,
-} from "../broker-protocol/api-schemas.ts";
+import type { ProduceResponse, ProduceResult } from "../broker-protocol/api-schemas.ts";
+import { binaryContentType } from "../broker-protocol/headers.ts";
 import { partitionForKey } from "../broker-protocol/partitioner.ts";
-import { ApiPath, encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/protocol.ts";
+import { encodeProduceFrames, framedBytes, type PartitionBatch } from "../broker-protocol/produce-frames.ts";
 import {
   batchBytesLimit,
   batchHeaderBytes,
@@ -14,7 +9,9 @@ import {
   recordKeyBytesMax,
   sequenceMax,
 } from "../broker-protocol/record-batch.ts";
-import { type BackoffOptions, backoffDelayMs, defaultBackoff, retryUntil } from "./backoff.ts";
+import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
+import { type BackoffOptions, backoffDelayMs, defaultBackoff } from "../runtime/backoff.ts";
+import { type RetryOptions, retry } from "../runtime/retry.ts";
 import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
 import {
   type BatchAck,
@@ -93,6 +90,7 @@ const textEncoder = new TextEncoder();
  */
 export class Producer {
   private readonly http: BrokerHttp;
+  private renewingProducerId = false;
   private readonly accumulator: RecordAccumulator;
   private readonly partitionOf: (key: string) => number;
   private readonly clock: () => number;
@@ -156,15 +154,13 @@ export class Producer {
   /** Resolves the topic's partition count (creating the topic if asked) and a producer id. */
   static async create(options: ProducerOptions): Promise<Producer> {
     const http = new BrokerHttp({ brokerUrl: options.brokerUrl });
-    const retry = {
-      timeoutMs: options.connectTimeoutMs ?? 30_000,
+    const connect: RetryOptions = {
+      deadlineMs: options.connectTimeoutMs ?? 30_000,
       backoff: options.backoff ?? defaultBackoff,
       isRetryable: isRetryableError,
     };
-    const partitionCount =
-      options.partitionCount ?? (await retryUntil(() => topicPartitionCount(http, options), retry));
-    const producerId =
-      options.idempotent === false ? producerIdNone : await retryUntil(() => newProducerId(http), retry);
+    const partitionCount = options.partitionCount ?? (await retry(() => topicPartitionCount(http, options), connect));
+    const producerId = options.idempotent === false ? producerIdNone : await retry(() => newProducerId(http), connect);
     return new Producer(options, partitionCount, producerId);
   }
 
@@ -317,6 +313,8 @@ export class Producer {
 
   /** Sends one request with the head batch of every ready partition, while requests may be added. */
   private pump(): void {
+    // New batches wait for the fresh producer id; renewProducerId pumps once it is there.
+    if (this.renewingProducerId) return;
     while (this.requestsInFlight < this.limits.requestsInFlightMax) {
       const batches = this.takeReadyHeads();
       if (batches.length === 0) return;
@@ -399,9 +397,9 @@ export class Producer {
       this.requestBody ??= new Uint8Array(this.limits.requestBytesMax);
       // fetch copies the body before request() returns (test/src/broker-client/http-client.test.ts
       // holds Bun to it), so the one buffer serves every request, in flight or not.
-      const response = await this.http.request("POST", ApiPath.produce(this.options.topic), {
+      const response = await this.http.request(routeRequest(brokerRoutes.produce, { topic: this.options.topic }), {
         body: encodeProduceFrames(frames, this.requestBody),
-        contentType: "application/octet-stream",
+        contentType: binaryContentType,
       });
       const body = (await response.json()) as ProduceResponse;
       if (body.results.length !== batches.length) {
@@ -486,17 +484,43 @@ export class Producer {
 
   /**
    * After a batch fails in a way the broker's sequence state cannot tell (it may or
-   * may not be appended), later batches start a fresh sequence space under a new
-   * random id rather than risk being taken for duplicates.
+   * may not be appended), later batches start a fresh sequence space under a new id
+   * from the broker (it refuses ids it did not allocate) rather than risk being taken
+   * for duplicates.
    */
   private restartSequences(): void {
     if (this.producerId === producerIdNone) return;
-    this.producerId = randomProducerId();
     for (const queue of this.accumulator.queues) {
       queue.nextSequence = 0;
       // A batch already sent keeps its id and sequence: its retry must still be recognised.
       for (const pending of queue.sealed) if (pending.attempts === 0) pending.encoded = undefined;
     }
+    this.renewProducerId();
+  }
+
+  /** Asks the broker for a new id; while it is pending nothing new is sent. Without one, carries on non-idempotent. */
+  private renewProducerId(): void {
+    if (this.renewingProducerId) return;
+    this.renewingProducerId = true;
+    const renew: RetryOptions = {
+      deadlineMs: this.limits.deliveryTimeoutMs,
+      backoff: this.backoff,
+      isRetryable: isRetryableError,
+    };
+    void retry(() => newProducerId(this.http), renew)
+      .then(
+        (producerId) => {
+          this.producerId = producerId;
+        },
+        () => {
+          this.producerId = producerIdNone;
+        },
+      )
+      .finally(() => {
+        this.renewingProducerId = false;
+        this.pump();
+        this.notifyIdle();
+      });
   }
 
   private release(batch: PendingBatch): void {
@@ -524,35 +548,26 @@ function asClientError(error: unknown, requestBytes: number): BrokerClientError 
   return new BrokerClientError(0, "client", `produce of ${requestBytes} bytes: ${message}`, true, 0, undefined);
 }
 
-/** A random id in the upper half of the safe range, far from the broker's counter. */
-export function randomProducerId(): number {
-  return 2 ** 52 + Math.floor(Math.random() * (2 ** 52 - 1));
-}
-
+/** Only the broker hands out producer ids: it refuses one it never allocated. */
 async function newProducerId(http: BrokerHttp): Promise<number> {
-  try {
-    const body = await http.json<ProducerIdResponse>("POST", ApiPath.producers);
-    return body.producerId;
-  } catch (error) {
-    if (error instanceof BrokerClientError && error.status === 404) return randomProducerId();
-    throw error;
-  }
+  const body = await http.json(routeRequest(brokerRoutes.allocateProducerId));
+  return body.producerId;
 }
 
 async function topicPartitionCount(http: BrokerHttp, options: ProducerOptions): Promise<number> {
+  const describe = routeRequest(brokerRoutes.describeTopic, { topic: options.topic });
   try {
-    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    const info = await http.json(describe);
     return info.partitions.length;
   } catch (error) {
     if (!(error instanceof BrokerClientError) || error.status !== 404 || options.createTopic !== true) throw error;
   }
-  const body: CreateTopicBody = { name: options.topic };
   try {
-    const info = await http.json<TopicInfo>("POST", ApiPath.topics, body);
+    const info = await http.json(routeRequest(brokerRoutes.createTopic), { name: options.topic });
     return info.partitions.length;
   } catch (error) {
     if (!(error instanceof BrokerClientError) || error.code !== "topic_exists") throw error;
-    const info = await http.json<TopicInfo>("GET", ApiPath.topic(options.topic));
+    const info = await http.json(describe);
     return info.partitions.length;
   }
 }

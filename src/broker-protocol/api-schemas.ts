@@ -1,6 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { t } from "elysia";
-import { namePattern } from "./protocol.ts";
+import { namePattern } from "./names.ts";
 
 /**
  * JSON shapes of the broker's HTTP API (topics, produce, fetch, producer ids). The
@@ -28,6 +27,7 @@ export const ErrorCodeStatus = {
   disk_full: 503,
   shutting_down: 503,
   corrupt_batch: 400,
+  unknown_producer_id: 400,
   internal: 500,
 } as const;
 export type ErrorCode = keyof typeof ErrorCodeStatus;
@@ -64,11 +64,14 @@ export const ProduceResponse = Type.Object(
 );
 export type ProduceResponse = Static<typeof ProduceResponse>;
 
-/** Query strings arrive as text: Elysia's `t.Integer` converts them, TypeBox's would not. */
-export const FetchQuery = t.Object({
-  offset: t.Integer({ minimum: 0, description: "first offset wanted" }),
-  max_bytes: t.Optional(t.Integer({ minimum: 1, description: "bound on the response (at least one batch)" })),
-  wait_ms: t.Optional(t.Integer({ minimum: 0, description: "long-poll this long when nothing is there" })),
+/**
+ * Query strings arrive as text: the broker converts these integers before checking
+ * them (brokers/server/route-schemas.ts), the clients write them with routeRequest.
+ */
+export const FetchQuery = Type.Object({
+  offset: Type.Integer({ minimum: 0, description: "first offset wanted" }),
+  max_bytes: Type.Optional(Type.Integer({ minimum: 1, description: "bound on the response (at least one batch)" })),
+  wait_ms: Type.Optional(Type.Integer({ minimum: 0, description: "long-poll this long when nothing is there" })),
 });
 export type FetchQuery = Static<typeof FetchQuery>;
 

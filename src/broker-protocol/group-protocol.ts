@@ -1,10 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { namePattern } from "./protocol.ts";
+import { namePattern } from "./names.ts";
 
 /**
  * JSON bodies of the consumer-group API (join, heartbeat, leave, commit, offsets,
  * describe, list), shared by the broker's coordinator (brokers/groups) and the
- * client library (src/broker). One schema per shape; the types are derived.
+ * client library (src/broker-client). One schema per shape; the types are derived.
  *
  * Hand-over contract (cooperative, no partition is ever owned by two live members):
  * - A member processes exactly the partitions in the last `assignment` it received.
@@ -113,6 +113,9 @@ export const LeaveGroupRequest = Type.Object(
 );
 export type LeaveGroupRequest = Static<typeof LeaveGroupRequest>;
 
+export const LeaveGroupResponse = Type.Object({ left: Type.Boolean() });
+export type LeaveGroupResponse = Static<typeof LeaveGroupResponse>;
+
 export const PartitionOffset = Type.Object({
   topic: TopicName,
   partition: PartitionNumber,
@@ -204,6 +207,10 @@ export const GroupLag = Type.Object(
   { $id: "GroupLag" },
 );
 export type GroupLag = Static<typeof GroupLag>;
+
+/** A group's description with the lag of each of its partitions (what `describe` answers). */
+export const GroupDetail = Type.Composite([GroupDescription, Type.Object({ lag: GroupLag })], { $id: "GroupDetail" });
+export type GroupDetail = Static<typeof GroupDetail>;
 
 /** Error codes of the group API, with the HTTP status each travels with. */
 export const GroupErrorStatus = {

@@ -1,12 +1,12 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { textLengthMax } from "./telemetry.ts";
+import { gpuIndexMax, textLengthMax } from "./telemetry.ts";
 
 /** A GPU as the registry knows it: identity, placement and when it reported. */
 export const Gpu = Type.Object(
   {
     uuid: Type.String({ minLength: 1, maxLength: textLengthMax, description: "GPU UUID (the API's id)" }),
     hostname: Type.String({ maxLength: textLengthMax }),
-    gpu_index: Type.Integer({ minimum: 0, maximum: 1023 }),
+    gpu_index: Type.Integer({ minimum: 0, maximum: gpuIndexMax }),
     device: Type.String({ maxLength: textLengthMax }),
     model: Type.String({ maxLength: textLengthMax }),
     driver_version: Type.String({ maxLength: textLengthMax, description: "empty when the exporter did not say" }),

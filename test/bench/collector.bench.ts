@@ -10,9 +10,9 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { concatGroupRows } from "../../services/collector/insert-coalescer.ts";
-import { PartitionIo } from "../../services/collector/partition-io.ts";
 import { admitRecord } from "../../services/collector/record-validation.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
@@ -20,7 +20,7 @@ import { migrate } from "../../src/clickhouse/migrations.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
-import { startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { metricValue } from "../support/prometheus.ts";
 
 const short = process.env.BENCH_SHORT === "1";
@@ -95,11 +95,12 @@ async function scrape(url: string): Promise<string> {
  * collector ~100 ms of CPU (prom-client's default process metrics call Bun's heapStats),
  * which polling several times a second would charge to the collector.
  */
-async function runCollector(brokerUrl: string, clickhouseUrl: string, client: ClickHouseClient) {
+async function runCollector(brokerUrl: string, clickhouse: EmbeddedClickHouse, client: ClickHouseClient) {
   const spawnedMs = performance.now();
   const collector = await startCollector({
     brokerUrl,
-    clickhouseUrl,
+    clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "bench",
     env: {
       COLLECTOR_LINGER_MS: "1000",
@@ -166,7 +167,7 @@ async function runCeiling(
  * records, validate and join them into insert bodies, on this one thread.
  */
 async function runCollectorPath(brokerUrl: string): Promise<number> {
-  const io = new PartitionIo({ brokerUrl });
+  const io = new PartitionClient({ brokerUrl });
   const began = performance.now();
   let rows = 0;
   for (let partition = 0; partition < partitions; partition++) {
@@ -209,7 +210,13 @@ const [broker, clickhouse] = await Promise.all([
   startEmbeddedClickHouse(),
 ]);
 const connect = (database: string) =>
-  createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 120_000 });
+  createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: clickhouse.password,
+    database,
+    requestTimeoutMs: 120_000,
+  });
 const [admin, benchClient, ceilingClient] = [connect("default"), connect("bench"), connect("ceiling")];
 try {
   console.log(`pre-filling the broker with ${rowsTotal} datapoints in ${partitions} partitions...`);
@@ -219,7 +226,7 @@ try {
   // The embedded endpoint's first inserts are slower (cold engine, JIT): warm it up so the
   // collector run is not charged for that and the ceiling run alone enjoys it.
   await runCeiling(admin, connect("warmup"), 10_000, "warmup", 50_000);
-  const collector = await runCollector(broker.url, clickhouse.url, benchClient);
+  const collector = await runCollector(broker.url, clickhouse, benchClient);
   await Bun.sleep(1_000);
   const stored = await countRows(benchClient);
   if (stored !== rowsTotal) throw new Error(`ClickHouse holds ${stored} rows, expected ${rowsTotal}`);

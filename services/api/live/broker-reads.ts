@@ -1,8 +1,9 @@
 import { ConsumedBatch } from "../../../src/broker-client/consumed-batch.ts";
 import { BrokerClientError, type BrokerHttp } from "../../../src/broker-client/http-client.ts";
+import { fetchPartition } from "../../../src/broker-client/partition-fetch.ts";
 import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
 import type { GroupOffsets, OffsetResetPolicy } from "../../../src/broker-protocol/group-protocol.ts";
-import { ApiPath, FetchHeader } from "../../../src/broker-protocol/protocol.ts";
+import { brokerRoutes, routeRequest } from "../../../src/broker-protocol/routes.ts";
 
 /**
  * The few broker reads the API makes, over the broker's public HTTP API: a topic's
@@ -12,7 +13,7 @@ import { ApiPath, FetchHeader } from "../../../src/broker-protocol/protocol.ts";
 
 export async function describeTopic(http: BrokerHttp, topic: string): Promise<TopicInfo | undefined> {
   try {
-    return await http.json<TopicInfo>("GET", ApiPath.topic(topic));
+    return await http.json(routeRequest(brokerRoutes.describeTopic, { topic }));
   } catch (error) {
     if (error instanceof BrokerClientError && error.status === 404) return undefined;
     throw error;
@@ -29,7 +30,7 @@ export interface CommittedOffsets {
 export async function committedOffsets(http: BrokerHttp, group: string, topic: string): Promise<CommittedOffsets> {
   let answer: GroupOffsets;
   try {
-    answer = await http.json<GroupOffsets>("GET", `${ApiPath.groupOffsets(group)}?topic=${encodeURIComponent(topic)}`);
+    answer = await http.json(routeRequest(brokerRoutes.groupOffsets, { group }, { topic }));
   } catch (error) {
     if (error instanceof BrokerClientError && error.status === 404)
       return { offsets: new Map(), resetPolicy: undefined };
@@ -53,14 +54,14 @@ export interface FetchOptions {
 /** One long-poll; undefined when nothing new arrived within the wait. */
 export async function fetchBatch(http: BrokerHttp, options: FetchOptions): Promise<ConsumedBatch | undefined> {
   const { topic, partition, offset } = options;
-  const query = `?offset=${offset}&max_bytes=${options.bytesMax}&wait_ms=${options.waitMs}`;
-  const response = await http.request("GET", ApiPath.fetch(topic, partition) + query, {
+  const { bytes, nextOffset, highWatermark } = await fetchPartition(http, {
+    topic,
+    partition,
+    offset,
+    fetchBytesMax: options.bytesMax,
+    waitMs: options.waitMs,
     signal: options.signal,
-    timeoutMs: options.waitMs + http.requestTimeoutMs,
   });
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const nextOffset = Number(response.headers.get(FetchHeader.nextOffset));
-  const highWatermark = Number(response.headers.get(FetchHeader.highWatermark));
   if (bytes.byteLength === 0 || !(nextOffset > offset)) return undefined;
   return new ConsumedBatch(topic, partition, bytes, offset, nextOffset, highWatermark);
 }

@@ -1,6 +1,6 @@
 import { BrokerClientError, type BrokerHttp } from "../../../src/broker-client/http-client.ts";
 import type { GroupDescription, GroupLag, GroupListing } from "../../../src/broker-protocol/group-protocol.ts";
-import { ApiPath } from "../../../src/broker-protocol/protocol.ts";
+import { brokerRoutes, routeRequest } from "../../../src/broker-protocol/routes.ts";
 import type { Logger } from "../../../src/observability/logger.ts";
 import type { WallClock } from "../../../src/runtime/clock.ts";
 import { sleep } from "../../../src/runtime/sleep.ts";
@@ -127,7 +127,7 @@ export class PipelineMonitor {
         describeTopic(http, topic),
         describeGroup(http, group),
         describeTopic(http, deadLetterTopic),
-        http.json<GroupListing>("GET", ApiPath.groups),
+        http.json(routeRequest(brokerRoutes.listGroups)),
       ]);
       const produced = described?.partitions.reduce((sum, partition) => sum + partition.highWatermark, 0) ?? 0;
       const lag = detail?.lag;
@@ -164,7 +164,7 @@ async function describeGroup(
   group: string,
 ): Promise<(GroupDescription & { lag: GroupLag }) | undefined> {
   try {
-    return await http.json<GroupDescription & { lag: GroupLag }>("GET", ApiPath.group(group));
+    return await http.json(routeRequest(brokerRoutes.describeGroup, { group }));
   } catch (error) {
     if (error instanceof BrokerClientError && error.status === 404) return undefined;
     throw error;

@@ -16,7 +16,8 @@ import {
 import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
-import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
@@ -24,7 +25,7 @@ import { liveTelemetryPage, type PageSource } from "../live/live-window.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 import { SharedRead } from "../shared-read.ts";
-import { formatRfc3339 } from "../time-parsing.ts";
+import { epochMsMax, epochMsMin, formatRfc3339 } from "../time-parsing.ts";
 import { describeMs, resolveTimeWindow, type TimeWindow } from "../time-window.ts";
 import { GpuParams } from "./gpu-routes.ts";
 
@@ -61,10 +62,12 @@ export const windowQueryProperties = (limits: ApiContext["limits"]) => ({
   ),
 });
 
-const telemetryCursor = createCursorCodec(
-  "telemetry",
-  Type.Object({ after: TelemetryCursor, startMs: Type.Integer({ minimum: 0 }), endMs: Type.Integer({ minimum: 0 }) }),
-);
+const TelemetryCursorPosition = Type.Object({
+  after: TelemetryCursor,
+  startMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
+  endMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
+});
+type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
 
 /** GET /api/v1/gpus/{id}/telemetry: one GPU's datapoints in a window, keyset-paginated. */
 export function telemetryRoutes(context: ApiContext) {
@@ -83,6 +86,7 @@ export function telemetryRoutes(context: ApiContext) {
   });
   const partsReader = new DatapointsPartsReader(context.reader);
   const pages: PageAnswering = {
+    cursor: createCursorCodec("telemetry", TelemetryCursorPosition, context.cursorKey),
     cache: new FingerprintedCache({
       name: "telemetry_page",
       entriesMax: pageCacheEntriesMax,
@@ -133,6 +137,7 @@ interface TelemetryRequest {
 }
 
 interface PageAnswering {
+  cursor: TelemetryCursorCodec;
   /** Pages by request, kept with the fingerprint of the datapoints parts their window reads. */
   cache: FingerprintedCache;
   /** The datapoints parts, read once for all requests waiting at that moment. */
@@ -157,7 +162,8 @@ async function answerTelemetry(
   // A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
   const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
   const check = queryCheck(["telemetry", uuid, query.start_time ?? "", query.end_time ?? "", metrics.join(","), order]);
-  const position = query.cursor === undefined ? undefined : telemetryCursor.decode(check, query.cursor);
+  const position = query.cursor === undefined ? undefined : pages.cursor.decode(check, query.cursor);
+  if (position !== undefined) checkCursorWindow(position, windowLimits(context).windowMsMax);
   const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
   // Everything the body depends on, verbatim (the cursor check is a hash and may collide).
   const key = JSON.stringify([
@@ -175,7 +181,7 @@ async function answerTelemetry(
   const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
   if (kept !== undefined) return withSource(jsonResponse(kept), "cache");
-  const body = await queryTelemetry(context, { ...request, uuid, check, window, after: position?.after });
+  const body = await queryTelemetry(context, pages.cursor, { ...request, uuid, check, window, after: position?.after });
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
   // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
   if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
@@ -197,6 +203,7 @@ interface ResolvedTelemetryRequest extends TelemetryRequest {
  */
 async function queryTelemetry(
   context: ApiContext,
+  cursor: TelemetryCursorCodec,
   request: ResolvedTelemetryRequest,
 ): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
   const { uuid, window, metrics, reference } = request;
@@ -217,8 +224,7 @@ async function queryTelemetry(
     if (context.live?.has(uuid) !== true && (await getGpu(context.clickhouse, uuid)) === undefined)
       throw gpuNotFound(request.id, reference);
   }
-  const next_cursor =
-    page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
+  const next_cursor = page.next === undefined ? null : cursor.encode(request.check, { ...window, after: page.next });
   const body: TelemetryPage = {
     gpu: uuid,
     start_time: formatRfc3339(window.startMs),
@@ -233,6 +239,14 @@ async function queryTelemetry(
 function withSource(response: Response, source: PageSource | "cache"): Response {
   response.headers.set("x-telemetry-source", source);
   return response;
+}
+
+/** A signed cursor carries the window it was minted for; it must still be one this API would serve. */
+function checkCursorWindow(position: { startMs: number; endMs: number }, windowMsMax: number): void {
+  if (position.startMs > position.endMs) throw badRequest("cursor", "cursor window starts after it ends");
+  if (position.endMs - position.startMs > windowMsMax) {
+    throw badRequest("cursor", `cursor window is longer than ${windowMsMax / 3_600_000} hours`);
+  }
 }
 
 export function windowLimits(context: ApiContext) {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
-import { encodeProduceFrames, FetchHeader, type PartitionBatch } from "../../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
+import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
 import { decodeRecords, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
+import { brokerRoutes } from "../../../src/broker-protocol/routes.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 function batchOf(values: string[], producer: { id: number; sequence: number } = { id: -1, sequence: -1 }) {
@@ -80,7 +82,10 @@ describe("broker HTTP API", () => {
   });
 
   test("idempotent producer: the same batch twice is appended once", async () => {
-    const producer = { id: 77, sequence: 0 };
+    const allocated = (await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as {
+      producerId: number;
+    };
+    const producer = { id: allocated.producerId, sequence: 0 };
     const first = (await (
       await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])
     ).json()) as ProduceResponse;
@@ -89,7 +94,7 @@ describe("broker HTTP API", () => {
     ).json()) as ProduceResponse;
     expect(again.results[0]).toEqual({ ...first.results[0]!, duplicate: true });
     const gap = (await (
-      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: 77, sequence: 5 }) }])
+      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: producer.id, sequence: 5 }) }])
     ).json()) as ProduceResponse;
     expect(gap.results[0]).toMatchObject({ partition: 2, error: "out_of_order_sequence", retryable: false });
   });
@@ -107,10 +112,9 @@ describe("broker HTTP API", () => {
 
     const corrupt = batchOf(["a"]);
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0xff;
-    const corruptAnswer = (await (
-      await produce(broker.url, "t", [{ partition: 0, batch: corrupt }])
-    ).json()) as ProduceResponse;
-    expect(corruptAnswer.results[0]).toMatchObject({ error: "corrupt_batch", retryable: false });
+    const corruptAnswer = await produce(broker.url, "t", [{ partition: 0, batch: corrupt }]);
+    expect(corruptAnswer.status).toBe(400);
+    expect((await corruptAnswer.json()) as ErrorBody).toMatchObject({ error: "corrupt_batch", retryable: false });
 
     const noPartition = (await (
       await produce(broker.url, "t", [{ partition: 9, batch: batchOf(["a"]) }])
@@ -156,6 +160,37 @@ describe("broker HTTP API", () => {
       );
     }
     expect(new Set(ids).size).toBe(3);
+  });
+
+  test("the broker serves exactly the routes of the protocol's table (paths declared once)", async () => {
+    const document = (await (await fetch(`${broker.url}/swagger/json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const served = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith("/v1/"))
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
+    const declared = Object.values(brokerRoutes).map(
+      (route) => `${route.method} ${route.path.replace(/:([A-Za-z_]+)/g, "{$1}")}`,
+    );
+    expect(served.sort()).toEqual(declared.sort());
+  });
+
+  test("path and query integers arrive as text and are checked as integers", async () => {
+    const fetchOf = (partition: string, query: string) =>
+      fetch(`${broker.url}/v1/topics/t/partitions/${partition}/fetch?${query}`);
+    expect((await fetchOf("1", "offset=0&max_bytes=1024&wait_ms=0")).status).toBe(200);
+    for (const [partition, query] of [
+      ["1", "offset=1.5"],
+      ["1", "offset=abc"],
+      ["1", "offset=0&max_bytes=0"],
+      ["x", "offset=0"],
+      ["-1", "offset=0"],
+      ["1", "wait_ms=5"],
+    ] as const) {
+      const answer = await fetchOf(partition, query);
+      expect({ partition, query, status: answer.status }).toEqual({ partition, query, status: 400 });
+      expect(await answer.json()).toMatchObject({ error: "bad_request", retryable: false });
+    }
   });
 
   test("swagger documents the broker routes; /metrics has broker series", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { GroupDescription, GroupLag, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
-import { encodeProduceFrames } from "../../../src/broker-protocol/protocol.ts";
+import { encodeProduceFrames } from "../../../src/broker-protocol/produce-frames.ts";
 import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { InsertIntentLog, intentsTopicName, intentsWindow } from "../../../services/collector/insert-intents.ts";
-import { PartitionIo } from "../../../services/collector/partition-io.ts";
 import { Admin } from "../../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../../src/broker-client/partition-client.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 
@@ -20,7 +20,7 @@ test("intents read back oldest first, from the window holding the resume offset 
   const topic = intentsTopicName("collectors", "telemetry");
   expect(topic).toBe("telemetry.collectors.intents");
   await new Admin({ brokerUrl: broker.url }).createTopic(topic, 2);
-  const io = new PartitionIo({ brokerUrl: broker.url });
+  const io = new PartitionClient({ brokerUrl: broker.url });
   const intents = new InsertIntentLog(io, topic, () => 1_763_000_000_000, logger);
   expect(await intents.readSince(1, 0)).toEqual([]);
   await intents.write(1, [{ first: 0, last: 9 }]);
@@ -28,7 +28,7 @@ test("intents read back oldest first, from the window holding the resume offset 
     { first: 10, last: 19 },
     { first: 20, last: 24 },
   ]);
-  await io.produce({ topic, partition: 1, values: ["not an intent"], key: "1", nowMs: 0 });
+  await io.append({ topic, partition: 1, records: [{ key: "1", value: "not an intent", timestampMs: 0 }] });
   expect(await intents.readSince(1, 10)).toEqual([
     { first: 0, last: 9 },
     { first: 10, last: 19 },

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { PartitionIo } from "../../../services/collector/partition-io.ts";
 import { Admin } from "../../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../../src/broker-client/partition-client.ts";
 import { Producer } from "../../../src/broker-client/producer.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
@@ -77,7 +77,7 @@ export async function readTopic(
   brokerUrl: string,
   topic: string,
 ): Promise<Array<{ partition: number; offset: number; value: Uint8Array }>> {
-  const io = new PartitionIo({ brokerUrl });
+  const io = new PartitionClient({ brokerUrl });
   const info = await io.describeTopic(topic);
   const all: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
   for (const entry of info.partitions) {

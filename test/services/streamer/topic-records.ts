@@ -1,5 +1,5 @@
 import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
-import { FetchHeader } from "../../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { forEachRecord, iterateBatches } from "../../../src/broker-protocol/record-batch.ts";
 
 /** One record read back from the broker, with the producer id of the batch that carried it. */

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { BrokerHttp } from "../../../src/broker-client/http-client.ts";
+import { brokerRoutes, routeRequest } from "../../../src/broker-protocol/routes.ts";
 
 const servers: Array<ReturnType<typeof Bun.serve>> = [];
 afterEach(() => {
@@ -20,7 +21,10 @@ describe("BrokerHttp", () => {
     const http = new BrokerHttp({ brokerUrl: `http://127.0.0.1:${server.port}` });
     for (const sizeBytes of [100, 1024 * 1024, 8 * 1024 * 1024]) {
       const buffer = new Uint8Array(sizeBytes).fill(1);
-      const pending = http.request("POST", "/", { body: buffer, contentType: "application/octet-stream" });
+      const pending = http.request(routeRequest(brokerRoutes.produce, { topic: "t" }), {
+        body: buffer,
+        contentType: "application/octet-stream",
+      });
       buffer.fill(2);
       expect(await (await pending).json()).toEqual({ length: sizeBytes, allOnes: true });
     }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type BatchAck, Producer, ProducerError } from "../../../src/broker-client/producer.ts";
 import { partitionForKey } from "../../../src/broker-protocol/partitioner.ts";
-import { encodeProduceFrames } from "../../../src/broker-protocol/protocol.ts";
+import { encodeProduceFrames } from "../../../src/broker-protocol/produce-frames.ts";
 import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
 import { readAll } from "./read-all.ts";

@@ -1,5 +1,5 @@
 import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
-import { FetchHeader } from "../../../src/broker-protocol/protocol.ts";
+import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { forEachRecord } from "../../../src/broker-protocol/record-batch.ts";
 
 export interface ReadRecord {

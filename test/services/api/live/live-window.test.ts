@@ -113,14 +113,24 @@ async function waitForClickHouse(): Promise<void> {
 
 beforeAll(async () => {
   [clickhouse, broker] = await Promise.all([startEmbeddedClickHouse(), startBroker()]);
-  const connection = { url: clickhouse.url, username: "default", password: "", requestTimeoutMs: 30_000 };
+  const connection = {
+    url: clickhouse.url,
+    username: "default",
+    password: clickhouse.password,
+    requestTimeoutMs: 30_000,
+  };
   const admin = createClickHouse({ ...connection, database: "default" });
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
   await admin.close();
   client = createClickHouse({ ...connection, database });
   reader = createFetchReader({ ...connection, database });
   await createTopic(broker.url, topic, 4);
-  collector = await startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database });
+  collector = await startCollector({
+    brokerUrl: broker.url,
+    clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
+    database,
+  });
   await waitReady(collector);
   // Before the tail starts: everything here is older than its horizon.
   await produce(points(1_200, baseMs, 60_000), true);
@@ -253,7 +263,12 @@ describe("live windows: the tail and ClickHouse together answer exactly what Cli
     expect(store.has(uuid)).toBe(false);
     // The streams have them already: they follow the broker, not the commits.
     expect(arrived.filter((row) => row.uuid === uuid)).toHaveLength(40);
-    collector = await startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database });
+    collector = await startCollector({
+      brokerUrl: broker.url,
+      clickhouseUrl: clickhouse.url,
+      clickhousePassword: clickhouse.password,
+      database,
+    });
     await waitForClickHouse();
     await waitUntil(
       () => store.select({ uuid, startMs: 0, endMs: Number.MAX_SAFE_INTEGER, order: "asc", count: 100 }).length === 40,

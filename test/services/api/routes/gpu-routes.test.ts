@@ -139,7 +139,7 @@ describe("a ClickHouse error that is not about availability", () => {
     const client = createClickHouse({
       url: fixture.clickhouse.url,
       username: "default",
-      password: "",
+      password: fixture.clickhouse.password,
       database: "no_such_database",
       requestTimeoutMs: 5_000,
     });

@@ -5,8 +5,7 @@ import {
   FrameError,
   framedBytes,
   framesPerRequestMax,
-  isValidName,
-} from "../../../src/broker-protocol/protocol.ts";
+} from "../../../src/broker-protocol/produce-frames.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
@@ -49,13 +48,5 @@ describe("produce frames", () => {
     oneMore.set(body);
     oneMore.set([0, 0, 0, 0, 0, 0, 0, 1, 7], body.length);
     expect(() => decodeProduceFrames(oneMore)).toThrow(/framesPerRequestMax/);
-  });
-
-  test("names are safe for paths and URLs", () => {
-    expect(isValidName("telemetry")).toBe(true);
-    expect(isValidName("dead-letter.v1_x")).toBe(true);
-    expect(isValidName("..")).toBe(false);
-    expect(isValidName("a/b")).toBe(false);
-    expect(isValidName("")).toBe(false);
   });
 });

@@ -1,7 +1,5 @@
 /**
- * The broker's wire protocol that is not JSON: produce request frames, fetch
- * response headers and error codes. Shared by the broker (brokers/server) and the
- * clients (src/broker), so both sides agree byte for byte.
+ * Produce request frames: the one part of a produce request that is not JSON.
  *
  * Produce body: a sequence of frames `[u32 partition][u32 byteLength][batch bytes]`
  * (big-endian), one frame per partition batch; the batch bytes are opaque to this
@@ -15,35 +13,6 @@ export const frameHeaderBytes = 8;
 export const framesPerRequestMax = 4_096;
 /** Highest partition number a frame may name; a topic has fewer. */
 export const partitionIndexMax = 65_535;
-
-export const FetchHeader = {
-  highWatermark: "x-high-watermark",
-  logStartOffset: "x-log-start-offset",
-  nextOffset: "x-next-offset",
-  batchCount: "x-batch-count",
-} as const;
-
-export const RetryAfterHeader = "retry-after";
-
-export const ApiPath = {
-  topics: "/v1/topics",
-  topic: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}`,
-  produce: (topic: string) => `/v1/topics/${encodeURIComponent(topic)}/produce`,
-  fetch: (topic: string, partition: number) => `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/fetch`,
-  producers: "/v1/producers",
-  groups: "/v1/groups",
-  group: (group: string) => `/v1/groups/${encodeURIComponent(group)}`,
-  groupAction: (group: string, action: "join" | "heartbeat" | "leave" | "commit") =>
-    `/v1/groups/${encodeURIComponent(group)}/${action}`,
-  groupOffsets: (group: string) => `/v1/groups/${encodeURIComponent(group)}/offsets`,
-} as const;
-
-/** Names a topic or group may have: safe as a directory name and in a URL path. */
-export const namePattern = "^[A-Za-z0-9._-]{1,200}$";
-const nameRegex = new RegExp(namePattern);
-export function isValidName(name: string): boolean {
-  return nameRegex.test(name) && name !== "." && name !== "..";
-}
 
 /** One batch addressed to one partition, as carried in a produce request. */
 export interface PartitionBatch {

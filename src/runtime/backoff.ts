@@ -1,5 +1,3 @@
-import { sleep } from "../runtime/sleep.ts";
-
 /** Capped exponential backoff with full jitter, so retrying clients spread out. */
 export interface BackoffOptions {
   backoffMsMin: number;
@@ -14,24 +12,4 @@ export function backoffDelayMs(options: BackoffOptions, attempt: number, floorMs
   const ceiling = Math.min(options.backoffMsMax, options.backoffMsMin * 2 ** Math.min(attempt - 1, 30));
   const jittered = options.backoffMsMin + random() * (ceiling - options.backoffMsMin);
   return Math.max(floorMs, Math.round(jittered));
-}
-
-/**
- * Runs `attempt` until it succeeds, retrying errors `isRetryable` accepts with
- * backoff, for at most `timeoutMs` (then the last error is thrown).
- */
-export async function retryUntil<T>(
-  attempt: () => Promise<T>,
-  options: { timeoutMs: number; backoff: BackoffOptions; isRetryable: (error: unknown) => boolean },
-): Promise<T> {
-  const deadlineMs = performance.now() + options.timeoutMs;
-  for (let attemptNumber = 1; ; attemptNumber += 1) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const delayMs = backoffDelayMs(options.backoff, attemptNumber);
-      if (!options.isRetryable(error) || performance.now() + delayMs > deadlineMs) throw error;
-      await sleep(delayMs);
-    }
-  }
 }
