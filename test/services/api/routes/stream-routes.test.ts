@@ -42,7 +42,7 @@ function serve(options: { streamsMax?: number; bufferBytesMax?: number; live?: b
   const reader = createFetchReader({
     url: fixture.clickhouse.url,
     username: "default",
-    password: "",
+    password: fixture.clickhouse.password,
     database: "api_test",
     requestTimeoutMs: 10_000,
   });
