@@ -10,7 +10,7 @@ import type {
   MemberAssignment,
   PartitionOffset,
 } from "../../src/broker-protocol/group-protocol.ts";
-import type { Clock } from "../log/log-api.ts";
+import type { MonotonicClock } from "../../src/runtime/clock.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { ConsumerGroup, type MemberRecord, partitionKey } from "./consumer-group.ts";
@@ -38,7 +38,11 @@ import { validateGeneration, validateJoin, validateOffsets } from "./request-val
 export interface GroupCoordinatorOptions {
   /** Directory of the group checkpoints (one file per group). */
   dataDir: string;
-  clock: Clock;
+  /**
+   * Sessions, revocation timeouts and silentMs run on it, never on the wall clock: a
+   * wall-clock step (NTP, an operator) must not evict a member nor keep a dead one.
+   */
+  clock: MonotonicClock;
   /** Partitions of a topic, undefined when the topic does not exist. */
   partitionCount(topic: string): number | undefined;
   limits?: Partial<GroupLimits>;
@@ -86,7 +90,11 @@ export class GroupCoordinator {
     );
   }
 
-  /** Loads every group checkpoint in `dataDir` (members count as just heard from). */
+  /**
+   * Loads every group checkpoint in `dataDir`. Checkpoints hold no clock readings
+   * (a monotonic reading means nothing in another process), so every member counts as
+   * just heard from and every revocation timer starts now.
+   */
   static async open(options: GroupCoordinatorOptions): Promise<GroupCoordinator> {
     const limits = resolveGroupLimits(options.limits);
     const { store, checkpoints } = await CheckpointStore.open({
@@ -94,7 +102,7 @@ export class GroupCoordinator {
       checkpointBytesMax: limits.checkpointBytesMax,
     });
     const coordinator = new GroupCoordinator(options, limits, store);
-    const nowMs = options.clock.nowMs();
+    const nowMs = options.clock();
     for (const checkpoint of checkpoints) {
       const group = groupFromCheckpoint(checkpoint, nowMs);
       coordinator.groups.set(checkpoint.group, group);
@@ -165,7 +173,7 @@ export class GroupCoordinator {
     }
     this.assertPartitionsWithin(group, fields.topics, undefined);
     const memberId = randomUUID();
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     const member: MemberRecord = {
       memberId,
       ...fields,
@@ -191,7 +199,7 @@ export class GroupCoordinator {
     if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, memberId);
     member.clientId = fields.clientId;
     member.sessionTimeoutMs = fields.sessionTimeoutMs;
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     if (topicsChanged) {
       member.topics = fields.topics;
       group.rebalance(this.partitionCountsOf(group));
@@ -223,7 +231,7 @@ export class GroupCoordinator {
       const detail = `is older than generation ${member.generationAcked} this member already used`;
       throw new StaleGenerationError(groupName, generation, group.generation, detail);
     }
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     const acked = generation > member.generationAcked;
     member.generationAcked = Math.max(member.generationAcked, generation);
     const stillOwned = owned === undefined ? undefined : keysOf(owned);
@@ -275,7 +283,7 @@ export class GroupCoordinator {
         throw new NotAssignedError(groupName, memberId, entry.topic, entry.partition);
       }
     }
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     for (const entry of offsets) group.setOffset(entry.topic, entry.partition, entry.offset);
     this.changed(group);
     await this.flusher.whenDurable(group.name);
@@ -297,7 +305,7 @@ export class GroupCoordinator {
   }
 
   describe(groupName: string): GroupDescription {
-    return describeGroup(this.requireGroup(groupName), this.options.clock.nowMs());
+    return describeGroup(this.requireGroup(groupName), this.options.clock());
   }
 
   listGroups(): GroupSummary[] {
@@ -375,7 +383,7 @@ export class GroupCoordinator {
    * revoked partition past revocationTimeoutMs (removed later, by session timeout).
    */
   private evictExpired(group: ConsumerGroup): EvictedMember[] {
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     const events: EvictedMember[] = [];
     const removed: string[] = [];
     for (const member of group.members.values()) {
@@ -401,7 +409,7 @@ export class GroupCoordinator {
   /** Starts or stops each member's revocation timer. */
   private trackRevocations(group: ConsumerGroup): void {
     const revoking = group.membersRevoking();
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     for (const member of group.members.values()) {
       if (!revoking.has(member.memberId)) member.revokingSinceMs = undefined;
       else member.revokingSinceMs ??= nowMs;

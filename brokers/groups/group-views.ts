@@ -27,7 +27,8 @@ export function describeGroup(group: ConsumerGroup, nowMs: number): GroupDescrip
       clientId: member.clientId,
       topics: [...member.topics],
       sessionTimeoutMs: member.sessionTimeoutMs,
-      silentMs: Math.max(0, nowMs - member.lastSeenMs),
+      // Whole ms: a monotonic clock reads fractions.
+      silentMs: Math.max(0, Math.floor(nowMs - member.lastSeenMs)),
       fenced: member.fenced,
       assignment: group.assignmentOf(member.memberId),
       revoking: group.revokingOf(member.memberId),

@@ -7,14 +7,15 @@ import {
   stampBaseOffset,
   validateBatches,
 } from "../../src/broker-protocol/record-batch.ts";
+import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "../files/atomic-file.ts";
 import { AppendWaiters } from "./append-waiters.ts";
-import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import { BatchTooLargeError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
-import { producerStateFileName, recoveryPointFileName } from "./file-names.ts";
+import { producerStateFileName } from "./file-names.ts";
 import type { AppendResult, Clock, PartitionLogApi, PartitionLogInfo, ReadResult } from "./log-api.ts";
 import type { LogConfig } from "./log-config.ts";
 import { loadLog } from "./log-loader.ts";
 import type { ProducerState, SequenceCheck } from "./producer-state.ts";
+import { RecoveryPointFile } from "./recovery-point-file.ts";
 import { expiredSegmentCount } from "./retention.ts";
 import { type AppendedBatch, Segment } from "./segment.ts";
 
@@ -54,7 +55,7 @@ export class PartitionLog implements PartitionLogApi {
   private flushInFlight: Promise<void> | undefined;
   /** fsyncs of rolled segments still running. */
   private readonly pendingSeals = new Set<Promise<void>>();
-  private checkpointedRecoveryPoint: number;
+  private readonly recoveryPointFile: RecoveryPointFile;
   private checkpointedSnapshotOffset = -1;
   private readonly pendingDeletes = new Map<ReturnType<typeof setTimeout>, () => void>();
   private failure: Error | undefined;
@@ -72,8 +73,8 @@ export class PartitionLog implements PartitionLogApi {
     this.segments = loaded.segments;
     this.producerState = loaded.producerState;
     this.flushedOffset = this.highWatermark;
-    // -1: the first checkpoint (at open) always writes the file.
-    this.checkpointedRecoveryPoint = -1;
+    // Not written by this process yet: the first checkpoint (at open) writes it.
+    this.recoveryPointFile = new RecoveryPointFile(options.dir);
     this.appendWaiters = new AppendWaiters(options.config.appendWaitersMax);
   }
 
@@ -317,9 +318,7 @@ export class PartitionLog implements PartitionLogApi {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
     this.checkpointInFlight = Promise.all([
-      pending.recoveryPoint === undefined
-        ? undefined
-        : writeFileAtomicAsync(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint)),
+      pending.recoveryPoint === undefined ? undefined : this.recoveryPointFile.write(pending.recoveryPoint),
       pending.snapshot === undefined
         ? undefined
         : writeFileAtomicAsync(join(this.dir, producerStateFileName), pending.snapshot.text),
@@ -335,14 +334,13 @@ export class PartitionLog implements PartitionLogApi {
   private checkpointSync(): void {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
-    if (pending.recoveryPoint !== undefined)
-      writeFileAtomic(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint));
+    if (pending.recoveryPoint !== undefined) this.recoveryPointFile.writeSync(pending.recoveryPoint);
     if (pending.snapshot !== undefined) writeFileAtomic(join(this.dir, producerStateFileName), pending.snapshot.text);
     this.markCheckpointed(pending);
   }
 
   private pendingCheckpoint(): { recoveryPoint?: number; snapshot?: { offset: number; text: string } } | undefined {
-    const recoveryPoint = this.flushedOffset !== this.checkpointedRecoveryPoint ? this.flushedOffset : undefined;
+    const recoveryPoint = this.recoveryPointFile.differsFrom(this.flushedOffset) ? this.flushedOffset : undefined;
     const snapshotOffset = this.highWatermark;
     const snapshot =
       snapshotOffset !== this.checkpointedSnapshotOffset
@@ -352,8 +350,7 @@ export class PartitionLog implements PartitionLogApi {
     return { recoveryPoint, snapshot };
   }
 
-  private markCheckpointed(done: { recoveryPoint?: number; snapshot?: { offset: number } }): void {
-    if (done.recoveryPoint !== undefined) this.checkpointedRecoveryPoint = done.recoveryPoint;
+  private markCheckpointed(done: { snapshot?: { offset: number } }): void {
     if (done.snapshot !== undefined) this.checkpointedSnapshotOffset = done.snapshot.offset;
   }
 

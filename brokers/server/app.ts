@@ -1,4 +1,3 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
 import { binaryContentType, FetchHeader } from "../../src/broker-protocol/headers.ts";
@@ -6,6 +5,7 @@ import { brokerRoutes, groupLimitParam } from "../../src/broker-protocol/routes.
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import { guardApp, type Refusal, type TokenLookup } from "../../src/http/route-guard.ts";
 import { bearerSchemes } from "../../src/http/route-security.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { GroupCoordinator } from "../groups/group-coordinator.ts";
 import { adminRoutes } from "./admin-routes.ts";
@@ -77,7 +77,7 @@ function brokerRoutesApp(options: BrokerAppOptions) {
     components: { securitySchemes: bearerSchemes(scopeDescriptions) },
   };
   return new Elysia({ name: "broker" })
-    .use(swagger({ path: "/swagger", documentation }))
+    .use(swaggerUi({ path: "/swagger", documentation }))
     .onError(({ code, error, path }) => onError(context, code, error, path))
     .use(opsRoutes({ registry: options.registry, checks: options.checks }))
     .route(

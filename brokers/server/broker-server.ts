@@ -5,6 +5,7 @@ import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-l
 import type { GuardedRoute } from "../../src/http/route-guard.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
+import { type MonotonicClock, monotonicMs } from "../../src/runtime/clock.ts";
 import { GroupCoordinator } from "../groups/group-coordinator.ts";
 import type { Clock } from "../log/log-api.ts";
 import { makeLogConfig } from "../log/log-config.ts";
@@ -22,7 +23,10 @@ export interface BrokerServerOptions {
   config: BrokerConfig;
   logger: Logger;
   instanceId: string;
+  /** Wall clock of the log: segment age, retention (record timestamps are wall time). */
   clock?: Clock;
+  /** Group sessions and revocation timeouts (never the wall clock: a clock step must not evict). */
+  monotonicClock?: MonotonicClock;
   registry?: Registry;
   /** Benchmark only (test/bench/broker): false skips the record check to measure its cost. Default true. */
   checkRecords?: boolean;
@@ -57,7 +61,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   const log = await LogManager.open({ dataDir: join(dataDir, "log"), config: logConfigOf(config), clock, logger });
   const groups = await GroupCoordinator.open({
     dataDir: join(dataDir, "groups"),
-    clock,
+    clock: options.monotonicClock ?? monotonicMs,
     partitionCount: (topic) => log.topic(topic)?.partitions,
     limits: { sessionTimeoutMsDefault: config.BROKER_GROUP_SESSION_TIMEOUT_MS },
     onFlushError: (error) => logger.error({ err: error }, "group checkpoint write failed"),

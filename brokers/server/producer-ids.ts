@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../log/atomic-file.ts";
+import { writeFileAtomic } from "../files/atomic-file.ts";
 
 /** Ids handed out between two writes of the reservation file. */
 export const producerIdBlockSize = 1_000;

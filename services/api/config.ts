@@ -1,8 +1,13 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TelemetryStoreConfig } from "../../src/clickhouse/config.ts";
-import { CommonConfig } from "../../src/config/common.ts";
+import { brokerClientConfig, CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
 import { tokenListFormat, tokensReloadSetting } from "../../src/config/token-settings.ts";
+
+/** Its own token at the broker: consume in the collectors' group (committed offsets, fetches). */
+const brokerTokenSettings = brokerClientConfig(
+  "scope consume in group API_LIVE_GROUP (its committed offsets and fetches, for the live tail and the pipeline page)",
+).properties;
 
 /** Environment of the API gateway. */
 export const ApiConfig = Type.Composite([
@@ -90,6 +95,75 @@ export const ApiConfig = Type.Composite([
       minimum: 1,
       maximum: 600_000,
       description: "longest a request waits for a ClickHouse slot before a 503",
+    }),
+    API_FLEET_GPUS_MAX: Setting.integer({
+      default: 20_000,
+      minimum: 1,
+      maximum: 50_000,
+      description: "GPUs in one /api/v1/fleet answer at most (ordered by host and index; `truncated` says when cut)",
+    }),
+    API_FLEET_STALE_AFTER_S: Setting.integer({
+      default: 60,
+      minimum: 1,
+      maximum: 86_400,
+      description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
+    }),
+    BROKER_URL: Type.String({
+      default: "http://127.0.0.1:9092",
+      pattern: "^(https?://[^\\s/]+(/.*)?)?$",
+      description:
+        "broker HTTP endpoint: the live tail (datapoint streams, live windows from memory) and the pipeline figures; empty turns both off",
+    }),
+    BROKER_TOKEN: brokerTokenSettings.BROKER_TOKEN,
+    BROKER_TOKEN_FILE: brokerTokenSettings.BROKER_TOKEN_FILE,
+    API_LIVE_TOPIC: Setting.string({ default: "telemetry", minLength: 1, description: "topic the collectors read" }),
+    API_LIVE_GROUP: Setting.string({
+      default: "collectors",
+      minLength: 1,
+      description: "the collectors' consumer group: a datapoint enters the live tail once this group committed it",
+    }),
+    API_DEAD_LETTER_TOPIC: Setting.string({
+      default: "telemetry.dlq",
+      minLength: 1,
+      description: "the collectors' dead-letter topic, counted on the pipeline page",
+    }),
+    API_LIVE_TAIL_SPAN_S: Setting.integer({
+      default: 300,
+      minimum: 1,
+      maximum: 86_400,
+      description:
+        "how far back the live tail keeps datapoints in memory (windows reaching further back read ClickHouse for the older part)",
+    }),
+    API_LIVE_TAIL_ROWS_MAX: Setting.integer({
+      default: 2_000_000,
+      minimum: 1_000,
+      maximum: 100_000_000,
+      description: "datapoints the live tail holds at most (28 bytes each); past it the tail keeps a shorter span",
+    }),
+    API_LIVE_COMMIT_POLL_MS: Setting.integer({
+      default: 100,
+      minimum: 10,
+      maximum: 10_000,
+      description:
+        "how often the live tail reads the collectors' committed offsets (datapoints become visible at this pace)",
+    }),
+    API_STREAMS_MAX: Setting.integer({
+      default: 1_000,
+      minimum: 1,
+      maximum: 100_000,
+      description: "server-sent event streams open at once (datapoints and fleet); one more gets a 503",
+    }),
+    API_STREAM_BUFFER_BYTES_MAX: Setting.integer({
+      default: 8 * 1024 * 1024,
+      minimum: 65_536,
+      maximum: 1_073_741_824,
+      description:
+        "bytes queued for one stream client; a client that falls this far behind is disconnected (a fleet snapshot must fit)",
+    }),
+    API_PEER_URLS: Setting.string({
+      default: "",
+      description:
+        "processes the pipeline page probes for /ready: comma-separated name=url (e.g. broker=http://broker:9092,collector-1=http://c1:9600)",
     }),
     API_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 15_000,

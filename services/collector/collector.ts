@@ -97,6 +97,9 @@ export class Collector {
       eachBatch: writer.handle,
       sessionTimeoutMs: config.COLLECTOR_SESSION_TIMEOUT_MS,
       resetPolicy: "earliest",
+      // The API's live tail (datapoint streams, live windows) shows a row once it is
+      // committed: a quiet partition would otherwise wait for its next batch or the 1 s default.
+      autoCommitIntervalMs: config.COLLECTOR_COMMIT_INTERVAL_MS,
       fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
       inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
       backoff,

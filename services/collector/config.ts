@@ -43,6 +43,13 @@ export const CollectorConfig = Type.Composite([
       description:
         "a caught-up collector inserts at most once per this period (longer when inserts are slow), so inserts stay few and large",
     }),
+    COLLECTOR_COMMIT_INTERVAL_MS: Setting.integer({
+      default: 100,
+      minimum: 0,
+      maximum: 60_000,
+      description:
+        "inserted offsets are committed at least this often (0: after every batch); the API shows a datapoint live once it is committed",
+    }),
     COLLECTOR_FETCH_BYTES_MAX: Setting.integer({
       default: 8 * MiB,
       minimum: 64 * 1024,

@@ -28,6 +28,8 @@ export interface DevTokens {
   brokerStreamer: string;
   /** Broker produce (dead letters, intents), and consume in the collectors' group. */
   brokerCollector: string;
+  /** The API's own at the broker: consume in the collectors' group (the live tail, the pipeline page). */
+  brokerApi: string;
   /** The API's read scope (open in dev; the token works too). */
   apiRead: string;
   /** The streamers' upload. */
@@ -40,6 +42,7 @@ export const devTokenFiles: Record<keyof DevTokens, string> = {
   brokerAdmin: "broker-admin-token",
   brokerStreamer: "broker-streamer-token",
   brokerCollector: "broker-collector-token",
+  brokerApi: "broker-api-token",
   apiRead: "api-read-token",
   streamerUpload: "streamer-upload-token",
   devControl: "dev-control-token",
@@ -86,6 +89,7 @@ function writeAcceptedLists(directory: string, tokens: DevTokens): void {
         digestEntry(tokens.brokerAdmin),
         `${digestEntry(tokens.brokerStreamer)} groups=${devGroups.streamers}`,
         `${digestEntry(tokens.brokerCollector)} groups=${devGroups.collectors}`,
+        `${digestEntry(tokens.brokerApi)} groups=${devGroups.collectors}`,
       ],
       admin: [digestEntry(tokens.brokerAdmin)],
     },

@@ -108,6 +108,7 @@ function printWhereToLook(): void {
     [
       "",
       "GPU telemetry pipeline is running",
+      `  Dashboard        ${api}/`,
       `  API              ${api}/api/v1/gpus   (read open on 127.0.0.1; token: ${devTokenFiles.apiRead})`,
       `  Swagger UI       ${api}/swagger`,
       `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger   (bun run broker -- … uses ${devTokenFiles.brokerAdmin})`,

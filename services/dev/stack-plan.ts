@@ -74,16 +74,31 @@ export function brokerSpec(plan: StackPlan): ProcessSpec {
   });
 }
 
+/** Scalable processes the API probes for its pipeline page: every slot the stack may start. */
+export const scalableSlotsMax = 10;
+
 export function apiSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "api", "api", "services/api/main.ts", plan.apiPort, {
     API_PORT: String(plan.apiPort),
     CLICKHOUSE_URL: clickhouseUrl(plan),
+    BROKER_URL: brokerUrl(plan),
+    BROKER_TOKEN_FILE: tokenFile(plan, "brokerApi"),
+    API_PEER_URLS: peerUrls(plan),
     CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     API_CURSOR_KEY: plan.secrets.apiCursorKey,
     // Open on 127.0.0.1 so a browser and curl need nothing; the read token works too.
     API_READ_OPEN: "true",
     API_TOKENS_DIR: devTokenDirectory(plan.secrets, "api"),
   });
+}
+
+function peerUrls(plan: StackPlan): string {
+  const peers = [`clickhouse=${clickhouseUrl(plan)}/ready`, `broker=${brokerUrl(plan)}`];
+  for (let ordinal = 1; ordinal <= scalableSlotsMax; ordinal += 1) {
+    peers.push(`streamer-${ordinal}=http://127.0.0.1:${plan.streamerPortBase + ordinal - 1}`);
+    peers.push(`collector-${ordinal}=http://127.0.0.1:${plan.collectorPortBase + ordinal - 1}`);
+  }
+  return peers.join(",");
 }
 
 /** Streamer or collector number `ordinal` (1-based); each gets its own port. */

@@ -1,4 +1,3 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { openServiceTokens, type ServiceTokens } from "../../src/auth/service-tokens.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
@@ -7,6 +6,7 @@ import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
 import { refusalRecorder } from "../../src/http/refusal-log.ts";
 import { guardApp, type TokenLookup } from "../../src/http/route-guard.ts";
 import { bearerSchemes } from "../../src/http/route-security.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { StreamerConfig } from "./config.ts";
@@ -61,7 +61,7 @@ function streamerRoutes(options: StreamerAppOptions) {
   ];
   return new Elysia({ name: "streamer" })
     .use(
-      swagger({
+      swaggerUi({
         path: "/swagger",
         documentation: {
           info: {

@@ -39,7 +39,10 @@ export const ClickHouseConfig = Type.Object({
 export function brokerClientConfig(what: string) {
   return Type.Object({
     BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
-    BROKER_TOKEN: Setting.secret({ description: `bearer token presented to the broker: ${what}` }),
+    BROKER_TOKEN: Setting.secret({
+      description:
+        what === "" ? "bearer token presented to the broker" : `bearer token presented to the broker: ${what}`,
+    }),
     BROKER_TOKEN_FILE: Setting.string({
       default: "",
       description:

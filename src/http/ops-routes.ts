@@ -14,13 +14,13 @@ export interface OpsRoutesOptions {
   checks: ReadinessCheck[];
 }
 
-export const HealthBody = t.Object({ status: t.Literal("ok") }, { $id: "Health" });
+export const HealthBody = t.Object({ status: t.Literal("ok") }, { $id: "Health", additionalProperties: false });
 export const ReadyBody = t.Object(
   {
     ready: t.Boolean(),
     checks: t.Record(t.String(), t.Boolean(), { description: "dependency name → reachable" }),
   },
-  { $id: "Ready" },
+  { $id: "Ready", additionalProperties: false },
 );
 
 /**

@@ -89,10 +89,10 @@ export class CsvRowValidator {
     const labels = labelsOf(field(fields, columns.labelsRaw));
     if (typeof labels === "string") return { ok: false, reason: "bad_labels", detail: labels };
     return buildSourcePoint({
-      sourceTsMs,
+      source_ts: sourceTsMs,
       uuid,
       hostname: field(fields, columns.hostname),
-      gpuIndexText: field(fields, columns.gpuIndex),
+      gpu_index: field(fields, columns.gpuIndex),
       device: field(fields, columns.device),
       model: field(fields, columns.model),
       metric,

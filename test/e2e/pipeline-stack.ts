@@ -7,6 +7,7 @@ import { DevStack } from "../../services/dev/stack.ts";
 import type { StackPlan } from "../../services/dev/stack-plan.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { freePort, freePortRange } from "../support/free-port.ts";
+import { testBrokerTokenEnv } from "../support/test-tokens.ts";
 
 export interface PipelineStack {
   plan: StackPlan;
@@ -32,7 +33,8 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     collectorPortBase: await freePortRange(10),
     streamerRateRowsPerS: 0,
     secrets: loadOrCreateDevSecrets(dataDir),
-    extraEnv,
+    // The broker takes the dev stack's tokens and, beside them, the tests' (the fixtures' helpers present it).
+    extraEnv: { ...extraEnv, broker: { ...testBrokerTokenEnv, ...extraEnv?.broker } },
   };
   const logger = createLogger({ service: "e2e", instanceId: "e2e", level: "warn" });
   const supervisor = new ProcessSupervisor(logger, {

@@ -8,6 +8,7 @@ import {
 } from "../../../src/clickhouse/parts-fingerprint.ts";
 import {
   TelemetryCursor,
+  type TelemetryPageOptions,
   type TelemetryPointRow,
   telemetryPage,
   telemetryPageLimitMax,
@@ -20,6 +21,7 @@ import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
+import { liveTelemetryPage, type PageSource } from "../live/live-window.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 import { SharedRead } from "../shared-read.ts";
@@ -71,9 +73,7 @@ type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
 export function telemetryRoutes(context: ApiContext) {
   const TelemetryQuery = t.Object({
     ...windowQueryProperties(context.limits),
-    order: t.Optional(
-      t.Union([t.Literal("asc"), t.Literal("desc")], { default: "asc", description: "by time; asc is oldest first" }),
-    ),
+    order: t.Optional(t.UnionEnum(["asc", "desc"], { default: "asc", description: "by time; asc is oldest first" })),
     limit: t.Optional(
       t.Integer({ minimum: 1, maximum: telemetryLimitMax, default: telemetryLimitDefault, description: "page size" }),
     ),
@@ -177,13 +177,17 @@ async function answerTelemetry(
     request.limit,
     position?.after ?? null,
   ]);
-  const fingerprint = pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
+  // A window the live tail reaches is answered from memory (and ClickHouse before the horizon), never cached.
+  const live = context.live?.horizonMs !== undefined && window.endMs >= context.live.horizonMs;
+  const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
-  if (kept !== undefined) return jsonResponse(kept);
+  if (kept !== undefined) return withSource(jsonResponse(kept), "cache");
   const body = await queryTelemetry(context, pages.cursor, { ...request, uuid, check, window, after: position?.after });
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
-  if (fingerprint !== undefined && body.itemCount > 0) pages.cache.set(key, fingerprint, body.json);
-  return jsonResponse(body.json);
+  // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
+  if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
+    pages.cache.set(key, fingerprint, body.json);
+  return withSource(jsonResponse(body.json), body.source);
 }
 
 interface ResolvedTelemetryRequest extends TelemetryRequest {
@@ -202,9 +206,9 @@ async function queryTelemetry(
   context: ApiContext,
   cursor: TelemetryCursorCodec,
   request: ResolvedTelemetryRequest,
-): Promise<{ json: SerializedJson; itemCount: number }> {
+): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
   const { uuid, window, metrics, reference } = request;
-  const page = await telemetryPage(context.reader, {
+  const options: TelemetryPageOptions = {
     uuid,
     startMs: window.startMs,
     endMs: window.endMs,
@@ -212,9 +216,14 @@ async function queryTelemetry(
     order: request.order,
     limit: request.limit,
     after: request.after,
-  });
+  };
+  const { page, source } =
+    context.live === undefined
+      ? { page: await telemetryPage(context.reader, options), source: "clickhouse" as const }
+      : await liveTelemetryPage(context.reader, context.live, options);
   if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
-    if ((await getGpu(context.clickhouse, uuid)) === undefined) throw gpuNotFound(request.id, reference);
+    if (context.live?.has(uuid) !== true && (await getGpu(context.clickhouse, uuid)) === undefined)
+      throw gpuNotFound(request.id, reference);
   }
   const next_cursor = page.next === undefined ? null : cursor.encode(request.check, { ...window, after: page.next });
   const body: TelemetryPage = {
@@ -224,7 +233,13 @@ async function queryTelemetry(
     items: telemetryItems(page.rows),
     next_cursor,
   };
-  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length };
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+/** Which store answered (memory, ClickHouse, both, the page cache): for operators and benchmarks. */
+function withSource(response: Response, source: PageSource | "cache"): Response {
+  response.headers.set("x-telemetry-source", source);
+  return response;
 }
 
 /** A signed cursor carries the window it was minted for; it must still be one this API would serve. */

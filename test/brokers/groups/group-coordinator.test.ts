@@ -14,6 +14,7 @@ import {
 import { GroupCoordinator } from "../../../brokers/groups/group-coordinator.ts";
 import type { GroupLimits } from "../../../brokers/groups/group-limits.ts";
 import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
+import { ManualClock } from "../../../src/runtime/clock.ts";
 
 const directories: string[] = [];
 const coordinators: GroupCoordinator[] = [];
@@ -23,23 +24,16 @@ afterEach(async () => {
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
-class TestClock {
-  constructor(public timeMs = 1_000_000) {}
-  nowMs(): number {
-    return this.timeMs;
-  }
-}
-
 async function setUp(
   options: { limits?: Partial<GroupLimits>; topics?: Record<string, number>; dataDir?: string } = {},
 ) {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "groups-")));
   if (options.dataDir === undefined) directories.push(dataDir);
-  const clock = new TestClock();
+  const clock = new ManualClock(1_000_000);
   const topics = new Map(Object.entries(options.topics ?? { telemetry: 12 }));
   const coordinator = await GroupCoordinator.open({
     dataDir,
-    clock,
+    clock: clock.now,
     partitionCount: (topic) => topics.get(topic),
     limits: { sessionTimeoutMsMin: 100, ...options.limits },
   });
@@ -208,9 +202,9 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 5_000 });
-    clock.timeMs += 1_000;
+    clock.advance(1_000);
     expect(coordinator.tick()).toEqual([]);
-    clock.timeMs += 1;
+    clock.advance(1);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "session_timeout" },
     ]);
@@ -228,7 +222,7 @@ describe("GroupCoordinator membership", () => {
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 1_000 });
     const revoking = coordinator.describe("collectors").members.find((m) => m.memberId === a.memberId)?.revoking ?? [];
     for (let round = 0; round < 3; round += 1) {
-      clock.timeMs += 900;
+      clock.advance(900);
       // a stays alive but keeps listing the revoked partitions as still in use.
       await coordinator.heartbeat("collectors", a.memberId, b.generation, [
         ...(await ack(coordinator, b)).assignment,
@@ -236,7 +230,7 @@ describe("GroupCoordinator membership", () => {
       ]);
       expect(coordinator.tick()).toEqual([]);
     }
-    clock.timeMs += 301;
+    clock.advance(301);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "revocation_timeout" },
     ]);
@@ -244,7 +238,7 @@ describe("GroupCoordinator membership", () => {
     await expect(ack(coordinator, a)).rejects.toBeInstanceOf(UnknownMemberError);
     // a's client may still be processing until its own session timer fires: b waits for that.
     expect((await ack(coordinator, b)).assignment).toEqual([]);
-    clock.timeMs += 700;
+    clock.advance(700);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "session_timeout" },
     ]);
@@ -255,7 +249,7 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 5_000 });
-    clock.timeMs += 2_000;
+    clock.advance(2_000);
     await expect(ack(coordinator, a)).rejects.toBeInstanceOf(UnknownMemberError);
     expect(partitionsOf((await ack(coordinator, b)).assignment)).toHaveLength(12);
   });
@@ -264,7 +258,7 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     let a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     for (let round = 0; round < 10; round += 1) {
-      clock.timeMs += 900;
+      clock.advance(900);
       expect(coordinator.tick()).toEqual([]);
       a = await ack(coordinator, a);
     }
@@ -440,8 +434,38 @@ describe("GroupCoordinator offsets", () => {
     await join1(first.coordinator, "a", { sessionTimeoutMs: 1_000 });
     await first.coordinator.close();
     const second = await setUp({ dataDir: first.dataDir });
-    second.clock.timeMs += 1_001;
+    second.clock.advance(1_001);
     expect(second.coordinator.tick()).toHaveLength(1);
+  });
+
+  test("checkpoints hold no clock readings: after a restart on a clock with another origin, sessions start anew", async () => {
+    const first = await setUp();
+    first.clock.advance(5_000_000);
+    await join1(first.coordinator, "a", { sessionTimeoutMs: 1_000 });
+    await first.coordinator.close();
+    const text = await Bun.file(join(first.dataDir, "collectors.group.json")).text();
+    expect(text).not.toMatch(/lastSeen|Since|"[a-zA-Z]*(?<!sessionTimeout)Ms"/);
+    // A new process: its monotonic clock starts near 0, far below the first one's readings.
+    const clock = new ManualClock(0);
+    const reopened = await GroupCoordinator.open({
+      dataDir: first.dataDir,
+      clock: clock.now,
+      partitionCount: () => 12,
+    });
+    coordinators.push(reopened);
+    expect(reopened.describe("collectors").members[0]?.silentMs).toBe(0);
+    clock.advance(1_000);
+    expect(reopened.tick()).toEqual([]);
+    clock.advance(1);
+    expect(reopened.tick().map((evicted) => evicted.reason)).toEqual(["session_timeout"]);
+  });
+
+  test("silentMs is whole milliseconds, as a monotonic clock's fractions are not", async () => {
+    const { coordinator, clock } = await setUp();
+    clock.advance(0.25);
+    await join1(coordinator, "a");
+    clock.advance(10.6);
+    expect(coordinator.describe("collectors").members[0]?.silentMs).toBe(10);
   });
 
   test("a corrupt checkpoint stops the load with the file path; leftover temporaries are removed", async () => {
@@ -449,11 +473,11 @@ describe("GroupCoordinator offsets", () => {
     await join1(coordinator, "a");
     await coordinator.close();
     await writeFile(join(dataDir, "x.group.json.tmp"), "half");
-    const reopened = await GroupCoordinator.open({ dataDir, clock: new TestClock(), partitionCount: () => 12 });
+    const reopened = await GroupCoordinator.open({ dataDir, clock: new ManualClock().now, partitionCount: () => 12 });
     await reopened.close();
     expect(await readdir(dataDir)).toEqual(["collectors.group.json"]);
     await writeFile(join(dataDir, "collectors.group.json"), '{"format":1,"group":"collectors"');
-    const broken = GroupCoordinator.open({ dataDir, clock: new TestClock(), partitionCount: () => 12 });
+    const broken = GroupCoordinator.open({ dataDir, clock: new ManualClock().now, partitionCount: () => 12 });
     await expect(broken).rejects.toThrow(/collectors\.group\.json is not JSON/);
   });
 
@@ -571,7 +595,7 @@ describe("GroupCoordinator limits", () => {
     directories.push(dataDir);
     const open = GroupCoordinator.open({
       dataDir,
-      clock: new TestClock(),
+      clock: new ManualClock().now,
       partitionCount: () => 1,
       limits: { sessionTimeoutMsMin: 5_000, sessionTimeoutMsDefault: 1_000 },
     });

@@ -97,6 +97,9 @@ describe("rendered chart", () => {
     const claims = (broker?.spec as { volumeClaimTemplates: unknown[] } | undefined)?.volumeClaimTemplates;
     expect(claims).toHaveLength(1);
     expect(byKind(defaultObjects, "HorizontalPodAutoscaler")).toHaveLength(0);
+    // The API follows the broker for its live tail, datapoint streams and pipeline page.
+    const api = byKind(defaultObjects, "Deployment").find((o) => o.metadata.name.endsWith("-api"));
+    expect(JSON.stringify(api)).toContain('"name":"BROKER_URL"');
     expect(byKind(defaultObjects, "ServiceMonitor")).toHaveLength(0);
   });
 
@@ -323,6 +326,7 @@ describe("bearer tokens and network policy", () => {
   const clientTokens = [
     "broker-token-streamer",
     "broker-token-collector",
+    "broker-token-api",
     "broker-token-admin",
     "api-read-token",
     "streamer-upload-token",
@@ -357,6 +361,7 @@ describe("bearer tokens and network policy", () => {
     expect(decoded(secret, "broker-consume").trim().split("\n")).toEqual([
       `${digest("broker-token-streamer")} groups=streamers`,
       `${digest("broker-token-collector")} groups=collectors`,
+      `${digest("broker-token-api")} groups=collectors`,
       digest("broker-token-admin"),
     ]);
     expect(decoded(secret, "broker-admin").trim()).toBe(digest("broker-token-admin"));
@@ -399,7 +404,7 @@ describe("bearer tokens and network policy", () => {
       broker: ["broker-admin", "broker-consume", "broker-produce"],
       streamer: ["broker-token-streamer", "streamer-upload"],
       collector: ["broker-token-collector"],
-      api: ["api-read"],
+      api: ["api-read", "broker-token-api"],
     });
   });
 

@@ -37,6 +37,7 @@ beforeAll(async () => {
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
       API_READ_TOKENS: testReadToken,
+      BROKER_URL: "",
     },
     stdin: "ignore",
     stdout: "pipe",
@@ -106,9 +107,21 @@ describe("services/api/main.ts", () => {
     });
   });
 
-  test("SIGTERM stops it gracefully with exit code 0", async () => {
+  test("SIGTERM ends open event streams with an end event and stops gracefully with exit code 0", async () => {
+    const stream = await fetch(`http://127.0.0.1:${port}/api/v1/fleet/stream`, { headers: bearer(testReadToken) });
+    const reader = stream.body?.getReader();
+    if (reader === undefined) throw new Error("no stream body");
+    let text = "";
+    while (!text.includes("event: snapshot")) text += new TextDecoder().decode((await reader.read()).value);
+    const stoppingMs = performance.now();
     api.kill("SIGTERM");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text.trimEnd().endsWith('event: end\ndata: {"reason":"shutdown"}')).toBe(true);
     expect(await api.exited).toBe(0);
+    // The stream did not hold the shutdown until its timeout (API_SHUTDOWN_TIMEOUT_MS, 15 s).
+    expect(performance.now() - stoppingMs).toBeLessThan(5_000);
     const messages = lines.map((line) => line.msg);
     expect(messages).toContain("shutting down");
     expect(messages).toContain("shutdown complete");
@@ -121,7 +134,13 @@ describe("services/api/main.ts access settings", () => {
     const open = await spawnService({
       name: "api",
       entry: mainPath,
-      env: { ...clickhouse.serviceEnv(), CLICKHOUSE_DATABASE: "api_main", API_PORT: "0", API_READ_OPEN: "true" },
+      env: {
+        ...clickhouse.serviceEnv(),
+        CLICKHOUSE_DATABASE: "api_main",
+        API_PORT: "0",
+        API_READ_OPEN: "true",
+        BROKER_URL: "",
+      },
     });
     try {
       expect((await fetch(`${open.url}/api/v1/gpus`)).status).toBe(200);
@@ -134,7 +153,14 @@ describe("services/api/main.ts access settings", () => {
 
   test("read closed without any token is a configuration error naming the settings (exit 2)", async () => {
     const child = Bun.spawn(["bun", parserHeaderBytesFlag, mainPath], {
-      env: { ...process.env, ...clickhouse.serviceEnv(), API_PORT: "0", API_READ_TOKENS: "", API_READ_OPEN: "false" },
+      env: {
+        ...process.env,
+        ...clickhouse.serviceEnv(),
+        API_PORT: "0",
+        API_READ_TOKENS: "",
+        API_READ_OPEN: "false",
+        BROKER_URL: "",
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -34,7 +34,7 @@ const tinyMigration = (version: number, table: string): Migration => ({
 describe("migrate", () => {
   test("creates the database, every table and view, and records each version once", async () => {
     const report = await migrate({ client: fixture.admin, database: "m_once", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [1, 2, 3, 4], alreadyApplied: [], unknown: [] });
+    expect(report).toEqual({ applied: migrations.map((m) => m.version), alreadyApplied: [], unknown: [] });
     const tables = await tablesOf("m_once");
     expect([...tables.keys()].sort()).toEqual([
       "datapoints",
@@ -63,8 +63,8 @@ describe("migrate", () => {
   test("a second run applies nothing and records nothing", async () => {
     await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
     const report = await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [], alreadyApplied: [1, 2, 3, 4], unknown: [] });
-    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(4);
+    expect(report).toEqual({ applied: [], alreadyApplied: migrations.map((m) => m.version), unknown: [] });
+    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(migrations.length);
   });
 
   test("four migrators racing on a new database all succeed and record each version once", async () => {
