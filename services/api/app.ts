@@ -11,6 +11,7 @@ import { type ApiAccess, apiScopes } from "./api-access.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
+import { readTokenCookie } from "./dashboard/read-token-cookie.ts";
 import { errorHandler } from "./error-handler.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
 import { StreamHub } from "./live/stream-hub.ts";
@@ -105,6 +106,7 @@ export function createApiApp(options: ApiAppOptions) {
     realm: "api",
     tokens: options.access.tokens,
     openScopes: options.access.readOpen ? apiScopes : [],
+    tokenCookie: readTokenCookie,
     refuse: (refusal, request) => refusalResponse(refusal, request, observer.requestId(request)),
     onRefused: refusalRecorder(options.registry, options.logger),
   });

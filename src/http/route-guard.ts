@@ -46,6 +46,11 @@ export interface RouteGuardOptions {
   openScopes?: readonly string[];
   /** A path parameter whose value a limited grant must list (the broker's `group`). */
   limitParam?: string;
+  /**
+   * A cookie that may carry the token when no Authorization header does: for a browser's
+   * EventSource, which cannot set headers (the API's dashboard). Checked the same way.
+   */
+  tokenCookie?: string;
   /** The service's own error body for a refusal. */
   refuse: (refusal: Refusal, request: Request) => Response;
   /** Counted and logged by the service (never with the token). */
@@ -99,7 +104,7 @@ export class RouteGuard {
     const { route } = match.compiled;
     if (this.options.tokens === undefined || route.access === "open") return undefined;
     if (route.access.some((scope) => this.options.openScopes?.includes(scope))) return undefined;
-    const presented = bearerOf(request);
+    const presented = bearerOf(request, this.options.tokenCookie);
     const needs = route.access.join(" or ");
     if (presented.kind === "none") {
       const message = `${request.method} ${route.path} needs a bearer token with scope ${needs} (Authorization: Bearer <token>)`;
@@ -163,11 +168,24 @@ function challengeOf(realm: string, refusal: Refusal): string | undefined {
   return undefined;
 }
 
-/** The bearer token of a request, when its Authorization header is `Bearer <token>`. */
-function bearerOf(request: Request): Presented {
+/** The bearer token of a request: its Authorization header's `Bearer <token>`, else the token cookie's value. */
+function bearerOf(request: Request, tokenCookie: string | undefined): Presented {
   const header = request.headers.get("authorization");
   const token = header === null ? undefined : bearerPattern.exec(header)?.[1];
-  return token === undefined ? { kind: "none", token: "" } : { kind: "token", token };
+  if (token !== undefined) return { kind: "token", token };
+  const cookie = tokenCookie === undefined ? undefined : cookieValue(request.headers.get("cookie"), tokenCookie);
+  return cookie === undefined || cookie === "" ? { kind: "none", token: "" } : { kind: "token", token: cookie };
+}
+
+/** One cookie's value from a Cookie header (URL-decoded), or undefined. */
+function cookieValue(header: string | null, name: string): string | undefined {
+  if (header === null) return undefined;
+  for (const pair of header.split(";")) {
+    const separator = pair.indexOf("=");
+    if (separator < 0 || pair.slice(0, separator).trim() !== name) continue;
+    return decoded(pair.slice(separator + 1).trim());
+  }
+  return undefined;
 }
 
 /**

@@ -131,6 +131,35 @@ describe("RouteGuard", () => {
   });
 });
 
+describe("a token cookie (the dashboard's event streams)", () => {
+  const reader = newToken();
+  const store = new TokenStore(["read"]);
+  store.replace("read", "v", parseTokenEntries(reader, { source: "v", limitable: false }));
+  const streamRoutes: GuardedRoute[] = [{ method: "GET", path: "/api/v1/fleet/stream", access: ["read"] }];
+  const options = { realm: "api", tokens: store, refuse: () => new Response(null, { status: 401 }) };
+  const request = (headers: Record<string, string>) =>
+    new Request("http://127.0.0.1:8080/api/v1/fleet/stream", { headers });
+
+  test("is read when the service names it and no Authorization header is sent; the same check applies", () => {
+    const guard = new RouteGuard(streamRoutes, { ...options, tokenCookie: "read_token" });
+    expect(
+      guard.check(request({ cookie: `theme=dark; read_token=${encodeURIComponent(reader)}; x=1` })),
+    ).toBeUndefined();
+    expect(guard.check(request({ cookie: `read_token=${newToken()}` }))?.status).toBe(401);
+    expect(guard.check(request({ cookie: "read_token=" }))?.status).toBe(401);
+    expect(guard.check(request({ cookie: "other_read_token=x" }))?.status).toBe(401);
+    // The header wins over the cookie.
+    expect(
+      guard.check(request({ authorization: `Bearer ${newToken()}`, cookie: `read_token=${reader}` }))?.status,
+    ).toBe(401);
+  });
+
+  test("is ignored by a service that names none", () => {
+    const guard = new RouteGuard(streamRoutes, options);
+    expect(guard.check(request({ cookie: `read_token=${reader}` }))?.status).toBe(401);
+  });
+});
+
 describe("guarding an Elysia app", () => {
   test("routes declare their access in detail.security; a route without a declaration refuses to start", () => {
     const app = new Elysia()
