@@ -3,6 +3,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { readTokenCookie } from "../../services/api/dashboard/read-token-cookie.ts";
 import { devTokenFiles } from "../../services/dev/dev-secrets.ts";
 import { digestEntry, newToken } from "../../src/auth/token-syntax.ts";
 import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
@@ -97,6 +98,9 @@ describe("secrets never reach a log line", () => {
     );
     expect(await status(`${url.api}/api/v1/gpus`, { headers: bearer(secret(devTokenFiles.apiRead)) })).toBe(200);
     expect(await status(`${url.api}/api/v1/hosts`, { headers: bearer(refusedTokens[0]!) })).toBe(200);
+    // The dashboard's way for event streams: the token in its cookie.
+    const cookie = `${readTokenCookie}=${encodeURIComponent(secret(devTokenFiles.apiRead))}`;
+    expect(await status(`${url.api}/api/v1/pipeline`, { headers: { cookie } })).toBe(200);
 
     expect(await status(`${url.broker}/v1/topics`, { headers: bearer(admin) })).toBe(200);
     expect(await status(`${url.broker}/v1/topics`, { headers: bearer(refusedTokens[1]!) })).toBe(401);
