@@ -20,6 +20,8 @@ export interface StreamerAppOptions {
   uploadTokens: TokenLookup;
   /** True once the streamer is a member of its group (for /ready). */
   joined: () => boolean;
+  /** With the dcgm-exporter source: true once exporter targets were discovered (for /ready). */
+  targetsDiscovered?: () => boolean;
   readyTimeoutMs: number;
   upload: UploadRouteOptions;
 }
@@ -59,6 +61,8 @@ function streamerRoutes(options: StreamerAppOptions) {
     { name: "broker", check: () => broker.answers(options.readyTimeoutMs) },
     { name: "group", check: () => options.joined() },
   ];
+  const discovered = options.targetsDiscovered;
+  if (discovered !== undefined) checks.push({ name: "exporter discovery", check: () => discovered() });
   return new Elysia({ name: "streamer" })
     .use(
       swaggerUi({

@@ -9,7 +9,9 @@ import { type RowBatch, rowCount } from "./sources/row-batch.ts";
  * Turns source batches into records: each row is stamped with the processing time
  * (UTC ms, taken when the row is handed to the producer) and sent keyed by its GPU
  * UUID. `produceOwned` sends only the rows whose partition this streamer owns now;
- * `produceAll` (an upload) sends every row. Each send is awaited, so a broker that
+ * `produceScraped` sends every row of a scrape of a target this streamer owns (the
+ * target, not the GPU, is the unit of ownership there); `produceAll` (an upload)
+ * sends every row. Each send is awaited, so a broker that
  * slows down slows the source: nothing is dropped.
  */
 
@@ -87,6 +89,32 @@ export class BatchProducer {
       if (wanted === 0) continue;
       await this.options.limiter.acquire(wanted, this.options.sleep);
       produced += await this.sendOwned(batch, start, end, ownership);
+    }
+    this.observe(batch, produced, startedAt);
+    return produced;
+  }
+
+  /**
+   * Sends every row of a batch scraped from a target this streamer claimed
+   * (target-claims.ts), rate-limited, while the group session is live. Rows are not
+   * checked against partition flags: a hand-over waits for the scrape to finish before
+   * it lets the target go, so the whole scrape goes out from its one owner.
+   */
+  async produceScraped(batch: RowBatch, ownership: OwnershipView): Promise<number> {
+    const startedAt = performance.now();
+    const { producer, clock, limiter, chunkRowsMax } = this.options;
+    let produced = 0;
+    for (let start = batch.start; start < batch.end; start += chunkRowsMax) {
+      const end = Math.min(start + chunkRowsMax, batch.end);
+      await limiter.acquire(end - start, this.options.sleep);
+      const nowMs = clock();
+      if (!ownership.live(nowMs)) break;
+      for (let index = start; index < end; index += 1) {
+        if (this.pausedUntil !== undefined) await this.pausedUntil;
+        const value = this.stamper.stamp(nowMs, batch.tails[index] as Uint8Array);
+        await producer.send({ key: batch.keys[index] as string, value, timestampMs: nowMs });
+        produced += 1;
+      }
     }
     this.observe(batch, produced, startedAt);
     return produced;

@@ -97,21 +97,85 @@ export const StreamerConfig = Type.Composite([
       maximum: 300_000,
       description: "a streamer silent this long loses its GPUs to the others",
     }),
+    STREAMER_EXPORTER_DISCOVERY: Setting.choice(["static", "endpointslices", "pods"] as const, {
+      default: "static",
+      description:
+        "where dcgm-exporter targets come from: STREAMER_EXPORTER_URLS, the EndpointSlices of a Service, or pods by label (Kubernetes API, refreshed every STREAMER_DISCOVERY_REFRESH_MS)",
+    }),
     STREAMER_EXPORTER_URLS: Setting.string({
       default: "http://127.0.0.1:9400/metrics",
-      description: "comma-separated dcgm-exporter /metrics URLs (STREAMER_SOURCE=dcgm-exporter)",
+      description: "comma-separated dcgm-exporter /metrics URLs (discovery static)",
+    }),
+    STREAMER_EXPORTER_NAMESPACE: Setting.string({
+      default: "",
+      description:
+        "namespace of the exporters' Service or pods; empty: the streamer's own namespace; `*`: every namespace (needs cluster-wide list rights)",
+    }),
+    STREAMER_EXPORTER_SERVICE: Setting.string({
+      default: "nvidia-dcgm-exporter",
+      description:
+        "Service whose EndpointSlices list the exporters (discovery endpointslices; the GPU operator's is nvidia-dcgm-exporter)",
+    }),
+    STREAMER_EXPORTER_LABEL_SELECTOR: Setting.string({
+      default: "app=nvidia-dcgm-exporter",
+      description: "label selector of the exporter pods (discovery pods), e.g. app.kubernetes.io/name=dcgm-exporter",
+    }),
+    STREAMER_EXPORTER_PORT: Setting.string({
+      default: "9400",
+      minLength: 1,
+      description:
+        "port scraped on each discovered endpoint: a number, or a port name (EndpointSlice or container port)",
+    }),
+    STREAMER_EXPORTER_SCHEME: Setting.choice(["http", "https"] as const, {
+      default: "http",
+      description: "scheme of discovered targets",
+    }),
+    STREAMER_EXPORTER_PATH: Setting.string({
+      default: "/metrics",
+      minLength: 1,
+      description: "path of discovered targets",
+    }),
+    STREAMER_DISCOVERY_REFRESH_MS: Setting.integer({
+      default: 30_000,
+      minimum: 1_000,
+      maximum: 3_600_000,
+      description: "how often the Kubernetes API is asked for the exporters again (a failure is retried with backoff)",
+    }),
+    STREAMER_KUBERNETES_API_URL: Setting.string({
+      default: "",
+      description:
+        "Kubernetes API server; empty: in-cluster, from KUBERNETES_SERVICE_HOST/PORT with the pod's service account (an http:// URL, e.g. a kubectl proxy, is used without TLS)",
+    }),
+    STREAMER_KUBERNETES_SERVICE_ACCOUNT_DIR: Setting.string({
+      default: "/var/run/secrets/kubernetes.io/serviceaccount",
+      minLength: 1,
+      description: "directory of the service account's token (re-read on every request), ca.crt and namespace",
+    }),
+    KUBERNETES_SERVICE_HOST: Setting.string({
+      default: "",
+      description: "set by Kubernetes in every pod: the API server's address (in-cluster discovery)",
+    }),
+    KUBERNETES_SERVICE_PORT: Setting.string({
+      default: "",
+      description: "set by Kubernetes in every pod: the API server's port",
     }),
     STREAMER_SCRAPE_INTERVAL_MS: Setting.integer({
       default: 1_000,
       minimum: 100,
       maximum: 3_600_000,
-      description: "dcgm-exporter scrape period",
+      description: "dcgm-exporter scrape period of each target",
     }),
     STREAMER_SCRAPE_TIMEOUT_MS: Setting.integer({
       default: 5_000,
       minimum: 100,
       maximum: 600_000,
       description: "deadline of one scrape of one target",
+    }),
+    STREAMER_SCRAPE_CONCURRENCY_MAX: Setting.integer({
+      default: 64,
+      minimum: 1,
+      maximum: 1_024,
+      description: "scrapes one streamer runs at once",
     }),
     STREAMER_UPLOAD_BYTES_MAX: Setting.integer({
       default: 256 * MiB,
@@ -154,10 +218,3 @@ export const StreamerConfig = Type.Composite([
   }),
 ]);
 export type StreamerConfig = Static<typeof StreamerConfig>;
-
-/** STREAMER_EXPORTER_URLS as a list, blanks dropped. */
-export function exporterTargets(config: StreamerConfig): string[] {
-  return config.STREAMER_EXPORTER_URLS.split(",")
-    .map((url) => url.trim())
-    .filter((url) => url.length > 0);
-}

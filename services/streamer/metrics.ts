@@ -20,12 +20,19 @@ export class StreamerMetrics {
   readonly loops: Counter;
   readonly produceErrors: Counter;
   readonly scrapeFailures: Counter;
+  readonly scrapeDuration: Histogram;
+  readonly scrapeOverruns: Counter;
+  readonly discoveryFailures: Counter;
+  readonly exporterTargets: Gauge;
+  readonly ownedTargets: Gauge;
   /** Plain mirror of rowsProduced, readable without an async collect. */
   producedCount = 0;
   private readonly rateSamples: { atMs: number; produced: number }[] = [];
   private rateTimer: ReturnType<typeof setInterval> | undefined;
   /** Counted when scraped: GPUs are known to the produce path, ownership to the group. */
   ownedGpuCount: () => number = () => 0;
+  /** Exporter targets known (discovery) and owned by this streamer; 0 with the CSV source. */
+  targetCounts: () => { known: number; owned: number } = () => ({ known: 0, owned: 0 });
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -80,6 +87,38 @@ export class StreamerMetrics {
       name: "streamer_scrape_failures_total",
       help: "failed dcgm-exporter scrapes",
       registers,
+    });
+    this.scrapeDuration = new Histogram({
+      name: "streamer_scrape_duration_seconds",
+      help: "time to fetch one dcgm-exporter target's page (failures included)",
+      buckets: latencyBucketsSeconds,
+      registers,
+    });
+    this.scrapeOverruns = new Counter({
+      name: "streamer_scrape_overruns_total",
+      help: "scrapes skipped because the target's previous scrape had not finished (interval too short, or too few STREAMER_SCRAPE_CONCURRENCY_MAX)",
+      registers,
+    });
+    this.discoveryFailures = new Counter({
+      name: "streamer_discovery_failures_total",
+      help: "exporter discoveries that failed after their retries (the last targets stay in use)",
+      registers,
+    });
+    this.exporterTargets = new Gauge({
+      name: "streamer_exporter_targets",
+      help: "dcgm-exporter targets known to this streamer (discovered or listed)",
+      registers,
+      collect() {
+        this.set(metrics.targetCounts().known);
+      },
+    });
+    this.ownedTargets = new Gauge({
+      name: "streamer_owned_targets",
+      help: "dcgm-exporter targets this streamer scrapes now (its share of the group's)",
+      registers,
+      collect() {
+        this.set(metrics.targetCounts().owned);
+      },
     });
   }
 

@@ -10,15 +10,18 @@ import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { createStreamerApp, openUploadTokens } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
-import { exporterTargets, type StreamerConfig } from "./config.ts";
+import type { StreamerConfig } from "./config.ts";
 import { runCsvLoop } from "./csv-loop.ts";
-import { runExporterLoop } from "./exporter-loop.ts";
+import { type DiscoveryPlan, discoveryFromConfig } from "./discovery/discovery-from-config.ts";
+import { TargetDiscovery } from "./discovery/target-discovery.ts";
+import { ExporterLoop } from "./exporter-loop.ts";
 import { IdempotencyKeys } from "./idempotency-keys.ts";
 import { StreamerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
 import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
 import { RateLimiter } from "./sources/rate-limiter.ts";
+import { TargetClaims } from "./target-claims.ts";
 import type { UploadTarget } from "./upload-route.ts";
 import { UploadSpool } from "./upload-spool.ts";
 
@@ -39,6 +42,16 @@ export interface StreamerDeps {
 /** The deps once the settings are resolved: the broker and the token presented to it. */
 interface ResolvedDeps extends StreamerDeps {
   broker: BrokerConnection;
+  /** The live source's targets (source dcgm-exporter); undefined with the CSV. */
+  exporter: ExporterParts | undefined;
+}
+
+/** What the dcgm-exporter source shares with the rest of the streamer. */
+interface ExporterParts {
+  plan: DiscoveryPlan;
+  discovery: TargetDiscovery;
+  /** Set once the group membership exists; a hand-over releases the targets' scrapes through it. */
+  claims: TargetClaims | undefined;
 }
 
 export interface RunningStreamer {
@@ -63,6 +76,8 @@ const readyTimeoutMs = 2_000;
 const onceStableWaitMs = 10_000;
 /** Heartbeat period while partitions move: granted ones are picked up this fast. */
 const rebalanceHeartbeatMsMax = 200;
+/** Attempts of one discovery, and their backoff, before the last targets are kept until the next refresh. */
+const discoveryRetry = { attemptsMax: 5, backoff: { backoffMsMin: 500, backoffMsMax: 8_000 } };
 
 /**
  * Serves HTTP at once (/health answers while the broker is still unreachable), then
@@ -72,10 +87,11 @@ const rebalanceHeartbeatMsMax = 200;
 export async function startStreamer(options: StreamerDeps): Promise<RunningStreamer | undefined> {
   const { config, logger, instanceId, signal } = options;
   const broker = brokerConnectionOf(config, (problem) => logger.error({ problem }, "BROKER_TOKEN_FILE rejected"));
-  const deps: ResolvedDeps = { ...options, broker };
-  const uploadTokens = openUploadTokens(config, logger);
   const registry = createMetricsRegistry({ service: "streamer", instanceId });
   const metrics = new StreamerMetrics(registry);
+  const exporter = config.STREAMER_SOURCE === "dcgm-exporter" ? newExporterParts(config, logger, metrics) : undefined;
+  const deps: ResolvedDeps = { ...options, broker, exporter };
+  const uploadTokens = openUploadTokens(config, logger);
   let uploadTarget: UploadTarget | undefined;
   let ownership: PartitionOwnership | undefined;
   const app = createStreamerApp({
@@ -84,6 +100,7 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
     broker,
     uploadTokens: uploadTokens.store,
     joined: () => ownership?.joined === true,
+    ...(exporter === undefined ? {} : { targetsDiscovered: () => exporter.discovery.ready }),
     readyTimeoutMs,
     upload: {
       target: () => uploadTarget,
@@ -125,6 +142,14 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
   ownership = owner;
   uploadTarget = { batchProducer, flush };
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
+  if (exporter !== undefined) {
+    const claims = new TargetClaims(owner, Date.now);
+    exporter.claims = claims;
+    metrics.targetCounts = () => {
+      const targets = exporter.discovery.current();
+      return { known: targets.length, owned: claims.ownedCount(targets) };
+    };
+  }
   metrics.startRateSampling(Date.now);
 
   if (!(await owner.start(signal))) {
@@ -199,6 +224,8 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
     sessionTimeoutMs: config.STREAMER_SESSION_TIMEOUT_MS,
     requestTimeoutMs: Math.floor(config.STREAMER_SESSION_TIMEOUT_MS / 3),
     onRevoked: async (partitions) => {
+      // Scrapes of the targets these partitions hold end first (aborted or produced whole), then the flush.
+      await deps.exporter?.claims?.release(partitions);
       await flush().catch((error) => countFlushError(metrics, logger, error));
       logger.info({ partitions }, "partitions revoked: flushed, handing over");
     },
@@ -242,7 +269,7 @@ async function connect(deps: ResolvedDeps): Promise<Producer | undefined> {
   );
 }
 
-interface SourceDeps extends StreamerDeps {
+interface SourceDeps extends ResolvedDeps {
   batchProducer: BatchProducer;
   ownership: PartitionOwnership;
   metrics: StreamerMetrics;
@@ -250,24 +277,59 @@ interface SourceDeps extends StreamerDeps {
 
 async function runSource(deps: SourceDeps): Promise<boolean> {
   const { config, logger, signal, batchProducer, ownership, metrics } = deps;
-  if (config.STREAMER_SOURCE === "dcgm-exporter") {
-    const source = new DcgmExporterSource({
-      targets: exporterTargets(config),
-      intervalMs: config.STREAMER_SCRAPE_INTERVAL_MS,
-      timeoutMs: config.STREAMER_SCRAPE_TIMEOUT_MS,
-      bodyBytesMax: 64 * 1024 * 1024,
-      samplesPerScrapeMax: 1_000_000,
-      batchRowsMax: config.STREAMER_BATCH_ROWS,
-      errorsKeptMax: 10,
-      clock: Date.now,
-    });
-    await runExporterLoop({ source, batchProducer, ownership, metrics, logger, signal, retryWaitMs });
+  if (deps.exporter !== undefined) {
+    await runExporter(deps, deps.exporter);
     return true;
   }
   const path = config.STREAMER_CSV_PATH;
   const source = new CsvFileSource({ ...csvFileSourceDefaults, path, batchRowsMax: config.STREAMER_BATCH_ROWS });
   const options = { source, path, mode: config.STREAMER_MODE, batchProducer, ownership, metrics, logger, signal };
   return await runCsvLoop({ ...options, idleWaitMs, retryWaitMs, rejectionsLoggedMax });
+}
+
+function newExporterParts(config: StreamerConfig, logger: Logger, metrics: StreamerMetrics): ExporterParts {
+  const plan = discoveryFromConfig(config);
+  const discovery = new TargetDiscovery({
+    discover: plan.discover,
+    refreshMs: plan.refreshMs,
+    ...discoveryRetry,
+    logger,
+    onFailure: () => metrics.discoveryFailures.inc(),
+    urlsLoggedMax: 20,
+  });
+  return { plan, discovery, claims: undefined };
+}
+
+/** Discovery and the scrape loop, both until the read signal aborts. */
+async function runExporter(deps: SourceDeps, exporter: ExporterParts): Promise<void> {
+  const { config, logger, signal, batchProducer, ownership, metrics } = deps;
+  const claims = exporter.claims;
+  if (claims === undefined) throw new Error("exporter source started before its target claims");
+  logger.info(exporter.plan.describe, "exporter discovery");
+  const discovering = exporter.discovery.run(signal);
+  const source = new DcgmExporterSource({
+    timeoutMs: config.STREAMER_SCRAPE_TIMEOUT_MS,
+    bodyBytesMax: 64 * 1024 * 1024,
+    samplesPerScrapeMax: 1_000_000,
+    batchRowsMax: config.STREAMER_BATCH_ROWS,
+    errorsKeptMax: 10,
+    userAgent: `gpu-telemetry-streamer/${deps.instanceId}`,
+    clock: Date.now,
+  });
+  const loop = new ExporterLoop({
+    source,
+    targets: () => exporter.discovery.current(),
+    claims,
+    batchProducer,
+    ownership,
+    metrics,
+    logger,
+    signal,
+    intervalMs: config.STREAMER_SCRAPE_INTERVAL_MS,
+    concurrencyMax: config.STREAMER_SCRAPE_CONCURRENCY_MAX,
+  });
+  metrics.ownedGpuCount = () => loop.gpuCount;
+  await Promise.all([loop.run(), discovering]);
 }
 
 function countFlushError(metrics: StreamerMetrics, logger: Logger, error: unknown): void {

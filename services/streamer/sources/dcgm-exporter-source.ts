@@ -1,4 +1,5 @@
 import { labelCountMax } from "../../../src/domain/telemetry.ts";
+import { readBodyBounded } from "../../../src/http/bounded-body.ts";
 import { extraLabels, type Labels } from "../../../src/telemetry/labels.ts";
 import {
   type PrometheusParseError,
@@ -14,33 +15,32 @@ import {
 import { type OnRowBatch, RowBatcher } from "./row-batch.ts";
 
 /**
- * The live source: scrapes dcgm-exporter's Prometheus endpoints (`http://host:9400/metrics`)
- * every `intervalMs` and turns each `DCGM_FI_*` sample into the same datapoint a CSV
- * row gives. A target that is down or slow is counted and logged by the caller;
- * the other targets are still scraped.
+ * The live source: scrapes one dcgm-exporter Prometheus endpoint
+ * (`http://host:9400/metrics`) and turns each `DCGM_FI_*` sample into the same
+ * datapoint a CSV row gives. Which targets are scraped and when is the exporter
+ * loop's business; a target that is down or slow is reported to it, never thrown.
  */
 
 export interface DcgmExporterSourceOptions {
-  targets: readonly string[];
-  intervalMs: number;
   /** Per-target deadline for connecting and reading the whole body. */
   timeoutMs: number;
   bodyBytesMax: number;
   samplesPerScrapeMax: number;
   batchRowsMax: number;
-  /** Parse errors and rejections kept per target and round (all are counted). */
+  /** Parse errors kept per scrape (all are counted). */
   errorsKeptMax: number;
+  /** Sent as User-Agent, so an exporter's logs say which streamer scraped it. */
+  userAgent: string;
   /** UTC epoch ms: the source timestamp of samples that carry none. Injected for tests. */
   clock: () => number;
 }
 
-export const targetsMax = 1_000;
 export const dcgmNamePrefix = "DCGM_FI_";
 
 export interface TargetScrape {
   target: string;
   ok: boolean;
-  /** Why the scrape failed (connection, status, timeout, size); undefined when ok. */
+  /** Why the scrape failed (connection, status, timeout, size, aborted); undefined when ok. */
   error: string | undefined;
   accepted: number;
   rejectedByReason: Partial<Record<RowRejectionReason, number>>;
@@ -49,47 +49,29 @@ export interface TargetScrape {
   durationMs: number;
 }
 
-export interface ScrapeRound {
-  startedMs: number;
-  accepted: number;
-  failedTargets: number;
-  targets: TargetScrape[];
+export interface ScrapeHooks {
+  /** Aborts the fetch (shutdown, or the target was handed over before its body arrived). */
+  signal?: AbortSignal | undefined;
+  /** Called once the whole body was read, before any of it is handed on. */
+  onFetched?: () => void;
 }
 
 export class DcgmExporterSource {
   constructor(private readonly options: DcgmExporterSourceOptions) {
-    if (options.targets.length === 0) throw new Error("no dcgm-exporter targets");
-    if (options.targets.length > targetsMax)
-      throw new Error(`${options.targets.length} targets exceed targetsMax ${targetsMax}`);
-    for (const target of options.targets) new URL(target); // throws on a malformed URL at start-up
+    if (!(options.timeoutMs > 0)) throw new Error(`timeoutMs ${options.timeoutMs} must be > 0`);
   }
 
-  /** Scrapes every target once (concurrently) and hands on the valid samples. */
-  async scrapeOnce(onBatch: OnRowBatch, signal?: AbortSignal): Promise<ScrapeRound> {
+  /** Scrapes `target` once and hands on its valid samples in batches. */
+  async scrapeTarget(target: string, onBatch: OnRowBatch, hooks: ScrapeHooks = {}): Promise<TargetScrape> {
     const startedMs = this.options.clock();
-    const bodies = await Promise.all(this.options.targets.map((target) => this.fetchBody(target, signal)));
+    const body = await this.fetchBody(target, hooks.signal);
+    const scrape = newTargetScrape(target, body.durationMs, body.error);
+    if (body.text === undefined) return scrape;
+    hooks.onFetched?.();
     const batcher = new RowBatcher(this.options.batchRowsMax, onBatch);
-    const round: ScrapeRound = { startedMs, accepted: 0, failedTargets: 0, targets: [] };
-    for (const [index, body] of bodies.entries()) {
-      const target = this.options.targets[index] as string;
-      const scrape = newTargetScrape(target, body.durationMs, body.error);
-      if (body.text !== undefined) await this.convert(body.text, scrape, batcher, startedMs);
-      round.accepted += scrape.accepted;
-      if (!scrape.ok) round.failedTargets += 1;
-      round.targets.push(scrape);
-    }
+    await this.convert(body.text, scrape, batcher, startedMs);
     await batcher.flush();
-    return round;
-  }
-
-  /** Scrapes every `intervalMs` until `signal` aborts; `onRound` reports each round. */
-  async run(onBatch: OnRowBatch, signal: AbortSignal, onRound: (round: ScrapeRound) => void): Promise<void> {
-    while (!signal.aborted) {
-      const startedAt = performance.now();
-      onRound(await this.scrapeOnce(onBatch, signal));
-      const waitMs = this.options.intervalMs - (performance.now() - startedAt);
-      if (waitMs > 0) await abortableSleep(waitMs, signal);
-    }
+    return scrape;
   }
 
   private async convert(text: string, scrape: TargetScrape, batcher: RowBatcher, scrapeMs: number): Promise<void> {
@@ -117,15 +99,22 @@ export class DcgmExporterSource {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     try {
-      const response = await fetch(target, { signal: combined, headers: { accept: "text/plain" } });
+      const response = await fetch(target, {
+        signal: combined,
+        headers: { accept: "text/plain", "user-agent": this.options.userAgent },
+      });
       if (!response.ok) {
         await response.body?.cancel();
         return { text: undefined, error: `HTTP ${response.status}`, durationMs: performance.now() - started };
       }
-      const text = await readBounded(response, this.options.bodyBytesMax);
+      const text = await readBodyBounded(response, this.options.bodyBytesMax);
       return { text, error: undefined, durationMs: performance.now() - started };
     } catch (error) {
-      const message = timeout.aborted ? `timed out after ${this.options.timeoutMs} ms` : errorMessage(error);
+      const message = timeout.aborted
+        ? `timed out after ${this.options.timeoutMs} ms`
+        : signal?.aborted === true
+          ? "aborted"
+          : errorMessage(error);
       return { text: undefined, error: message, durationMs: performance.now() - started };
     }
   }
@@ -179,43 +168,7 @@ function newTargetScrape(target: string, durationMs: number, error: string | und
   };
 }
 
-async function readBounded(response: Response, bytesMax: number): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > bytesMax) {
-    await response.body?.cancel();
-    throw new Error(`body of ${declared} bytes exceeds bodyBytesMax ${bytesMax}`);
-  }
-  if (response.body === null) return "";
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
-  const reader = response.body.getReader();
-  // Each read returns at least one byte, so bytesMax also bounds the loop.
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    bytes += value.byteLength;
-    if (bytes > bytesMax) {
-      await reader.cancel();
-      throw new Error(`body exceeds bodyBytesMax ${bytesMax}`);
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-}
-
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200);
   return String(error).slice(0, 200);
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

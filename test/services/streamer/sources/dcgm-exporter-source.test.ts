@@ -3,7 +3,6 @@ import type { Server } from "bun";
 import {
   DcgmExporterSource,
   type DcgmExporterSourceOptions,
-  type ScrapeRound,
   sampleToPoint,
 } from "../../../../services/streamer/sources/dcgm-exporter-source.ts";
 import type { RowBatch } from "../../../../services/streamer/sources/row-batch.ts";
@@ -18,6 +17,7 @@ let exporter: Server<undefined>;
 let slow: Server<undefined>;
 let downUrl = "";
 let slowRequests = 0;
+let userAgents: string[] = [];
 
 beforeAll(async () => {
   exporter = Bun.serve({
@@ -25,6 +25,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     fetch(request) {
       const path = new URL(request.url).pathname;
+      userAgents.push(request.headers.get("user-agent") ?? "");
       if (path === "/metrics")
         return new Response(fixture, { headers: { "content-type": "text/plain; version=0.0.4" } });
       if (path === "/broken")
@@ -58,15 +59,14 @@ afterAll(async () => {
   await slow.stop(true);
 });
 
-function options(targets: string[], overrides: Partial<DcgmExporterSourceOptions> = {}): DcgmExporterSourceOptions {
+function options(overrides: Partial<DcgmExporterSourceOptions> = {}): DcgmExporterSourceOptions {
   return {
-    targets,
-    intervalMs: 50,
     timeoutMs: 500,
     bodyBytesMax: 100_000,
     samplesPerScrapeMax: 10_000,
     batchRowsMax: 1000,
     errorsKeptMax: 10,
+    userAgent: "gpu-telemetry-streamer/test-1",
     clock: () => scrapeMs,
     ...overrides,
   };
@@ -89,11 +89,18 @@ function collect() {
 const url = (server: Server<undefined>, path: string) => `http://127.0.0.1:${server.port}${path}`;
 
 describe("DcgmExporterSource", () => {
-  test("scrapes the fixture over a real socket into CSV-shaped datapoints", async () => {
+  test("scrapes the fixture over a real socket into CSV-shaped datapoints, saying who scrapes", async () => {
     const rows = collect();
-    const round = await new DcgmExporterSource(options([url(exporter, "/metrics")])).scrapeOnce(rows.onBatch);
-    expect(round).toMatchObject({ accepted: 48, failedTargets: 0 });
-    expect(round.targets[0]).toMatchObject({ ok: true, parseErrorCount: 0, rejectedByReason: {} });
+    userAgents = [];
+    let fetched = 0;
+    const scrape = await new DcgmExporterSource(options()).scrapeTarget(url(exporter, "/metrics"), rows.onBatch, {
+      onFetched: () => {
+        fetched += 1;
+      },
+    });
+    expect(scrape).toMatchObject({ ok: true, accepted: 48, parseErrorCount: 0, rejectedByReason: {} });
+    expect(fetched).toBe(1);
+    expect(userAgents).toEqual(["gpu-telemetry-streamer/test-1"]);
     expect(rows.points).toHaveLength(48);
     expect(new Set(rows.keys)).toEqual(
       new Set(["GPU-5fd4f087-86f3-7a43-b711-4771313afc50", "GPU-bc7a12ab-4998-fdc5-0785-2678a929a142"]),
@@ -128,54 +135,54 @@ describe("DcgmExporterSource", () => {
     expect(power?.value).toBe(512.87);
   });
 
-  test("a target that is down is counted; the other targets are still scraped", async () => {
-    const rows = collect();
-    const source = new DcgmExporterSource(options([downUrl, url(exporter, "/metrics"), url(exporter, "/missing")]));
-    const round = await source.scrapeOnce(rows.onBatch);
-    expect(round.failedTargets).toBe(2);
-    expect(round.accepted).toBe(48);
-    expect(round.targets.map((target) => target.ok)).toEqual([false, true, false]);
-    expect(round.targets[0]?.error).toBeString();
-    expect(round.targets[2]?.error).toBe("HTTP 404");
-    expect(rows.points).toHaveLength(48);
+  test("a target that is down or answers an error status is reported, not thrown", async () => {
+    const source = new DcgmExporterSource(options());
+    const down = await source.scrapeTarget(downUrl, () => undefined);
+    expect(down.ok).toBe(false);
+    expect(down.error).toBeString();
+    const missing = await source.scrapeTarget(url(exporter, "/missing"), () => undefined);
+    expect(missing).toMatchObject({ ok: false, error: "HTTP 404", accepted: 0 });
   });
 
-  test("a slow target times out without holding up the round", async () => {
+  test("a slow target times out; an aborted fetch says so and hands on nothing", async () => {
     const rows = collect();
-    const source = new DcgmExporterSource(
-      options([url(slow, "/metrics"), url(exporter, "/metrics")], { timeoutMs: 200 }),
-    );
-    const started = performance.now();
-    const round = await source.scrapeOnce(rows.onBatch);
-    const elapsedMs = performance.now() - started;
+    const source = new DcgmExporterSource(options({ timeoutMs: 200 }));
+    const timedOut = await source.scrapeTarget(url(slow, "/metrics"), rows.onBatch);
     expect(slowRequests).toBeGreaterThan(0);
-    expect(round.targets[0]).toMatchObject({ ok: false, error: "timed out after 200 ms" });
-    expect(round.targets[1]?.ok).toBe(true);
-    expect(rows.points).toHaveLength(48);
-    expect(elapsedMs).toBeLessThan(2_500);
+    expect(timedOut).toMatchObject({ ok: false, error: "timed out after 200 ms" });
+    const controller = new AbortController();
+    const pending = new DcgmExporterSource(options({ timeoutMs: 5_000 })).scrapeTarget(
+      url(slow, "/metrics"),
+      rows.onBatch,
+      { signal: controller.signal, onFetched: () => rows.points.push(undefined as never) },
+    );
+    await Bun.sleep(50);
+    controller.abort();
+    expect(await pending).toMatchObject({ ok: false, error: "aborted" });
+    expect(rows.points).toHaveLength(0);
   });
 
   test("a body over bodyBytesMax fails that target", async () => {
-    const round = await new DcgmExporterSource(options([url(exporter, "/huge")])).scrapeOnce(() => undefined);
-    expect(round.targets[0]?.error).toContain("bodyBytesMax");
+    const scrape = await new DcgmExporterSource(options()).scrapeTarget(url(exporter, "/huge"), () => undefined);
+    expect(scrape.error).toContain("exceeds 100000");
   });
 
   test("malformed lines and NaN samples are counted, not produced", async () => {
     const rows = collect();
-    const round = await new DcgmExporterSource(options([url(exporter, "/broken")])).scrapeOnce(rows.onBatch);
-    expect(round.targets[0]).toMatchObject({
+    const scrape = await new DcgmExporterSource(options()).scrapeTarget(url(exporter, "/broken"), rows.onBatch);
+    expect(scrape).toMatchObject({
       ok: true,
       accepted: 0,
       parseErrorCount: 1,
       rejectedByReason: { non_numeric_value: 1 },
     });
-    expect(round.targets[0]?.parseErrors[0]?.line).toBe(1);
+    expect(scrape.parseErrors[0]?.line).toBe(1);
     expect(rows.points).toHaveLength(0);
   });
 
   test("a sample's own timestamp is its source_ts; a missing Hostname comes from the target", async () => {
     const rows = collect();
-    await new DcgmExporterSource(options([url(exporter, "/stamped")])).scrapeOnce(rows.onBatch);
+    await new DcgmExporterSource(options()).scrapeTarget(url(exporter, "/stamped"), rows.onBatch);
     expect(rows.points[0]).toMatchObject({
       source_ts: 1_752_871_354_000,
       hostname: "127.0.0.1",
@@ -184,26 +191,12 @@ describe("DcgmExporterSource", () => {
     });
   });
 
-  test("run() scrapes every interval until aborted", async () => {
-    const rounds: ScrapeRound[] = [];
-    const controller = new AbortController();
-    const source = new DcgmExporterSource(options([url(exporter, "/metrics")], { intervalMs: 20 }));
-    const running = source.run(
-      () => undefined,
-      controller.signal,
-      (round) => {
-        rounds.push(round);
-        if (rounds.length === 3) controller.abort();
-      },
-    );
-    await running;
-    expect(rounds).toHaveLength(3);
-    expect(rounds.every((round) => round.accepted === 48)).toBe(true);
-  });
-
-  test("refuses bad target lists at construction", () => {
-    expect(() => new DcgmExporterSource(options([]))).toThrow(/no dcgm-exporter targets/);
-    expect(() => new DcgmExporterSource(options(["not a url"]))).toThrow();
+  test("batches are at most batchRowsMax rows", async () => {
+    const sizes: number[] = [];
+    await new DcgmExporterSource(options({ batchRowsMax: 20 })).scrapeTarget(url(exporter, "/metrics"), (batch) => {
+      sizes.push(batch.end - batch.start);
+    });
+    expect(sizes).toEqual([20, 20, 8]);
   });
 });
 
