@@ -1,5 +1,5 @@
 #!/bin/sh
-# One image, four services: the first argument picks which process runs.
+# One image, four services and two commands: the first argument picks which process runs.
 # `exec` makes the service PID 1's direct replacement so SIGTERM reaches it.
 set -eu
 service="${1:-}"
@@ -9,6 +9,7 @@ case "$service" in
   streamer)    exec bun services/streamer/main.ts "$@" ;;
   collector)   exec bun services/collector/main.ts "$@" ;;
   api)         exec bun services/api/main.ts "$@" ;;
+  migrate)     exec bun services/migrate/main.ts "$@" ;;
   broker-cli)  exec bun services/broker-cli/main.ts "$@" ;;
   healthcheck)
     # Only one service runs per container; whichever port it serves answers.
@@ -17,6 +18,6 @@ case "$service" in
     done
     exit 1 ;;
   *)
-    echo "usage: <broker|streamer|collector|api|broker-cli|healthcheck> [args]" >&2
+    echo "usage: <broker|streamer|collector|api|migrate|broker-cli|healthcheck> [args]" >&2
     exit 64 ;;
 esac

@@ -8,6 +8,7 @@ import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
+import { SchemaNotCurrentError } from "../../src/clickhouse/migrations.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
 import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
@@ -16,6 +17,7 @@ import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { wallMs } from "../../src/runtime/clock.ts";
+import { retry } from "../../src/runtime/retry.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { openApiAccess } from "./api-access.ts";
 import { apiLimitsDefault } from "./api-context.ts";
@@ -46,8 +48,18 @@ const peers = (() => {
   }
 })();
 
-const clickhouse = await openTelemetryStore({ config, log: logger, clock: Date.now }).catch((error: unknown) => {
-  // Migrations need ClickHouse: exit non-zero so the supervisor (or Kubernetes) retries.
+/**
+ * Without migrating itself the API waits a while for the process that does (the chart's
+ * migrate Job), below the time a liveness probe gives a pod that does not answer yet.
+ */
+const schemaWaitMs = 45_000;
+const clickhouse = await retry(() => openTelemetryStore({ config, log: logger, clock: Date.now }), {
+  deadlineMs: config.CLICKHOUSE_MIGRATE_ON_START ? 0 : schemaWaitMs,
+  backoff: { backoffMsMin: 500, backoffMsMax: 5_000 },
+  isRetryable: (error) => error instanceof SchemaNotCurrentError,
+  onRetry: ({ error, delayMs }) => logger.warn({ err: error, waitMs: delayMs }, "schema not current yet; waiting"),
+}).catch((error: unknown) => {
+  // ClickHouse or its schema is not there: exit non-zero so the supervisor (or Kubernetes) retries.
   logger.fatal({ err: error, url: config.CLICKHOUSE_URL }, "cannot open the telemetry store");
   process.exit(1);
 });

@@ -78,6 +78,38 @@ export class ProcessSupervisor {
     this.spawn(managed);
   }
 
+  /**
+   * Runs a one-shot command (the migrate step) to its end: output to its log file, never
+   * restarted. Resolves with the exit code and its last lines; SIGKILL after `timeoutMs`.
+   */
+  async runToEnd(spec: ProcessSpec, timeoutMs: number): Promise<{ code: number; lastLines: string[] }> {
+    mkdirSync(dirname(spec.logFile), { recursive: true });
+    const managed: Managed = {
+      spec,
+      child: undefined,
+      state: "running",
+      restarts: 0,
+      backoffMs: 0,
+      tail: [],
+      restartTimer: undefined,
+      startedAtMs: performance.now(),
+    };
+    const child = Bun.spawn(spec.command, {
+      env: { ...process.env, ...spec.env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const [code] = await Promise.all([
+      child.exited,
+      this.capture(managed, child.stdout),
+      this.capture(managed, child.stderr),
+    ]);
+    clearTimeout(timer);
+    return { code, lastLines: managed.tail.slice(-10) };
+  }
+
   /** Stops one process (scale down); resolves when it has exited. */
   async stop(name: string): Promise<void> {
     const managed = this.processes.get(name);

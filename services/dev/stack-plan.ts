@@ -74,12 +74,27 @@ export function brokerSpec(plan: StackPlan): ProcessSpec {
   });
 }
 
+/**
+ * The one place the dev stack changes the schema, as the chart's migrate Job does: it
+ * runs to its end before the API and the collectors start, and they do not migrate.
+ */
+export function migrateSpec(plan: StackPlan): ProcessSpec {
+  return spec(plan, "migrate", "migrate", "services/migrate/main.ts", 0, {
+    CLICKHOUSE_URL: clickhouseUrl(plan),
+    CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
+  });
+}
+
+/** Set on the API and the collectors: the migrate step owns the schema. */
+const schemaOwnedElsewhere = { CLICKHOUSE_MIGRATE_ON_START: "false" };
+
 /** Scalable processes the API probes for its pipeline page: every slot the stack may start. */
 export const scalableSlotsMax = 10;
 
 export function apiSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "api", "api", "services/api/main.ts", plan.apiPort, {
     API_PORT: String(plan.apiPort),
+    ...schemaOwnedElsewhere,
     CLICKHOUSE_URL: clickhouseUrl(plan),
     BROKER_URL: brokerUrl(plan),
     BROKER_TOKEN_FILE: tokenFile(plan, "brokerApi"),
@@ -119,6 +134,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
     COLLECTOR_PORT: String(port),
     BROKER_URL: brokerUrl(plan),
     BROKER_TOKEN_FILE: tokenFile(plan, "brokerCollector"),
+    ...schemaOwnedElsewhere,
     CLICKHOUSE_URL: clickhouseUrl(plan),
     CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     // Rows visible within a few hundred ms on a laptop; inserts are grouped and paced anyway.

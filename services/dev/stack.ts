@@ -1,11 +1,20 @@
 import type { Logger } from "../../src/observability/logger.ts";
 import type { ProcessSpec, ProcessSupervisor } from "./process-supervisor.ts";
 import { fetchText } from "./prometheus-scrape.ts";
-import { apiSpec, brokerSpec, clickhouseSpec, type ScalableKind, type StackPlan, scalableSpec } from "./stack-plan.ts";
+import {
+  apiSpec,
+  brokerSpec,
+  clickhouseSpec,
+  migrateSpec,
+  type ScalableKind,
+  type StackPlan,
+  scalableSpec,
+} from "./stack-plan.ts";
 
 export const scaleCountMax = 10;
 const readyTimeoutMs = 60_000;
 const readyPollMs = 200;
+const migrateTimeoutMs = 120_000;
 
 /** Starts the stack in dependency order and scales streamers/collectors while it runs. */
 export class DevStack {
@@ -17,6 +26,7 @@ export class DevStack {
 
   async start(counts: { streamers: number; collectors: number }): Promise<void> {
     await this.startAndWait(clickhouseSpec(this.plan), "/ping");
+    await this.migrate();
     await this.startAndWait(brokerSpec(this.plan), "/health");
     await this.startAndWait(apiSpec(this.plan), "/health");
     await this.scale("collector", counts.collectors);
@@ -46,6 +56,14 @@ export class DevStack {
 
   private ordinals(kind: ScalableKind): number[] {
     return this.supervisor.names(kind).map((name) => Number(name.slice(kind.length + 1)));
+  }
+
+  /** Applies the schema and the retention once, before anything that reads or writes it. */
+  private async migrate(): Promise<void> {
+    const spec = migrateSpec(this.plan);
+    const { code, lastLines } = await this.supervisor.runToEnd(spec, migrateTimeoutMs);
+    if (code !== 0) throw new Error(`migrate exited with code ${code}; see ${spec.logFile}: ${lastLines.join(" | ")}`);
+    this.logger.info({}, "ClickHouse schema applied");
   }
 
   private async startAndWait(spec: ProcessSpec, path: string): Promise<void> {

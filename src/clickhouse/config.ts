@@ -20,11 +20,12 @@ export const TelemetryStoreConfig = Type.Object({
     minimum: 1,
     maximum: 3_650,
     description:
-      "days datapoints, rollups and registry entries are kept (TTL); changing it alters the tables at start-up",
+      "days datapoints, rollups and registry entries are kept (TTL); the process that migrates sets the tables' TTL to it, the others only warn when it differs",
   }),
   CLICKHOUSE_MIGRATE_ON_START: Setting.boolean({
     default: true,
-    description: "apply pending schema migrations at start-up (idempotent; safe from several processes at once)",
+    description:
+      "apply pending schema migrations and the retention at start-up (idempotent); false: change nothing and wait until the schema is current (the Helm chart's migrate Job applies it)",
   }),
 });
 export type TelemetryStoreConfig = Static<typeof TelemetryStoreConfig>;

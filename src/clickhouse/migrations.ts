@@ -8,6 +8,11 @@ import { migrations as allMigrations } from "./schema/all-migrations.ts";
 import type { Migration } from "./schema/migration.ts";
 import { queryRows } from "./typed-query.ts";
 
+/** The database lacks migrations this code needs, and this process does not apply them. */
+export class SchemaNotCurrentError extends Error {
+  override name = "SchemaNotCurrentError";
+}
+
 /** An applied migration whose text changed, or two processes that disagree on one. */
 export class MigrationChecksumError extends Error {
   override name = "MigrationChecksumError";
@@ -99,6 +104,44 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
   });
   options.log?.info({ database: options.database, ...report }, "clickhouse schema up to date");
   return report;
+}
+
+export interface SchemaStatusOptions {
+  client: ClickHouseClient;
+  database: string;
+  migrations?: readonly Migration[];
+}
+
+/**
+ * What the database holds against this code, changing nothing: versions still
+ * pending (all of them when the database or its migrations table is missing), and
+ * versions a newer release recorded. An edited migration is a MigrationChecksumError.
+ */
+export async function schemaStatus(options: SchemaStatusOptions): Promise<{ pending: number[]; unknown: number[] }> {
+  const list = options.migrations ?? allMigrations;
+  assertIdentifier(options.database, "database");
+  const tables = await queryRows(options.client, {
+    name: "migrations table",
+    sql: "SELECT name FROM system.tables WHERE database = {db:String} AND name = 'schema_migrations'",
+    params: { db: options.database },
+    row: Type.Object({ name: Type.String() }),
+    rowsMax: 1,
+  });
+  const applied =
+    tables.length === 0 ? new Map<number, string[]>() : await readApplied(options.client, options.database);
+  const report = verifyApplied(list, applied, options.database);
+  const pending = list.map((migration) => migration.version).filter((version) => !applied.has(version));
+  return { pending, unknown: report.unknown };
+}
+
+/** Throws SchemaNotCurrentError naming the pending versions unless every migration of this code is applied. */
+export async function assertSchemaCurrent(options: SchemaStatusOptions): Promise<void> {
+  const status = await schemaStatus(options);
+  if (status.pending.length === 0) return;
+  throw new SchemaNotCurrentError(
+    `database ${options.database} lacks migrations ${status.pending.join(", ")}: ` +
+      "waiting for the process that applies them (the migrate job, or a service with CLICKHOUSE_MIGRATE_ON_START=true)",
+  );
 }
 
 async function applyOne(

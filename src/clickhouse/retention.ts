@@ -31,8 +31,14 @@ export function ttlDaysOf(engineFull: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
-/** Alters only the tables whose TTL differs, so the common start-up does no DDL. */
-export async function applyRetention(options: RetentionOptions): Promise<string[]> {
+export interface RetentionDrift {
+  table: string;
+  /** The days the table's TTL says now; undefined when it has none. */
+  days: number | undefined;
+}
+
+/** The retained tables whose TTL differs from `retentionDays` (tables not there yet are skipped). */
+export async function retentionDrift(options: RetentionOptions): Promise<RetentionDrift[]> {
   assertIdentifier(options.database, "database");
   if (!Number.isInteger(options.retentionDays) || options.retentionDays < 1) {
     throw new RangeError(`retention must be a positive integer number of days, got ${options.retentionDays}`);
@@ -44,14 +50,28 @@ export async function applyRetention(options: RetentionOptions): Promise<string[
     row: TableTtlRow,
     rowsMax: Object.keys(retentionTtlColumns).length,
   });
-  const altered: string[] = [];
+  const drifted: RetentionDrift[] = [];
   for (const table of tables) {
-    const column = retentionTtlColumns[table.name];
-    if (column === undefined || ttlDaysOf(table.engine_full) === options.retentionDays) continue;
+    const days = ttlDaysOf(table.engine_full);
+    if (days !== options.retentionDays) drifted.push({ table: table.name, days });
+  }
+  return drifted;
+}
+
+/**
+ * Alters only the tables whose TTL differs, so the common start-up does no DDL. Only
+ * the process that owns the schema calls this (the migrate command in the chart): two
+ * processes with different retention settings would undo each other's TTL.
+ */
+export async function applyRetention(options: RetentionOptions): Promise<string[]> {
+  const altered: string[] = [];
+  for (const { table } of await retentionDrift(options)) {
+    const column = retentionTtlColumns[table];
+    if (column === undefined) continue;
     await options.client.command({
-      query: `ALTER TABLE ${options.database}.${table.name} MODIFY TTL ${column} + INTERVAL ${options.retentionDays} DAY`,
+      query: `ALTER TABLE ${options.database}.${table} MODIFY TTL ${column} + INTERVAL ${options.retentionDays} DAY`,
     });
-    altered.push(table.name);
+    altered.push(table);
   }
   if (altered.length > 0) options.log?.info({ tables: altered, days: options.retentionDays }, "retention changed");
   return altered;

@@ -46,13 +46,14 @@ describe("Dockerfile", () => {
 
   test("every service the image can run exists and matches its package script", () => {
     const services = entrypointServices();
-    expect([...services.keys()].sort()).toEqual(["api", "broker", "broker-cli", "collector", "streamer"]);
+    expect([...services.keys()].sort()).toEqual(["api", "broker", "broker-cli", "collector", "migrate", "streamer"]);
     const scriptFor: Record<string, string> = {
       broker: "broker:server",
       streamer: "streamer",
       collector: "collector",
       api: "api",
       "broker-cli": "broker",
+      migrate: "migrate",
     };
     for (const [service, file] of services) {
       expect(existsSync(join(root, file))).toBe(true);
@@ -70,7 +71,7 @@ describe("Dockerfile", () => {
       stderr: "pipe",
     });
     expect(run.exitCode).toBe(64);
-    expect(run.stderr.toString()).toContain("usage: <broker|streamer|collector|api|broker-cli|healthcheck>");
+    expect(run.stderr.toString()).toContain("usage: <broker|streamer|collector|api|migrate|broker-cli|healthcheck>");
   });
 
   test("the entrypoint starts the broker, its healthcheck passes, and SIGTERM stops it cleanly", async () => {

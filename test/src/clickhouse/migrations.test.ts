@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { MigrationChecksumError, migrate, migrationChecksum } from "../../../src/clickhouse/migrations.ts";
+import {
+  assertSchemaCurrent,
+  MigrationChecksumError,
+  migrate,
+  migrationChecksum,
+  SchemaNotCurrentError,
+  schemaStatus,
+} from "../../../src/clickhouse/migrations.ts";
 import { ttlDaysOf } from "../../../src/clickhouse/retention.ts";
 import { migrations } from "../../../src/clickhouse/schema/all-migrations.ts";
 import type { Migration } from "../../../src/clickhouse/schema/migration.ts";
@@ -127,6 +134,41 @@ describe("migrate", () => {
     for (const name of ["datapoints", "datapoints_1m", "gpus", "gpu_latest"]) {
       expect(ttlDaysOf(tables.get(name) ?? "")).toBe(7);
     }
+  });
+});
+
+describe("schemaStatus", () => {
+  test("reads what is applied without changing anything: all pending on a missing database, none after migrating", async () => {
+    const versions = migrations.map((migration) => migration.version);
+    expect(await schemaStatus({ client: fixture.admin, database: "m_status" })).toEqual({
+      pending: versions,
+      unknown: [],
+    });
+    expect(await tablesOf("m_status")).toEqual(new Map());
+    await expect(assertSchemaCurrent({ client: fixture.admin, database: "m_status" })).rejects.toThrow(
+      SchemaNotCurrentError,
+    );
+    await migrate({
+      client: fixture.admin,
+      database: "m_status",
+      retentionDays: 30,
+      clock,
+      migrations: migrations.slice(0, 2),
+    });
+    const partly = await schemaStatus({ client: fixture.admin, database: "m_status" });
+    expect(partly.pending).toEqual(versions.slice(2));
+    await expect(assertSchemaCurrent({ client: fixture.admin, database: "m_status" })).rejects.toThrow(
+      `lacks migrations ${versions.slice(2).join(", ")}`,
+    );
+    await migrate({ client: fixture.admin, database: "m_status", retentionDays: 30, clock });
+    await assertSchemaCurrent({ client: fixture.admin, database: "m_status" });
+    // Code older than the database: the newer versions are reported, the schema counts as current.
+    expect(
+      await schemaStatus({ client: fixture.admin, database: "m_status", migrations: migrations.slice(0, 3) }),
+    ).toEqual({
+      pending: [],
+      unknown: versions.slice(3),
+    });
   });
 });
 
