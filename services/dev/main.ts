@@ -1,8 +1,8 @@
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
-import { DevConfig, flagsToEnv } from "./config.ts";
+import { DevConfig, devStreamerSource, flagsToEnv } from "./config.ts";
 import { startControlServer } from "./control-server.ts";
 import { devTokenFiles, loadOrCreateDevSecrets } from "./dev-secrets.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
@@ -18,6 +18,13 @@ try {
   process.exit(2);
 }
 const config = loadConfigOrExit(DevConfig, { ...process.env, ...flags });
+let source: ReturnType<typeof devStreamerSource>;
+try {
+  source = devStreamerSource(config, existsSync);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
 const logger = createLogger({
   service: "dev",
   instanceId: config.INSTANCE_ID || defaultInstanceId(),
@@ -38,6 +45,7 @@ const plan: StackPlan = {
   streamerPortBase: config.DEV_STREAMER_PORT_BASE,
   collectorPortBase: config.DEV_COLLECTOR_PORT_BASE,
   streamerRateRowsPerS: config.DEV_STREAMER_RATE_ROWS_PER_S,
+  ...source,
   secrets: loadOrCreateDevSecrets(dataDir),
 };
 const supervisor = new ProcessSupervisor(logger, {
@@ -108,6 +116,7 @@ function printWhereToLook(): void {
     [
       "",
       "GPU telemetry pipeline is running",
+      `  Streamers        ${sourceLine()}`,
       `  Dashboard        ${api}/`,
       `  API              ${api}/api/v1/gpus   (read open on 127.0.0.1; token: ${devTokenFiles.apiRead})`,
       `  Swagger UI       ${api}/swagger`,
@@ -121,6 +130,11 @@ function printWhereToLook(): void {
       "",
     ].join("\n"),
   );
+}
+
+function sourceLine(): string {
+  if (plan.exporterUrls.length === 0) return `replay ${plan.csvPath} (--csv PATH for another)`;
+  return `scrape ${plan.exporterUrls.length} dcgm-exporter(s), divided between them: ${plan.exporterUrls.join(", ")}`;
 }
 
 async function refreshStatus(): Promise<void> {

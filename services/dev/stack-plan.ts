@@ -13,6 +13,10 @@ export interface StackPlan {
   collectorPortBase: number;
   /** Rows/s of each streamer; 0 = unlimited. */
   streamerRateRowsPerS: number;
+  /** The CSV the streamers replay (absolute), unless `exporterUrls` are given. */
+  csvPath: string;
+  /** dcgm-exporter URLs the streamers scrape and divide instead of the CSV; empty: the CSV. */
+  exporterUrls: readonly string[];
   /**
    * Generated under the data directory (dev-secrets.ts) and handed to the processes
    * that need them: tokens as file paths (the files stay the only copy), the
@@ -116,6 +120,14 @@ function peerUrls(plan: StackPlan): string {
   return peers.join(",");
 }
 
+function streamerSourceEnv(plan: StackPlan): Record<string, string> {
+  if (plan.exporterUrls.length === 0) return { STREAMER_CSV_PATH: plan.csvPath };
+  return { STREAMER_SOURCE: "dcgm-exporter", STREAMER_EXPORTER_URLS: plan.exporterUrls.join(",") };
+}
+
+/** The sample CSV, for plans that do not name one. */
+export const sampleCsvPath = join(root, "data", "dcgm_metrics_20250718_134233.csv");
+
 /** Streamer or collector number `ordinal` (1-based); each gets its own port. */
 export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: number): ProcessSpec {
   if (kind === "streamer") {
@@ -125,8 +137,8 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
       BROKER_URL: brokerUrl(plan),
       BROKER_TOKEN_FILE: tokenFile(plan, "brokerStreamer"),
       STREAMER_TOKENS_DIR: devTokenDirectory(plan.secrets, "streamer"),
-      STREAMER_CSV_PATH: join(root, "data", "dcgm_metrics_20250718_134233.csv"),
       STREAMER_RATE_ROWS_PER_S: String(plan.streamerRateRowsPerS),
+      ...streamerSourceEnv(plan),
     });
   }
   const port = plan.collectorPortBase + ordinal - 1;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { loadOrCreateDevSecrets } from "../../services/dev/dev-secrets.ts";
 import { ProcessSupervisor } from "../../services/dev/process-supervisor.ts";
 import { DevStack } from "../../services/dev/stack.ts";
-import type { StackPlan } from "../../services/dev/stack-plan.ts";
+import { type StackPlan, sampleCsvPath } from "../../services/dev/stack-plan.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { freePort, freePortRange } from "../support/free-port.ts";
 import { testBrokerTokenEnv } from "../support/test-tokens.ts";
@@ -32,6 +32,8 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     streamerPortBase: await freePortRange(10),
     collectorPortBase: await freePortRange(10),
     streamerRateRowsPerS: 0,
+    csvPath: sampleCsvPath,
+    exporterUrls: [],
     secrets: loadOrCreateDevSecrets(dataDir),
     // The broker takes the dev stack's tokens and, beside them, the tests' (the fixtures' helpers present it).
     extraEnv: { ...extraEnv, broker: { ...testBrokerTokenEnv, ...extraEnv?.broker } },
