@@ -6,6 +6,8 @@ import type { PartitionLogInfo } from "../log/log-api.ts";
 export interface GaugeSources {
   partitions: () => PartitionLogInfo[];
   lags: () => GroupLag[];
+  /** The data directory's file system, as the disk watcher saw it last (every second). */
+  disk: () => { freeBytes: number; totalBytes: number };
 }
 
 /** The broker's own series, next to the process metrics of the shared registry. */
@@ -19,6 +21,8 @@ export interface BrokerMetrics {
   logSizeBytes: Gauge<"topic" | "partition">;
   highWatermark: Gauge<"topic" | "partition">;
   groupLag: Gauge<"group" | "topic" | "partition">;
+  diskFreeBytes: Gauge;
+  diskTotalBytes: Gauge;
 }
 
 export function createBrokerMetrics(registry: Registry, sources: GaugeSources): BrokerMetrics {
@@ -82,6 +86,23 @@ export function createBrokerMetrics(registry: Registry, sources: GaugeSources): 
         for (const info of sources.partitions()) {
           this.set({ topic: info.topic, partition: String(info.partition) }, info.highWatermark);
         }
+      },
+    }),
+    diskFreeBytes: new Gauge({
+      name: "broker_disk_free_bytes",
+      help: "bytes available to the broker on its data directory's file system (produce is refused below BROKER_DISK_FREE_BYTES_MIN)",
+      registers,
+      collect() {
+        const { freeBytes } = sources.disk();
+        if (Number.isFinite(freeBytes)) this.set(freeBytes);
+      },
+    }),
+    diskTotalBytes: new Gauge({
+      name: "broker_disk_total_bytes",
+      help: "size of the broker's data directory's file system",
+      registers,
+      collect() {
+        this.set(sources.disk().totalBytes);
       },
     }),
     groupLag: new Gauge({

@@ -124,12 +124,13 @@ function buildContext(
     metrics: createBrokerMetrics(registry, {
       partitions: () => allPartitionInfos(log),
       lags: () => groups.lagAll((topic, partition) => partitionBounds(context, topic, partition)),
+      disk: () => context.disk,
     }),
     logger,
     producerIds: new ProducerIdAllocator(config.BROKER_DATA_DIR),
     checkRecords: options.checkRecords ?? true,
     topicDefaults: { partitions: config.BROKER_DEFAULT_PARTITIONS, autoCreate: config.BROKER_AUTO_CREATE_TOPICS },
-    disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY },
+    disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY, totalBytes: 0 },
     lifecycle: { stopping: false, abort: new AbortController() },
   };
   checkDisk(context, config.BROKER_DATA_DIR);
@@ -155,6 +156,7 @@ function checkDisk(context: BrokerContext, dataDir: string): void {
       context.logger.warn({ freeBytes, diskFreeBytesMin: context.limits.diskFreeBytesMin, below }, "disk watermark");
     }
     context.disk.freeBytes = freeBytes;
+    context.disk.totalBytes = stats.blocks * stats.bsize;
     context.disk.belowWatermark = below;
   } catch (error) {
     context.logger.error({ err: error, dataDir }, "disk space check failed");

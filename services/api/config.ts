@@ -59,6 +59,23 @@ export const ApiConfig = Type.Composite([
       maximum: 10_000,
       description: "buckets per series one summary may return",
     }),
+    API_GPU_HEALTH_METRICS: Setting.boolean({
+      default: true,
+      description:
+        "serve GPU alert signals on /metrics (telemetry_gpu_temperature_celsius, telemetry_gpu_xid_error_code, telemetry_gpu_throttled, telemetry_data_freshness_seconds), read from ClickHouse when scraped",
+    }),
+    API_GPU_HEALTH_STALE_S: Setting.integer({
+      default: 300,
+      minimum: 10,
+      maximum: 86_400,
+      description: "a GPU whose values are older than this leaves the GPU alert signals (its series end)",
+    }),
+    API_GPU_HEALTH_CACHE_MS: Setting.integer({
+      default: 10_000,
+      minimum: 0,
+      maximum: 600_000,
+      description: "how long one read of the GPU alert signals serves scrapes",
+    }),
     API_LIST_CACHE_TTL_MS: Setting.integer({
       default: 1_000,
       minimum: 0,

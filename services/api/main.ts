@@ -25,6 +25,7 @@ import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
 import { cursorKeyFromConfig } from "./cursor-codec.ts";
 import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
+import { registerGpuHealthMetrics } from "./gpu-health-metrics.ts";
 import { LiveTail } from "./live/live-tail.ts";
 import { StreamHub } from "./live/stream-hub.ts";
 import { TailStore } from "./live/tail-store.ts";
@@ -70,6 +71,16 @@ const reader = createFetchReader({
   database: config.CLICKHOUSE_DATABASE,
   requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
 });
+if (config.API_GPU_HEALTH_METRICS) {
+  registerGpuHealthMetrics({
+    reader,
+    registry,
+    logger,
+    staleMs: config.API_GPU_HEALTH_STALE_S * 1_000,
+    cacheMs: config.API_GPU_HEALTH_CACHE_MS,
+    clock: wallMs,
+  });
+}
 const limits = {
   telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
   summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { statfsSync } from "node:fs";
 import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
 import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
@@ -226,6 +227,13 @@ describe("broker HTTP API", () => {
     expect(metrics).toContain('broker_produce_records_total{topic="t"');
     expect(metrics).toContain("broker_log_size_bytes");
     expect(metrics).toContain("broker_request_duration_seconds_bucket");
+    // The disk alert's inputs: the data directory's file system as statfs reports it.
+    const free = Number(/^broker_disk_free_bytes\{[^}]*\} (\S+)$/m.exec(metrics)?.[1]);
+    const total = Number(/^broker_disk_total_bytes\{[^}]*\} (\S+)$/m.exec(metrics)?.[1]);
+    const stats = statfsSync(broker.dataDir);
+    expect(total).toBe(stats.blocks * stats.bsize);
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThanOrEqual(total);
     expect((await fetch(`${broker.url}/health`)).status).toBe(200);
     expect((await fetch(`${broker.url}/ready`)).status).toBe(200);
   });
