@@ -22,8 +22,10 @@ kubectl config use-context "kind-$cluster" >/dev/null
 docker build -t "$image" "$root"
 kind load docker-image "$image" --name "$cluster"
 
+# kind has no GPUs and no dcgm-exporter: the streamers replay the sample CSV (the demo source).
 helm upgrade --install "$release" "$root/deploy/helm/gpu-telemetry" \
   --namespace "$namespace" --create-namespace \
+  --set streamer.source=csv \
   --set image.repository=gpu-telemetry --set image.tag=dev --set image.pullPolicy=Never \
   --set broker.persistence.size=2Gi --set clickhouse.internal.persistence.size=5Gi \
   --wait --timeout 10m

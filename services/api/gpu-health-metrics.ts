@@ -41,7 +41,11 @@ export const throttleReasonBits: Readonly<Record<string, number>> = Object.freez
   hardware_slowdown: 0x08,
 });
 
-const gpuLabels = ["uuid", "hostname", "gpu", "model", "namespace", "pod"] as const;
+/**
+ * Not `namespace` and `pod`: Prometheus sets those on every scraped series (the API's own
+ * pod), and would rename ours to exported_*.
+ */
+const gpuLabels = ["uuid", "hostname", "gpu", "model", "workload_namespace", "workload_pod"] as const;
 type GpuLabel = (typeof gpuLabels)[number];
 
 interface Snapshot {
@@ -165,8 +169,8 @@ function labelsOf(row: FleetRow): Record<GpuLabel, string> {
     hostname: row.hostname,
     gpu: String(row.gpu_index),
     model: row.model,
-    namespace: row.namespace,
-    pod: row.pod,
+    workload_namespace: row.namespace,
+    workload_pod: row.pod,
   };
 }
 

@@ -2,6 +2,7 @@
 # Installs the Debian packages some tests and benchmarks need, when missing:
 #   golang-go + Sprig + yaml.v3 : render the Helm chart with Helm's template engine
 #   chromium                     : the browser tests of the dashboard and Swagger UI (test/e2e/dashboard*)
+#   prometheus (for promtool)    : the chart's alert rules checked and unit-tested by Prometheus' own tool
 # Runs as part of `bun run test`; needs root (CI and the dev machines are root).
 set -euo pipefail
 missing=()
@@ -9,6 +10,7 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing+=(golang-github-masterminds-sprig-dev)
 [ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || missing+=(golang-gopkg-yaml.v3-dev)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 installed() {
   # A removed package keeps a dpkg record ("deinstall ok config-files"): ask for "installed".
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -26,3 +28,7 @@ echo "installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted: where systemd runs, the package would also start a Prometheus server.
+if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

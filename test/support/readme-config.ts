@@ -4,6 +4,7 @@ import { ApiConfig } from "../../services/api/config.ts";
 import { EmbeddedClickHouseConfig } from "../../services/clickhouse-embedded/config.ts";
 import { CollectorConfig } from "../../services/collector/config.ts";
 import { DevConfig } from "../../services/dev/config.ts";
+import { MigrateConfig } from "../../services/migrate/config.ts";
 import { StreamerConfig } from "../../services/streamer/config.ts";
 import { configTable } from "../../src/config/markdown-table.ts";
 
@@ -16,6 +17,7 @@ const sections: [string, TObject][] = [
   ["Streamer (`services/streamer/main.ts`)", StreamerConfig],
   ["Collector (`services/collector/main.ts`)", CollectorConfig],
   ["API gateway (`services/api/main.ts`)", ApiConfig],
+  ["Migrate (`services/migrate/main.ts`, `bun run migrate`)", MigrateConfig],
   ["Embedded ClickHouse, dev and tests only (`services/clickhouse-embedded/main.ts`)", EmbeddedClickHouseConfig],
   ["Dev stack (`bun run dev`)", DevConfig],
 ];

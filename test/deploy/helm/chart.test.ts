@@ -21,6 +21,19 @@ function withOverride(path: string[], value: unknown): Record<string, unknown> {
   return copy;
 }
 
+/** Objects merged key by key (as Helm merges values files); arrays and scalars replaced. */
+function deepMerge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const under = merged[key];
+    const bothObjects = [value, under].every(
+      (item) => item !== null && typeof item === "object" && !Array.isArray(item),
+    );
+    merged[key] = bothObjects ? deepMerge(under as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return merged;
+}
+
 function valuesFile(values: object): string {
   const dir = mkdtempSync(join(tmpdir(), "chart-values-"));
   const file = join(dir, "values.json");
@@ -33,11 +46,7 @@ describe("values.schema.json", () => {
   test("accepts the default values and the scaled example", () => {
     expect(validate(defaults)).toBe(true);
     const scaled = Bun.YAML.parse(readFileSync(scaledValues, "utf8")) as Record<string, unknown>;
-    const merged = { ...defaults, ...scaled };
-    for (const key of Object.keys(scaled)) {
-      merged[key] = { ...(defaults[key] as object), ...(scaled[key] as object) };
-    }
-    expect(validate(merged)).toBe(true);
+    expect(validate(deepMerge(defaults, scaled))).toBe(true);
   });
 
   test.each([
@@ -46,7 +55,15 @@ describe("values.schema.json", () => {
     [["streamer", "replicas"], 0],
     [["api", "replicas"], 11],
     [["broker", "flush"], "sometimes"],
-    [["streamer", "mode"], "forever"],
+    [["streamer", "csv", "mode"], "forever"],
+    [["streamer", "csv", "rateRowsPerS"], 0],
+    [["streamer", "source"], "prometheus"],
+    [["streamer", "exporter", "discovery"], "dns"],
+    [["streamer", "exporter", "port"], "Metrics_Port"],
+    [["streamer", "exporter", "namespace"], "GPU Operator"],
+    [["clickhouse", "retentionDays"], 0],
+    [["extraEnv"], [{ value: "no name" }]],
+    [["api", "extraVolumeMounts"], [{ name: "certs" }]],
     [["broker", "port"], 70_000],
     [["clickhouse", "database"], "bad-name; DROP"],
   ])("rejects %p = %p", (path, value) => {
@@ -171,7 +188,7 @@ describe("rendered chart", () => {
   });
 
   test("containers run as non-root with dropped capabilities; service pods have a read-only root filesystem", () => {
-    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects), { jobs: true })) {
       const podContext = pod.spec.securityContext as { runAsNonRoot?: boolean };
       expect(podContext.runAsNonRoot).toBe(true);
       for (const container of pod.spec.containers) {
@@ -188,7 +205,7 @@ describe("rendered chart", () => {
   });
 
   test("every environment variable a container gets is a setting of that service's config schema", () => {
-    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects), { jobs: true })) {
       for (const container of pod.spec.containers) {
         const service = deployedServices[container.name];
         if (service === undefined) continue;
@@ -214,7 +231,10 @@ describe("rendered chart", () => {
       for (const container of pod.spec.containers) {
         const service = deployedServices[container.name];
         if (service === undefined) continue;
-        const hostVariables = Object.keys(service.properties).filter((name) => name.endsWith("_HOST"));
+        // KUBERNETES_SERVICE_HOST is the API server's address, set by Kubernetes: not a bind address.
+        const hostVariables = Object.keys(service.properties).filter(
+          (name) => name.endsWith("_HOST") && !name.startsWith("KUBERNETES_"),
+        );
         expect({ container: container.name, hostVariables: hostVariables.length }).toEqual({
           container: container.name,
           hostVariables: 1,
@@ -294,10 +314,10 @@ interface PodTemplate {
   };
 }
 
-function podTemplates(objects: K8sObject[]): PodTemplate[] {
-  return objects
-    .filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
-    .map((o) => (o.spec as { template: PodTemplate }).template);
+/** Pod templates of the Deployments and StatefulSets, and with `jobs` of the Jobs too. */
+function podTemplates(objects: K8sObject[], options: { jobs?: boolean } = {}): PodTemplate[] {
+  const kinds = options.jobs === true ? ["Deployment", "StatefulSet", "Job"] : ["Deployment", "StatefulSet"];
+  return objects.filter((o) => kinds.includes(o.kind)).map((o) => (o.spec as { template: PodTemplate }).template);
 }
 
 describe("chart README", () => {
@@ -450,7 +470,7 @@ describe("bearer tokens and network policy", () => {
     expect(validate(withOverride(["auth", "apiReadOpen"], "yes"))).toBe(false);
   });
 
-  test("NetworkPolicies: only this release's pods (and the metrics peers) reach the broker; only collectors and API reach ClickHouse", () => {
+  test("NetworkPolicies: only this release's pods (and the metrics peers) reach the broker; only collectors, API and the migrate Job reach ClickHouse", () => {
     const policies = objects.filter((o) => o.kind === "NetworkPolicy");
     expect(policies.map((o) => o.metadata.name).sort()).toEqual([
       "telemetry-gpu-telemetry-broker",
@@ -483,7 +503,7 @@ describe("bearer tokens and network policy", () => {
           "app.kubernetes.io/component"
         ],
     );
-    expect(components).toEqual(["collector", "api"]);
+    expect(components).toEqual(["collector", "api", "migrate"]);
     // Every pod the policies let in exists, and the named port is the broker's and ClickHouse's container port.
     for (const rule of [...broker.ingress, ...clickhouse.ingress]) expect(rule.ports).toEqual([{ port: "http" }]);
 

@@ -81,8 +81,8 @@ test("temperature of every reporting GPU, the XID and the thermal throttling of 
       hostname: nodeName(1),
       gpu: "3",
       model: "NVIDIA H100 80GB HBM3",
-      namespace: "ml-research",
-      pod: "llama3-70b-finetune-1",
+      workload_namespace: "ml-research",
+      workload_pod: "llama3-70b-finetune-1",
     },
     value: 89,
   });

@@ -51,7 +51,10 @@ http://{{ include "gpu-telemetry.fullname" . }}-clickhouse:8123
 {{- end -}}
 {{- end -}}
 
-{{/* ClickHouse connection settings shared by collectors and the API. */}}
+{{/*
+ClickHouse connection settings and the retention, shared by the collectors, the API and
+the migrate Job: one retentionDays for every pod that talks to ClickHouse.
+*/}}
 {{- define "gpu-telemetry.clickhouseEnv" -}}
 - name: CLICKHOUSE_URL
   value: {{ include "gpu-telemetry.clickhouseUrl" . | quote }}
@@ -64,6 +67,39 @@ http://{{ include "gpu-telemetry.fullname" . }}-clickhouse:8123
       key: password
 - name: CLICKHOUSE_DATABASE
   value: {{ .Values.clickhouse.database | quote }}
+- name: TELEMETRY_RETENTION_DAYS
+  value: {{ .Values.clickhouse.retentionDays | quote }}
+{{- end -}}
+
+{{/* Services that read and write the telemetry store but leave its schema to the migrate Job. */}}
+{{- define "gpu-telemetry.schemaOwnedByJob" -}}
+- name: CLICKHOUSE_MIGRATE_ON_START
+  value: "false"
+{{- end -}}
+
+{{/*
+The chart-wide extras then a component's own; call with (dict "root" $ "values" .Values.streamer).
+Each renders a YAML list (possibly empty, then nothing).
+*/}}
+{{- define "gpu-telemetry.extraEnv" -}}
+{{- $all := concat (.root.Values.extraEnv | default list) (.values.extraEnv | default list) -}}
+{{- if $all -}}
+{{ toYaml $all }}
+{{- end -}}
+{{- end -}}
+
+{{- define "gpu-telemetry.extraVolumes" -}}
+{{- $all := concat (.root.Values.extraVolumes | default list) (.values.extraVolumes | default list) -}}
+{{- if $all -}}
+{{ toYaml $all }}
+{{- end -}}
+{{- end -}}
+
+{{- define "gpu-telemetry.extraVolumeMounts" -}}
+{{- $all := concat (.root.Values.extraVolumeMounts | default list) (.values.extraVolumeMounts | default list) -}}
+{{- if $all -}}
+{{ toYaml $all }}
+{{- end -}}
 {{- end -}}
 
 {{/* Settings every service process shares. */}}
@@ -165,4 +201,23 @@ when the Secret changes, and the services re-read them.
 - name: tokens
   mountPath: /etc/gpu-telemetry/tokens
   readOnly: true
+{{- end -}}
+
+{{/* True (non-empty) when the streamers read the Kubernetes API to find the exporters. */}}
+{{- define "gpu-telemetry.streamerNeedsApi" -}}
+{{- if and (eq .Values.streamer.source "dcgm-exporter") (ne .Values.streamer.exporter.discovery "static") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "gpu-telemetry.streamerServiceAccountName" -}}
+{{- .Values.streamer.serviceAccount.name | default (printf "%s-streamer" (include "gpu-telemetry.fullname" .)) -}}
+{{- end -}}
+
+{{/* Where the exporters run: the value, or the release's namespace when it is empty. */}}
+{{- define "gpu-telemetry.exporterNamespace" -}}
+{{- .Values.streamer.exporter.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* The chart's discovery name → STREAMER_EXPORTER_DISCOVERY. */}}
+{{- define "gpu-telemetry.streamerDiscovery" -}}
+{{- get (dict "endpointSlices" "endpointslices" "labelSelector" "pods" "static" "static") .Values.streamer.exporter.discovery -}}
 {{- end -}}

@@ -1,6 +1,8 @@
 {{/*
 A Deployment for one stateless service. Call with
-(dict "root" $ "component" "collector" "values" .Values.collector "env" (include ... ) "volumes" "..." "mounts" "...").
+(dict "root" $ "component" "collector" "values" .Values.collector "env" (include ... ) "volumes" "..." "mounts" "...");
+optionally "serviceAccountName" (the pod then gets its token) and "annotations". The chart-wide
+and the component's extraEnv, extraVolumes and extraVolumeMounts are added.
 */}}
 {{- define "gpu-telemetry.deployment" -}}
 {{- $root := .root -}}
@@ -29,6 +31,12 @@ spec:
         {{- end }}
     spec:
       {{- include "gpu-telemetry.podCommon" $root | nindent 6 }}
+      {{- if .serviceAccountName }}
+      serviceAccountName: {{ .serviceAccountName }}
+      {{- else }}
+      # No Kubernetes API access needed: no token in the pod.
+      automountServiceAccountToken: false
+      {{- end }}
       terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
       containers:
         - name: {{ .component }}
@@ -41,6 +49,9 @@ spec:
           env:
             {{- include "gpu-telemetry.commonEnv" $root | nindent 12 }}
             {{- .env | nindent 12 }}
+            {{- with include "gpu-telemetry.extraEnv" (dict "root" $root "values" .values) }}
+            {{- . | nindent 12 }}
+            {{- end }}
           readinessProbe:
             httpGet: { path: /ready, port: http }
             periodSeconds: 5
@@ -58,10 +69,16 @@ spec:
             {{- with .mounts }}
             {{- . | nindent 12 }}
             {{- end }}
+            {{- with include "gpu-telemetry.extraVolumeMounts" (dict "root" $root "values" .values) }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {}
         {{- with .volumes }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with include "gpu-telemetry.extraVolumes" (dict "root" $root "values" .values) }}
         {{- . | nindent 8 }}
         {{- end }}
 {{- end -}}
