@@ -15,9 +15,14 @@
  * - every scrape reaches the broker whole (all its samples) and once, and every
  *   scrape an exporter answered is there, but for at most one per hand-over of it;
  * - exporters that appear or go away in the API are picked up and dropped;
- * - the datapoints, their pods and MIG instances are in ClickHouse.
+ * - the datapoints, their pods and MIG instances are in ClickHouse;
+ * - the API serves the GPU alert signals of that data (XID, thermal throttling), and every
+ *   series the chart's PrometheusRule reads is served by the running processes.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
@@ -25,6 +30,7 @@ import { serviceAccountDir } from "../services/streamer/discovery/service-accoun
 import { readTopic } from "../services/streamer/topic-records.ts";
 import { type FakeExporter, FakeExporterFleet, samplesPerScrape } from "../support/fake-dcgm-exporters.ts";
 import { type FakeKubernetesApi, startFakeKubernetesApi } from "../support/fake-kubernetes-api.ts";
+import { manifests, renderChart } from "../support/helm-render.ts";
 import { metricValue } from "../support/prometheus.ts";
 import { eventually, type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
 
@@ -158,6 +164,8 @@ test("two, then three streamers divide the exporters: one scraper per exporter a
   await settle(3, exporterCount);
   expectOneScraperEach(await scrapersInWindow(), [...all.slice(1), exporterCount], 3);
 
+  await expectAlertSignals(exporterCount + 1);
+
   await stack.stack.scale("streamer", 0);
   expectExclusive();
   await expectEveryScrapeWhole();
@@ -242,4 +250,46 @@ async function expectInClickHouse(exporters: number): Promise<void> {
   expect(Number(summary.pods)).toBe(4);
   expect(Number(summary.mig_instances)).toBe(exporters * 2);
   expect(Number(summary.xid_seen)).toBe(1);
+}
+
+/** Every metric a rule of the chart reads is one a running process serves. */
+async function expectAlertSignals(exporters: number): Promise<void> {
+  const apiPage = await eventually(
+    "the API's XID signal for every exporter's fourth GPU",
+    async () => {
+      const page = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+      const xids = page.split("\n").filter((line) => line.startsWith("telemetry_gpu_xid_error_code{"));
+      return xids.length === exporters && xids.every((line) => line.endsWith(" 79")) ? page : undefined;
+    },
+    30_000,
+  );
+  const thermal = apiPage
+    .split("\n")
+    .filter((line) => line.startsWith("telemetry_gpu_throttled{") && line.includes('reason="thermal"'));
+  expect(thermal).toHaveLength(exporters);
+  expect(thermal[0]).toContain('workload_pod="llama3-70b-finetune-1"');
+  const collectorUrl = `http://127.0.0.1:${stack.plan.collectorPortBase}`;
+  const pages = await Promise.all(
+    [stack.brokerUrl, collectorUrl, streamerUrls()[0] ?? ""].map(async (url) => (await fetch(`${url}/metrics`)).text()),
+  );
+  const served = new Set(
+    [apiPage, ...pages].flatMap((page) => [...page.matchAll(/^# TYPE (\w+) /gm)].map((match) => match[1] ?? "")),
+  );
+  const values = join(mkdtempSync(join(tmpdir(), "fleet-rules-")), "values.json");
+  writeFileSync(
+    values,
+    JSON.stringify({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
+  );
+  const rendered = renderChart([values]);
+  const rule = manifests(rendered.templates).find((object) => object.kind === "PrometheusRule");
+  if (rule === undefined) throw new Error("no PrometheusRule rendered");
+  const exprs = (rule.spec as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((group) =>
+    group.rules.map((entry) => entry.expr),
+  );
+  const used = new Set(
+    exprs.flatMap((expr) => [...expr.matchAll(/([a-z_][a-z0-9_]*)\{/g)].map((match) => match[1] ?? "")),
+  );
+  used.delete("up");
+  expect(used.size).toBeGreaterThan(5);
+  for (const name of used) expect({ name, served: served.has(name) }).toEqual({ name, served: true });
 }

@@ -335,7 +335,8 @@ describe("Grafana dashboards and alert rules", () => {
     });
     const [rule] = byKind(objects, "PrometheusRule");
     expect(rule?.metadata.labels?.release).toBe("prometheus");
-    const groups = (rule?.spec as { groups: { name: string; rules: { alert: string; expr: string }[] }[] }).groups;
+    if (rule === undefined) throw new Error("no PrometheusRule rendered");
+    const groups = (rule.spec as { groups: { name: string; rules: { alert: string; expr: string }[] }[] }).groups;
     const alerts = groups.flatMap((group) => group.rules.map((entry) => entry.alert));
     expect(alerts).toEqual([
       "GpuTelemetryConsumerLagGrowing",

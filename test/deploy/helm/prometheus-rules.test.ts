@@ -38,7 +38,8 @@ function renderedGroups(): RuleGroup[] {
   const rendered = renderChart([valuesPath]);
   if (!rendered.ok) throw new Error(rendered.error);
   const rule = manifests(rendered.templates).find((object) => object.kind === "PrometheusRule");
-  return (rule?.spec as { groups: RuleGroup[] }).groups;
+  if (rule === undefined) throw new Error("no PrometheusRule rendered");
+  return (rule.spec as { groups: RuleGroup[] }).groups;
 }
 
 function promtool(args: string[]): { code: number; output: string } {
