@@ -63,6 +63,20 @@ export class NotAssignedError extends GroupError {
   }
 }
 
+/** An offset reset names a partition a member owns: it must leave (or time out) first. */
+export class PartitionOwnedError extends GroupError {
+  override name = "PartitionOwnedError";
+  constructor(
+    readonly group: string,
+    readonly owned: readonly string[],
+  ) {
+    super(
+      "partition_owned",
+      `group ${group}: ${owned.join(", ")} owned by a member; its members must leave or time out before a reset`,
+    );
+  }
+}
+
 export class UnknownGroupError extends GroupError {
   override name = "UnknownGroupError";
   constructor(readonly group: string) {

@@ -9,6 +9,7 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
   PartitionOffset,
+  ResetOffsetsRequest,
 } from "../../src/broker-protocol/group-protocol.ts";
 import type { Clock } from "../log/log-api.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
@@ -19,6 +20,7 @@ import {
   GroupLimitError,
   InvalidGroupRequestError,
   NotAssignedError,
+  PartitionOwnedError,
   StaleGenerationError,
   UnknownGroupError,
   UnknownMemberError,
@@ -280,6 +282,39 @@ export class GroupCoordinator {
     this.changed(group);
     await this.flusher.whenDurable(group.name);
     return { committed: offsets.length, generation: group.generation };
+  }
+
+  /**
+   * An operator's reset of committed offsets (the admin route). Refused for a partition
+   * a member owns: that member would commit over the reset, so it must leave first.
+   * Each offset must lie within its partition's log (the high watermark included).
+   */
+  async resetOffsets(
+    groupName: string,
+    request: ResetOffsetsRequest,
+    boundsOf: PartitionBoundsOf,
+  ): Promise<GroupOffsets> {
+    this.assertOpen();
+    const group = this.requireGroup(groupName);
+    this.evictExpired(group);
+    const { topic, offsets } = request;
+    const owned = offsets
+      .filter((entry) => group.ownerOf(topic, entry.partition) !== undefined)
+      .map((entry) => `${topic}/${entry.partition}`);
+    if (owned.length > 0) throw new PartitionOwnedError(groupName, owned);
+    for (const entry of offsets) {
+      const bounds = boundsOf(topic, entry.partition);
+      if (bounds === undefined) throw new InvalidGroupRequestError(`${topic}/${entry.partition} does not exist`);
+      if (entry.offset < bounds.logStartOffset || entry.offset > bounds.highWatermark) {
+        throw new InvalidGroupRequestError(
+          `offset ${entry.offset} of ${topic}/${entry.partition} outside the log ${bounds.logStartOffset}..${bounds.highWatermark}`,
+        );
+      }
+    }
+    for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
+    this.changed(group);
+    await this.flusher.whenDurable(group.name);
+    return topicOffsetsOf(group, topic);
   }
 
   /** Committed offsets of one topic and the group's reset policy for the others. */

@@ -7,7 +7,8 @@ import { routeDetail, routeSchemas } from "./route-schemas.ts";
 import { ensureTopic } from "./topic-lookup.ts";
 
 const refusals = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody, 429: ErrorBody };
-const { listGroups, describeGroup, groupOffsets, joinGroup, heartbeat, leaveGroup, commitOffsets } = brokerRoutes;
+const { listGroups, describeGroup, groupOffsets, resetGroupOffsets, joinGroup, heartbeat, leaveGroup, commitOffsets } =
+  brokerRoutes;
 
 /** The consumer-group API: a thin HTTP skin over the coordinator (which owns every rule). */
 export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
@@ -42,6 +43,16 @@ function groupViewRoutes(context: BrokerContext, coordinator: GroupCoordinator) 
         ...routeSchemas(groupOffsets),
         response: { 200: groupOffsets.response, 404: ErrorBody },
         detail: routeDetail(groupOffsets),
+      },
+    )
+    .route(
+      resetGroupOffsets.method,
+      resetGroupOffsets.path,
+      ({ params, body }) => coordinator.resetOffsets(params.group, body, boundsOf),
+      {
+        ...routeSchemas(resetGroupOffsets),
+        response: { 200: resetGroupOffsets.response, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        detail: routeDetail(resetGroupOffsets),
       },
     );
 }

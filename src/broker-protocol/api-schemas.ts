@@ -15,6 +15,7 @@ export const ErrorCodeStatus = {
   unknown_group: 404,
   unknown_member: 410,
   not_assigned: 409,
+  partition_owned: 409,
   group_limit: 429,
   topic_exists: 409,
   stale_generation: 409,

@@ -139,6 +139,24 @@ export const CommitOffsetsResponse = Type.Object(
 );
 export type CommitOffsetsResponse = Static<typeof CommitOffsetsResponse>;
 
+/**
+ * An operator moves a group's committed offsets (Kafka's `--reset-offsets`). Only
+ * partitions no member owns may be moved: a live owner would overwrite the new
+ * offset with its next commit, so the group's members leave (or die and time out) first.
+ */
+export const ResetOffsetsRequest = Type.Object(
+  {
+    topic: TopicName,
+    offsets: Type.Array(Type.Object({ partition: PartitionNumber, offset: Offset }), {
+      minItems: 1,
+      maxItems: offsetsPerCommitMax,
+      description: "next offset to consume per partition; each within the partition's log",
+    }),
+  },
+  { $id: "ResetOffsetsRequest", additionalProperties: false },
+);
+export type ResetOffsetsRequest = Static<typeof ResetOffsetsRequest>;
+
 export const GroupOffsets = Type.Object(
   {
     group: GroupName,
@@ -216,6 +234,7 @@ export type GroupDetail = Static<typeof GroupDetail>;
 export const GroupErrorStatus = {
   stale_generation: 409,
   not_assigned: 409,
+  partition_owned: 409,
   unknown_member: 410,
   unknown_group: 404,
   unknown_topic: 404,

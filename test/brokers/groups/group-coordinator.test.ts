@@ -6,6 +6,7 @@ import {
   GroupLimitError,
   InvalidGroupRequestError,
   NotAssignedError,
+  PartitionOwnedError,
   StaleGenerationError,
   UnknownGroupError,
   UnknownMemberError,
@@ -519,6 +520,39 @@ describe("GroupCoordinator offsets", () => {
     await coordinator.close();
     const reopened = await setUp({ dataDir, topics: { telemetry: 64 } });
     expect(reopened.coordinator.committedOffsets("g7", "telemetry").offsets).toHaveLength(64);
+  });
+});
+
+describe("GroupCoordinator offset reset", () => {
+  const bounds = () => ({ logStartOffset: 10, highWatermark: 500 });
+
+  test("moves offsets of unowned partitions durably, refuses owned ones and offsets outside the log", async () => {
+    const { coordinator, clock, dataDir } = await setUp({ topics: { telemetry: 2 } });
+    const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
+    await coordinator.commit("collectors", a.memberId, a.generation, [
+      { topic: "telemetry", partition: 0, offset: 400 },
+      { topic: "telemetry", partition: 1, offset: 300 },
+    ]);
+    const reset = { topic: "telemetry", offsets: [{ partition: 1, offset: 20 }] };
+    const owned = await coordinator.resetOffsets("collectors", reset, bounds).catch((error: unknown) => error);
+    expect(owned).toBeInstanceOf(PartitionOwnedError);
+    expect((owned as PartitionOwnedError).message).toContain("telemetry/1");
+    expect((owned as PartitionOwnedError).httpStatus).toBe(409);
+    // The member dies: once its session ran out, its partitions are free to move.
+    clock.timeMs += 1_500;
+    const done = await coordinator.resetOffsets("collectors", reset, bounds);
+    expect(done.offsets).toEqual([
+      { partition: 0, offset: 400 },
+      { partition: 1, offset: 20 },
+    ]);
+    const outside = { topic: "telemetry", offsets: [{ partition: 0, offset: 501 }] };
+    expect(coordinator.resetOffsets("collectors", outside, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    const below = { topic: "telemetry", offsets: [{ partition: 0, offset: 9 }] };
+    expect(coordinator.resetOffsets("collectors", below, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    expect(coordinator.resetOffsets("nobody", reset, bounds)).rejects.toBeInstanceOf(UnknownGroupError);
+    await coordinator.close();
+    const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2 } });
+    expect(reopened.committedOffsets("collectors", "telemetry").offsets).toContainEqual({ partition: 1, offset: 20 });
   });
 });
 
