@@ -35,7 +35,7 @@ import {
   startOffsetFor,
   topicOffsetsOf,
 } from "./group-views.ts";
-import { validateGeneration, validateJoin, validateOffsets } from "./request-validation.ts";
+import { validateGeneration, validateGroupName, validateJoin, validateOffsets } from "./request-validation.ts";
 
 export interface GroupCoordinatorOptions {
   /** Directory of the group checkpoints (one file per group). */
@@ -287,7 +287,8 @@ export class GroupCoordinator {
   /**
    * An operator's reset of committed offsets (the admin route). Refused for a partition
    * a member owns: that member would commit over the reset, so it must leave first.
-   * Each offset must lie within its partition's log (the high watermark included).
+   * Each offset must lie within its partition's log (the high watermark included). A
+   * group that does not exist (yet, or any more) is created with these offsets.
    */
   async resetOffsets(
     groupName: string,
@@ -295,13 +296,19 @@ export class GroupCoordinator {
     boundsOf: PartitionBoundsOf,
   ): Promise<GroupOffsets> {
     this.assertOpen();
-    const group = this.requireGroup(groupName);
-    this.evictExpired(group);
+    validateGroupName(groupName);
+    const existing = this.groups.get(groupName);
+    if (existing !== undefined) this.evictExpired(existing);
     const { topic, offsets } = request;
+    const current = this.groups.get(groupName);
     const owned = offsets
-      .filter((entry) => group.ownerOf(topic, entry.partition) !== undefined)
+      .filter((entry) => current?.ownerOf(topic, entry.partition) !== undefined)
       .map((entry) => `${topic}/${entry.partition}`);
     if (owned.length > 0) throw new PartitionOwnedError(groupName, owned);
+    validateOffsets(
+      offsets.map((entry) => ({ topic, ...entry })),
+      this.limits,
+    );
     for (const entry of offsets) {
       const bounds = boundsOf(topic, entry.partition);
       if (bounds === undefined) throw new InvalidGroupRequestError(`${topic}/${entry.partition} does not exist`);
@@ -311,6 +318,7 @@ export class GroupCoordinator {
         );
       }
     }
+    const group = this.groups.get(groupName) ?? this.createGroup(groupName);
     for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
     this.changed(group);
     await this.flusher.whenDurable(group.name);

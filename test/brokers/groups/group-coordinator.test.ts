@@ -549,7 +549,9 @@ describe("GroupCoordinator offset reset", () => {
     expect(coordinator.resetOffsets("collectors", outside, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
     const below = { topic: "telemetry", offsets: [{ partition: 0, offset: 9 }] };
     expect(coordinator.resetOffsets("collectors", below, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
-    expect(coordinator.resetOffsets("nobody", reset, bounds)).rejects.toBeInstanceOf(UnknownGroupError);
+    // A group that does not exist is created with the offsets (seeding a group before its members start).
+    expect((await coordinator.resetOffsets("fresh", reset, bounds)).offsets).toEqual([{ partition: 1, offset: 20 }]);
+    expect(coordinator.describe("fresh").state).toBe("empty");
     await coordinator.close();
     const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2 } });
     expect(reopened.committedOffsets("collectors", "telemetry").offsets).toContainEqual({ partition: 1, offset: 20 });
