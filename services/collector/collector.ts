@@ -1,17 +1,17 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
-import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
+import { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";
 import type { CollectorConfig } from "./config.ts";
 import { DeadLetterSink } from "./dead-letters.ts";
-import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
 import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
+import { StoredOffsetsGate } from "./stored-offsets-gate.ts";
 
 export interface CollectorOptions {
   config: CollectorConfig;
@@ -25,9 +25,8 @@ export interface CollectorOptions {
 
 /**
  * One collector: a member of the consumer group whose batch handler writes to
- * ClickHouse (partition-writer.ts), plus the topics it writes to (dead letters,
- * insert intents). `start` joins the group; `stop` finishes the batch in flight,
- * commits and leaves.
+ * ClickHouse (partition-writer.ts), plus the dead-letter topic it writes to.
+ * `start` joins the group; `stop` finishes the batch in flight, commits and leaves.
  */
 export class Collector {
   private constructor(
@@ -41,21 +40,14 @@ export class Collector {
   static async start(options: CollectorOptions): Promise<Collector> {
     const { config, logger } = options;
     const admin = new Admin({ brokerUrl: config.BROKER_URL });
-    const source = await admin.ensureTopic(config.COLLECTOR_TOPIC);
-    const intentsTopic = intentsTopicName(config.COLLECTOR_GROUP, config.COLLECTOR_TOPIC);
-    const intentsInfo = await admin.ensureTopic(intentsTopic, source.partitions.length);
-    if (intentsInfo.partitions.length < source.partitions.length) {
-      throw new Error(
-        `${intentsTopic} has ${intentsInfo.partitions.length} partitions, ${config.COLLECTOR_TOPIC} has ${source.partitions.length}`,
-      );
-    }
+    const info = await admin.ensureTopic(config.COLLECTOR_TOPIC);
+    const topic = { name: info.name, id: info.createdAtMs };
     await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
     const deadLetterProducer = await Producer.create({
       brokerUrl: config.BROKER_URL,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
     });
-    const io = new PartitionClient({ brokerUrl: config.BROKER_URL });
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
       backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
@@ -72,12 +64,12 @@ export class Collector {
       topic: config.COLLECTOR_TOPIC,
       rowsMax: config.COLLECTOR_BATCH_ROWS_MAX,
       lingerMs: config.COLLECTOR_LINGER_MS,
-      fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
-      intents: new InsertIntentLog(io, intentsTopic, options.clock, logger),
-      io,
       inserter,
       insertsInFlightMax: config.COLLECTOR_INSERTS_IN_FLIGHT_MAX,
+      stored: new StoredOffsetsGate(options.clickhouse, topic),
+      source: new SourceSuffix(topic),
       deadLetters: new DeadLetterSink(deadLetterProducer, options.metrics, logger),
+      metrics: options.metrics,
       logger,
       clock: options.clock,
       commitProcessed: () => consumer?.commit() ?? Promise.resolve(),

@@ -90,7 +90,14 @@ export const PartitionInfo = Type.Object({
 export type PartitionInfo = Static<typeof PartitionInfo>;
 
 export const TopicInfo = Type.Object(
-  { name: Type.String(), partitions: Type.Array(PartitionInfo) },
+  {
+    name: Type.String(),
+    createdAtMs: Type.Integer({
+      minimum: 0,
+      description: "when the broker created the topic: a topic recreated under the same name gets a new one",
+    }),
+    partitions: Type.Array(PartitionInfo),
+  },
   { $id: "TopicInfo" },
 );
 export type TopicInfo = Static<typeof TopicInfo>;

@@ -2,6 +2,7 @@ import { datapointsMigration } from "./0001-datapoints.ts";
 import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
 import { rollupMigration } from "./0003-rollup-1m.ts";
 import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
+import { sourceOffsetsMigration } from "./0005-source-offsets.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -10,4 +11,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   gpuRegistryMigration,
   rollupMigration,
   minuteFanoutMigration,
+  sourceOffsetsMigration,
 ]);

@@ -25,6 +25,8 @@ async function tablesOf(database: string): Promise<Map<string, string>> {
   return new Map(rows.map((row) => [row.name, `${row.engine}|${row.engine_full}`]));
 }
 
+const allVersions = migrations.map((migration) => migration.version);
+
 const tinyMigration = (version: number, table: string): Migration => ({
   version,
   name: `table ${table}`,
@@ -34,7 +36,7 @@ const tinyMigration = (version: number, table: string): Migration => ({
 describe("migrate", () => {
   test("creates the database, every table and view, and records each version once", async () => {
     const report = await migrate({ client: fixture.admin, database: "m_once", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [1, 2, 3, 4], alreadyApplied: [], unknown: [] });
+    expect(report).toEqual({ applied: allVersions, alreadyApplied: [], unknown: [] });
     const tables = await tablesOf("m_once");
     expect([...tables.keys()].sort()).toEqual([
       "datapoints",
@@ -63,8 +65,8 @@ describe("migrate", () => {
   test("a second run applies nothing and records nothing", async () => {
     await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
     const report = await migrate({ client: fixture.admin, database: "m_twice", retentionDays: 30, clock });
-    expect(report).toEqual({ applied: [], alreadyApplied: [1, 2, 3, 4], unknown: [] });
-    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(4);
+    expect(report).toEqual({ applied: [], alreadyApplied: allVersions, unknown: [] });
+    expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_twice.schema_migrations")).toBe(migrations.length);
   });
 
   test("four migrators racing on a new database all succeed and record each version once", async () => {
