@@ -17,6 +17,8 @@ import {
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 
+/** Silent members are looked for often, so a killed collector's partitions free up soon after its session. */
+const brokerEnv = { BROKER_GROUP_EVICTION_CHECK_MS: "100" };
 let brokerDir: string;
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -24,7 +26,7 @@ let clickhouse: EmbeddedClickHouse;
 beforeAll(async () => {
   brokerDir = await mkdtemp(join(tmpdir(), "exactly-rewind-"));
   [broker, clickhouse] = await Promise.all([
-    startBroker({ dataDir: brokerDir, keepDataDir: true }),
+    startBroker({ dataDir: brokerDir, keepDataDir: true, env: brokerEnv }),
     startEmbeddedClickHouse(),
   ]);
 });
@@ -70,7 +72,7 @@ async function deleteTopicFiles(topic: string): Promise<void> {
       await rm(join(logDir, name), { recursive: true, force: true });
     }
   }
-  broker = await startBroker({ dataDir: brokerDir, keepDataDir: true });
+  broker = await startBroker({ dataDir: brokerDir, keepDataDir: true, env: brokerEnv });
 }
 
 /**
@@ -155,3 +157,117 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
     }
   }, 90_000);
 }
+
+/** Distinct (src_partition, src_offset) pairs stored: equals the row count when no record is stored twice. */
+async function distinctSources(client: ClickHouseClient): Promise<number> {
+  const result = await client.query({
+    query: "SELECT uniqExact(src_partition, src_offset) AS n FROM datapoints",
+    format: "JSONEachRow",
+  });
+  return Number((await result.json<{ n: string | number }>())[0]?.n ?? 0);
+}
+
+/** Per partition: rows, distinct offsets, lowest and highest offset (for failure messages). */
+async function sourcesByPartition(client: ClickHouseClient): Promise<string> {
+  const result = await client.query({
+    query: `SELECT src_partition, count() AS rows, uniqExact(src_offset) AS offsets, min(src_offset) AS first,
+  max(src_offset) AS last FROM datapoints GROUP BY src_partition ORDER BY src_partition`,
+    format: "JSONEachRow",
+  });
+  return JSON.stringify(await result.json());
+}
+
+/** Keeps producing unique records until stopped; resolves with how many it produced. */
+function steadyProducer(topic: string, signal: AbortSignal): Promise<number> {
+  return (async () => {
+    const baseMs = recentBaseMs();
+    let produced = 0;
+    while (!signal.aborted) {
+      await produceRecords(broker.url, topic, wireRecords(produced, 100, baseMs));
+      produced += 100;
+      await Bun.sleep(50);
+    }
+    return produced;
+  })();
+}
+
+/**
+ * The collectors are stopped (killed or terminated) and restarted a dozen times while
+ * records keep arriving; before each restart the group's offsets move back to a random
+ * choice per partition: 0, anywhere before the committed offset (often inside a
+ * batch), or a little before it (an old commit). Each start cuts ranges of another size.
+ */
+test("rewinds to random offsets, many times, under load: nothing stored twice, nothing lost", async () => {
+  const topic = "rewind-random";
+  const group = "rewind-random";
+  const database = "rewind_random";
+  const partitions = 4;
+  await createTopic(broker.url, topic, partitions);
+  const client = clientFor(database);
+  const admin = new Admin({ brokerUrl: broker.url });
+  const stopProducing = new AbortController();
+  const producing = steadyProducer(topic, stopProducing.signal);
+  const rowsMaxChoices = ["150", "400", "1000"];
+  const start = (round: number, index: number) =>
+    startCollector({
+      brokerUrl: broker.url,
+      clickhouseUrl: clickhouse.url,
+      database,
+      env: {
+        COLLECTOR_TOPIC: topic,
+        COLLECTOR_GROUP: group,
+        COLLECTOR_SESSION_TIMEOUT_MS: "1000",
+        COLLECTOR_LINGER_MS: "50",
+        COLLECTOR_BATCH_ROWS_MAX: rowsMaxChoices[(round + index) % rowsMaxChoices.length]!,
+      },
+    });
+  let rewinds = 0;
+  try {
+    let collectors = await Promise.all([0, 1].map((index) => start(0, index)));
+    for (let round = 1; round <= 12; round += 1) {
+      await Bun.sleep(300 + Math.random() * 900);
+      const signal = round % 3 === 0 ? "SIGTERM" : "SIGKILL";
+      for (const collector of collectors) collector.kill(signal);
+      await Promise.all(collectors.map((collector) => collector.exited));
+      await waitGroupEmpty(group);
+      const info = await admin.describeTopic(topic);
+      const committed = new Map(
+        (
+          await admin.describeGroup(group).catch(() => ({ offsets: [] as { partition: number; offset: number }[] }))
+        ).offsets.map((entry) => [entry.partition, entry.offset]),
+      );
+      // Never forward: past the committed offset lie records no collector may have stored.
+      const offsets = info.partitions.map(({ partition }) => {
+        const choice = Math.floor(Math.random() * 3);
+        const previous = committed.get(partition) ?? 0;
+        const offset =
+          choice === 0
+            ? 0
+            : choice === 1
+              ? Math.floor(Math.random() * (previous + 1))
+              : Math.max(0, previous - Math.floor(Math.random() * 500));
+        return { partition, offset };
+      });
+      await admin.resetGroupOffsets(group, { topic, offsets });
+      rewinds += offsets.length;
+      collectors = await Promise.all([0, 1].map((index) => start(round, index)));
+    }
+    stopProducing.abort();
+    const produced = await producing;
+    await waitUntil(
+      async () => (await rowCount(client)) >= produced,
+      async () => `rows ${await rowCount(client)} of ${produced}; ${await sourcesByPartition(client)}`,
+      30_000,
+    );
+    await Bun.sleep(1_000);
+    expect(rewinds).toBe(12 * partitions);
+    expect(await duplicateCount(client)).toBe(0);
+    expect(await rowCount(client)).toBe(produced);
+    expect(await distinctSources(client)).toBe(produced);
+    for (const collector of collectors) expect(await collector.stop()).toBe(0);
+  } finally {
+    stopProducing.abort();
+    await producing;
+    await client.close();
+  }
+}, 180_000);
