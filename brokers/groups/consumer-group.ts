@@ -21,6 +21,10 @@ import { assignSticky, type PartitionOwners } from "./sticky-assignor.ts";
 export interface MemberRecord {
   memberId: string;
   clientId: string;
+  /** Static membership: the identity a restarted process joins with again. */
+  instanceId: string | undefined;
+  /** Member ids this one replaced (newest first, a few): their requests get fenced_instance. */
+  fencedMemberIds: string[];
   /** Ascending, unique. */
   topics: string[];
   sessionTimeoutMs: number;
@@ -143,6 +147,34 @@ export class ConsumerGroup {
     this.rebalance(partitionCounts);
   }
 
+  /**
+   * `member` takes `replacedId`'s place (static membership): every partition it owns
+   * or is meant to get passes over as it is. No generation bump: nothing moves.
+   */
+  replaceMember(replacedId: string, member: MemberRecord): void {
+    if (!this.members.delete(replacedId)) throw new Error(`group ${this.name}: no member ${replacedId} to replace`);
+    if (this.members.has(member.memberId)) throw new Error(`group ${this.name}: member ${member.memberId} exists`);
+    this.members.set(member.memberId, member);
+    for (const slots of this.slots.values()) {
+      for (const slot of slots) {
+        if (slot.owner === replacedId) slot.owner = member.memberId;
+        if (slot.target === replacedId) slot.target = member.memberId;
+      }
+    }
+  }
+
+  /** The member with this instance id, if any. */
+  memberByInstance(instanceId: string): MemberRecord | undefined {
+    for (const member of this.members.values()) if (member.instanceId === instanceId) return member;
+    return undefined;
+  }
+
+  /** The member that replaced `memberId`, if one did. */
+  replacerOf(memberId: string): MemberRecord | undefined {
+    for (const member of this.members.values()) if (member.fencedMemberIds.includes(memberId)) return member;
+    return undefined;
+  }
+
   ownerOf(topic: string, partition: number): string | undefined {
     return this.slots.get(topic)?.[partition]?.owner;
   }
@@ -227,7 +259,13 @@ export class ConsumerGroup {
         }
       }
     }
+    const instances = new Set<string>();
     for (const member of this.members.values()) {
+      if (member.instanceId !== undefined) {
+        if (instances.has(member.instanceId))
+          fail(`group ${this.name}: two members with instance ${member.instanceId}`);
+        instances.add(member.instanceId);
+      }
       if (member.generationAcked > this.generation) {
         fail(`group ${this.name} member ${member.memberId}: acked ${member.generationAcked} > ${this.generation}`);
       }

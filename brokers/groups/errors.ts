@@ -50,6 +50,21 @@ export class UnknownMemberError extends GroupError {
   }
 }
 
+/** The member id was replaced by a newer process with the same instance id: stop for good. */
+export class FencedInstanceError extends GroupError {
+  override name = "FencedInstanceError";
+  constructor(
+    readonly group: string,
+    readonly memberId: string,
+    readonly instanceId: string,
+  ) {
+    super(
+      "fenced_instance",
+      `group ${group}: member ${memberId} was replaced by a newer member with instance id ${instanceId}; two processes share that id`,
+    );
+  }
+}
+
 /** A commit names a partition the member does not own. */
 export class NotAssignedError extends GroupError {
   override name = "NotAssignedError";

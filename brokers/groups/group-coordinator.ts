@@ -17,6 +17,7 @@ import { CheckpointStore } from "./checkpoint-store.ts";
 import { ConsumerGroup, type MemberRecord, partitionKey } from "./consumer-group.ts";
 import {
   CoordinatorClosedError,
+  FencedInstanceError,
   GroupLimitError,
   InvalidGroupRequestError,
   NotAssignedError,
@@ -126,13 +127,10 @@ export class GroupCoordinator {
     const existing = this.groups.get(groupName);
     if (existing !== undefined) this.evictExpired(existing);
     const group = this.groups.get(groupName) ?? this.createGroup(groupName);
-    const fields = { clientId: request.clientId, topics, sessionTimeoutMs };
+    const fields = { clientId: request.clientId, instanceId: request.instanceId, topics, sessionTimeoutMs };
     let member: MemberRecord;
     try {
-      member =
-        request.memberId === undefined
-          ? this.addMember(group, fields)
-          : this.updateMember(group, request.memberId, fields);
+      member = this.joinMember(group, request.memberId, fields);
     } catch (error) {
       this.deleteIfIdle(group);
       throw error;
@@ -157,10 +155,17 @@ export class GroupCoordinator {
     return group;
   }
 
-  private addMember(
-    group: ConsumerGroup,
-    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
-  ): MemberRecord {
+  /**
+   * A known member id updates its member; otherwise an instance id held by a current
+   * member replaces that member (static membership); otherwise a new member joins.
+   */
+  private joinMember(group: ConsumerGroup, memberId: string | undefined, fields: MemberFields): MemberRecord {
+    if (memberId !== undefined) return this.updateMember(group, memberId, fields);
+    const previous = fields.instanceId === undefined ? undefined : group.memberByInstance(fields.instanceId);
+    return previous === undefined ? this.addMember(group, fields) : this.replaceMember(group, previous, fields);
+  }
+
+  private addMember(group: ConsumerGroup, fields: MemberFields): MemberRecord {
     if (group.members.size >= this.limits.membersPerGroupMax) {
       const message = `group ${group.name}: cannot add ${fields.clientId}: group is full`;
       throw new GroupLimitError("membersPerGroupMax", this.limits.membersPerGroupMax, message);
@@ -171,6 +176,7 @@ export class GroupCoordinator {
     const member: MemberRecord = {
       memberId,
       ...fields,
+      fencedMemberIds: [],
       lastSeenMs: nowMs,
       generationAcked: 0,
       revokingSinceMs: undefined,
@@ -183,12 +189,35 @@ export class GroupCoordinator {
     return member;
   }
 
-  private updateMember(
-    group: ConsumerGroup,
-    memberId: string,
-    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
-  ): MemberRecord {
+  /**
+   * Static membership: a restarted process (same instance id, no member id) takes the
+   * current member's place at once, partitions and generation included; the old id is
+   * fenced. Only changed topics start a new generation.
+   */
+  private replaceMember(group: ConsumerGroup, previous: MemberRecord, fields: MemberFields): MemberRecord {
+    const topicsChanged = previous.topics.join("\n") !== fields.topics.join("\n");
+    if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, previous.memberId);
+    const member: MemberRecord = {
+      memberId: randomUUID(),
+      ...fields,
+      fencedMemberIds: [previous.memberId, ...previous.fencedMemberIds].slice(0, fencedMemberIdsMax),
+      lastSeenMs: this.options.clock.nowMs(),
+      generationAcked: previous.generationAcked,
+      revokingSinceMs: undefined,
+      fenced: false,
+    };
+    group.replaceMember(previous.memberId, member);
+    if (topicsChanged) group.rebalance(this.partitionCountsOf(group));
+    return member;
+  }
+
+  private updateMember(group: ConsumerGroup, memberId: string, fields: MemberFields): MemberRecord {
     const member = liveMember(group, memberId);
+    if (fields.instanceId !== undefined && fields.instanceId !== member.instanceId) {
+      const holder = group.memberByInstance(fields.instanceId);
+      if (holder !== undefined) group.removeMembers([holder.memberId], this.partitionCountsOf(group));
+      member.instanceId = fields.instanceId;
+    }
     const topicsChanged = member.topics.join("\n") !== fields.topics.join("\n");
     if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, memberId);
     member.clientId = fields.clientId;
@@ -242,7 +271,8 @@ export class GroupCoordinator {
     const group = this.groups.get(groupName);
     if (group === undefined) throw new UnknownMemberError(groupName, memberId);
     this.evictExpired(group);
-    if (!group.members.has(memberId)) throw new UnknownMemberError(groupName, memberId);
+    // A fenced member may still leave; an unknown or replaced one is told which.
+    if (!group.members.has(memberId)) liveMember(group, memberId);
     group.removeMembers([memberId], this.partitionCountsOf(group));
     this.changed(group);
     this.deleteIfIdle(group);
@@ -507,10 +537,29 @@ export class GroupCoordinator {
   }
 }
 
-/** The member, unless it is unknown or fenced (then the client must stop and join anew). */
+/** What a join says about its member. */
+interface MemberFields {
+  clientId: string;
+  instanceId: string | undefined;
+  topics: string[];
+  sessionTimeoutMs: number;
+}
+
+/** Replaced member ids remembered per member: enough for a crash loop, bounded in the checkpoint. */
+export const fencedMemberIdsMax = 4;
+
+/**
+ * The member, unless it is unknown or fenced (then the client must stop and join
+ * anew), or was replaced by a restart with its instance id (then it must stop for good).
+ */
 function liveMember(group: ConsumerGroup, memberId: string): MemberRecord {
   const member = group.members.get(memberId);
-  if (member === undefined || member.fenced) throw new UnknownMemberError(group.name, memberId);
+  if (member === undefined) {
+    const replacer = group.replacerOf(memberId);
+    if (replacer?.instanceId !== undefined) throw new FencedInstanceError(group.name, memberId, replacer.instanceId);
+    throw new UnknownMemberError(group.name, memberId);
+  }
+  if (member.fenced) throw new UnknownMemberError(group.name, memberId);
   return member;
 }
 

@@ -16,6 +16,8 @@ import { StoredOffsetsGate } from "./stored-offsets-gate.ts";
 export interface CollectorOptions {
   config: CollectorConfig;
   instanceId: string;
+  /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
+  onFenced?: (error: unknown) => void;
   clickhouse: ClickHouseClient;
   metrics: CollectorMetrics;
   logger: Logger;
@@ -81,6 +83,9 @@ export class Collector {
       group: config.COLLECTOR_GROUP,
       topics: [config.COLLECTOR_TOPIC],
       clientId: options.instanceId,
+      // Static membership when the deployment names its processes (dev stack, chart).
+      ...(config.INSTANCE_ID === "" ? {} : { instanceId: config.INSTANCE_ID }),
+      ...(options.onFenced === undefined ? {} : { onFenced: options.onFenced }),
       eachBatch: writer.handle,
       sessionTimeoutMs: config.COLLECTOR_SESSION_TIMEOUT_MS,
       resetPolicy: "earliest",

@@ -43,7 +43,7 @@ const server = Bun.serve({ port: config.COLLECTOR_PORT, fetch: (request) => app.
 logger.info({ port: server.port }, "listening");
 
 const starting = new AbortController();
-installShutdown({
+const shutdown = installShutdown({
   logger,
   timeoutMs: config.COLLECTOR_SHUTDOWN_TIMEOUT_MS,
   steps: [
@@ -85,7 +85,20 @@ if (clickhouse !== undefined) {
   const store = clickhouse;
   collector = await unlessAborted(
     retry(
-      () => Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
+      () =>
+        Collector.start({
+          config,
+          instanceId,
+          clickhouse: store,
+          metrics,
+          logger,
+          clock: Date.now,
+          afterInsert,
+          onFenced: (error) => {
+            logger.error({ err: error, instanceId }, "another process joined with this INSTANCE_ID: stopping");
+            void shutdown.run("fenced by another process with the same INSTANCE_ID", 1);
+          },
+        }),
       startUp("join the consumer group"),
     ),
   );

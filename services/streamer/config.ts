@@ -81,16 +81,17 @@ export const StreamerConfig = Type.Composite([
       description: "group the streamers split the GPUs in",
     }),
     STREAMER_HEARTBEAT_MS: Setting.integer({
-      default: 1_000,
+      default: 600,
       minimum: 50,
       maximum: 60_000,
       description: "group heartbeat period (faster while a rebalance is under way)",
     }),
     STREAMER_SESSION_TIMEOUT_MS: Setting.integer({
-      default: 6_000,
+      default: 2_500,
       minimum: 1_000,
       maximum: 300_000,
-      description: "a streamer silent this long loses its GPUs to the others",
+      description:
+        "a streamer silent this long (killed, cut off) loses its GPUs to the others; a restart with the same INSTANCE_ID takes them back at once",
     }),
     STREAMER_EXPORTER_URLS: Setting.string({
       default: "http://127.0.0.1:9400/metrics",

@@ -37,7 +37,11 @@ const shutdown = installShutdown({
   ],
 });
 
-streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal });
+const onFenced = (error: unknown) => {
+  logger.error({ err: error, instanceId }, "another process joined with this INSTANCE_ID: stopping");
+  void shutdown.run("fenced by another process with the same INSTANCE_ID", 1);
+};
+streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal, onFenced });
 if (streamer !== undefined) {
   const complete = await streamer.sourceDone;
   if (config.STREAMER_MODE === "once" && !stopping.signal.aborted) {

@@ -21,6 +21,10 @@ export interface OwnershipOptions {
   topic: string;
   partitionCount: number;
   clientId: string;
+  /** Static membership: a restart with the same id takes the partitions back at once. */
+  instanceId?: string;
+  /** Another process joined with this instance id: this streamer must stop. */
+  onFenced?: (error: unknown) => void;
   heartbeatMs: number;
   /** Heartbeat period while partitions are moving, so granted ones are picked up fast. */
   rebalanceHeartbeatMs: number;
@@ -60,6 +64,8 @@ export class PartitionOwnership {
       group: options.group,
       topics: [options.topic],
       clientId: options.clientId,
+      ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+      ...(options.onFenced === undefined ? {} : { onFenced: options.onFenced }),
       sessionTimeoutMs: options.sessionTimeoutMs,
       heartbeatIntervalMs: options.heartbeatMs,
       rebalanceHeartbeatIntervalMs: options.rebalanceHeartbeatMs,

@@ -27,6 +27,8 @@ export interface StreamerDeps {
   instanceId: string;
   /** Aborted on shutdown; also ends a start-up still waiting for the broker. */
   signal: AbortSignal;
+  /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
+  onFenced?: (error: unknown) => void;
 }
 
 export interface RunningStreamer {
@@ -168,6 +170,9 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
     topic: config.STREAMER_TOPIC,
     partitionCount: producer.partitionCount,
     clientId: instanceId,
+    // Static membership when the deployment names its processes (dev stack, chart).
+    ...(config.INSTANCE_ID === "" ? {} : { instanceId: config.INSTANCE_ID }),
+    ...(deps.onFenced === undefined ? {} : { onFenced: deps.onFenced }),
     heartbeatMs: config.STREAMER_HEARTBEAT_MS,
     rebalanceHeartbeatMs: Math.min(config.STREAMER_HEARTBEAT_MS, rebalanceHeartbeatMsMax),
     sessionTimeoutMs: config.STREAMER_SESSION_TIMEOUT_MS,

@@ -14,6 +14,7 @@ export const ErrorCodeStatus = {
   unknown_partition: 404,
   unknown_group: 404,
   unknown_member: 410,
+  fenced_instance: 410,
   not_assigned: 409,
   partition_owned: 409,
   group_limit: 429,

@@ -18,8 +18,8 @@ export interface ShutdownOptions {
 }
 
 export interface Shutdown {
-  /** Runs the steps once; later calls return the same promise. */
-  run: (reason: string) => Promise<number>;
+  /** Runs the steps once; later calls return the same promise. `exitCode` is the least it exits with. */
+  run: (reason: string, exitCode?: number) => Promise<number>;
   /** Removes the signal handlers (tests). */
   dispose: () => void;
 }
@@ -33,8 +33,9 @@ export function installShutdown(options: ShutdownOptions): Shutdown {
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   let running: Promise<number> | undefined;
 
-  const run = (reason: string): Promise<number> => {
-    running ??= runSteps(options, reason).then((code) => {
+  const run = (reason: string, exitCode = 0): Promise<number> => {
+    running ??= runSteps(options, reason).then((stepsCode) => {
+      const code = Math.max(stepsCode, exitCode);
       exit(code);
       return code;
     });
