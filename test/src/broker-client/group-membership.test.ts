@@ -185,6 +185,29 @@ describe("GroupMembership", () => {
     expect(second.membership.memberId).toBeDefined();
   }, 20_000);
 
+  test("a second process with the same instance id takes the partitions at once; the first stops for good", async () => {
+    const broker = await brokerWithTopic(2);
+    const fencings: unknown[] = [];
+    const first = member(broker, "first", { instanceId: "streamer-1", onFenced: (error) => fencings.push(error) });
+    await first.membership.start();
+    const generation = first.membership.generation;
+    const second = member(broker, "second", { instanceId: "streamer-1" });
+    await second.membership.start();
+    expect(second.membership.assigned()).toEqual(["owned/0", "owned/1"]);
+    expect(second.membership.generation).toBe(generation);
+    await waitFor(
+      () => fencings.length === 1,
+      () => `first's events ${first.recorder.events}`,
+    );
+    expect(first.recorder.events).toEqual(["first assigned owned/0,owned/1", "first lost owned/0,owned/1"]);
+    expect(first.membership.isFenced).toBe(true);
+    expect(first.errors).toContain("fenced");
+    // It does not come back to fence the second one.
+    await Bun.sleep(400);
+    expect(second.membership.assigned()).toEqual(["owned/0", "owned/1"]);
+    expect(second.recorder.events).toEqual(["second assigned owned/0,owned/1"]);
+  });
+
   test("the first join is retried within its limits, then the last error is thrown", async () => {
     const broker = await brokerWithTopic(1);
     await broker.stop();
