@@ -9,7 +9,7 @@ export interface StackPlan {
   apiPort: number;
   streamerPortBase: number;
   collectorPortBase: number;
-  /** Rows/s of each streamer; 0 = unlimited. */
+  /** Rows/s of the stream, shared by the streamers; 0 = unlimited. */
   streamerRateRowsPerS: number;
   /** Extra environment per process kind (tests set modes, rates, timeouts). */
   extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;

@@ -92,6 +92,22 @@ export class BatchProducer {
     return produced;
   }
 
+  /**
+   * Sends one row of the schedule stamped `tsMs`, unless `owned()` turned false while
+   * a flush paused sends (a revocation clears ownership, then flushes). True when sent.
+   */
+  async sendRow(key: string, tail: Uint8Array, tsMs: number, owned: () => boolean): Promise<boolean> {
+    if (this.pausedUntil !== undefined) await this.pausedUntil;
+    if (!owned()) return false;
+    await this.options.producer.send({ key, value: this.stamper.stamp(tsMs, tail), timestampMs: tsMs });
+    return true;
+  }
+
+  /** The producer's partition of a key (the same hash), remembered per key. */
+  partitionForKey(key: string): number {
+    return this.partitionOf(key);
+  }
+
   /** Sends every row of the batch (no ownership filter, no rate limit). */
   async produceAll(batch: RowBatch): Promise<number> {
     const startedAt = performance.now();

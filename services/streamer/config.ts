@@ -36,7 +36,15 @@ export const StreamerConfig = Type.Composite([
       default: 0,
       minimum: 0,
       maximum: 10_000_000,
-      description: "rows per second this streamer produces; 0 = as fast as the broker accepts",
+      description:
+        "rows per second of the whole stream, shared by all streamers (loop: the schedule every streamer follows; once: this pass; dcgm-exporter: a cap on this streamer); 0 = as fast as the broker accepts, without a schedule",
+    }),
+    STREAMER_CATCH_UP_MS_MAX: Setting.integer({
+      default: 10_000,
+      minimum: 0,
+      maximum: 3_600_000,
+      description:
+        "a streamer taking GPUs over sends the rows due since their last owner stopped, at most this far back (older ones are skipped and counted)",
     }),
     STREAMER_BATCH_ROWS: Setting.integer({
       default: 1_000,

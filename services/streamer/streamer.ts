@@ -1,4 +1,5 @@
 import { Admin } from "../../src/broker-client/admin.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -10,6 +11,8 @@ import { runCsvLoop } from "./csv-loop.ts";
 import { runExporterLoop } from "./exporter-loop.ts";
 import { StreamerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
+import { produceReports } from "./produce-reports.ts";
+import { ScheduledLoop } from "./scheduled-loop.ts";
 import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
 import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
 import { RateLimiter } from "./sources/rate-limiter.ts";
@@ -41,6 +44,9 @@ export interface RunningStreamer {
   flush(): Promise<void>;
   leaveGroup(): Promise<void>;
   stopHttp(): Promise<void>;
+  /** Records handed to the producer and not acknowledged: what exiting now drops. */
+  unacknowledged(): number;
+  metrics: StreamerMetrics;
 }
 
 /** Start-up's wait between attempts to reach the broker: from a quarter second up to 5 s. */
@@ -53,6 +59,8 @@ const readyTimeoutMs = 2_000;
 const onceStableWaitMs = 10_000;
 /** Heartbeat period while partitions move: granted ones are picked up this fast. */
 const rebalanceHeartbeatMsMax = 200;
+/** The loop looks for a new version of its CSV file this often. */
+const fileCheckIntervalMs = 5_000;
 
 /**
  * Serves HTTP at once (/health answers while the broker is still unreachable), then
@@ -90,34 +98,39 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
     await server.stop();
   };
 
-  const producer = await connect(deps);
+  const producer = await connect({ ...deps, metrics });
   if (producer === undefined) {
     await stopHttp();
     return undefined;
   }
   const batchProducer = newBatchProducer(config, producer, metrics);
   const flush = () => batchProducer.whilePaused(() => producer.flush());
-  const owner = newOwnership({ ...deps, producer, metrics, flush });
+  const readSignal = new AbortController();
+  const sourceDeps = { ...deps, batchProducer, metrics, signal: readSignal.signal };
+  const loop = scheduledLoopOf({ ...sourceDeps, producer, ownershipFlags: () => owner });
+  const owner = newOwnership({ ...deps, producer, metrics, flush, loop });
   ownership = owner;
   uploadTarget = { batchProducer, flush };
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
+  metrics.scheduleLagMs = () => loop?.lagMs(Date.now()) ?? 0;
   metrics.startRateSampling(Date.now);
+  // The loop loads its file before the first partitions are granted (their take-over needs it).
+  const loopDone = loop?.run().then(() => true);
 
   if (!(await owner.start(signal))) {
     // Shut down before the group was joined: nothing was produced, nothing to hand over.
+    readSignal.abort();
+    await loopDone;
     metrics.stopRateSampling();
     await producer.close();
     await stopHttp();
     return undefined;
   }
   if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
-  const readSignal = new AbortController();
-  const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
-    (error) => {
-      logger.error({ err: error }, "source loop failed");
-      return false;
-    },
-  );
+  const sourceDone = (loopDone ?? runSource({ ...sourceDeps, ownership: owner })).catch((error) => {
+    logger.error({ err: error }, "source loop failed");
+    return false;
+  });
   logger.info(
     {
       producerId: producer.currentProducerId,
@@ -139,11 +152,53 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
     flush: async () => {
       await flush();
       metrics.stopRateSampling();
-      logger.info({ produced: metrics.producedCount }, "flushed");
+      logger.info(
+        { produced: metrics.producedCount, acked: metrics.ackedCount, unacknowledged: producer.unacknowledgedRecords },
+        "flushed",
+      );
     },
     leaveGroup: () => owner.leave(),
     stopHttp,
+    unacknowledged: () => producer.unacknowledgedRecords,
+    metrics,
   };
+}
+
+interface LoopDeps extends StreamerDeps {
+  batchProducer: BatchProducer;
+  producer: Producer;
+  metrics: StreamerMetrics;
+  /** The ownership, made after the loop (it calls the loop on hand-overs). */
+  ownershipFlags: () => PartitionOwnership;
+}
+
+/** The CSV loop on the shared schedule; undefined for the other sources and modes. */
+function scheduledLoopOf(deps: LoopDeps): ScheduledLoop | undefined {
+  const { config, logger, batchProducer, producer, metrics, signal } = deps;
+  if (config.STREAMER_SOURCE !== "csv" || config.STREAMER_MODE !== "loop") return undefined;
+  const path = config.STREAMER_CSV_PATH;
+  return new ScheduledLoop({
+    source: new CsvFileSource({ ...csvFileSourceDefaults, path, batchRowsMax: config.STREAMER_BATCH_ROWS }),
+    path,
+    batchProducer,
+    ownership: {
+      get flags() {
+        return deps.ownershipFlags().flags;
+      },
+      live: (nowMs) => deps.ownershipFlags().live(nowMs),
+    },
+    partitionCount: producer.partitionCount,
+    rowsPerSecond: config.STREAMER_RATE_ROWS_PER_S,
+    catchUpMsMax: config.STREAMER_CATCH_UP_MS_MAX,
+    io: new PartitionClient({ brokerUrl: config.BROKER_URL }),
+    topic: config.STREAMER_TOPIC,
+    metrics,
+    logger,
+    clock: Date.now,
+    signal,
+    retryWaitMs,
+    fileCheckIntervalMs,
+  });
 }
 
 function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: StreamerMetrics): BatchProducer {
@@ -160,10 +215,11 @@ interface OwnershipDeps extends StreamerDeps {
   producer: Producer;
   metrics: StreamerMetrics;
   flush: () => Promise<void>;
+  loop: ScheduledLoop | undefined;
 }
 
 function newOwnership(deps: OwnershipDeps): PartitionOwnership {
-  const { config, logger, instanceId, producer, metrics, flush } = deps;
+  const { config, logger, instanceId, producer, metrics, flush, loop } = deps;
   return new PartitionOwnership({
     brokerUrl: config.BROKER_URL,
     group: config.STREAMER_GROUP,
@@ -181,6 +237,12 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
       await flush().catch((error) => countFlushError(metrics, logger, error));
       logger.info({ partitions }, "partitions revoked: flushed, handing over");
     },
+    ...(loop === undefined
+      ? {}
+      : {
+          onGranting: (partitions) => loop.takeOver(partitions),
+          onReleased: (partitions) => loop.release(partitions),
+        }),
     onChange: (owned) => {
       metrics.ownedPartitions.set(owned.length);
       logger.info({ owned, producerId: producer.currentProducerId }, "owned partitions");
@@ -191,7 +253,7 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 }
 
 /** Ensures the topic and creates the producer, retrying while the broker is not reachable. */
-async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
+async function connect(deps: StreamerDeps & { metrics: StreamerMetrics }): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
   const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
   const attempt = async () => {
@@ -205,6 +267,7 @@ async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
       bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
       deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
       clock: Date.now,
+      ...produceReports(deps.metrics, logger, () => performance.now()),
     });
   };
   return await unlessAborted(

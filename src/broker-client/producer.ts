@@ -77,7 +77,7 @@ export interface ProduceRefusal {
   records: number;
   /** HTTP status, 0 for a network error or timeout. */
   status: number;
-  /** The broker's error code (disk_full, slow_down, shutting_down, ...) or "client". */
+  /** The broker's error code (disk_full, slow_down, shutting_down, ...), or "network" when it was not reached. */
   code: string;
   message: string;
   attempt: number;

@@ -12,6 +12,8 @@ export interface ShutdownOptions {
   steps: ShutdownStep[];
   /** After this the process exits 1 even if a step is still running. */
   timeoutMs: number;
+  /** What is left undone when the deadline passes (e.g. records dropped): added to that log line. */
+  unfinished?: () => Record<string, unknown>;
   /** Injected for tests; defaults to process.exit. */
   exit?: (code: number) => void;
   signals?: NodeJS.Signals[];
@@ -62,7 +64,7 @@ async function runSteps(options: ShutdownOptions, reason: string): Promise<numbe
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<number>((resolve) => {
     timer = setTimeout(() => {
-      logger.error({ timeoutMs }, "shutdown deadline passed; exiting with work unfinished");
+      logger.error({ timeoutMs, ...options.unfinished?.() }, "shutdown deadline passed; exiting with work unfinished");
       resolve(1);
     }, timeoutMs);
   });
