@@ -45,8 +45,11 @@ export interface GroupCoordinatorOptions {
   /** Partitions of a topic, undefined when the topic does not exist. */
   partitionCount(topic: string): number | undefined;
   limits?: Partial<GroupLimits>;
-  /** Called when a background checkpoint write fails (requests waiting on it get the error too). */
-  onFlushError?: (error: unknown) => void;
+  /**
+   * Called when a checkpoint write fails (`failures` in a row so far); it is retried
+   * with backoff. Requests waiting on it get the error (a commit: 503 on a full disk).
+   */
+  onFlushError?: (error: unknown, failures: number) => void;
 }
 
 export type { PartitionBounds, PartitionBoundsOf } from "./group-views.ts";
@@ -79,14 +82,13 @@ export class GroupCoordinator {
     readonly limits: GroupLimits,
     store: CheckpointStore,
   ) {
-    this.flusher = new CheckpointFlusher(
-      store,
-      (name) => {
+    this.flusher = new CheckpointFlusher(store, {
+      snapshot: (name) => {
         const group = this.groups.get(name);
-        return group === undefined ? undefined : checkpointOf(group);
+        return group === undefined ? undefined : { checkpoint: checkpointOf(group), changeNumber: group.changeNumber };
       },
-      options.onFlushError,
-    );
+      ...(options.onFlushError === undefined ? {} : { onError: options.onFlushError }),
+    });
   }
 
   /** Loads every group checkpoint in `dataDir` (members count as just heard from). */
@@ -127,6 +129,7 @@ export class GroupCoordinator {
     const existing = this.groups.get(groupName);
     if (existing !== undefined) this.evictExpired(existing);
     const group = this.groups.get(groupName) ?? this.createGroup(groupName);
+    group.beginChange();
     const fields = { clientId: request.clientId, instanceId: request.instanceId, topics, sessionTimeoutMs };
     let member: MemberRecord;
     try {
@@ -137,9 +140,7 @@ export class GroupCoordinator {
     }
     if (request.resetPolicy !== undefined) group.resetPolicy = request.resetPolicy;
     this.changed(group);
-    const answer = this.memberAssignment(group, member);
-    await this.flusher.whenDurable(group.name);
-    return answer;
+    return await this.answer(group, member);
   }
 
   private createGroup(groupName: string): ConsumerGroup {
@@ -151,6 +152,8 @@ export class GroupCoordinator {
       );
     }
     const group = new ConsumerGroup(groupName);
+    // A group of this name may have been deleted with its last checkpoint not yet rewritten.
+    group.changeNumber = this.flusher.durableChange(groupName);
     this.groups.set(groupName, group);
     return group;
   }
@@ -255,14 +258,13 @@ export class GroupCoordinator {
       throw new StaleGenerationError(groupName, generation, group.generation, detail);
     }
     member.lastSeenMs = this.options.clock.nowMs();
+    group.beginChange();
     const acked = generation > member.generationAcked;
     member.generationAcked = Math.max(member.generationAcked, generation);
     const stillOwned = owned === undefined ? undefined : keysOf(owned);
     const releasedCount = group.release(memberId, generation, (key) => stillOwned?.has(key) !== true);
     if (acked || releasedCount > 0) this.changed(group);
-    const answer = this.memberAssignment(group, member);
-    await this.flusher.whenDurable(group.name);
-    return answer;
+    return await this.answer(group, member);
   }
 
   /** The member leaves: its partitions are free at once and a new generation starts. */
@@ -273,10 +275,12 @@ export class GroupCoordinator {
     this.evictExpired(group);
     // A fenced member may still leave; an unknown or replaced one is told which.
     if (!group.members.has(memberId)) liveMember(group, memberId);
+    group.beginChange();
     group.removeMembers([memberId], this.partitionCountsOf(group));
     this.changed(group);
     this.deleteIfIdle(group);
-    await this.flusher.whenDurable(group.name);
+    // Best effort: a leave lost with a crash only means the member is evicted after its session.
+    await this.flusher.whenDurable(group.name).catch(() => undefined);
   }
 
   /**
@@ -308,6 +312,7 @@ export class GroupCoordinator {
       }
     }
     member.lastSeenMs = this.options.clock.nowMs();
+    group.beginChange();
     for (const entry of offsets) group.setOffset(entry.topic, entry.partition, entry.offset);
     this.changed(group);
     await this.flusher.whenDurable(group.name);
@@ -349,6 +354,7 @@ export class GroupCoordinator {
       }
     }
     const group = this.groups.get(groupName) ?? this.createGroup(groupName);
+    group.beginChange();
     for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
     this.changed(group);
     await this.flusher.whenDurable(group.name);
@@ -395,6 +401,7 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       evicted.push(...this.evictExpired(group));
       if (this.partitionCountsChanged(group)) {
+        group.beginChange();
         group.rebalance(this.partitionCountsOf(group));
         this.changed(group);
       }
@@ -432,11 +439,25 @@ export class GroupCoordinator {
     await this.flusher.drain();
   }
 
+  /**
+   * The answer to a join or heartbeat. It never promises what is not on disk: a
+   * partition granted by a change whose checkpoint is not written yet is left out
+   * (after a crash the grant would be gone while the member worked on it). Normally
+   * the write takes a moment and the answer waits for it; on a full disk the answer
+   * comes without those partitions, so heartbeats go on and nobody is evicted.
+   */
+  private async answer(group: ConsumerGroup, member: MemberRecord): Promise<MemberAssignment> {
+    if (group.hasGrantsAfter(member.memberId, this.flusher.durableChange(group.name))) {
+      await this.flusher.whenDurable(group.name).catch(() => undefined);
+    }
+    return this.memberAssignment(group, member);
+  }
+
   private memberAssignment(group: ConsumerGroup, member: MemberRecord): MemberAssignment {
     return {
       memberId: member.memberId,
       generation: group.generation,
-      assignment: group.assignmentOf(member.memberId),
+      assignment: group.assignmentOf(member.memberId, this.flusher.durableChange(group.name)),
       rebalancing: group.rebalancing,
       sessionTimeoutMs: member.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(1, Math.floor(member.sessionTimeoutMs / 3)),
@@ -461,7 +482,10 @@ export class GroupCoordinator {
         member.fenced = true;
       }
     }
-    if (removed.length > 0) group.removeMembers(removed, this.partitionCountsOf(group));
+    if (removed.length > 0) {
+      group.beginChange();
+      group.removeMembers(removed, this.partitionCountsOf(group));
+    }
     if (events.length > 0) this.changed(group);
     if (removed.length > 0) this.deleteIfIdle(group);
     return events;
