@@ -1,5 +1,6 @@
 import type { Producer } from "../../src/broker-client/producer.ts";
 import { partitionForKey } from "../../src/broker-protocol/partitioner.ts";
+import { scheduledRecordTag } from "../../src/telemetry/record-codec.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { RecordStamper } from "./record-stamper.ts";
 import type { RateLimiter } from "./sources/rate-limiter.ts";
@@ -99,7 +100,11 @@ export class BatchProducer {
   async sendRow(key: string, tail: Uint8Array, tsMs: number, owned: () => boolean): Promise<boolean> {
     if (this.pausedUntil !== undefined) await this.pausedUntil;
     if (!owned()) return false;
-    await this.options.producer.send({ key, value: this.stamper.stamp(tsMs, tail), timestampMs: tsMs });
+    await this.options.producer.send({
+      key,
+      value: this.stamper.stamp(tsMs, tail, scheduledRecordTag),
+      timestampMs: tsMs,
+    });
     return true;
   }
 

@@ -2,7 +2,7 @@ import type { PartitionClient } from "../../src/broker-client/partition-client.t
 import type { DecodedRecord } from "../../src/broker-protocol/record-batch.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { sleep } from "../../src/runtime/sleep.ts";
-import { recordFormatTag, recordHeadBytes } from "../../src/telemetry/record-codec.ts";
+import { recordHeadBytes, scheduledRecordTag } from "../../src/telemetry/record-codec.ts";
 import { readSafeInt64 } from "../../src/telemetry/row-binary.ts";
 import type { BatchProducer, OwnershipView } from "./batch-producer.ts";
 import type { StreamerMetrics } from "./metrics.ts";
@@ -254,7 +254,8 @@ export class ScheduledLoop {
   /** The schedule place of a record of this streamer's file: its position (at a rate) or its row (at rate 0). */
   private locate(rows: Rows, record: DecodedRecord): number | undefined {
     const value = record.value;
-    if (value.byteLength <= recordHeadBytes || value[0] !== recordFormatTag) return undefined;
+    // Only the schedule's own records: an upload or another producer of the same rows is not where it stands.
+    if (value.byteLength <= recordHeadBytes || value[0] !== scheduledRecordTag) return undefined;
     const tail = value.subarray(recordHeadBytes);
     const matches = rows.table.rowsMatching(record.key, tail);
     if (matches.length === 0) return undefined;

@@ -16,7 +16,8 @@ import type { Migration } from "./migration.ts";
  *
  * Rows stored before this migration carry the defaults ('' / 0) and never match a
  * topic. Parts written before it have no projection; a query reads those parts'
- * columns instead (the defaults, nothing stored on disk).
+ * columns instead (the defaults, nothing stored on disk). A lightweight DELETE
+ * rebuilds the projection of the parts it touches (ClickHouse refuses it otherwise).
  */
 export const sourceOffsetsMigration: Migration = {
   version: 5,
@@ -30,5 +31,6 @@ export const sourceOffsetsMigration: Migration = {
     `ALTER TABLE {{db}}.datapoints
     ADD PROJECTION IF NOT EXISTS by_source
     (SELECT src_topic, src_topic_id, src_partition, src_offset ORDER BY src_topic, src_topic_id, src_partition, src_offset)`,
+    `ALTER TABLE {{db}}.datapoints MODIFY SETTING lightweight_mutation_projection_mode = 'rebuild'`,
   ],
 };
