@@ -76,11 +76,13 @@ async function deleteTopicFiles(topic: string): Promise<void> {
 }
 
 /**
- * Item 1 of issue 14. A collector inserts grouped ranges of several partitions and dies
- * before committing the last group (an unfinished grouped batch). The group's offsets
- * are then moved back (to 0, into the middle of a batch) and a collector that cuts its
- * ranges differently takes over. Whether it stores anything twice must not depend on
- * the replay rebuilding the first inserts' dedup tokens, which fails in two ways:
+ * Item 1 of issue 14. A collector stores and commits the first records of every
+ * partition; records keep coming, and a second collector inserts grouped ranges of
+ * them and dies before committing the last group (an unfinished grouped batch). The
+ * group's offsets are then moved back (to 0, into the middle of a batch, to an early
+ * offset) and a collector that cuts its ranges differently takes over. Whether it
+ * stores anything twice must not depend on a replay rebuilding the first inserts'
+ * dedup tokens, which fails in two ways:
  * - the announced ranges are gone (here the intents topic is deleted; a rewind past
  *   the intents' retention is the same), so the replay cuts other ranges;
  * - the ranges are rebuilt but ClickHouse no longer remembers their tokens: a plain
@@ -95,8 +97,8 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
     const group = `rewind-item1-${slug}`;
     const database = `rewind_item1_${slug}`;
     await createTopic(broker.url, topic, 4);
-    const records = wireRecords(0, 8_000, recentBaseMs());
-    await produceRecords(broker.url, topic, records);
+    const baseMs = recentBaseMs();
+    await produceRecords(broker.url, topic, wireRecords(0, 4_000, baseMs));
     const client = clientFor(database);
     const env = {
       COLLECTOR_TOPIC: topic,
@@ -104,29 +106,27 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
       COLLECTOR_SESSION_TIMEOUT_MS: "1000",
       COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1",
     };
+    const collector = (extra: Record<string, string>) =>
+      startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database, env: { ...env, ...extra } });
     try {
-      const dying = await startCollector({
-        brokerUrl: broker.url,
-        clickhouseUrl: clickhouse.url,
-        database,
-        // 2,000 records a partition, 3,000 rows an insert: every insert groups two partitions' ranges.
-        env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "3000", COLLECTOR_FAULT_EXIT_AFTER_INSERTS: "3" },
-      });
+      const first = await collector({ COLLECTOR_BATCH_ROWS_MAX: "400" });
+      await waitUntil(
+        async () => (await rowCount(client).catch(() => 0)) === 4_000,
+        async () => `rows ${await rowCount(client).catch(() => 0)} of 4000`,
+      );
+      expect(await first.stop()).toBe(0);
+      await produceRecords(broker.url, topic, wireRecords(4_000, 8_000, baseMs));
+      // 2,000 new records a partition, 3,000 rows an insert: inserts group two partitions' ranges.
+      const dying = await collector({ COLLECTOR_BATCH_ROWS_MAX: "3000", COLLECTOR_FAULT_EXIT_AFTER_INSERTS: "3" });
       expect(await dying.exited).toBeNull();
       const stored = await rowCount(client);
-      expect(stored).toBeGreaterThan(0);
-      expect(stored).toBeLessThan(records.length);
+      expect(stored).toBeGreaterThan(4_000);
+      expect(stored).toBeLessThan(12_000);
       await waitGroupEmpty(group);
-      const admin = new Admin({ brokerUrl: broker.url });
-      // Back to the start, into the middle of the first grouped insert, and to an early offset.
-      await admin.resetGroupOffsets(group, {
+      // Back to the start, into the middle of an insert, to an early offset; each below the commit (about 1,000).
+      await new Admin({ brokerUrl: broker.url }).resetGroupOffsets(group, {
         topic,
-        offsets: [
-          { partition: 0, offset: 0 },
-          { partition: 1, offset: 3 },
-          { partition: 2, offset: 700 },
-          { partition: 3, offset: 0 },
-        ],
+        offsets: [0, 3, 700, 0].map((offset, partition) => ({ partition, offset })),
       });
       if (loss === "announced ranges deleted") await deleteTopicFiles(`${topic}.${group}.intents`);
       else
@@ -134,21 +134,16 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
           query: "ALTER TABLE datapoints MODIFY SETTING non_replicated_deduplication_window = 1",
         });
 
-      const survivor = await startCollector({
-        brokerUrl: broker.url,
-        clickhouseUrl: clickhouse.url,
-        database,
-        env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "700" },
-      });
+      const survivor = await collector({ COLLECTOR_BATCH_ROWS_MAX: "700" });
       try {
         await waitReady(survivor);
         await waitUntil(
-          async () => (await rowCount(client)) >= records.length,
-          async () => `rows ${await rowCount(client)} of ${records.length}`,
+          async () => (await rowCount(client)) >= 12_000,
+          async () => `rows ${await rowCount(client)} of 12000; ${await sourcesByPartition(client)}`,
         );
         await Bun.sleep(1_000);
         expect(await duplicateCount(client)).toBe(0);
-        expect(await rowCount(client)).toBe(records.length);
+        expect(await rowCount(client)).toBe(12_000);
       } finally {
         expect(await survivor.stop()).toBe(0);
       }
