@@ -15,7 +15,10 @@ RUN bun install --frozen-lockfile --production --ignore-scripts
 
 FROM oven/bun:${BUN_VERSION}-slim AS runtime
 WORKDIR /app
+# BUN_OPTIONS: Bun's HTTP parser lets requests up to 256 KiB through, so the services
+# answer an oversized URL or header with their own JSON 414/431 (src/http/request-limits.ts).
 ENV NODE_ENV=production \
+    BUN_OPTIONS=--max-http-header-size=262144 \
     LOG_FORMAT=json \
     STREAMER_CSV_PATH=/app/data/dcgm_metrics_20250718_134233.csv \
     BROKER_DATA_DIR=/var/lib/broker

@@ -1,14 +1,14 @@
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { fsyncDirectoryAsync, isTemporaryFile, unlinkDurably, writeFileAtomicAsync } from "../files/atomic-file.ts";
 import { type GroupCheckpoint, groupCheckpointValidator } from "./group-checkpoint.ts";
 
 /**
- * One file per group, `<group>.group.json`, replaced atomically: write
- * `<file>.tmp`, fsync it, rename over the old one, fsync the directory. A crash
- * leaves either the old or the new file plus maybe a `.tmp`, which open() deletes.
+ * One file per group, `<group>.group.json`, replaced atomically (atomic-file.ts). A
+ * round of writes fsyncs the directory once for all its files. A crash leaves either
+ * the old or the new file plus maybe a temporary, which open() deletes.
  */
 export const checkpointSuffix = ".group.json";
-const temporarySuffix = ".tmp";
 
 export class CheckpointStore {
   private constructor(
@@ -26,7 +26,7 @@ export class CheckpointStore {
     const checkpoints: GroupCheckpoint[] = [];
     const names = (await readdir(options.directory)).sort();
     for (const name of names) {
-      if (name.endsWith(temporarySuffix)) await unlink(join(options.directory, name));
+      if (isTemporaryFile(name)) await unlink(join(options.directory, name));
       else if (name.endsWith(checkpointSuffix)) checkpoints.push(await store.read(name));
     }
     return { store, checkpoints };
@@ -59,7 +59,7 @@ export class CheckpointStore {
   async writeAll(checkpoints: readonly GroupCheckpoint[]): Promise<void> {
     if (checkpoints.length === 0) return;
     await Promise.all(checkpoints.map((checkpoint) => this.writeOne(checkpoint)));
-    await this.syncDirectory();
+    await fsyncDirectoryAsync(this.directory);
   }
 
   private async writeOne(checkpoint: GroupCheckpoint): Promise<void> {
@@ -70,34 +70,11 @@ export class CheckpointStore {
         `group checkpoint ${path}: ${bytes.byteLength} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`,
       );
     }
-    const temporaryPath = path + temporarySuffix;
-    const handle = await open(temporaryPath, "w");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporaryPath, path);
+    await writeFileAtomicAsync(path, bytes, { fsyncDirectory: false });
   }
 
   /** Deletes the group's file; a group never written has none. */
   async remove(group: string): Promise<void> {
-    try {
-      await unlink(join(this.directory, group + checkpointSuffix));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      return;
-    }
-    await this.syncDirectory();
-  }
-
-  private async syncDirectory(): Promise<void> {
-    const handle = await open(this.directory, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await unlinkDurably(join(this.directory, group + checkpointSuffix));
   }
 }

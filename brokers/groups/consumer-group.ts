@@ -28,11 +28,11 @@ export interface MemberRecord {
   /** Ascending, unique. */
   topics: string[];
   sessionTimeoutMs: number;
-  /** Clock time the member was last heard from; not persisted (reset on load). */
+  /** Monotonic clock reading when the member was last heard from; not persisted (reset on load). */
   lastSeenMs: number;
   /** Highest generation this member has presented in a heartbeat (or joined at). */
   generationAcked: number;
-  /** Clock time since which the member holds a partition it should let go of; not persisted. */
+  /** Monotonic clock reading since which the member holds a partition it should let go of; not persisted. */
   revokingSinceMs: number | undefined;
   /**
    * Held a revoked partition too long: every request of it is refused as unknown, so

@@ -7,7 +7,9 @@ import { ConsumerGroup } from "./consumer-group.ts";
  * The durable form of one group: membership, partition ownership and committed
  * offsets. Membership is persisted too, so after a broker restart the members keep
  * their ids and partitions (no partition changes hands without its owner letting go
- * or being evicted, even across a restart); silence clocks restart at load time.
+ * or being evicted, even across a restart). No clock reading is persisted: silence
+ * and revocation run on the monotonic clock, whose readings mean nothing in another
+ * process, so they restart at load time (durations such as sessionTimeoutMs are kept).
  */
 export const groupCheckpointFormat = 1;
 
@@ -83,7 +85,7 @@ export function checkpointOf(group: ConsumerGroup): GroupCheckpoint {
   };
 }
 
-/** Rebuilds a group; every member counts as just heard from at `nowMs`. */
+/** Rebuilds a group; every member counts as just heard from at `nowMs` (monotonic). */
 export function groupFromCheckpoint(checkpoint: GroupCheckpoint, nowMs: number): ConsumerGroup {
   const group = new ConsumerGroup(checkpoint.group);
   group.generation = checkpoint.generation;

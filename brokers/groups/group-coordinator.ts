@@ -11,7 +11,7 @@ import type {
   PartitionOffset,
   ResetOffsetsRequest,
 } from "../../src/broker-protocol/group-protocol.ts";
-import type { Clock } from "../log/log-api.ts";
+import type { MonotonicClock } from "../../src/runtime/clock.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { ConsumerGroup, type MemberRecord, partitionKey } from "./consumer-group.ts";
@@ -41,7 +41,11 @@ import { validateGeneration, validateGroupName, validateJoin, validateOffsets } 
 export interface GroupCoordinatorOptions {
   /** Directory of the group checkpoints (one file per group). */
   dataDir: string;
-  clock: Clock;
+  /**
+   * Sessions, revocation timeouts and silentMs run on it, never on the wall clock: a
+   * wall-clock step (NTP, an operator) must not evict a member nor keep a dead one.
+   */
+  clock: MonotonicClock;
   /** Partitions of a topic, undefined when the topic does not exist. */
   partitionCount(topic: string): number | undefined;
   limits?: Partial<GroupLimits>;
@@ -91,7 +95,11 @@ export class GroupCoordinator {
     });
   }
 
-  /** Loads every group checkpoint in `dataDir` (members count as just heard from). */
+  /**
+   * Loads every group checkpoint in `dataDir`. Checkpoints hold no clock readings
+   * (a monotonic reading means nothing in another process), so every member counts as
+   * just heard from and every revocation timer starts now.
+   */
   static async open(options: GroupCoordinatorOptions): Promise<GroupCoordinator> {
     const limits = resolveGroupLimits(options.limits);
     const { store, checkpoints } = await CheckpointStore.open({
@@ -99,7 +107,7 @@ export class GroupCoordinator {
       checkpointBytesMax: limits.checkpointBytesMax,
     });
     const coordinator = new GroupCoordinator(options, limits, store);
-    const nowMs = options.clock.nowMs();
+    const nowMs = options.clock();
     for (const checkpoint of checkpoints) {
       const group = groupFromCheckpoint(checkpoint, nowMs);
       coordinator.groups.set(checkpoint.group, group);
@@ -175,7 +183,7 @@ export class GroupCoordinator {
     }
     this.assertPartitionsWithin(group, fields.topics, undefined);
     const memberId = randomUUID();
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     const member: MemberRecord = {
       memberId,
       ...fields,
@@ -204,7 +212,7 @@ export class GroupCoordinator {
       memberId: randomUUID(),
       ...fields,
       fencedMemberIds: [previous.memberId, ...previous.fencedMemberIds].slice(0, fencedMemberIdsMax),
-      lastSeenMs: this.options.clock.nowMs(),
+      lastSeenMs: this.options.clock(),
       generationAcked: previous.generationAcked,
       revokingSinceMs: undefined,
       fenced: false,
@@ -225,7 +233,7 @@ export class GroupCoordinator {
     if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, memberId);
     member.clientId = fields.clientId;
     member.sessionTimeoutMs = fields.sessionTimeoutMs;
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     if (topicsChanged) {
       member.topics = fields.topics;
       group.rebalance(this.partitionCountsOf(group));
@@ -257,7 +265,7 @@ export class GroupCoordinator {
       const detail = `is older than generation ${member.generationAcked} this member already used`;
       throw new StaleGenerationError(groupName, generation, group.generation, detail);
     }
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     group.beginChange();
     const acked = generation > member.generationAcked;
     member.generationAcked = Math.max(member.generationAcked, generation);
@@ -311,7 +319,7 @@ export class GroupCoordinator {
         throw new NotAssignedError(groupName, memberId, entry.topic, entry.partition);
       }
     }
-    member.lastSeenMs = this.options.clock.nowMs();
+    member.lastSeenMs = this.options.clock();
     group.beginChange();
     for (const entry of offsets) group.setOffset(entry.topic, entry.partition, entry.offset);
     this.changed(group);
@@ -376,7 +384,7 @@ export class GroupCoordinator {
   }
 
   describe(groupName: string): GroupDescription {
-    return describeGroup(this.requireGroup(groupName), this.options.clock.nowMs());
+    return describeGroup(this.requireGroup(groupName), this.options.clock());
   }
 
   listGroups(): GroupSummary[] {
@@ -469,7 +477,7 @@ export class GroupCoordinator {
    * revoked partition past revocationTimeoutMs (removed later, by session timeout).
    */
   private evictExpired(group: ConsumerGroup): EvictedMember[] {
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     const events: EvictedMember[] = [];
     const removed: string[] = [];
     for (const member of group.members.values()) {
@@ -498,7 +506,7 @@ export class GroupCoordinator {
   /** Starts or stops each member's revocation timer. */
   private trackRevocations(group: ConsumerGroup): void {
     const revoking = group.membersRevoking();
-    const nowMs = this.options.clock.nowMs();
+    const nowMs = this.options.clock();
     for (const member of group.members.values()) {
       if (!revoking.has(member.memberId)) member.revokingSinceMs = undefined;
       else member.revokingSinceMs ??= nowMs;

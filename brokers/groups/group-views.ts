@@ -28,7 +28,8 @@ export function describeGroup(group: ConsumerGroup, nowMs: number): GroupDescrip
       instanceId: member.instanceId ?? null,
       topics: [...member.topics],
       sessionTimeoutMs: member.sessionTimeoutMs,
-      silentMs: Math.max(0, nowMs - member.lastSeenMs),
+      // Whole ms: a monotonic clock reads fractions.
+      silentMs: Math.max(0, Math.floor(nowMs - member.lastSeenMs)),
       fenced: member.fenced,
       assignment: group.assignmentOf(member.memberId),
       revoking: group.revokingOf(member.memberId),

@@ -7,8 +7,6 @@ export const Suffix = {
   timeIndex: ".timeindex",
   /** Appended to a segment file scheduled for deletion (never read again). */
   deleted: ".deleted",
-  /** A file being written before its atomic rename. */
-  tmp: ".tmp",
 } as const;
 
 export const recoveryPointFileName = "recovery-point";

@@ -1,3 +1,4 @@
+import type { BatchView } from "../../src/broker-protocol/record-batch.ts";
 /**
  * The storage engine's public surface, for the HTTP server and the group
  * coordinator. PartitionLog and LogManager implement these; depend on these types.
@@ -56,8 +57,11 @@ export interface PartitionLogApi {
    * Appends one or more whole batches (takes ownership of `bytes`: base offsets are
    * stamped in place). Resolves once durable per the flush policy. Throws
    * CorruptBatchError, BatchTooLargeError, OutOfOrderSequenceError, LogClosedError.
+   * `verified`: the batches of `bytes` as the caller found them after checking their
+   * CRCs and records (the produce route does); the log then re-checks only framing and
+   * headers against its own limits instead of computing every CRC a second time.
    */
-  append(bytes: Uint8Array): Promise<AppendResult>;
+  append(bytes: Uint8Array, verified?: readonly BatchView[]): Promise<AppendResult>;
   /**
    * Whole batches from the one containing `offset`, up to `maxBytes` (at least one
    * batch even if larger). Offset equal to highWatermark gives empty bytes; outside

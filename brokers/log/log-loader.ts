@@ -8,22 +8,17 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   unlinkSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { isTemporaryFile } from "../files/atomic-file.ts";
 import { scanBatches } from "./batch-scanner.ts";
-import {
-  parseSegmentFileName,
-  producerStateFileName,
-  recoveryPointFileName,
-  Suffix,
-  segmentFilePath,
-} from "./file-names.ts";
+import { parseSegmentFileName, producerStateFileName, Suffix, segmentFilePath } from "./file-names.ts";
 import type { LogConfig } from "./log-config.ts";
 import { OffsetIndex } from "./offset-index.ts";
 import { ProducerState } from "./producer-state.ts";
+import { RecoveryPointFile } from "./recovery-point-file.ts";
 import { Segment } from "./segment.ts";
 import { TimeIndex } from "./time-index.ts";
 
@@ -65,7 +60,7 @@ export function loadLog(options: LoadOptions): LoadedLog {
   const { dir, config } = options;
   mkdirSync(dir, { recursive: true });
   const baseOffsets = cleanDirectory(dir);
-  const recoveryPoint = readRecoveryPoint(dir, options.logger);
+  const recoveryPoint = new RecoveryPointFile(dir).read(options.logger);
   if (baseOffsets.length === 0) baseOffsets.push(0);
   const firstToRecover = firstSegmentToRecover(baseOffsets, recoveryPoint);
   const segments: Segment[] = [];
@@ -112,7 +107,7 @@ function cleanDirectory(dir: string): number[] {
   const names = readdirSync(dir);
   const logs = new Set<number>();
   for (const name of names) {
-    if (name.endsWith(Suffix.deleted) || name.endsWith(Suffix.tmp)) unlinkSync(join(dir, name));
+    if (name.endsWith(Suffix.deleted) || isTemporaryFile(name)) unlinkSync(join(dir, name));
     const base = parseSegmentFileName(name, Suffix.log);
     if (base !== undefined) logs.add(base);
   }
@@ -121,16 +116,6 @@ function cleanDirectory(dir: string): number[] {
     if (base !== undefined && !logs.has(base)) unlinkSync(join(dir, name));
   }
   return [...logs].sort((a, b) => a - b);
-}
-
-function readRecoveryPoint(dir: string, logger: Logger | undefined): number {
-  const path = join(dir, recoveryPointFileName);
-  if (!existsSync(path)) return 0;
-  const text = readFileSync(path, "utf8").trim();
-  const value = Number(text);
-  if (/^[0-9]+$/.test(text) && Number.isSafeInteger(value)) return value;
-  logger?.warn({ path, text }, "unreadable recovery point, recovering every segment");
-  return 0;
 }
 
 /** Index of the last segment whose base is <= recoveryPoint (recover from there on). */

@@ -2,9 +2,13 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, s
 import { DiskFullError, isDiskFull, whileWriting } from "./errors.ts";
 
 /**
- * A file of fixed-width entries sorted by a numeric key, binary-searched. The one
- * implementation behind the offset index and the time index (thin subclasses say
- * how an entry is laid out and which field is the key).
+ * A segment's file of fixed-width entries sorted by a numeric key, binary-searched:
+ * the one implementation behind the offset index and the time index, as Kafka's
+ * AbstractIndex. This base owns the file (preallocation, trim, mmap), the entry
+ * count, the capacity, the bounds and order checks, offsets relative to the
+ * segment's base offset, and the search; a subclass only says how an entry is laid
+ * out (`keyAt`, `parseEntry`) and writes its fields between `reserveEntry` and
+ * `commitEntry`.
  *
  * Two states:
  * - active (the segment being appended to): the file is preallocated to
@@ -20,16 +24,20 @@ import { DiskFullError, isDiskFull, whileWriting } from "./errors.ts";
  */
 
 const initialBufferBytes = 4096;
+/** Entries store offsets as u32 relative to the segment's base offset. */
+export const relativeOffsetMax = 0xffffffff;
 
 export interface IndexFileOptions {
   path: string;
-  entryBytes: number;
+  /** The segment's first offset; entries hold offsets relative to it. */
+  baseOffset: number;
   /** Preallocated size of an active index; also the most entries it can hold. */
   indexBytesMax: number;
 }
 
-export abstract class MmapIndex {
+export abstract class MmapIndex<Entry> {
   readonly path: string;
+  readonly baseOffset: number;
   readonly entryBytes: number;
   readonly indexBytesMax: number;
   protected bytes: Uint8Array;
@@ -39,21 +47,27 @@ export abstract class MmapIndex {
   /** Entries already mirrored to the file (active state only). */
   private writtenCount = 0;
 
-  protected constructor(options: IndexFileOptions) {
-    if (options.indexBytesMax < options.entryBytes) {
-      throw new Error(
-        `indexBytesMax ${options.indexBytesMax} below one entry of ${options.entryBytes} at ${options.path}`,
-      );
+  protected constructor(options: IndexFileOptions, entryBytes: number) {
+    if (!Number.isSafeInteger(options.baseOffset) || options.baseOffset < 0) {
+      throw new RangeError(`base offset ${options.baseOffset} of ${options.path} is not a non-negative integer`);
+    }
+    if (!Number.isInteger(entryBytes) || entryBytes < 1) throw new RangeError(`entryBytes ${entryBytes}`);
+    if (!Number.isSafeInteger(options.indexBytesMax) || options.indexBytesMax < entryBytes) {
+      throw new Error(`indexBytesMax ${options.indexBytesMax} below one entry of ${entryBytes} at ${options.path}`);
     }
     this.path = options.path;
-    this.entryBytes = options.entryBytes;
+    this.baseOffset = options.baseOffset;
+    this.entryBytes = entryBytes;
     this.indexBytesMax = options.indexBytesMax;
     this.bytes = new Uint8Array(0);
     this.view = new DataView(this.bytes.buffer);
   }
 
-  /** The key entry `index` is sorted by. */
+  /** The key entry `index` is sorted by (index < entryCount, checked by the caller). */
   protected abstract keyAt(index: number): number;
+
+  /** Entry `index` as an object (index < entryCount, checked by the caller). */
+  protected abstract parseEntry(index: number): Entry;
 
   get entryCount(): number {
     return this.count;
@@ -63,16 +77,18 @@ export abstract class MmapIndex {
     return this.fd !== undefined;
   }
 
+  /** Entries the file can hold. */
   get entriesMax(): number {
     return Math.floor(this.indexBytesMax / this.entryBytes);
   }
 
+  /** No room for another ordinary entry (the time index keeps one slot for sealing). */
   get isFull(): boolean {
     return this.count >= this.entriesMax;
   }
 
   /** Truncates the file and starts an empty active index preallocated to indexBytesMax. */
-  protected startActive(): void {
+  protected startActive(): this {
     this.fd = whileWriting(
       () => `creating ${this.path}`,
       () => openSync(this.path, "w+"),
@@ -82,13 +98,22 @@ export abstract class MmapIndex {
     this.view = new DataView(this.bytes.buffer);
     this.count = 0;
     this.writtenCount = 0;
+    return this;
+  }
+
+  /** This index over its sealed file, or the reason the file cannot be trusted (nothing held then). */
+  protected openSealedOrReason(): this | string {
+    const reason = this.mapSealed();
+    if (reason === undefined) return this;
+    this.release();
+    return reason;
   }
 
   /**
    * Maps a sealed index file. Returns a reason when the file cannot be trusted
    * (size not a multiple of the entry size, keys not sorted) so the caller rebuilds it.
    */
-  protected openSealed(): string | undefined {
+  private mapSealed(): string | undefined {
     if (!existsSync(this.path)) return "missing";
     const sizeBytes = statSync(this.path).size;
     if (sizeBytes % this.entryBytes !== 0) return `size ${sizeBytes} not a multiple of ${this.entryBytes}`;
@@ -102,15 +127,25 @@ export abstract class MmapIndex {
     return undefined;
   }
 
-  /** Position in the buffer for a new entry; the subclass fills it, then calls commitEntry. */
+  /** `offset` relative to the base offset, as entries store it; throws when it does not fit. */
+  protected relativeOffset(offset: number): number {
+    const relative = offset - this.baseOffset;
+    if (!Number.isSafeInteger(offset) || relative < 0 || relative > relativeOffsetMax) {
+      throw new RangeError(`offset ${offset} not representable relative to ${this.baseOffset} in ${this.path}`);
+    }
+    return relative;
+  }
+
+  /** Byte position in the buffer for a new entry; the subclass fills it, then calls commitEntry. */
   protected reserveEntry(): number {
     if (this.fd === undefined) throw new Error(`append to sealed index ${this.path}`);
-    if (this.isFull) throw new Error(`index ${this.path} full at ${this.count} entries`);
+    if (this.count >= this.entriesMax) throw new Error(`index ${this.path} full at ${this.count} entries`);
     const needed = (this.count + 1) * this.entryBytes;
     if (needed > this.bytes.length) this.grow(needed);
     return this.count * this.entryBytes;
   }
 
+  /** Counts the entry written at the reserved position, once its key is known to keep the order. */
   protected commitEntry(): void {
     const count = this.count + 1;
     if (count > 1 && this.keyAt(count - 1) < this.keyAt(count - 2)) {
@@ -157,8 +192,25 @@ export abstract class MmapIndex {
     }
   }
 
+  entryAt(index: number): Entry {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new RangeError(`entry ${index} of ${this.path}, which holds ${this.count}`);
+    }
+    return this.parseEntry(index);
+  }
+
+  lastEntry(): Entry | undefined {
+    return this.count === 0 ? undefined : this.parseEntry(this.count - 1);
+  }
+
+  /** The last entry whose key is <= `key`, or undefined when every key is above it. */
+  protected floorEntry(key: number): Entry | undefined {
+    const index = this.floorEntryIndex(key);
+    return index < 0 ? undefined : this.parseEntry(index);
+  }
+
   /** Largest entry index whose key is <= target, or -1 when every key is above it. */
-  floorEntryIndex(target: number): number {
+  private floorEntryIndex(target: number): number {
     let low = 0;
     let high = this.count - 1;
     let found = -1;
@@ -185,7 +237,7 @@ export abstract class MmapIndex {
     closeSync(this.fd);
     this.fd = undefined;
     if (statBytes !== sizeBytes) throw new Error(`index ${this.path} trimmed to ${statBytes}, expected ${sizeBytes}`);
-    const reason = this.openSealed();
+    const reason = this.mapSealed();
     if (reason !== undefined) throw new Error(`index ${this.path} unreadable right after sealing: ${reason}`);
   }
 

@@ -3,17 +3,19 @@ import type { Logger } from "pino";
 import {
   type BatchView,
   CorruptBatchError,
+  headerProblem,
   stampBaseOffset,
   validateBatches,
 } from "../../src/broker-protocol/record-batch.ts";
+import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "../files/atomic-file.ts";
 import { AppendWaiters } from "./append-waiters.ts";
-import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "./atomic-file.ts";
 import { BatchTooLargeError, isDiskFull, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
-import { producerStateFileName, recoveryPointFileName } from "./file-names.ts";
+import { producerStateFileName } from "./file-names.ts";
 import type { AppendResult, Clock, PartitionLogApi, PartitionLogInfo, ReadResult } from "./log-api.ts";
 import type { LogConfig } from "./log-config.ts";
 import { loadLog } from "./log-loader.ts";
 import type { ProducerState, SequenceCheck } from "./producer-state.ts";
+import { RecoveryPointFile } from "./recovery-point-file.ts";
 import { expiredSegmentCount } from "./retention.ts";
 import { type AppendedBatch, Segment } from "./segment.ts";
 
@@ -53,7 +55,7 @@ export class PartitionLog implements PartitionLogApi {
   private flushInFlight: Promise<void> | undefined;
   /** fsyncs of rolled segments still running. */
   private readonly pendingSeals = new Set<Promise<void>>();
-  private checkpointedRecoveryPoint: number;
+  private readonly recoveryPointFile: RecoveryPointFile;
   private checkpointedSnapshotOffset = -1;
   private readonly pendingDeletes = new Map<ReturnType<typeof setTimeout>, () => void>();
   private failure: Error | undefined;
@@ -71,8 +73,8 @@ export class PartitionLog implements PartitionLogApi {
     this.segments = loaded.segments;
     this.producerState = loaded.producerState;
     this.flushedOffset = this.highWatermark;
-    // -1: the first checkpoint (at open) always writes the file.
-    this.checkpointedRecoveryPoint = -1;
+    // Not written by this process yet: the first checkpoint (at open) writes it.
+    this.recoveryPointFile = new RecoveryPointFile(options.dir);
     this.appendWaiters = new AppendWaiters(options.config.appendWaitersMax);
   }
 
@@ -136,17 +138,15 @@ export class PartitionLog implements PartitionLogApi {
     };
   }
 
-  async append(bytes: Uint8Array): Promise<AppendResult> {
+  async append(bytes: Uint8Array, verified?: readonly BatchView[]): Promise<AppendResult> {
     this.assertWritable();
     if (bytes.length > this.config.appendBytesMax) {
       throw new BatchTooLargeError(
         `append of ${bytes.length} bytes above appendBytesMax ${this.config.appendBytesMax}`,
       );
     }
-    const batches = validateBatches(bytes, {
-      batchBytesMax: this.config.batchBytesMax,
-      batchesMax: this.config.appendBatchesMax,
-    });
+    const limits = { batchBytesMax: this.config.batchBytesMax, batchesMax: this.config.appendBatchesMax };
+    const batches = verified === undefined ? validateBatches(bytes, limits) : checkVerified(bytes, verified, limits);
     if (batches.length === 0) throw new CorruptBatchError("append without batches");
     const checks = this.producerState.check(batches.map((batch) => batch.header));
     const duplicate = duplicateResult(checks);
@@ -328,9 +328,7 @@ export class PartitionLog implements PartitionLogApi {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
     this.checkpointInFlight = Promise.all([
-      pending.recoveryPoint === undefined
-        ? undefined
-        : writeFileAtomicAsync(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint)),
+      pending.recoveryPoint === undefined ? undefined : this.recoveryPointFile.write(pending.recoveryPoint),
       pending.snapshot === undefined
         ? undefined
         : writeFileAtomicAsync(join(this.dir, producerStateFileName), pending.snapshot.text),
@@ -356,14 +354,13 @@ export class PartitionLog implements PartitionLogApi {
   private checkpointSync(): void {
     const pending = this.pendingCheckpoint();
     if (pending === undefined) return;
-    if (pending.recoveryPoint !== undefined)
-      writeFileAtomic(join(this.dir, recoveryPointFileName), String(pending.recoveryPoint));
+    if (pending.recoveryPoint !== undefined) this.recoveryPointFile.writeSync(pending.recoveryPoint);
     if (pending.snapshot !== undefined) writeFileAtomic(join(this.dir, producerStateFileName), pending.snapshot.text);
     this.markCheckpointed(pending);
   }
 
   private pendingCheckpoint(): { recoveryPoint?: number; snapshot?: { offset: number; text: string } } | undefined {
-    const recoveryPoint = this.flushedOffset !== this.checkpointedRecoveryPoint ? this.flushedOffset : undefined;
+    const recoveryPoint = this.recoveryPointFile.differsFrom(this.flushedOffset) ? this.flushedOffset : undefined;
     const snapshotOffset = this.highWatermark;
     const snapshot =
       snapshotOffset !== this.checkpointedSnapshotOffset
@@ -373,8 +370,7 @@ export class PartitionLog implements PartitionLogApi {
     return { recoveryPoint, snapshot };
   }
 
-  private markCheckpointed(done: { recoveryPoint?: number; snapshot?: { offset: number } }): void {
-    if (done.recoveryPoint !== undefined) this.checkpointedRecoveryPoint = done.recoveryPoint;
+  private markCheckpointed(done: { snapshot?: { offset: number } }): void {
     if (done.snapshot !== undefined) this.checkpointedSnapshotOffset = done.snapshot.offset;
   }
 
@@ -441,4 +437,25 @@ function duplicateResult(checks: readonly SequenceCheck[]): AppendResult | undef
     throw new CorruptBatchError("append mixes retried and new batches");
   }
   return { baseOffset: first.baseOffset, lastOffset: last.lastOffset, duplicate: true };
+}
+
+/** Batches a caller verified (CRCs, records): they must tile `bytes` exactly and pass this log's header limits. */
+function checkVerified(
+  bytes: Uint8Array,
+  batches: readonly BatchView[],
+  limits: { batchBytesMax: number; batchesMax: number },
+): readonly BatchView[] {
+  if (batches.length > limits.batchesMax) {
+    throw new CorruptBatchError(`more than ${limits.batchesMax} batches in one append`);
+  }
+  let position = 0;
+  for (const batch of batches) {
+    if (batch.position !== position)
+      throw new CorruptBatchError(`verified batch at ${batch.position}, expected ${position}`);
+    const problem = headerProblem(batch.header, bytes.length - position, limits.batchBytesMax);
+    if (problem !== undefined) throw new CorruptBatchError(`batch at ${position}: ${problem}`);
+    position += batch.sizeBytes;
+  }
+  if (position !== bytes.length) throw new CorruptBatchError(`verified batches end at ${position} of ${bytes.length}`);
+  return batches;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type BatchHeader, producerIdNone, sequenceMax } from "../../src/broker-protocol/record-batch.ts";
-import { writeFileAtomic } from "./atomic-file.ts";
+import { writeFileAtomic } from "../files/atomic-file.ts";
 import { OutOfOrderSequenceError } from "./errors.ts";
 
 /**

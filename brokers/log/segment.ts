@@ -21,6 +21,7 @@ import { readExactly, scanBatches } from "./batch-scanner.ts";
 import { whileWriting } from "./errors.ts";
 import { Suffix, segmentFilePath } from "./file-names.ts";
 import type { LogConfig } from "./log-config.ts";
+import { relativeOffsetMax } from "./mmap-index.ts";
 import { OffsetIndex } from "./offset-index.ts";
 import { TimeIndex } from "./time-index.ts";
 
@@ -193,8 +194,8 @@ export class Segment {
     const { config } = options;
     if (this.state.sizeBytes + options.appendBytes > config.segmentBytesMax) return "size";
     if (options.nowMs - this.state.rollTimestampMs >= config.segmentMsMax) return "age";
-    if (this.offsetIndex.isFull || this.timeIndex.entryCount >= this.timeIndex.entriesMax - 1) return "index full";
-    if (options.lastOffset - this.baseOffset > 0xffffffff) return "relative offset range";
+    if (this.offsetIndex.isFull || this.timeIndex.isFull) return "index full";
+    if (options.lastOffset - this.baseOffset > relativeOffsetMax) return "relative offset range";
     return undefined;
   }
 
@@ -249,11 +250,10 @@ export class Segment {
       state.offsetOfMaxTimestamp = batch.lastOffset;
     }
     // A full index only gets sparser (lookups scan forward); needsRoll then rolls.
-    // One time-index slot stays free for the entry sealing writes.
+    // The time index keeps its last slot for the entry sealing writes.
     if (state.bytesSinceIndexEntry >= indexIntervalBytes && !this.offsetIndex.isFull) {
       this.offsetIndex.append(batch.baseOffset, batch.position);
-      if (this.timeIndex.entryCount < this.timeIndex.entriesMax - 1)
-        this.timeIndex.maybeAppend(state.maxTimestampMs, batch.lastOffset);
+      if (!this.timeIndex.isFull) this.timeIndex.maybeAppend(state.maxTimestampMs, batch.lastOffset);
       state.bytesSinceIndexEntry = 0;
     }
     state.bytesSinceIndexEntry += batch.sizeBytes;
@@ -373,8 +373,10 @@ export class Segment {
 
   private sealIndexes(): void {
     if (this.sealed) throw new Error(`segment ${this.logPath} sealed twice`);
-    if (!this.isEmpty && !this.timeIndex.isFull)
-      this.timeIndex.maybeAppend(this.state.maxTimestampMs, this.state.offsetOfMaxTimestamp);
+    // (A seal that failed on a full disk may have taken the last slot already.)
+    if (!this.isEmpty && this.timeIndex.entryCount < this.timeIndex.entriesMax) {
+      this.timeIndex.maybeAppend(this.state.maxTimestampMs, this.state.offsetOfMaxTimestamp, { sealing: true });
+    }
     // Every entry on disk before either index is trimmed and mapped: on a full disk
     // the segment stays active and whole, and sealing is tried again later.
     this.offsetIndex.assertWritten();

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { isValidName, namePattern } from "../../src/broker-protocol/names.ts";
-import { writeFileAtomic } from "./atomic-file.ts";
+import { writeFileAtomic } from "../files/atomic-file.ts";
 import { InvalidTopicError } from "./errors.ts";
 import { topicMetadataPath } from "./file-names.ts";
 import { type LogConfig, TopicOverrides } from "./log-config.ts";

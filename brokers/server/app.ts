@@ -1,9 +1,9 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
 import { binaryContentType, FetchHeader } from "../../src/broker-protocol/headers.ts";
 import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { GroupCoordinator } from "../groups/group-coordinator.ts";
 import { adminRoutes } from "./admin-routes.ts";
@@ -43,7 +43,7 @@ const fetchResponseDoc = {
 export function createBrokerApp(options: BrokerAppOptions) {
   const { context } = options;
   return new Elysia({ name: "broker" })
-    .use(swagger({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
+    .use(swaggerUi({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
     .onError(({ code, error, path }) => onError(context, code, error, path))
     .use(opsRoutes({ registry: options.registry, checks: options.checks }))
     .route(

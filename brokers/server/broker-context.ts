@@ -13,6 +13,11 @@ export interface BrokerContext {
   metrics: BrokerMetrics;
   logger: Logger;
   producerIds: ProducerIdAllocator;
+  /**
+   * Check every record of a produced batch before appending (always, in production).
+   * Only the broker benchmark turns it off, to measure what the check costs.
+   */
+  checkRecords: boolean;
   topicDefaults: { partitions: number; autoCreate: boolean };
   /** Flipped by the disk watcher; produce answers 503 disk_full while true. */
   disk: { belowWatermark: boolean; freeBytes: number /** Set when a write failed with ENOSPC. */; fullReason?: string };

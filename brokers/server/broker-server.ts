@@ -1,8 +1,10 @@
 import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
+import { type MonotonicClock, monotonicMs } from "../../src/runtime/clock.ts";
 import { GroupCoordinator } from "../groups/group-coordinator.ts";
 import type { Clock } from "../log/log-api.ts";
 import { makeLogConfig } from "../log/log-config.ts";
@@ -19,8 +21,13 @@ export interface BrokerServerOptions {
   config: BrokerConfig;
   logger: Logger;
   instanceId: string;
+  /** Wall clock of the log: segment age, retention (record timestamps are wall time). */
   clock?: Clock;
+  /** Group sessions and revocation timeouts (never the wall clock: a clock step must not evict). */
+  monotonicClock?: MonotonicClock;
   registry?: Registry;
+  /** Benchmark only (test/bench/broker): false skips the record check to measure its cost. Default true. */
+  checkRecords?: boolean;
 }
 
 /** A running broker: its address, and the ordered shutdown steps. */
@@ -48,7 +55,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   const log = await LogManager.open({ dataDir: join(dataDir, "log"), config: logConfigOf(config), clock, logger });
   const groups = await GroupCoordinator.open({
     dataDir: join(dataDir, "groups"),
-    clock,
+    clock: options.monotonicClock ?? monotonicMs,
     partitionCount: (topic) => log.topic(topic)?.partitions,
     limits: { sessionTimeoutMsDefault: config.BROKER_GROUP_SESSION_TIMEOUT_MS },
     // Retried with backoff while it fails: the first failure and then every 20th are logged.
@@ -71,8 +78,9 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
     // Room above requestBytesMax so a slightly-too-large request gets our JSON 413, not a bare one.
     maxRequestBodySize: context.limits.requestBytesMax * 2 + 64 * 1024,
     idleTimeout: Math.min(255, Math.ceil(context.limits.waitMsMax / 1000) + 30),
-    fetch: (request) => app.handle(request),
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
   return serverHandle(server, context, groups, timers);
 }
@@ -116,6 +124,7 @@ function buildContext(
     }),
     logger,
     producerIds: new ProducerIdAllocator(config.BROKER_DATA_DIR),
+    checkRecords: options.checkRecords ?? true,
     topicDefaults: { partitions: config.BROKER_DEFAULT_PARTITIONS, autoCreate: config.BROKER_AUTO_CREATE_TOPICS },
     disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY },
     lifecycle: { stopping: false, abort: new AbortController() },

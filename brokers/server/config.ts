@@ -8,7 +8,11 @@ const MiB = 1024 * 1024;
 export const BrokerConfig = Type.Composite([
   CommonConfig,
   Type.Object({
-    BROKER_HOST: Setting.string({ default: "0.0.0.0", description: "address the broker listens on" }),
+    BROKER_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "address the broker listens on (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     BROKER_PORT: Setting.integer({ default: 9092, minimum: 0, maximum: 65_535, description: "HTTP port; 0 picks one" }),
     BROKER_DATA_DIR: Setting.string({
       default: ".data/broker",

@@ -1,18 +1,29 @@
 import type { ProduceResponse, ProduceResult } from "../../src/broker-protocol/api-schemas.ts";
 import { decodeProduceFrames, type PartitionBatch } from "../../src/broker-protocol/produce-frames.ts";
-import { batchHeaderBytes, dataViewOf, readBatchHeader } from "../../src/broker-protocol/record-batch.ts";
+import {
+  type BatchView,
+  batchHeaderBytes,
+  CorruptBatchError,
+  dataViewOf,
+  readBatchHeader,
+} from "../../src/broker-protocol/record-batch.ts";
+import { producerIdsOf, validateBatchesAndRecords } from "../../src/broker-protocol/record-validator.ts";
 import type { PartitionLogApi } from "../log/log-api.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { toHttpError } from "./error-mapping.ts";
 import { BrokerHttpError } from "./http-error.ts";
 import { ensureTopic } from "./topic-lookup.ts";
 
+/** Batches one frame may carry: the log's default appendBatchesMax, which refuses more per append too. */
+const frameBatchesMax = 1_024;
+
 /**
  * POST /v1/topics/{topic}/produce. The body is read once as bytes, split into
- * frames (views, no copy) and each batch goes to its partition's log as is: the
- * broker never decodes records. Whole-request refusals (size, memory and disk
- * watermarks, shutdown) come before any append; per-partition failures are
- * reported per frame so the other partitions' batches still land.
+ * frames (views, no copy), every record of every batch is checked (record-validator.ts)
+ * and each batch goes to its partition's log as is. Whole-request refusals (size,
+ * memory and disk watermarks, shutdown, a malformed batch, a producer id this broker
+ * never allocated) come before any append, so such a request stores nothing;
+ * per-partition failures are reported per frame so the other partitions' batches still land.
  */
 export async function handleProduce(context: BrokerContext, topic: string, request: Request): Promise<Response> {
   refuseEarly(context, request);
@@ -26,14 +37,44 @@ export async function handleProduce(context: BrokerContext, topic: string, reque
     if (body.byteLength > context.limits.requestBytesMax) throw tooLarge(context, body.byteLength);
     if (declaredBytes === undefined) heldBytes = acquire(context, body.byteLength);
     const frames = decodeProduceFrames(body);
+    const verified = context.checkRecords ? checkFrames(context, frames) : [];
     const info = await ensureTopic(context, topic);
-    const results = await Promise.all(frames.map((frame) => appendFrame(context, topic, info.partitions, frame)));
+    const results = await Promise.all(
+      frames.map((frame, index) => appendFrame(context, topic, info.partitions, frame, verified[index])),
+    );
     const response: ProduceResponse = { results };
     return Response.json(response);
   } finally {
     context.gate.release(heldBytes);
     context.metrics.inFlightBytes.set(context.gate.bytes);
   }
+}
+
+/**
+ * Refuses the whole request at the first malformed batch or unknown producer id
+ * (nothing appended yet). Returns each frame's verified batches for the log (undefined
+ * for a frame over batchBytesMax, which appendFrame answers per frame).
+ */
+function checkFrames(context: BrokerContext, frames: readonly PartitionBatch[]): Array<BatchView[] | undefined> {
+  const options = { batchBytesMax: context.limits.batchBytesMax, batchesMax: frameBatchesMax };
+  return frames.map((frame, index) => {
+    if (frame.batch.byteLength > context.limits.batchBytesMax) return undefined;
+    let batches: BatchView[];
+    try {
+      batches = validateBatchesAndRecords(frame.batch, options);
+    } catch (error) {
+      if (!(error instanceof CorruptBatchError)) throw error;
+      context.metrics.errors.inc({ route: "produce", code: "corrupt_batch" });
+      throw new BrokerHttpError("corrupt_batch", `frame ${index} (partition ${frame.partition}): ${error.message}`);
+    }
+    for (const producerId of producerIdsOf(batches)) {
+      if (context.producerIds.isAllocated(producerId)) continue;
+      context.metrics.errors.inc({ route: "produce", code: "unknown_producer_id" });
+      const message = `frame ${index} (partition ${frame.partition}): producer id ${producerId} was not allocated by this broker (POST /v1/producers)`;
+      throw new BrokerHttpError("unknown_producer_id", message);
+    }
+    return batches;
+  });
 }
 
 function contentLength(request: Request): number | undefined {
@@ -83,6 +124,7 @@ async function appendFrame(
   topic: string,
   partitionCount: number,
   frame: PartitionBatch,
+  verified: readonly BatchView[] | undefined,
 ): Promise<ProduceResult> {
   const { partition, batch } = frame;
   if (batch.byteLength > context.limits.batchBytesMax) {
@@ -95,7 +137,7 @@ async function appendFrame(
   }
   try {
     const log: PartitionLogApi = context.log.partition(topic, partition);
-    const result = await log.append(batch);
+    const result = await log.append(batch, verified);
     if (!result.duplicate) countProduced(context, topic, batch);
     return { partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   } catch (error) {

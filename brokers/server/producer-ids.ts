@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../log/atomic-file.ts";
+import { writeFileAtomic } from "../files/atomic-file.ts";
 
 /** Ids handed out between two writes of the reservation file. */
 export const producerIdBlockSize = 1_000;
@@ -20,6 +20,16 @@ export class ProducerIdAllocator {
     const stored = readReservedEnd(join(dataDir, fileName));
     this.nextId = stored;
     this.reservedEnd = stored;
+  }
+
+  /**
+   * True for an id this broker handed out: below the high-water mark, which survives
+   * restarts (the reserved end is written before any id of its block is given out).
+   * Ids of a block reserved but not handed out before a crash count as allocated too;
+   * no producer can hold one, so accepting them harms nothing.
+   */
+  isAllocated(producerId: number): boolean {
+    return Number.isSafeInteger(producerId) && producerId >= 1 && producerId < this.nextId;
   }
 
   allocate(): number {

@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { apiModels } from "./api-models.ts";
+import type { TailStore } from "./live/tail-store.ts";
 import type { QueryGate } from "./query-gate.ts";
 
 /** Bounds of what one request may ask for. */
@@ -31,6 +32,16 @@ export interface ApiLimits {
   clickhouseQueueLengthMax: number;
   /** A request that waited this long for a ClickHouse slot gets a 503. */
   clickhouseWaitMsMax: number;
+  /** GPUs in one fleet answer at most. */
+  fleetGpusMax: number;
+  /** A GPU silent for longer than this is marked stale. */
+  fleetStaleAfterMs: number;
+  /** Event streams open at once; one more is a 503. */
+  streamsMax: number;
+  /** Bytes queued for one stream client; a client that falls that far behind is dropped. */
+  streamBufferBytesMax: number;
+  /** A comment line on every stream this often, so idle connections stay open. */
+  streamHeartbeatMs: number;
 }
 
 export const apiLimitsDefault: ApiLimits = {
@@ -45,6 +56,11 @@ export const apiLimitsDefault: ApiLimits = {
   clickhouseInFlightMax: 16,
   clickhouseQueueLengthMax: 256,
   clickhouseWaitMsMax: 2_000,
+  fleetGpusMax: 20_000,
+  fleetStaleAfterMs: 60_000,
+  streamsMax: 1_000,
+  streamBufferBytesMax: 4 * 1024 * 1024,
+  streamHeartbeatMs: 5_000,
 };
 
 /** What the data routes need; built once by createApiApp. */
@@ -58,6 +74,10 @@ export interface ApiContext {
   /** Every ClickHouse call of a request goes through it. */
   queries: QueryGate;
   registry: Registry;
+  /** Recent datapoints in memory (the live tail), when the API follows the broker. */
+  live: TailStore | undefined;
+  /** HMAC key of page cursors (cursor-codec.ts). */
+  cursorKey: Uint8Array;
 }
 
 /** The named models, shared by every route plugin so `response: "Gpu"` resolves. */

@@ -131,6 +131,200 @@ export const MetricList = Type.Object(
 );
 export type MetricList = Static<typeof MetricList>;
 
+export const FleetMetric = Type.Object(
+  { name: Type.String({ description: "DCGM field name" }), unit: Type.String() },
+  { $id: componentId("FleetMetric"), additionalProperties: false },
+);
+
+export const FleetGpu = Type.Object(
+  {
+    uuid: Type.String({ description: "GPU UUID" }),
+    hostname: Type.String(),
+    gpu_index: Type.Integer({ minimum: 0 }),
+    model: Type.String(),
+    namespace: Type.String({ description: "Kubernetes namespace of the pod using the GPU; empty when none" }),
+    pod: Type.String({ description: "Kubernetes pod using the GPU at its latest datapoint; empty when none" }),
+    container: Type.String({ description: "container in that pod; empty when none" }),
+    last_seen: Timestamp("the GPU's latest datapoint of any metric"),
+    stale: Type.Boolean({ description: "last_seen is more than stale_after_ms before generated_at" }),
+    values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
+      description: "values[i] is the latest value of metrics[i]; null when this GPU has not reported it",
+    }),
+    timestamps: Type.Array(Type.Union([Timestamp("when values[i] was measured"), Type.Null()]), {
+      description: "timestamps[i] is the processing time of values[i]; null with it",
+    }),
+  },
+  {
+    $id: componentId("FleetGpu"),
+    additionalProperties: false,
+    description: "One GPU of the fleet: placement, workload and the latest values of the chosen metrics",
+  },
+);
+export type FleetGpu = Static<typeof FleetGpu>;
+
+export const FleetSnapshot = Type.Object(
+  {
+    generated_at: Timestamp("when the answer was read"),
+    stale_after_ms: Type.Integer({ minimum: 1, description: "a GPU silent for longer than this is stale" }),
+    metrics: Type.Array(Type.Ref(FleetMetric), {
+      description: "the metrics of values and timestamps, in that order: the ones asked for, or every one reported",
+    }),
+    truncated: Type.Boolean({ description: "true when more GPUs match than one answer holds (fleet_gpus_max)" }),
+    items: Type.Array(Type.Ref(FleetGpu), { description: "ordered by hostname, gpu_index, uuid" }),
+  },
+  {
+    $id: componentId("FleetSnapshot"),
+    additionalProperties: false,
+    description: "The latest values of every GPU that matches the filter, in one answer",
+  },
+);
+export type FleetSnapshot = Static<typeof FleetSnapshot>;
+
+export const FleetChanges = Type.Object(
+  {
+    generated_at: Timestamp("when the answer these changes come from was read"),
+    stale_after_ms: Type.Integer({ minimum: 1 }),
+    metrics: Type.Array(Type.Ref(FleetMetric), { description: "as in the snapshot" }),
+    truncated: Type.Boolean(),
+    items: Type.Array(Type.Ref(FleetGpu), { description: "GPUs that are new or changed since the previous event" }),
+    removed: Type.Array(Type.String(), { description: "UUIDs that no longer match (left the filter or the registry)" }),
+  },
+  {
+    $id: componentId("FleetChanges"),
+    additionalProperties: false,
+    description: "Event `changes` of the fleet stream: what differs from the snapshot and the changes before",
+  },
+);
+export type FleetChanges = Static<typeof FleetChanges>;
+
+export const StreamDatapoint = Type.Object(
+  {
+    gpu: Type.String({ description: "GPU UUID" }),
+    timestamp: Timestamp("processing time (the datapoint's time), UTC, milliseconds"),
+    metric: Type.String(),
+    value: Type.Number(),
+    unit: Type.String(),
+    source_timestamp: Timestamp("the exporter's own timestamp"),
+  },
+  { $id: componentId("StreamDatapoint"), additionalProperties: false },
+);
+
+export const DatapointBatch = Type.Object(
+  { items: Type.Array(Type.Ref(StreamDatapoint)) },
+  {
+    $id: componentId("DatapointBatch"),
+    additionalProperties: false,
+    description:
+      "Event `datapoints`: datapoints that reached the broker since the previous event, in arrival order per GPU",
+  },
+);
+
+export const StreamEnd = Type.Object(
+  { reason: Type.String({ description: "shutdown: the API is stopping; reconnect to another instance or later" }) },
+  { $id: componentId("StreamEnd"), additionalProperties: false, description: "Event `end`: the last event" },
+);
+
+const NullableNumber = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+const NullableInteger = (description: string) => Type.Union([Type.Integer(), Type.Null()], { description });
+
+export const PipelineStatus = Type.Object(
+  {
+    generated_at: Timestamp("when this answer was put together"),
+    broker_reachable: Type.Boolean({ description: "whether the latest sample reached the broker" }),
+    rates: Type.Object(
+      {
+        produced_per_s: NullableNumber("datapoints produced to the telemetry topic per second (last 5 s)"),
+        inserted_per_s: NullableNumber("datapoints inserted into ClickHouse per second: the collectors' commits"),
+        dead_letters_per_s: NullableNumber("records sent to the dead-letter topic per second"),
+      },
+      { additionalProperties: false },
+    ),
+    totals: Type.Object(
+      {
+        produced: NullableInteger("records in the telemetry topic ever (sum of high watermarks)"),
+        inserted: NullableInteger("records the collectors committed (sum of committed offsets)"),
+        dead_letters: NullableInteger("records in the dead-letter topic"),
+      },
+      { additionalProperties: false },
+    ),
+    history: Type.Array(
+      Type.Object(
+        {
+          timestamp: Timestamp("sample time"),
+          produced_per_s: NullableNumber("since the previous sample"),
+          inserted_per_s: NullableNumber("since the previous sample"),
+          lag: NullableInteger("records produced and not yet committed"),
+        },
+        { additionalProperties: false },
+      ),
+      { description: "one entry per sample (about a second apart), oldest first" },
+    ),
+    lag: Type.Object(
+      {
+        total: NullableInteger("records produced and not yet committed, over all partitions"),
+        partitions: Type.Array(
+          Type.Object(
+            {
+              partition: Type.Integer({ minimum: 0 }),
+              committed: NullableInteger("the collectors' committed offset; null before their first commit"),
+              high_watermark: Type.Integer({ minimum: 0 }),
+              lag: Type.Integer({ minimum: 0 }),
+              owner: Type.Union([Type.String(), Type.Null()], {
+                description: "member id of the collector that owns it; null when none does",
+              }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false, description: "consumer lag of the collectors' group per partition" },
+    ),
+    groups: Type.Array(
+      Type.Object(
+        { group: Type.String(), state: Type.String(), members: Type.Integer({ minimum: 0 }) },
+        { additionalProperties: false },
+      ),
+      { description: "consumer groups on the broker (collectors, streamers, ...)" },
+    ),
+    freshness: Type.Object(
+      {
+        window_s: Type.Integer({ minimum: 1 }),
+        p50_ms: NullableNumber("median time from a datapoint's timestamp until it could be queried"),
+        p99_ms: NullableNumber("99th percentile of the same"),
+        samples: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false, description: "measured by the live tail when datapoints become visible" },
+    ),
+    live_tail: Type.Object(
+      {
+        state: Type.String({ description: "off, syncing, live or catching_up" }),
+        horizon: Type.Union([Timestamp("windows ending at or after this are served from memory"), Type.Null()]),
+        rows: Type.Integer({ minimum: 0 }),
+        gpus: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    processes: Type.Array(
+      Type.Object(
+        {
+          name: Type.String(),
+          status: Type.String({ description: "ready, not_ready, unreachable or unknown (not probed yet)" }),
+          checked_at: Type.Union([Timestamp("last probe"), Type.Null()]),
+          latency_ms: NullableInteger("how long the probe took"),
+        },
+        { additionalProperties: false },
+      ),
+      { description: "this API and the configured peers (API_PEER_URLS), probed about once a second" },
+    ),
+  },
+  {
+    $id: componentId("PipelineStatus"),
+    additionalProperties: false,
+    description: "Throughput, lag, dead letters, freshness and process health of the whole pipeline",
+  },
+);
+export type PipelineStatus = Static<typeof PipelineStatus>;
+
 /** name → schema, for `app.model(...)`; each name equals its $id's last segment (asserted below). */
 export const apiModels = {
   Gpu,
@@ -146,6 +340,14 @@ export const apiModels = {
   HostList,
   CatalogMetric,
   MetricList,
+  FleetMetric,
+  FleetGpu,
+  FleetSnapshot,
+  FleetChanges,
+  StreamDatapoint,
+  DatapointBatch,
+  StreamEnd,
+  PipelineStatus,
   BadRequestError,
   NotFoundError,
   UnavailableError,

@@ -6,12 +6,21 @@ import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { randomCursorKey } from "./cursor-codec.ts";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { errorHandler } from "./error-handler.ts";
+import { FleetFeeds } from "./live/fleet-feeds.ts";
+import { StreamHub } from "./live/stream-hub.ts";
+import type { TailStore } from "./live/tail-store.ts";
 import { openApiPlugin } from "./openapi-document.ts";
+import { PipelineMonitor } from "./pipeline/pipeline-monitor.ts";
 import { QueryGate } from "./query-gate.ts";
 import { requestObserver } from "./request-observer.ts";
 import { catalogRoutes } from "./routes/catalog-routes.ts";
+import { createFleetReader, fleetRoutes } from "./routes/fleet-routes.ts";
 import { gpuRoutes } from "./routes/gpu-routes.ts";
+import { type PipelineRoutesOptions, pipelineRoutes } from "./routes/pipeline-routes.ts";
+import { streamRoutes } from "./routes/stream-routes.ts";
 import { summaryRoutes } from "./routes/summary-routes.ts";
 import { telemetryRoutes } from "./routes/telemetry-routes.ts";
 
@@ -25,6 +34,14 @@ export interface ApiAppOptions {
   /** Epoch milliseconds; defaults to Date.now. */
   clock?: () => number;
   limits?: Partial<ApiLimits>;
+  /** Recent datapoints in memory, fed by the live tail (main.ts); without it every window is ClickHouse's. */
+  live?: TailStore;
+  /** Where the live tail publishes datapoints; default: a hub of this app's own (no datapoints then). */
+  hub?: StreamHub;
+  /** What GET /api/v1/pipeline reports from; default: a monitor that samples nothing. */
+  pipeline?: PipelineRoutesOptions;
+  /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
+  cursorKey?: Uint8Array;
 }
 
 /**
@@ -47,7 +64,20 @@ export function createApiApp(options: ApiAppOptions) {
     limits,
     queries,
     registry: options.registry,
+    live: options.live,
+    cursorKey: options.cursorKey ?? randomCursorKey(),
   };
+  const hub =
+    options.hub ??
+    new StreamHub({
+      streamsMax: limits.streamsMax,
+      bufferBytesMax: limits.streamBufferBytesMax,
+      heartbeatMs: limits.streamHeartbeatMs,
+      registry: options.registry,
+      logger: options.logger,
+    });
+  const readFleet = createFleetReader(context);
+  const feeds = new FleetFeeds({ hub, read: readFleet, logger: options.logger });
   const observer = requestObserver({ logger: options.logger, registry: options.registry });
   const readiness = {
     name: "clickhouse",
@@ -58,13 +88,35 @@ export function createApiApp(options: ApiAppOptions) {
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
     .use(openApiPlugin())
     .use(opsRoutes({ registry: options.registry, checks: [readiness] }))
+    .use(dashboardRoutes())
     .use(gpuRoutes(context))
     .use(telemetryRoutes(context))
     .use(summaryRoutes(context))
-    .use(catalogRoutes(context));
+    .use(catalogRoutes(context))
+    .use(fleetRoutes(context, readFleet))
+    .use(streamRoutes(context, { hub, feeds, datapointsAvailable: options.live !== undefined }))
+    .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;
+
+/** A pipeline page with nothing to sample: no broker, no peers (tests, the OpenAPI writer). */
+function idlePipeline(logger: ApiAppOptions["logger"]): PipelineRoutesOptions {
+  const monitor = new PipelineMonitor({
+    http: undefined,
+    topic: "telemetry",
+    group: "collectors",
+    deadLetterTopic: "telemetry.dlq",
+    peers: [],
+    sampleMs: 1_000,
+    probeEveryMs: 5_000,
+    historyMax: 2,
+    probeTimeoutMs: 1_000,
+    clock: Date.now,
+    logger,
+  });
+  return { monitor, tail: undefined };
+}
 
 function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;

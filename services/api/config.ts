@@ -8,12 +8,21 @@ export const ApiConfig = Type.Composite([
   CommonConfig,
   TelemetryStoreConfig,
   Type.Object({
-    API_HOST: Setting.string({ default: "0.0.0.0", minLength: 1, description: "interface the API binds to" }),
+    API_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "interface the API binds to (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     API_PORT: Setting.integer({
       default: 8080,
       minimum: 0,
       maximum: 65_535,
       description: "HTTP port of the API (0 picks a free one; the `listening` log line reports it)",
+    }),
+    API_CURSOR_KEY: Setting.string({
+      default: "",
+      description:
+        "HMAC-SHA256 key of page cursors, base64 of at least 32 bytes (a secret: the chart keeps it in a Secret, the dev stack in .data/secrets); empty: a random key per process, so a cursor works only on the replica that issued it",
     }),
     API_TELEMETRY_WINDOW_HOURS_MAX: Setting.integer({
       default: 168,
@@ -69,6 +78,73 @@ export const ApiConfig = Type.Composite([
       minimum: 1,
       maximum: 600_000,
       description: "longest a request waits for a ClickHouse slot before a 503",
+    }),
+    API_FLEET_GPUS_MAX: Setting.integer({
+      default: 20_000,
+      minimum: 1,
+      maximum: 50_000,
+      description: "GPUs in one /api/v1/fleet answer at most (ordered by host and index; `truncated` says when cut)",
+    }),
+    API_FLEET_STALE_AFTER_S: Setting.integer({
+      default: 60,
+      minimum: 1,
+      maximum: 86_400,
+      description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
+    }),
+    BROKER_URL: Type.String({
+      default: "http://127.0.0.1:9092",
+      pattern: "^(https?://[^\\s/]+(/.*)?)?$",
+      description:
+        "broker HTTP endpoint: the live tail (datapoint streams, live windows from memory) and the pipeline figures; empty turns both off",
+    }),
+    API_LIVE_TOPIC: Setting.string({ default: "telemetry", minLength: 1, description: "topic the collectors read" }),
+    API_LIVE_GROUP: Setting.string({
+      default: "collectors",
+      minLength: 1,
+      description: "the collectors' consumer group: a datapoint enters the live tail once this group committed it",
+    }),
+    API_DEAD_LETTER_TOPIC: Setting.string({
+      default: "telemetry.dlq",
+      minLength: 1,
+      description: "the collectors' dead-letter topic, counted on the pipeline page",
+    }),
+    API_LIVE_TAIL_SPAN_S: Setting.integer({
+      default: 300,
+      minimum: 1,
+      maximum: 86_400,
+      description:
+        "how far back the live tail keeps datapoints in memory (windows reaching further back read ClickHouse for the older part)",
+    }),
+    API_LIVE_TAIL_ROWS_MAX: Setting.integer({
+      default: 2_000_000,
+      minimum: 1_000,
+      maximum: 100_000_000,
+      description: "datapoints the live tail holds at most (28 bytes each); past it the tail keeps a shorter span",
+    }),
+    API_LIVE_COMMIT_POLL_MS: Setting.integer({
+      default: 100,
+      minimum: 10,
+      maximum: 10_000,
+      description:
+        "how often the live tail reads the collectors' committed offsets (datapoints become visible at this pace)",
+    }),
+    API_STREAMS_MAX: Setting.integer({
+      default: 1_000,
+      minimum: 1,
+      maximum: 100_000,
+      description: "server-sent event streams open at once (datapoints and fleet); one more gets a 503",
+    }),
+    API_STREAM_BUFFER_BYTES_MAX: Setting.integer({
+      default: 8 * 1024 * 1024,
+      minimum: 65_536,
+      maximum: 1_073_741_824,
+      description:
+        "bytes queued for one stream client; a client that falls this far behind is disconnected (a fleet snapshot must fit)",
+    }),
+    API_PEER_URLS: Setting.string({
+      default: "",
+      description:
+        "processes the pipeline page probes for /ready: comma-separated name=url (e.g. broker=http://broker:9092,collector-1=http://c1:9600)",
     }),
     API_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 15_000,

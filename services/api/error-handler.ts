@@ -34,6 +34,11 @@ export function errorHandler(options: ErrorHandlerOptions) {
       set.headers["content-type"] = "application/json";
       return { ...body, request_id: requestId };
     };
+    if (error instanceof ApiError && error.code === "unavailable") {
+      set.headers["retry-after"] = String(options.retryAfterS);
+      const body = { error: error.code, message: error.message, details: error.details };
+      return reply(error.status, { ...body, retry_after_s: options.retryAfterS });
+    }
     if (error instanceof ApiError) {
       return reply(error.status, { error: error.code, message: error.message, details: error.details });
     }

@@ -1,10 +1,11 @@
+import { gpuIndexMax } from "../../src/domain/telemetry.ts";
+import { parseGpuIndex } from "../../src/telemetry/source-point.ts";
 import { badRequest } from "./errors.ts";
 
 /** How a client names one GPU in a path: its UUID, or hostname:gpu_index. */
 export type GpuReference = { kind: "uuid"; uuid: string } | { kind: "placement"; hostname: string; gpuIndex: number };
 
 export const gpuIdLengthMax = 256;
-const gpuIndexMax = 1_023;
 const uuidPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const hostnamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -21,8 +22,9 @@ export function parseGpuId(id: string): GpuReference {
   }
   const hostname = id.slice(0, colon);
   const indexText = id.slice(colon + 1);
-  if (!hostnamePattern.test(hostname) || !/^\d{1,4}$/.test(indexText) || Number(indexText) > gpuIndexMax) {
+  const gpuIndex = parseGpuIndex(indexText);
+  if (!hostnamePattern.test(hostname) || gpuIndex === undefined) {
     throw badRequest("id", `${JSON.stringify(id)} is not ${expected}; the index is 0..${gpuIndexMax}`);
   }
-  return { kind: "placement", hostname, gpuIndex: Number(indexText) };
+  return { kind: "placement", hostname, gpuIndex };
 }

@@ -1,21 +1,45 @@
 /**
  * The API gateway process: REST API over the telemetry in ClickHouse, with
- * /health, /ready, /metrics, Swagger UI at /swagger and graceful SIGTERM.
+ * /health, /ready, /metrics, Swagger UI at /swagger and graceful SIGTERM. With a
+ * broker (BROKER_URL) it also follows the telemetry topic: a live tail of recent
+ * datapoints for event streams and live windows, and the pipeline page's figures.
  */
+import { BrokerHttp } from "../../src/broker-client/http-client.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
+import { ping } from "../../src/clickhouse/ping.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
+import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { wallMs } from "../../src/runtime/clock.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
+import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { cursorKeyFromConfig } from "./cursor-codec.ts";
+import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
+import { LiveTail } from "./live/live-tail.ts";
+import { StreamHub } from "./live/stream-hub.ts";
+import { TailStore } from "./live/tail-store.ts";
+import { parsePeers } from "./pipeline/peer-probes.ts";
+import { PipelineMonitor } from "./pipeline/pipeline-monitor.ts";
 
 const service = "api";
 const config = loadConfigOrExit(ApiConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service, instanceId });
+watchEventLoopDelay(registry, "api");
+const peers = (() => {
+  try {
+    return parsePeers(config.API_PEER_URLS);
+  } catch (error) {
+    logger.fatal({ err: error }, "bad configuration");
+    process.exit(1);
+  }
+})();
 
 const clickhouse = await openTelemetryStore({ config, log: logger, clock: Date.now }).catch((error: unknown) => {
   // Migrations need ClickHouse: exit non-zero so the supervisor (or Kubernetes) retries.
@@ -29,33 +53,107 @@ const reader = createFetchReader({
   database: config.CLICKHOUSE_DATABASE,
   requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
 });
+const limits = {
+  telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
+  summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
+  summaryBucketsMax: config.API_SUMMARY_BUCKETS_MAX,
+  listCacheTtlMs: config.API_LIST_CACHE_TTL_MS,
+  telemetryCacheCharsMax: config.API_TELEMETRY_CACHE_CHARS_MAX,
+  retryAfterS: config.API_RETRY_AFTER_S,
+  clickhouseInFlightMax: config.API_CLICKHOUSE_IN_FLIGHT_MAX,
+  clickhouseQueueLengthMax: config.API_CLICKHOUSE_QUEUE_LENGTH_MAX,
+  clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
+  fleetGpusMax: config.API_FLEET_GPUS_MAX,
+  fleetStaleAfterMs: config.API_FLEET_STALE_AFTER_S * 1_000,
+  streamsMax: config.API_STREAMS_MAX,
+  streamBufferBytesMax: config.API_STREAM_BUFFER_BYTES_MAX,
+};
+const hub = new StreamHub({
+  streamsMax: limits.streamsMax,
+  bufferBytesMax: limits.streamBufferBytesMax,
+  heartbeatMs: apiLimitsDefault.streamHeartbeatMs,
+  registry,
+  logger,
+});
+const broker = config.BROKER_URL === "" ? undefined : new BrokerHttp({ brokerUrl: config.BROKER_URL });
+const store = new TailStore({ spanMs: config.API_LIVE_TAIL_SPAN_S * 1_000, rowsMax: config.API_LIVE_TAIL_ROWS_MAX });
+const tail =
+  broker === undefined
+    ? undefined
+    : new LiveTail({
+        http: broker,
+        topic: config.API_LIVE_TOPIC,
+        group: config.API_LIVE_GROUP,
+        store,
+        clickhouse: reader,
+        commitPollMs: config.API_LIVE_COMMIT_POLL_MS,
+        fetchWaitMs: 500,
+        fetchBytesMax: 1024 * 1024,
+        pendingRecordsMax: 500_000,
+        clock: wallMs,
+        logger: logger.child({ component: "live-tail" }),
+        registry,
+        onArrived: (rows) => hub.publish(rows),
+      });
+const monitor = new PipelineMonitor({
+  http: broker,
+  topic: config.API_LIVE_TOPIC,
+  group: config.API_LIVE_GROUP,
+  deadLetterTopic: config.API_DEAD_LETTER_TOPIC,
+  peers,
+  self: { name: "api", ready: () => ping(clickhouse) },
+  sampleMs: 1_000,
+  probeEveryMs: 5_000,
+  historyMax: 300,
+  probeTimeoutMs: 1_000,
+  clock: wallMs,
+  logger,
+});
+const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
 const app = createApiApp({
   clickhouse,
   reader,
   logger,
   registry,
-  limits: {
-    telemetryWindowMsMax: config.API_TELEMETRY_WINDOW_HOURS_MAX * 3_600_000,
-    summaryWindowMsMax: config.API_SUMMARY_WINDOW_DAYS_MAX * 86_400_000,
-    summaryBucketsMax: config.API_SUMMARY_BUCKETS_MAX,
-    listCacheTtlMs: config.API_LIST_CACHE_TTL_MS,
-    telemetryCacheCharsMax: config.API_TELEMETRY_CACHE_CHARS_MAX,
-    retryAfterS: config.API_RETRY_AFTER_S,
-    clickhouseInFlightMax: config.API_CLICKHOUSE_IN_FLIGHT_MAX,
-    clickhouseQueueLengthMax: config.API_CLICKHOUSE_QUEUE_LENGTH_MAX,
-    clickhouseWaitMsMax: config.API_CLICKHOUSE_WAIT_MS_MAX,
-  },
+  limits,
+  live: tail === undefined ? undefined : store,
+  hub,
+  pipeline: { monitor, tail },
+  ...(cursorKey === undefined ? {} : { cursorKey }),
 });
-const server = Bun.serve({ hostname: config.API_HOST, port: config.API_PORT, fetch: (request) => app.handle(request) });
+function cursorKeyOrExit(text: string): Uint8Array | undefined {
+  try {
+    const key = cursorKeyFromConfig(text);
+    if (key === undefined) logger.warn({}, "API_CURSOR_KEY is empty: cursors are signed with a random per-process key");
+    return key;
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad API_CURSOR_KEY");
+    process.exit(1);
+  }
+}
+
+const server = Bun.serve({
+  hostname: config.API_HOST,
+  port: config.API_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
+tail?.start();
+monitor.start();
+// Bundled now, so the first visitor does not wait for it; a failure is logged and retried on request.
+dashboardBundle().catch((error: unknown) => logger.error({ err: error }, "dashboard bundle failed"));
 
 installShutdown({
   logger,
   timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS,
   steps: [
+    // Streams never finish on their own: end them first, or stop() would wait for them.
+    { name: "end event streams", run: () => hub.closeAll("shutdown") },
     // stop() without force: the listener closes at once, in-flight requests finish.
     { name: "stop intake and finish requests", run: () => server.stop() },
+    { name: "stop the live tail and the pipeline monitor", run: () => Promise.all([tail?.stop(), monitor.stop()]) },
     { name: "close clickhouse client", run: () => clickhouse.close() },
   ],
 });
 
-logger.info({ port: server.port, host: config.API_HOST }, "listening");
+logger.info({ port: server.port, host: config.API_HOST, liveTail: tail !== undefined }, "listening");

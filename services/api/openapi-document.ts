@@ -1,6 +1,7 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import packageJson from "../../package.json" with { type: "json" };
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
+import { apiModels } from "./api-models.ts";
 
 export const swaggerUiPath = "/swagger";
 export const openApiPath = "/swagger/json";
@@ -14,6 +15,7 @@ const description = `REST API of the GPU telemetry pipeline: DCGM datapoints per
 const tags = [
   { name: "gpus", description: "The GPU registry" },
   { name: "telemetry", description: "Datapoints and downsampled series of one GPU" },
+  { name: "fleet", description: "The latest values of the whole fleet, and its live stream" },
   { name: "hosts", description: "Hosts with GPUs" },
   { name: "metrics", description: "The DCGM metric catalog" },
   { name: "operations", description: "Liveness, readiness and Prometheus metrics" },
@@ -29,79 +31,105 @@ export function openApiPlugin() {
       return cleanOpenApiDocument(response as OpenApiDocument);
     })
     .use(
-      swagger({
-        provider: "swagger-ui",
+      swaggerUi({
         path: swaggerUiPath,
-        specPath: openApiPath,
-        documentation: {
-          // Elysia's schemas are JSON Schema (type: "null", $id), which OpenAPI 3.1 adopts.
-          openapi: "3.1.0",
-          info: { title: "GPU Telemetry API", version: packageJson.version, description },
-          tags,
-        } as never,
+        documentation: { info: { title: "GPU Telemetry API", version: packageJson.version, description }, tags },
       }),
     );
 }
 
-type JsonSchema = Record<string, unknown> & { anyOf?: JsonSchema[] };
+type JsonSchema = Record<string, unknown> & { anyOf?: JsonSchema[]; properties?: Record<string, JsonSchema> };
+
+interface OpenApiParameter {
+  description?: string;
+  schema?: JsonSchema;
+}
 
 interface OpenApiOperation {
-  parameters?: { schema?: JsonSchema }[];
-  responses?: Record<string, Record<string, unknown>>;
+  parameters?: OpenApiParameter[];
+  responses?: Record<string, { content?: Record<string, { schema?: JsonSchema }> } & Record<string, unknown>>;
 }
 
 interface OpenApiDocument {
+  openapi?: string;
   paths?: Record<string, Record<string, OpenApiOperation>>;
   components?: { schemas?: Record<string, JsonSchema> };
 }
 
 /**
- * Fixes to @elysiajs/swagger 1.3's output so the document validates and reads well:
- * it copies each model's `$id` into the Response Object (not allowed there) and keeps
- * it in components (a JSON Schema $id may not be a fragment); routes without a
- * response schema (/metrics, plain text) lack the required description; and query
- * parameters show Elysia's internal string-to-number coercion union instead of the
- * declared integer, and literal unions instead of an enum.
+ * Fixes to @elysiajs/openapi 1.4's output so the document validates and reads well:
+ * once a route has been called, its integer query parameters show Elysia's internal
+ * string-to-number coercion union instead of the declared integer; inline schemas keep their `$id` (a JSON Schema $id may not be a fragment, and these
+ * are no documents of their own); a parameter's description sits in its schema, where
+ * Swagger UI does not show it; a union of literals loses its description and default
+ * when it becomes an enum (restored here from the models); and `openapi` comes first.
+ * The plugin caches the document it hands out, so this must be idempotent.
  */
 export function cleanOpenApiDocument<D extends OpenApiDocument>(document: D): D {
   for (const operations of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(operations)) {
-      for (const [status, response] of Object.entries(operation.responses ?? {})) {
-        delete response.$id;
-        if (typeof response.description !== "string") response.description = defaultDescription(status);
+      for (const response of Object.values(operation.responses ?? {})) {
+        for (const media of Object.values(response.content ?? {})) {
+          if (media.schema?.$id !== undefined) media.schema = withoutId(media.schema);
+        }
       }
       for (const parameter of operation.parameters ?? []) {
         if (parameter.schema !== undefined) parameter.schema = simplifyParameterSchema(parameter.schema);
+        liftDescription(parameter);
       }
     }
   }
   const components = document.components;
   if (components?.schemas !== undefined) {
-    // Copies: these objects are the live models Elysia validates with (and resolves $ref by $id).
-    const entries = Object.entries(components.schemas).map(([name, { $id: _id, ...schema }]) => [name, schema]);
+    // Copies: these objects may be the live models Elysia validates with (and resolves $ref by $id).
+    const entries = Object.entries(components.schemas).map(([name, schema]) => [name, restoreEnums(name, schema)]);
     document.components = { ...components, schemas: Object.fromEntries(entries) };
   }
-  return document;
+  const { openapi, ...rest } = document;
+  return { openapi, ...rest } as D;
 }
 
+/** Elysia's string-to-integer coercion union, shown as the integer it declares. */
 function simplifyParameterSchema(schema: JsonSchema): JsonSchema {
   const members = schema.anyOf;
   if (members === undefined) return schema;
   const { anyOf: _members, ...outer } = schema;
   const integer = members.find((member) => member.type === "integer");
   const coercion = members.some((member) => member.type === "string" && member.format === "integer");
-  if (integer !== undefined && coercion) {
-    const { description: _description, ...declared } = integer;
-    return { ...outer, ...declared };
-  }
-  if (members.every((member) => member.const !== undefined && member.type === "string")) {
-    return { ...outer, type: "string", enum: members.map((member) => member.const) };
-  }
-  return schema;
+  if (integer === undefined || !coercion) return schema;
+  return { ...outer, ...integer };
 }
 
-function defaultDescription(status: string): string {
-  return status === "200" ? "OK" : `HTTP ${status}`;
+function withoutId(schema: JsonSchema): JsonSchema {
+  const { $id: _id, ...rest } = schema;
+  return rest;
+}
+
+function liftDescription(parameter: OpenApiParameter): void {
+  const schema = parameter.schema;
+  if (schema === undefined || typeof schema.description !== "string") return;
+  parameter.description ??= schema.description;
+  const { description: _description, ...rest } = schema;
+  parameter.schema = rest;
+}
+
+/** Description and default of the model's literal unions, which the generator drops. */
+function restoreEnums(name: string, schema: JsonSchema): JsonSchema {
+  const copy = withoutId(schema);
+  const model = (apiModels as Record<string, { properties?: Record<string, JsonSchema> }>)[name];
+  if (model?.properties === undefined || copy.properties === undefined) return copy;
+  const properties = { ...copy.properties };
+  for (const [key, declared] of Object.entries(model.properties)) {
+    const emitted = properties[key];
+    if (emitted?.enum === undefined || declared.anyOf === undefined) continue;
+    const { description, default: fallback } = declared;
+    properties[key] = {
+      ...emitted,
+      ...(description === undefined ? {} : { description }),
+      ...(fallback === undefined ? {} : { default: fallback }),
+    };
+  }
+  return { ...copy, properties };
 }
 
 /** The document as committed to openapi.json: stable key order from the code, two-space indent. */

@@ -33,7 +33,7 @@ export function parseRfc3339(text: string, rounding: Rounding): ParsedTime {
   if (fieldProblem !== undefined) return { ok: false, problem: `${fieldProblem} (${example})` };
   const offsetMinutes = parseOffsetMinutes(match[9], match[10], match[11]);
   if (offsetMinutes === undefined) return { ok: false, problem: `offset out of range (${example})` };
-  const wholeMs = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
+  const wholeMs = utcMs({ year, month, day, hour, minute, second }) - offsetMinutes * 60_000;
   const epochMs = wholeMs + fractionMs(fraction, rounding);
   if (epochMs < epochMsMin || epochMs > epochMsMax) {
     return { ok: false, problem: "outside the supported range 1970-01-01T00:00:00Z .. 2299-12-31T23:59:59.999Z" };
@@ -50,13 +50,23 @@ function checkFields(fields: {
   second: number;
 }): string | undefined {
   if (fields.month < 1 || fields.month > 12) return `month ${fields.month} does not exist`;
-  const daysInMonth = new Date(Date.UTC(fields.year, fields.month, 0)).getUTCDate();
+  const daysInMonth = new Date(utcMs({ ...fields, month: fields.month + 1, day: 0 })).getUTCDate();
   if (fields.day < 1 || fields.day > daysInMonth) return `day ${fields.day} does not exist in that month`;
   if (fields.hour > 23) return `hour ${fields.hour} is out of range`;
   if (fields.minute > 59) return `minute ${fields.minute} is out of range`;
   // A leap second (:60) cannot be stored; asking for one is almost always a typo.
   if (fields.second > 59) return `second ${fields.second} is out of range`;
   return undefined;
+}
+
+/**
+ * Date.UTC with the year taken literally: Date.UTC maps years 0–99 to 1900–1999, which
+ * read `0099-06-01` as 1999. setUTCFullYear does not.
+ */
+function utcMs(fields: { year: number; month: number; day: number; hour: number; minute: number; second: number }) {
+  const date = new Date(Date.UTC(2000, fields.month - 1, fields.day, fields.hour, fields.minute, fields.second));
+  date.setUTCFullYear(fields.year, fields.month - 1, fields.day);
+  return date.getTime();
 }
 
 function parseOffsetMinutes(sign?: string, hours?: string, minutes?: string): number | undefined {

@@ -48,6 +48,7 @@ function describeProblem(error: SchemaError): string {
 interface SchemaShape {
   type?: string;
   const?: unknown;
+  enum?: unknown[];
   anyOf?: SchemaShape[];
   minimum?: number;
   maximum?: number;
@@ -62,6 +63,7 @@ function describeSchema(schema: unknown): string | undefined {
   const shape = schema as SchemaShape;
   const constants = (shape.anyOf ?? []).filter((member) => member.const !== undefined).map((member) => member.const);
   if (constants.length > 0) return `one of ${constants.join(", ")}`;
+  if (shape.enum !== undefined) return `one of ${shape.enum.join(", ")}`;
   const integer = shape.type === "integer" || (shape.anyOf ?? []).some((member) => member.type === "integer");
   if (integer) return `an integer${range(shape)}`;
   const array = shape.type === "array" ? shape : (shape.anyOf ?? []).find((member) => member.type === "array");

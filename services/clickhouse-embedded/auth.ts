@@ -3,7 +3,7 @@ import { endpointError } from "./errors.ts";
 
 export interface AuthOptions {
   user: string;
-  /** Empty accepts any credentials (a dev endpoint on localhost). */
+  /** Never empty in the endpoint (main.ts generates one); empty accepts any credentials, for in-process tests only. */
   password: string;
 }
 

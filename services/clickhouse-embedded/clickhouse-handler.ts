@@ -14,6 +14,8 @@ export interface ClickHouseHandlerOptions {
   executor: JobRunner;
   /** Inserts; the query executor when absent. */
   insertExecutor?: JobRunner;
+  /** Requests with readonly=1 or 2 (queries and inserts alike) run here, on a connection held at that level. */
+  readonlyExecutors?: { 1: JobRunner; 2: JobRunner };
   metrics: EndpointMetrics;
   logger: Logger;
   auth: AuthOptions;
@@ -68,13 +70,24 @@ export class ClickHouseHandler {
   }
 
   private execute(plan: QueryPlan, signal: AbortSignal): Promise<EngineResult> {
-    if (plan.kind === "empty-insert") return Promise.resolve(emptyResult());
+    const readonly = plan.readonly === 0 ? undefined : this.readonlyRunner(plan.readonly);
+    if (plan.kind === "empty-insert") {
+      if (plan.readonly !== 0) throw endpointError("READONLY", "Cannot execute query in readonly mode");
+      return Promise.resolve(emptyResult());
+    }
     if (plan.kind === "insert") {
       const run = (engine: Engine) => engine.insert({ prefix: plan.prefix, body: plan.body });
-      return (this.options.insertExecutor ?? this.options.executor).submit({ context: plan.context, run, signal });
+      const runner = readonly ?? this.options.insertExecutor ?? this.options.executor;
+      return runner.submit({ context: plan.context, run, signal });
     }
     const run = (engine: Engine) => engine.query({ sql: plan.sql, format: plan.defaultFormat, params: plan.params });
-    return this.options.executor.submit({ context: plan.context, run, signal, sql: plan.sql });
+    return (readonly ?? this.options.executor).submit({ context: plan.context, run, signal, sql: plan.sql });
+  }
+
+  private readonlyRunner(level: 1 | 2): JobRunner {
+    const runner = this.options.readonlyExecutors?.[level];
+    if (runner === undefined) throw endpointError("READONLY", "This endpoint serves no readonly connection");
+    return runner;
   }
 
   private fail(caught: unknown, plan: QueryPlan | undefined, startedMs: number): Response {

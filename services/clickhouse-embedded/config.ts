@@ -25,7 +25,8 @@ export const EmbeddedClickHouseConfig = Type.Composite([
     CLICKHOUSE_EMBEDDED_USER: Setting.string({ default: "default", minLength: 1, description: "accepted user name" }),
     CLICKHOUSE_EMBEDDED_PASSWORD: Setting.string({
       default: "",
-      description: "when set, requests must authenticate with this user and password; empty accepts any",
+      description:
+        "password requests must authenticate with (a secret; the dev stack generates one under .data/secrets); empty: one is generated on first start and kept in <data dir>/endpoint-access/password",
     }),
     CLICKHOUSE_EMBEDDED_QUEUE_LENGTH_MAX: Setting.integer({
       default: 256,

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { Session } from "chdb";
+import { writeEngineAccessConfig } from "./engine-access.ts";
 import { fromEngineError } from "./errors.ts";
 import { bodyNeedsSpool, InsertSpool, infileInsertSql } from "./insert-spool.ts";
 
@@ -78,6 +79,8 @@ export interface EngineOptions {
    * DoubleDelta/Gorilla decoding of a block. Parts never change, so it is never stale.
    */
   uncompressedCacheBytes?: number;
+  /** A connection whose every query runs under this `readonly` level (ClickHouse's 1 or 2); 0 for none. */
+  readonly?: 0 | 1 | 2;
 }
 
 /** Output left in the connection buffer by a failed query is flushed by at most this many probes. */
@@ -108,7 +111,11 @@ export class Engine {
     const absolute = resolve(dataDir);
     mkdirSync(absolute, { recursive: true });
     const native = loadNative();
-    const session = new Session(absolute, { connectionArgs: [...serverLikeArgs, ...cacheArgs(options)] });
+    const accessArg = writeEngineAccessConfig(absolute);
+    const readonlyArgs = (options.readonly ?? 0) > 0 ? [`--readonly=${options.readonly}`] : [];
+    const session = new Session(absolute, {
+      connectionArgs: [...serverLikeArgs, accessArg, ...cacheArgs(options), ...readonlyArgs],
+    });
     const probe = await native.QueryAsyncConnection(session.connection, "SELECT version(), timezone()", "TabSeparated");
     const [version, timezone] = new TextDecoder().decode(probe.bytes).trim().split("\t");
     if (version === undefined || timezone === undefined) {

@@ -11,8 +11,10 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { EmbeddedClickHouseConfig } from "./config.ts";
 import { ConnectionState } from "./connection-state.ts";
 import { Engine } from "./engine.ts";
+import { endpointPassword } from "./engine-access.ts";
 import { Executor } from "./executor.ts";
 import { ExecutorPool } from "./executor-pool.ts";
+import { LazyRunner } from "./lazy-runner.ts";
 import { createEndpointMetrics } from "./metrics.ts";
 import { startEmbeddedServer } from "./server.ts";
 
@@ -26,6 +28,25 @@ const engine = await openEngineOrExit(
   config.CLICKHOUSE_EMBEDDED_DATA_DIR,
   config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES,
 );
+const access = endpointPassword(engine.dataDir, config.CLICKHOUSE_EMBEDDED_PASSWORD);
+if (access.generatedAt !== undefined) {
+  logger.info(
+    { passwordFile: access.generatedAt },
+    "no CLICKHOUSE_EMBEDDED_PASSWORD given: using the generated password in this file",
+  );
+}
+// Opened on first use; their engines are closed at shutdown with the others.
+const readonlyEngines: Engine[] = [];
+const readonlyRunner = (level: 1 | 2) =>
+  new LazyRunner(async () => {
+    const readonlyEngine = await Engine.open(config.CLICKHOUSE_EMBEDDED_DATA_DIR, {
+      uncompressedCacheBytes: config.CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES,
+      readonly: level,
+    });
+    readonlyEngines.push(readonlyEngine);
+    return executorOn(readonlyEngine);
+  });
+const readonlyExecutors = { 1: readonlyRunner(1), 2: readonlyRunner(2) } as const;
 const executor = executorOn(engine);
 // More connections on the same directory: chdb runs their (parameter-free) inserts in parallel.
 const insertEngines: Engine[] = [];
@@ -46,9 +67,10 @@ const server = startEmbeddedServer({
   engine,
   executor,
   ...(insertExecutor === undefined ? {} : { insertExecutor }),
+  readonlyExecutors,
   metrics,
   logger,
-  auth: { user: config.CLICKHOUSE_EMBEDDED_USER, password: config.CLICKHOUSE_EMBEDDED_PASSWORD },
+  auth: { user: config.CLICKHOUSE_EMBEDDED_USER, password: access.password },
   bodyBytesMax: config.CLICKHOUSE_EMBEDDED_BODY_BYTES_MAX,
   keepAliveTimeoutS: config.CLICKHOUSE_EMBEDDED_KEEP_ALIVE_TIMEOUT_S,
   displayName: hostname(),
@@ -62,12 +84,19 @@ installShutdown({
     { name: "stop intake and finish requests", run: () => server.stop() },
     {
       name: "drain query and insert queues",
-      run: () => Promise.all([executor.drain(), insertExecutor?.drain()]).then(() => undefined),
+      run: () =>
+        Promise.all([
+          executor.drain(),
+          insertExecutor?.drain(),
+          readonlyExecutors[1].drain(),
+          readonlyExecutors[2].drain(),
+        ]).then(() => undefined),
     },
     {
       name: "close chdb",
       run: () => {
         for (const insertEngine of insertEngines) insertEngine.close();
+        for (const readonlyEngine of readonlyEngines) readonlyEngine.close();
         engine.close();
       },
     },

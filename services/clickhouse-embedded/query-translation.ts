@@ -12,7 +12,11 @@ interface QueryPlanBase {
   outputFormat: string;
   /** The client sent enable_http_compression=1. */
   compressionEnabled: boolean;
+  /** ClickHouse's readonly level asked for (0 none, 1 reads only, 2 reads and settings): runs on a connection held at it. */
+  readonly: ReadonlyLevel;
 }
+
+export type ReadonlyLevel = 0 | 1 | 2;
 
 interface QueryPlanQuery {
   kind: "query";
@@ -74,12 +78,15 @@ const httpOnlyKeys = new Set([
   "http_write_exception_in_output_format",
   "http_response_headers",
   "max_http_get_redirects",
-  // readonly on the one shared connection would forbid resetting settings for every later request.
+  // Not a setting of the shared connection (it could never be reset): the request runs on a read-only connection.
   "readonly",
   "profile",
 ]);
 
 const paramPrefix = "param_";
+const outfilePattern = /outfile/i;
+const infilePattern = /infile/i;
+const setStatementPattern = /^\s*SET\s/i;
 const insertPattern = /^\s*INSERT\s+INTO\b/i;
 const trailingFormatPattern = /\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)(\s+SETTINGS\b[^;]*)?\s*;?\s*$/i;
 const defaultOutputFormat = "TabSeparated";
@@ -93,8 +100,11 @@ export function translateRequest(input: HttpQueryInput): QueryPlan {
     context: { database: fields.get("database") || defaultDatabase, settings: settingsOf(fields) },
     outputFormat: defaultOutputFormat,
     compressionEnabled: searchParams.get("enable_http_compression") === "1",
+    readonly: readonlyOf(fields.get("readonly")),
   };
+  refuseSettingsWhenReadonly(base);
   const urlQuery = fields.get("query") ?? "";
+  refuseClientFileClauses(urlQuery);
   const defaultFormat = fields.get("default_format") || defaultOutputFormat;
   const params = paramsOf(fields);
   const bodyIsQuery = input.formFields !== undefined;
@@ -107,8 +117,41 @@ export function translateRequest(input: HttpQueryInput): QueryPlan {
   // ClickHouse reads the query from the URL first and continues with the body.
   const sql = [urlQuery, bodyText].filter((part) => part.trim() !== "").join("\n");
   if (sql.trim() === "") throw endpointError("SYNTAX_ERROR", "Empty query");
+  refuseClientFileClauses(bodyText);
+  if (base.readonly === 1 && setStatementPattern.test(sql)) {
+    throw endpointError("READONLY", "Cannot modify settings in readonly mode: SET is not allowed with readonly=1");
+  }
   const outputFormat = trailingFormatPattern.exec(sql)?.[1] ?? defaultFormat;
   return { ...base, outputFormat, kind: "query", sql, defaultFormat, params };
+}
+
+function readonlyOf(value: string | undefined): ReadonlyLevel {
+  if (value === undefined || value === "" || value === "0") return 0;
+  if (value === "1") return 1;
+  if (value === "2") return 2;
+  throw endpointError("BAD_ARGUMENTS", `Setting readonly must be 0, 1 or 2, got ${JSON.stringify(value.slice(0, 20))}`);
+}
+
+/** readonly=1 forbids changing any setting, those in the URL included (readonly=2 allows them). */
+function refuseSettingsWhenReadonly(base: QueryPlanBase): void {
+  if (base.readonly !== 1) return;
+  const [name] = base.context.settings.keys();
+  if (name !== undefined) throw endpointError("READONLY", `Cannot modify '${name}' setting in readonly mode`);
+}
+
+/**
+ * INTO OUTFILE and FROM INFILE are carried out by clickhouse-local as a client, before
+ * access control sees the query, so they would read and write any file this process
+ * can; a ClickHouse server refuses both over HTTP. A keyword cannot be escaped, quoted
+ * or split in ClickHouse SQL, so text without the word cannot hold the clause: the
+ * check refuses any request whose SQL contains it at all (a string or name containing
+ * "infile" is refused too, which no query of this pipeline does).
+ */
+function refuseClientFileClauses(sql: string): void {
+  if (outfilePattern.test(sql)) throw endpointError("INTO_OUTFILE_NOT_ALLOWED", "INTO OUTFILE is not allowed");
+  if (infilePattern.test(sql)) {
+    throw endpointError("UNKNOWN_TYPE_OF_QUERY", "Query has infile and was send directly to server");
+  }
 }
 
 function collectFields(input: HttpQueryInput): Map<string, string> {

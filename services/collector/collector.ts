@@ -7,7 +7,7 @@ import { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";
 import type { CollectorConfig } from "./config.ts";
-import { DeadLetterSink } from "./dead-letters.ts";
+import { DeadLetterSink, deadLetterBatchBytesMax } from "./dead-letters.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
 import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
@@ -49,6 +49,8 @@ export class Collector {
       brokerUrl: config.BROKER_URL,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
+      // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
+      batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
@@ -89,6 +91,9 @@ export class Collector {
       eachBatch: writer.handle,
       sessionTimeoutMs: config.COLLECTOR_SESSION_TIMEOUT_MS,
       resetPolicy: "earliest",
+      // The API's live tail (datapoint streams, live windows) shows a row once it is
+      // committed: a quiet partition would otherwise wait for its next batch or the 1 s default.
+      autoCommitIntervalMs: config.COLLECTOR_COMMIT_INTERVAL_MS,
       fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
       inFlightBytesMax: config.COLLECTOR_BACKLOG_BYTES_MAX,
       backoff,

@@ -11,6 +11,12 @@ export const CollectorConfig = Type.Composite([
   TelemetryStoreConfig,
   Type.Object({
     BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
+    COLLECTOR_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description:
+        "address /health, /ready and /metrics listen on (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     COLLECTOR_PORT: Setting.integer({
       default: 9600,
       minimum: 0,
@@ -36,6 +42,13 @@ export const CollectorConfig = Type.Composite([
       maximum: 60_000,
       description:
         "a caught-up collector inserts at most once per this period (longer when inserts are slow), so inserts stay few and large",
+    }),
+    COLLECTOR_COMMIT_INTERVAL_MS: Setting.integer({
+      default: 100,
+      minimum: 0,
+      maximum: 60_000,
+      description:
+        "inserted offsets are committed at least this often (0: after every batch); the API shows a datapoint live once it is committed",
     }),
     COLLECTOR_FETCH_BYTES_MAX: Setting.integer({
       default: 8 * MiB,

@@ -6,15 +6,32 @@ import type { CollectorMetrics } from "./metrics.ts";
 
 /** Characters of the original value kept in a dead letter. */
 export const deadLetterValueLengthMax = 65_536;
+/**
+ * Bytes of a set-aside batch kept in its dead letter (base64 makes it 4/3 larger; the
+ * dead-letter producer's batches must hold it). A larger batch keeps its first bytes.
+ */
+export const deadLetterBatchBytesMax = 1024 * 1024;
+
+/** A whole stored batch whose records could not be decoded (stored-batches.ts). */
+export const undecodableBatchReason = "undecodable_batch";
 
 /** The dead-letter record's value: why, where it came from, and the original value. */
 export const DeadLetter = Type.Object(
   {
-    reason: RecordRejectionReason,
+    reason: Type.Union([RecordRejectionReason, Type.Literal(undecodableBatchReason)]),
     detail: Type.String(),
     topic: Type.String(),
     partition: Type.Integer({ minimum: 0 }),
     offset: Type.Integer({ minimum: 0 }),
+    lastOffset: Type.Optional(
+      Type.Integer({ minimum: 0, description: "undecodable_batch: the batch's last offset (offset is its first)" }),
+    ),
+    batchSizeBytes: Type.Optional(
+      Type.Integer({ minimum: 0, description: "undecodable_batch: the stored batch's size; value holds it as base64" }),
+    ),
+    truncated: Type.Optional(
+      Type.Boolean({ description: "undecodable_batch: value holds only the first deadLetterBatchBytesMax bytes" }),
+    ),
     key: Type.String({ description: "the source record's key (GPU UUID), UTF-8 decoded" }),
     value: Type.String({ description: "the source record's value in valueEncoding, truncated" }),
     valueEncoding: Type.Union([Type.Literal("utf8"), Type.Literal("base64")], {
@@ -46,6 +63,33 @@ export function deadLetterOf(options: {
     offset: options.offset,
     key: lossyDecoder.decode(options.key),
     ...readableValue(options.value),
+    deadLetteredAtMs: options.nowMs,
+  };
+}
+
+/** A set-aside batch as one dead letter: its offsets, the reason, and its bytes (base64). */
+export function batchDeadLetterOf(options: {
+  topic: string;
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+  problem: string;
+  bytes: Uint8Array;
+  nowMs: number;
+}): DeadLetter {
+  const kept = options.bytes.subarray(0, deadLetterBatchBytesMax);
+  return {
+    reason: undecodableBatchReason,
+    detail: `batch of offsets ${options.baseOffset}..${options.lastOffset} cannot be decoded: ${options.problem}`,
+    topic: options.topic,
+    partition: options.partition,
+    offset: options.baseOffset,
+    lastOffset: options.lastOffset,
+    batchSizeBytes: options.bytes.byteLength,
+    truncated: kept.byteLength < options.bytes.byteLength,
+    key: "",
+    value: Buffer.from(kept.buffer, kept.byteOffset, kept.byteLength).toString("base64"),
+    valueEncoding: "base64",
     deadLetteredAtMs: options.nowMs,
   };
 }
@@ -87,6 +131,7 @@ export class DeadLetterSink {
           topic: letter.topic,
           partition: letter.partition,
           offset: letter.offset,
+          ...(letter.lastOffset === undefined ? {} : { lastOffset: letter.lastOffset }),
         },
         "record sent to the dead-letter topic",
       );

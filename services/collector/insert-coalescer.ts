@@ -1,4 +1,5 @@
 import type { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
+import { type MonotonicClock, monotonicMs, realTimer, type Timer } from "../../src/runtime/clock.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { groupMembersMax, type OffsetRange } from "./offset-range.ts";
 import { sourceDedupToken } from "./source-token.ts";
@@ -45,6 +46,10 @@ export interface InsertCoalescerOptions {
   signal: AbortSignal;
   /** After a range is safely in ClickHouse, before its offsets are committed. */
   afterInsert?: (partition: number, range: OffsetRange) => void;
+  /** Pacing and insert durations run on it (monotonicMs by default; a ManualClock's `now` in tests). */
+  clock?: MonotonicClock;
+  /** Ends a pacing wait; belongs to `clock` (realTimer by default; the ManualClock's `timer` in tests). */
+  timer?: Timer;
 }
 
 /**
@@ -88,7 +93,10 @@ export class InsertCoalescer {
   private running = 0;
   private lastStartMs = Number.NEGATIVE_INFINITY;
   private insertMsAverage = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the armed pacing wait; undefined when none is armed. */
+  private cancelPacing: (() => void) | undefined;
+  private readonly clock: MonotonicClock;
+  private readonly timer: Timer;
   /** Ranges waiting for an insert at most: far above one per partition, which is what a collector has. */
   private readonly waitingRangesMax: number;
 
@@ -97,8 +105,15 @@ export class InsertCoalescer {
     if (!(options.insertsInFlightMax >= 1))
       throw new RangeError(`insertsInFlightMax must be ≥ 1, got ${options.insertsInFlightMax}`);
     this.waitingRangesMax = groupMembersMax * options.insertsInFlightMax * 4;
+    this.clock = options.clock ?? monotonicMs;
+    this.timer = options.timer ?? realTimer;
     // Shutting down ends pacing: what waits is inserted now, so SIGTERM does not wait out an interval.
-    options.signal.addEventListener("abort", () => this.startInserts(), { once: true });
+    options.signal.addEventListener("abort", () => this.endPacing(), { once: true });
+  }
+
+  /** Ranges waiting for an insert to take them. */
+  get waitingRangeCount(): number {
+    return this.waiting.length;
   }
 
   /** Resolves once the range is in ClickHouse; rejects if its insert failed or was given up. */
@@ -143,17 +158,23 @@ export class InsertCoalescer {
     waiting.reject(new InsertAbandonedError(revokedMessage(waiting.entry)));
   }
 
+  private endPacing(): void {
+    this.cancelPacing?.();
+    this.cancelPacing = undefined;
+    this.startInserts();
+  }
+
   private startInserts(): void {
     while (this.running < this.options.insertsInFlightMax && this.waiting.length > 0) {
       const paceMs = this.msUntilNextGroup();
       if (paceMs > 0 && !this.options.signal.aborted && this.onlyTrickling()) {
-        this.timer ??= setTimeout(() => {
-          this.timer = undefined;
+        this.cancelPacing ??= this.timer(paceMs, () => {
+          this.cancelPacing = undefined;
           this.startInserts();
-        }, paceMs);
+        });
         return;
       }
-      this.lastStartMs = performance.now();
+      this.lastStartMs = this.clock();
       const group = this.takeGroup();
       this.running += 1;
       void this.insertGroup(group).finally(() => {
@@ -165,7 +186,7 @@ export class InsertCoalescer {
 
   /** How long until a paced group may start (0: now). */
   msUntilNextGroup(): number {
-    return Math.max(0, this.lastStartMs + this.pacingIntervalMs() - performance.now());
+    return Math.max(0, this.lastStartMs + this.pacingIntervalMs() - this.clock());
   }
 
   /** 0 when pacing is off; else the interval, widened when inserts are slow. */
@@ -212,7 +233,7 @@ export class InsertCoalescer {
       const members = group.map(({ entry }) => entry);
       const rows = members.reduce((sum, entry) => sum + entry.rows.length, 0);
       if (rows > 0) {
-        const startedMs = performance.now();
+        const startedMs = this.clock();
         await this.options.inserter.insert({
           body: concatGroupRows(members, this.options.source),
           rows,
@@ -220,7 +241,7 @@ export class InsertCoalescer {
           abandon: () => members.some((entry) => entry.abandon()),
           signal: this.options.signal,
         });
-        this.observeInsertMs(performance.now() - startedMs);
+        this.observeInsertMs(this.clock() - startedMs);
       }
       for (const entry of members) this.options.afterInsert?.(entry.partition, entry.range);
       for (const waiting of group) waiting.resolve();

@@ -9,6 +9,7 @@ import { Elysia } from "elysia";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { type RetryOptions, retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
@@ -39,8 +40,13 @@ const app = new Elysia().use(
     ],
   }),
 );
-const server = Bun.serve({ port: config.COLLECTOR_PORT, fetch: (request) => app.handle(request) });
-logger.info({ port: server.port }, "listening");
+const server = Bun.serve({
+  hostname: config.COLLECTOR_HOST,
+  port: config.COLLECTOR_PORT,
+  fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+});
+warnIfParserLimitLow(logger);
+logger.info({ port: server.port, host: config.COLLECTOR_HOST }, "listening");
 
 const starting = new AbortController();
 const shutdown = installShutdown({

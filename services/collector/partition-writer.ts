@@ -5,11 +5,12 @@ import type { Logger } from "../../src/observability/logger.ts";
 import { sleep } from "../../src/runtime/sleep.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
 import { cutRanges } from "./batch-ranges.ts";
-import { type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";
+import { batchDeadLetterOf, type DeadLetter, type DeadLetterSink, deadLetterOf } from "./dead-letters.ts";
 import { type CheckedRows, InsertCoalescer } from "./insert-coalescer.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
 import { admitRecord, type RecordAdmission } from "./record-validation.ts";
+import { forEachStoredRecord, isSetAside, type SetAsideBatch } from "./stored-batches.ts";
 import type { StoredOffsetsGate } from "./stored-offsets-gate.ts";
 
 type RecordRejection = Extract<RecordAdmission, { ok: false }>;
@@ -99,7 +100,7 @@ export class PartitionWriter {
     const startedMs = performance.now();
     await this.options.commitProcessed();
     const state = await this.stateFor(batch);
-    const records = recordsAfter(batch, state.insertedThrough);
+    const records = await this.recordsAfter(batch, state);
     if (records.length > 0) await this.writeRecords(batch, state, records);
     state.expectedOffset = batch.nextOffset;
     const position = Math.max(batch.nextOffset, state.insertedThrough + 1);
@@ -212,6 +213,36 @@ export class PartitionWriter {
   }
 
   /**
+   * The batch's records after what this writer inserted, checked to be gapless. A
+   * stored batch that cannot be decoded is dead-lettered whole here (unless a later
+   * row of the partition is stored: then it was, before) and its offsets come back
+   * as placeholders (stored-batches.ts), so the partition moves on.
+   */
+  private async recordsAfter(batch: ConsumedBatch, state: PartitionState): Promise<DecodedRecord[]> {
+    const records: DecodedRecord[] = [];
+    const setAside: SetAsideBatch[] = [];
+    let next = Math.max(batch.firstOffset, state.insertedThrough + 1);
+    const onRecord = (record: DecodedRecord) => {
+      if (record.offset < next) return;
+      if (record.offset !== next) {
+        throw new Error(
+          `${batch.topic}/${batch.partition}: offset ${record.offset} follows ${next - 1} (a gap in the log)`,
+        );
+      }
+      records.push(record);
+      next += 1;
+    };
+    forEachStoredRecord(batch.bytes, batch.firstOffset, onRecord, (stored) => {
+      if (stored.lastOffset >= next && stored.lastOffset > state.storedThrough) setAside.push(stored);
+    });
+    const letters = setAside.map((stored) =>
+      batchDeadLetterOf({ topic: batch.topic, partition: batch.partition, ...stored, nowMs: this.options.clock() }),
+    );
+    await this.options.deadLetters.send(letters);
+    return records;
+  }
+
+  /**
    * A caught-up partition waits out the linger so the next fetch brings a fuller batch,
    * and at least until just before the next group may start: fetching right after an
    * insert would hold the rows that arrive meanwhile back until the group after next.
@@ -224,23 +255,6 @@ export class PartitionWriter {
   }
 }
 
-/** The batch's records after `insertedThrough`, checked to be gapless. */
-function recordsAfter(batch: ConsumedBatch, insertedThrough: number): DecodedRecord[] {
-  const records: DecodedRecord[] = [];
-  let next = Math.max(batch.firstOffset, insertedThrough + 1);
-  batch.forEachRecord((record) => {
-    if (record.offset < next) return;
-    if (record.offset !== next) {
-      throw new Error(
-        `${batch.topic}/${batch.partition}: offset ${record.offset} follows ${next - 1} (a gap in the log)`,
-      );
-    }
-    records.push(record);
-    next += 1;
-  });
-  return records;
-}
-
 /** The rows of the records that can be inserted, with their offsets; each other one goes to `onRejected`. */
 function admittedRows(
   records: readonly DecodedRecord[],
@@ -250,6 +264,8 @@ function admittedRows(
   const offsets: number[] = [];
   let rowBytes = 0;
   for (const record of records) {
+    // Its whole batch was dead-lettered when it was read.
+    if (isSetAside(record)) continue;
     const verdict = admitRecord(record.value);
     if (!verdict.ok) {
       onRejected(record, verdict);

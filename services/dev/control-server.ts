@@ -1,3 +1,4 @@
+import { oversizedRequest } from "../../src/http/request-limits.ts";
 import type { ProcessStatus } from "./process-supervisor.ts";
 import type { DevStack } from "./stack.ts";
 import type { StackFigures } from "./status-panel.ts";
@@ -17,6 +18,8 @@ export function startControlServer(options: ControlServerOptions) {
     hostname: "127.0.0.1",
     port: options.port,
     fetch: async (request) => {
+      const oversized = oversizedRequest(request);
+      if (oversized !== undefined) return oversized;
       const url = new URL(request.url);
       if (request.method === "GET" && url.pathname === "/status") return Response.json(options.status());
       const match = /^\/scale\/(streamer|collector)$/.exec(url.pathname);

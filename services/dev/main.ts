@@ -1,9 +1,10 @@
 import { rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { DevConfig, flagsToEnv } from "./config.ts";
 import { startControlServer } from "./control-server.ts";
+import { loadOrCreateDevSecrets } from "./dev-secrets.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
 import { DevStack } from "./stack.ts";
 import type { StackPlan } from "./stack-plan.ts";
@@ -37,6 +38,7 @@ const plan: StackPlan = {
   streamerPortBase: config.DEV_STREAMER_PORT_BASE,
   collectorPortBase: config.DEV_COLLECTOR_PORT_BASE,
   streamerRateRowsPerS: config.DEV_STREAMER_RATE_ROWS_PER_S,
+  secrets: loadOrCreateDevSecrets(dataDir),
 };
 const supervisor = new ProcessSupervisor(logger, {
   tailLinesMax: 50,
@@ -99,17 +101,20 @@ listenToKeys();
 statusTimer = setInterval(() => void refreshStatus(), config.DEV_STATUS_INTERVAL_MS);
 
 function printWhereToLook(): void {
+  const secretsDir = join(dataDir, "secrets");
   const api = `http://127.0.0.1:${plan.apiPort}`;
   process.stdout.write(
     [
       "",
       "GPU telemetry pipeline is running",
+      `  Dashboard        ${api}/`,
       `  API              ${api}/api/v1/gpus`,
       `  Swagger UI       ${api}/swagger`,
       `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger`,
-      `  ClickHouse       http://127.0.0.1:${plan.clickhousePort}`,
+      `  ClickHouse       http://127.0.0.1:${plan.clickhousePort}   (user default, password in ${join(secretsDir, "clickhouse-password")})`,
       `  Control          http://127.0.0.1:${config.DEV_CONTROL_PORT}/status   (bun run dev:scale -- collector 3)`,
       `  Data and logs    ${dataDir}`,
+      `  Secrets          ${secretsDir}   (generated on first start; --reset makes new ones)`,
       process.stdin.isTTY ? "  Keys             s/S add/remove streamer · c/C add/remove collector · q quit" : "",
       "",
     ].join("\n"),

@@ -1,4 +1,6 @@
 import { join, resolve } from "node:path";
+import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
+import type { DevSecrets } from "./dev-secrets.ts";
 import type { ProcessSpec } from "./process-supervisor.ts";
 
 export interface StackPlan {
@@ -11,6 +13,8 @@ export interface StackPlan {
   collectorPortBase: number;
   /** Rows/s of the stream, shared by the streamers; 0 = unlimited. */
   streamerRateRowsPerS: number;
+  /** Generated under the data directory (dev-secrets.ts) and handed to the processes that need them. */
+  secrets: Pick<DevSecrets, "clickhousePassword" | "apiCursorKey">;
   /** Extra environment per process kind (tests set modes, rates, timeouts). */
   extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;
 }
@@ -31,7 +35,7 @@ function spec(
   return {
     name,
     kind,
-    command: [bun, join(root, entry)],
+    command: [bun, parserHeaderBytesFlag, join(root, entry)],
     env: { LOG_LEVEL: plan.logLevel, LOG_FORMAT: "json", INSTANCE_ID: name, ...env, ...extraEnvOf(plan, kind) },
     httpPort,
     logFile: join(plan.dataDir, "logs", `${name}.log`),
@@ -50,6 +54,7 @@ export function clickhouseSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "clickhouse", "clickhouse", "services/clickhouse-embedded/main.ts", plan.clickhousePort, {
     CLICKHOUSE_EMBEDDED_PORT: String(plan.clickhousePort),
     CLICKHOUSE_EMBEDDED_DATA_DIR: join(plan.dataDir, "clickhouse"),
+    CLICKHOUSE_EMBEDDED_PASSWORD: plan.secrets.clickhousePassword,
   });
 }
 
@@ -60,11 +65,27 @@ export function brokerSpec(plan: StackPlan): ProcessSpec {
   });
 }
 
+/** Scalable processes the API probes for its pipeline page: every slot the stack may start. */
+export const scalableSlotsMax = 10;
+
 export function apiSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "api", "api", "services/api/main.ts", plan.apiPort, {
     API_PORT: String(plan.apiPort),
     CLICKHOUSE_URL: clickhouseUrl(plan),
+    BROKER_URL: brokerUrl(plan),
+    API_PEER_URLS: peerUrls(plan),
+    CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
+    API_CURSOR_KEY: plan.secrets.apiCursorKey,
   });
+}
+
+function peerUrls(plan: StackPlan): string {
+  const peers = [`clickhouse=${clickhouseUrl(plan)}/ready`, `broker=${brokerUrl(plan)}`];
+  for (let ordinal = 1; ordinal <= scalableSlotsMax; ordinal += 1) {
+    peers.push(`streamer-${ordinal}=http://127.0.0.1:${plan.streamerPortBase + ordinal - 1}`);
+    peers.push(`collector-${ordinal}=http://127.0.0.1:${plan.collectorPortBase + ordinal - 1}`);
+  }
+  return peers.join(",");
 }
 
 /** Streamer or collector number `ordinal` (1-based); each gets its own port. */
@@ -83,6 +104,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
     COLLECTOR_PORT: String(port),
     BROKER_URL: brokerUrl(plan),
     CLICKHOUSE_URL: clickhouseUrl(plan),
+    CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     // Rows visible within a few hundred ms on a laptop; inserts are grouped and paced anyway.
     COLLECTOR_LINGER_MS: "100",
   });

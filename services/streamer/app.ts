@@ -1,7 +1,7 @@
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type UploadRouteOptions, uploadRoute } from "./upload-route.ts";
 
@@ -23,7 +23,7 @@ export function createStreamerApp(options: StreamerAppOptions) {
   ];
   return new Elysia({ name: "streamer" })
     .use(
-      swagger({
+      swaggerUi({
         path: "/swagger",
         documentation: {
           info: {

@@ -11,7 +11,11 @@ export const StreamerConfig = Type.Composite([
   CommonConfig,
   Type.Object({
     BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
-    STREAMER_HOST: Setting.string({ default: "0.0.0.0", description: "address the HTTP server listens on" }),
+    STREAMER_HOST: Setting.string({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "address the HTTP server listens on (0.0.0.0 for every interface; the Helm chart sets it)",
+    }),
     STREAMER_PORT: Setting.integer({
       default: 9500,
       minimum: 0,
@@ -122,6 +126,23 @@ export const StreamerConfig = Type.Composite([
       minimum: 1_024,
       maximum: 4_096 * MiB,
       description: "largest CSV accepted by POST /api/v1/upload (413 above)",
+    }),
+    STREAMER_UPLOAD_SPOOL_DIR: Setting.string({
+      default: "",
+      description:
+        "directory an upload is written to before any row is produced (all or nothing); empty: <system temp dir>/streamer-uploads",
+    }),
+    STREAMER_IDEMPOTENCY_KEYS_MAX: Setting.integer({
+      default: 10_000,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: "upload Idempotency-Keys remembered (the oldest is forgotten first); in memory, per streamer",
+    }),
+    STREAMER_IDEMPOTENCY_TTL_MS: Setting.integer({
+      default: 86_400_000,
+      minimum: 1_000,
+      maximum: 30 * 86_400_000,
+      description: "how long an upload's answer is kept for a retry with the same Idempotency-Key",
     }),
     STREAMER_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 15_000,

@@ -1,6 +1,9 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
+import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
@@ -9,6 +12,7 @@ import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";
 import { runCsvLoop } from "./csv-loop.ts";
 import { runExporterLoop } from "./exporter-loop.ts";
+import { IdempotencyKeys } from "./idempotency-keys.ts";
 import { StreamerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { produceReports } from "./produce-reports.ts";
@@ -17,6 +21,7 @@ import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
 import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
 import { RateLimiter } from "./sources/rate-limiter.ts";
 import type { UploadTarget } from "./upload-route.ts";
+import { UploadSpool } from "./upload-spool.ts";
 
 /**
  * Wires one streamer: topic and producer, group membership, the produce path, the
@@ -84,14 +89,22 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
       logger,
       bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
       batchRowsMax: config.STREAMER_BATCH_ROWS,
+      spool: new UploadSpool(config.STREAMER_UPLOAD_SPOOL_DIR || join(tmpdir(), "streamer-uploads")),
+      keys: new IdempotencyKeys({
+        keysMax: config.STREAMER_IDEMPOTENCY_KEYS_MAX,
+        ttlMs: config.STREAMER_IDEMPOTENCY_TTL_MS,
+        nowMs: () => performance.now(),
+      }),
     },
   });
   const server = Bun.serve({
     hostname: config.STREAMER_HOST,
     port: config.STREAMER_PORT,
-    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX + 1,
-    fetch: (request) => app.handle(request),
+    // Room above the limit so an oversized chunked body reaches the upload's JSON 413, not Bun's bare one.
+    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX * 2 + 1024 * 1024,
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
   });
+  warnIfParserLimitLow(logger);
   const port = server.port ?? config.STREAMER_PORT;
   logger.info({ port, host: config.STREAMER_HOST }, "listening");
   const stopHttp = async () => {

@@ -25,6 +25,19 @@ export interface PartitionRead {
   logStartOffset: number;
 }
 
+/**
+ * Turns fetched whole batches into records at or after `fromOffset`, in offset order.
+ * The default decodes every batch and throws on one it cannot read; a reader that must
+ * get past such a batch (the collector) passes its own.
+ */
+export type BatchDecoder = (bytes: Uint8Array, fromOffset: number, onRecord: (record: DecodedRecord) => void) => void;
+
+export const decodeAllRecords: BatchDecoder = (bytes, fromOffset, onRecord) => {
+  forEachRecord(bytes, (record) => {
+    if (record.offset >= fromOffset) onRecord(record);
+  });
+};
+
 export interface AppendedBatch {
   baseOffset: number;
   lastOffset: number;
@@ -83,12 +96,11 @@ export class PartitionClient {
     /** Long-poll this long at the end of the log; 0 answers at once. */
     waitMs: number;
     signal?: AbortSignal;
+    decode?: BatchDecoder;
   }): Promise<PartitionRead> {
     const fetched = await fetchPartition(this.http, options);
     const records: DecodedRecord[] = [];
-    forEachRecord(fetched.bytes, (record) => {
-      if (record.offset >= options.offset) records.push(record);
-    });
+    (options.decode ?? decodeAllRecords)(fetched.bytes, options.offset, (record) => records.push(record));
     const nextOffset = Math.max(fetched.nextOffset, options.offset);
     return { records, nextOffset, highWatermark: fetched.highWatermark, logStartOffset: fetched.logStartOffset };
   }
@@ -100,8 +112,9 @@ export class PartitionClient {
     fromOffset: number;
     throughOffset: number;
     fetchBytesMax: number;
+    decode?: BatchDecoder;
   }): Promise<{ records: DecodedRecord[]; highWatermark: number }> {
-    const { topic, partition, throughOffset, fetchBytesMax } = options;
+    const { topic, partition, throughOffset, fetchBytesMax, decode } = options;
     const records: DecodedRecord[] = [];
     let next = options.fromOffset;
     let highWatermark = 0;
@@ -111,7 +124,14 @@ export class PartitionClient {
           `${topic}/${partition}: offsets ${next}..${throughOffset} still missing after ${rangeFetchesMax} fetches`,
         );
       }
-      const read = await this.read({ topic, partition, offset: next, fetchBytesMax, waitMs: 0 });
+      const read = await this.read({
+        topic,
+        partition,
+        offset: next,
+        fetchBytesMax,
+        waitMs: 0,
+        ...(decode && { decode }),
+      });
       highWatermark = read.highWatermark;
       for (const record of read.records) {
         if (record.offset !== next || record.offset > throughOffset) continue;

@@ -112,6 +112,7 @@ const textEncoder = new TextEncoder();
  */
 export class Producer {
   private readonly http: BrokerHttp;
+  private renewingProducerId = false;
   private readonly accumulator: RecordAccumulator;
   private readonly partitionOf: (key: string) => number;
   private readonly clock: () => number;
@@ -342,6 +343,8 @@ export class Producer {
 
   /** Sends one request with the head batch of every ready partition, while requests may be added. */
   private pump(): void {
+    // New batches wait for the fresh producer id; renewProducerId pumps once it is there.
+    if (this.renewingProducerId) return;
     while (this.requestsInFlight < this.limits.requestsInFlightMax) {
       const batches = this.takeReadyHeads();
       if (batches.length === 0) return;
@@ -523,17 +526,43 @@ export class Producer {
 
   /**
    * After a batch fails in a way the broker's sequence state cannot tell (it may or
-   * may not be appended), later batches start a fresh sequence space under a new
-   * random id rather than risk being taken for duplicates.
+   * may not be appended), later batches start a fresh sequence space under a new id
+   * from the broker (it refuses ids it did not allocate) rather than risk being taken
+   * for duplicates.
    */
   private restartSequences(): void {
     if (this.producerId === producerIdNone) return;
-    this.producerId = randomProducerId();
     for (const queue of this.accumulator.queues) {
       queue.nextSequence = 0;
       // A batch already sent keeps its id and sequence: its retry must still be recognised.
       for (const pending of queue.sealed) if (pending.attempts === 0) pending.encoded = undefined;
     }
+    this.renewProducerId();
+  }
+
+  /** Asks the broker for a new id; while it is pending nothing new is sent. Without one, carries on non-idempotent. */
+  private renewProducerId(): void {
+    if (this.renewingProducerId) return;
+    this.renewingProducerId = true;
+    const renew: RetryOptions = {
+      deadlineMs: this.limits.deliveryTimeoutMs,
+      backoff: this.backoff,
+      isRetryable: isRetryableError,
+    };
+    void retry(() => newProducerId(this.http), renew)
+      .then(
+        (producerId) => {
+          this.producerId = producerId;
+        },
+        () => {
+          this.producerId = producerIdNone;
+        },
+      )
+      .finally(() => {
+        this.renewingProducerId = false;
+        this.pump();
+        this.notifyIdle();
+      });
   }
 
   private release(batch: PendingBatch): void {
@@ -562,19 +591,10 @@ function asClientError(error: unknown, requestBytes: number): BrokerClientError 
   return new BrokerClientError(0, "client", `produce of ${requestBytes} bytes: ${message}`, true, 0, undefined);
 }
 
-/** A random id in the upper half of the safe range, far from the broker's counter. */
-export function randomProducerId(): number {
-  return 2 ** 52 + Math.floor(Math.random() * (2 ** 52 - 1));
-}
-
+/** Only the broker hands out producer ids: it refuses one it never allocated. */
 async function newProducerId(http: BrokerHttp): Promise<number> {
-  try {
-    const body = await http.json(routeRequest(brokerRoutes.allocateProducerId));
-    return body.producerId;
-  } catch (error) {
-    if (error instanceof BrokerClientError && error.status === 404) return randomProducerId();
-    throw error;
-  }
+  const body = await http.json(routeRequest(brokerRoutes.allocateProducerId));
+  return body.producerId;
 }
 
 async function topicPartitionCount(http: BrokerHttp, options: ProducerOptions): Promise<number> {

@@ -29,6 +29,7 @@ export const ErrorCodeStatus = {
   disk_full: 503,
   shutting_down: 503,
   corrupt_batch: 400,
+  unknown_producer_id: 400,
   internal: 500,
 } as const;
 export type ErrorCode = keyof typeof ErrorCodeStatus;

@@ -1,7 +1,7 @@
 import { RowBinaryWriter, writeInt64 } from "../telemetry/row-binary.ts";
 
 /**
- * The datapoints columns that say where a row came from (schema 0005): the broker
+ * The datapoints columns that say where a row came from (schema 0006): the broker
  * topic, its incarnation, the partition and the offset of the record. A collector
  * writes them after each record's row (the record itself stays as the streamer wrote
  * it), so they follow `recordColumns` in the insert's column list.

@@ -5,7 +5,7 @@ import { queryRows } from "./typed-query.ts";
 
 /**
  * What the datapoints table holds of a topic's partitions, by source offset (schema
- * 0005). Every query filters on the by_source projection's sort key, so it reads a
+ * 0006). Every query filters on the by_source projection's sort key, so it reads a
  * few granules of each part, whatever the table's size.
  */
 

@@ -52,17 +52,35 @@ export interface TelemetryPage {
  * many rows share a millisecond. One extra row is read to know whether a next page exists.
  */
 export async function telemetryPage(client: RowsClient, options: TelemetryPageOptions): Promise<TelemetryPage> {
+  return finishTelemetryPage(await telemetryRows(client, options), options.limit, options.after);
+}
+
+/** The rows a page is cut from: up to `limit + 1` in page order after the cursor. */
+export async function telemetryRows(client: RowsClient, options: TelemetryPageOptions): Promise<TelemetryPointRow[]> {
   assertPageOptions(options);
-  const rows = await queryRows(client, {
+  return queryRows(client, {
     name: "telemetry page",
     sql: pageSql(options),
     params: pageParams(options),
     row: TelemetryPointRow,
     rowsMax: options.limit + 1,
   });
-  if (rows.length <= options.limit) return { rows };
-  rows.length = options.limit;
-  return { rows, next: nextCursor(rows, options.after) };
+}
+
+/**
+ * A page from up to `limit + 1` rows in page order that follow `after`: the extra row
+ * only says a next page exists. Other sources of the same rows (the API's in-memory
+ * tail) cut their pages here too, so cursors mean the same whoever answered.
+ */
+export function finishTelemetryPage(
+  rows: TelemetryPointRow[],
+  limit: number,
+  after: TelemetryCursor | undefined,
+): TelemetryPage {
+  if (rows.length > limit + 1) throw new Error(`telemetry page got ${rows.length} rows for limit ${limit}`);
+  if (rows.length <= limit) return { rows };
+  rows.length = limit;
+  return { rows, next: nextCursor(rows, after) };
 }
 
 function pageSql(options: TelemetryPageOptions): string {

@@ -18,13 +18,13 @@ export interface OpsRoutesOptions {
 /** Well below a probe's own timeout (Kubernetes: 1 s by default). */
 export const readyCheckTimeoutMsDefault = 800;
 
-export const HealthBody = t.Object({ status: t.Literal("ok") }, { $id: "Health" });
+export const HealthBody = t.Object({ status: t.Literal("ok") }, { $id: "Health", additionalProperties: false });
 export const ReadyBody = t.Object(
   {
     ready: t.Boolean(),
     checks: t.Record(t.String(), t.Boolean(), { description: "dependency name → reachable" }),
   },
-  { $id: "Ready" },
+  { $id: "Ready", additionalProperties: false },
 );
 
 /**

@@ -74,6 +74,8 @@ export class CsvRowValidator {
         detail: `${fields.length} fields, header has ${columns.headerCount}`,
       };
     }
+    const controlProblem = controlCharacterProblem(fields);
+    if (controlProblem !== undefined) return { ok: false, reason: "control_character", detail: controlProblem };
     const uuid = field(fields, columns.uuid);
     if (uuid.length === 0) return { ok: false, reason: "missing_uuid", detail: "empty uuid" };
     const metric = field(fields, columns.metric);
@@ -87,10 +89,10 @@ export class CsvRowValidator {
     const labels = labelsOf(field(fields, columns.labelsRaw));
     if (typeof labels === "string") return { ok: false, reason: "bad_labels", detail: labels };
     return buildSourcePoint({
-      sourceTsMs,
+      source_ts: sourceTsMs,
       uuid,
       hostname: field(fields, columns.hostname),
-      gpuIndexText: field(fields, columns.gpuIndex),
+      gpu_index: field(fields, columns.gpuIndex),
       device: field(fields, columns.device),
       model: field(fields, columns.model),
       metric,
@@ -110,6 +112,21 @@ export class CsvRowValidator {
     this.lastTimestampMs = epochMs;
     return epochMs;
   }
+}
+
+/** C0 controls and DEL except tab: never part of a DCGM value, and NUL breaks what reads them later. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
+const controlCharacterPattern = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Which field holds a control character (tab allowed), or undefined when none does. */
+function controlCharacterProblem(fields: readonly string[]): string | undefined {
+  for (const [index, text] of fields.entries()) {
+    const match = controlCharacterPattern.exec(text);
+    if (match === null) continue;
+    const code = match[0].charCodeAt(0).toString(16).padStart(4, "0");
+    return `field ${index + 1} holds control character U+${code.toUpperCase()} at character ${match.index + 1}`;
+  }
+  return undefined;
 }
 
 function field(fields: readonly string[], index: number): string {

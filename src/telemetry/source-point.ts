@@ -1,6 +1,15 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { TelemetryPoint, textLengthMax } from "../domain/telemetry.ts";
-import type { Labels } from "./labels.ts";
+import {
+  type BadIntegerReason,
+  badIntegerReasons,
+  gpuIndexMax,
+  type MissingFieldReason,
+  missingFieldReasons,
+  type TelemetryField,
+  type TelemetryFieldNameOf,
+  TelemetryPoint,
+  telemetryFields,
+} from "../domain/telemetry.ts";
 
 /**
  * A datapoint as a source (CSV row, exporter sample) yields it: everything but the
@@ -12,15 +21,15 @@ export type SourcePoint = Static<typeof SourcePoint>;
 /** Why a source row did not become a datapoint; counted by reason in /metrics. */
 export const RowRejectionReason = Type.Union(
   [
-    Type.Literal("missing_uuid"),
-    Type.Literal("missing_metric"),
+    ...missingFieldReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("non_numeric_value"),
     Type.Literal("bad_timestamp"),
     Type.Literal("wrong_column_count"),
     Type.Literal("bad_labels"),
-    Type.Literal("bad_gpu_index"),
+    ...badIntegerReasons.map((reason) => Type.Literal(reason)),
     Type.Literal("field_too_long"),
     Type.Literal("bad_quoting"),
+    Type.Literal("control_character"),
   ],
   { $id: "RowRejectionReason" },
 );
@@ -40,79 +49,91 @@ export type SourcePointResult =
   | { ok: true; point: SourcePoint }
   | { ok: false; reason: RowRejectionReason; detail: string };
 
-/** Field values a source has already pulled out of its format. */
-export interface SourceFields {
-  sourceTsMs: number;
-  uuid: string;
-  hostname: string;
-  gpuIndexText: string;
-  device: string;
-  model: string;
-  metric: string;
-  value: number;
-  container: string;
-  pod: string;
-  namespace: string;
-  labels: Labels;
-}
+/**
+ * Field values a source has already pulled out of its format: the point's fields, with
+ * every integer field (gpu_index) still as the decimal text the source holds, so each
+ * source parses it the same way here.
+ */
+export type SourceFields = {
+  [Name in keyof SourcePoint]: Name extends TelemetryFieldNameOf<"UInt16"> ? string : SourcePoint[Name];
+};
 
-export const gpuIndexMax = 1023;
 /** Details quote at most this much of the offending text, so a hostile row cannot flood the logs. */
 export const detailLengthMax = 80;
 
-/** Checks what TelemetryPoint requires and builds the point; the one validator every source uses. */
+/** The fields a source supplies (all but the processing time), grouped by what is checked. */
+const declaredFields: readonly TelemetryField[] = telemetryFields;
+const sourceFields = declaredFields.filter((field) => field.name !== "ts");
+const requiredFields = sourceFields.flatMap((field) =>
+  field.type === "String" && field.required === true
+    ? [{ name: field.name, reason: `missing_${field.name}` as MissingFieldReason }]
+    : [],
+);
+const numberFields = sourceFields.flatMap((field) => (field.type === "Float64" ? [field] : []));
+const timestampFields = sourceFields.flatMap((field) => (field.type === "DateTime64(3, 'UTC')" ? [field] : []));
+const integerFields = sourceFields.flatMap((field) => (field.type === "UInt16" ? [field] : []));
+const textFields = sourceFields.flatMap((field) => (field.type === "String" ? [field] : []));
+
+type Rejected = { ok: false; reason: RowRejectionReason; detail: string };
+
+/**
+ * Checks what TelemetryPoint requires (telemetryFields) and builds the point; the one
+ * validator every source uses. The first problem is reported, most telling first:
+ * an empty required field, a non-finite number, a bad timestamp, a bad integer, a
+ * text too long.
+ */
 export function buildSourcePoint(fields: SourceFields): SourcePointResult {
-  if (fields.uuid.length === 0) return { ok: false, reason: "missing_uuid", detail: "empty uuid" };
-  if (fields.metric.length === 0) return { ok: false, reason: "missing_metric", detail: "empty metric name" };
-  if (!Number.isFinite(fields.value)) return { ok: false, reason: "non_numeric_value", detail: String(fields.value) };
-  if (!Number.isSafeInteger(fields.sourceTsMs) || fields.sourceTsMs < 0) {
-    return { ok: false, reason: "bad_timestamp", detail: String(fields.sourceTsMs) };
+  const values = fields as unknown as Record<string, unknown>;
+  for (const field of requiredFields) {
+    if ((values[field.name] as string).length === 0)
+      return { ok: false, reason: field.reason, detail: `empty ${field.name}` };
   }
-  const gpuIndex = parseGpuIndex(fields.gpuIndexText);
-  if (gpuIndex === undefined) return { ok: false, reason: "bad_gpu_index", detail: clip(fields.gpuIndexText) };
-  const tooLong = longField(fields);
-  if (tooLong !== undefined) return { ok: false, reason: "field_too_long", detail: tooLong };
-  const point: SourcePoint = {
-    source_ts: fields.sourceTsMs,
-    uuid: fields.uuid,
-    hostname: fields.hostname,
-    gpu_index: gpuIndex,
-    device: fields.device,
-    model: fields.model,
-    metric: fields.metric,
-    value: fields.value,
-    container: fields.container,
-    pod: fields.pod,
-    namespace: fields.namespace,
-    labels: fields.labels,
-  };
-  return { ok: true, point };
+  for (const field of numberFields) {
+    const value = values[field.name] as number;
+    if (!Number.isFinite(value)) return { ok: false, reason: "non_numeric_value", detail: String(value) };
+  }
+  for (const field of timestampFields) {
+    const value = values[field.name] as number;
+    if (!Number.isSafeInteger(value) || value < 0) return { ok: false, reason: "bad_timestamp", detail: String(value) };
+  }
+  const point = { ...values };
+  for (const field of integerFields) {
+    const text = values[field.name] as string;
+    const parsed = parseBoundedInteger(text, field.valueMax);
+    const reason = `bad_${field.name}` as BadIntegerReason;
+    if (parsed === undefined) return { ok: false, reason, detail: clip(text) };
+    point[field.name] = parsed;
+  }
+  const tooLong = longField(values);
+  if (tooLong !== undefined) return tooLong;
+  return { ok: true, point: point as SourcePoint };
 }
 
-function longField(fields: SourceFields): string | undefined {
-  const named: [string, string][] = [
-    ["uuid", fields.uuid],
-    ["hostname", fields.hostname],
-    ["device", fields.device],
-    ["model", fields.model],
-    ["metric", fields.metric],
-    ["container", fields.container],
-    ["pod", fields.pod],
-    ["namespace", fields.namespace],
-  ];
-  for (const [name, text] of named) {
-    if (text.length > textLengthMax) return `${name} has ${text.length} characters, max ${textLengthMax}`;
+function longField(values: Record<string, unknown>): Rejected | undefined {
+  for (const field of textFields) {
+    const text = values[field.name] as string;
+    if (text.length > field.lengthMax) {
+      const detail = `${field.name} has ${text.length} characters, max ${field.lengthMax}`;
+      return { ok: false, reason: "field_too_long", detail };
+    }
   }
   return undefined;
 }
 
-const gpuIndexPattern = /^\d{1,4}$/;
-
 /** A GPU index on its host: decimal digits, 0..gpuIndexMax. */
 export function parseGpuIndex(text: string): number | undefined {
-  if (!gpuIndexPattern.test(text)) return undefined;
-  const index = Number(text);
-  return index <= gpuIndexMax ? index : undefined;
+  return parseBoundedInteger(text, gpuIndexMax);
+}
+
+/** Decimal digits (no sign, no spaces) of an integer 0..valueMax. */
+function parseBoundedInteger(text: string, valueMax: number): number | undefined {
+  if (text.length === 0 || text.length > String(valueMax).length) return undefined;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0x30 || code > 0x39) return undefined;
+  }
+  const value = Number(text);
+  return value <= valueMax ? value : undefined;
 }
 
 const decimalPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;

@@ -26,7 +26,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { migrate } from "../../src/clickhouse/migrations.ts";
 import { metricCatalog } from "../../src/domain/metric-catalog.ts";
-import { startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { freePort } from "../support/free-port.ts";
 
 const short = process.env.BENCH_SHORT === "1";
@@ -204,12 +204,12 @@ async function maxThroughputWrk(wrk: string, url: string, concurrency: number, d
   return { requests, errors, reqPerS, p50Ms: wrkMs(text, "50%"), p99Ms: wrkMs(text, "99%"), maxMs: Number.NaN };
 }
 
-async function startApi(clickhouseUrl: string): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+async function startApi(clickhouse: EmbeddedClickHouse): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const child = Bun.spawn(["bun", join(import.meta.dir, "..", "..", "services", "api", "main.ts")], {
     env: {
       ...process.env,
-      CLICKHOUSE_URL: clickhouseUrl,
+      ...clickhouse.serviceEnv(),
       CLICKHOUSE_DATABASE: database,
       API_HOST: "127.0.0.1",
       API_PORT: String(port),
@@ -263,7 +263,12 @@ async function gpuUuids(baseUrl: string): Promise<string[]> {
 
 async function main(): Promise<void> {
   const clickhouse = await startEmbeddedClickHouse();
-  const connection = { url: clickhouse.url, username: "default", password: "", requestTimeoutMs: 300_000 };
+  const connection = {
+    url: clickhouse.url,
+    username: "default",
+    password: clickhouse.password,
+    requestTimeoutMs: 300_000,
+  };
   const admin = createClickHouse({ ...connection, database: "default" });
   const client = createClickHouse({ ...connection, database });
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
@@ -272,7 +277,7 @@ async function main(): Promise<void> {
     console.log(`loading ${datapointCount.toLocaleString()} datapoints (${short ? "short" : "full"} mode)...`);
     const loadS = await loadDatapoints(client);
     console.log(`loaded in ${loadS.toFixed(1)} s (${Math.round(datapointCount / loadS).toLocaleString()} rows/s)`);
-    api = await startApi(clickhouse.url);
+    api = await startApi(clickhouse);
     const uuids = await gpuUuids(api.baseUrl);
     const window = `start_time=${new Date(dataEndMs - 3_600_000).toISOString()}&end_time=${new Date(dataEndMs).toISOString()}`;
     const telemetryUrl = (index: number) =>

@@ -10,7 +10,7 @@ test("bench:broker runs in short mode and ends with one JSON line of figures", a
   const root = resolve(import.meta.dir, "../..");
   const run = Bun.spawn(["bun", "test/bench/broker.bench.ts"], {
     cwd: root,
-    env: { ...process.env, BENCH_SHORT: "1", BENCH_PEERS: "" },
+    env: { ...process.env, BENCH_SHORT: "1", BENCH_PEERS: "", BENCH_CHECK_ROUNDS: "1" },
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -19,6 +19,7 @@ test("bench:broker runs in short mode and ends with one JSON line of figures", a
   const lastLine = output.trim().split("\n").at(-1) ?? "";
   const figures = JSON.parse(lastLine) as {
     bench: string;
+    record_check_ratio: number;
     results: Record<string, { produceRecordsPerSecond: number; consumeRecordsPerSecond: number; peakRssBytes: number }>;
   };
   expect(figures.bench).toBe("broker");
@@ -26,4 +27,5 @@ test("bench:broker runs in short mode and ends with one JSON line of figures", a
   expect(ours?.produceRecordsPerSecond).toBeGreaterThan(0);
   expect(ours?.consumeRecordsPerSecond).toBeGreaterThan(0);
   expect(ours?.peakRssBytes).toBeGreaterThan(0);
+  expect(figures.record_check_ratio).toBeGreaterThan(0);
 }, 300_000);

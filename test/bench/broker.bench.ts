@@ -27,6 +27,12 @@
  *                                      like Go's PublishAsync; default) or nats.js's
  *                                      js.publish() request per message
  *
+ * Record check: produce-only against our broker with and without the record check of
+ * produced batches (the benchmark-only entry broker/broker-main-unchecked.ts), in
+ * alternating rounds on two fresh brokers so drift on the machine hits both alike;
+ * `record_check_ratio` is checked/unchecked records/s of the medians (target ≥ 0.9).
+ *   BENCH_CHECK_ROUNDS=N               rounds of each (default 3 full, 2 short)
+ *
  * Ends with one JSON line: every figure, our/peer ratios (`vs_<peer>_*_ratio`,
  * ours divided by the peer's; above 1 means ours is higher) and the targets met.
  */
@@ -52,6 +58,8 @@ const natsPublish = (process.env.BENCH_NATS_PUBLISH ?? "async") as NatsPublishMo
 if (natsPublish !== "async" && natsPublish !== "request")
   throw new Error(`BENCH_NATS_PUBLISH must be async or request, got "${natsPublish}"`);
 const peerNames = (process.env.BENCH_PEERS ?? "nats,redis").split(",").filter((name) => name !== "");
+const checkRounds = Number(process.env.BENCH_CHECK_ROUNDS ?? (short ? 2 : 3));
+const checkCount = short ? 300_000 : 2_000_000;
 const latencyRatePerSecond = 50_000;
 const latencySeconds = short ? 2 : 10;
 const gpuCount = 247;
@@ -64,6 +72,7 @@ const targets = {
   peakRssBytes: 256 * 1024 * 1024,
   consumeVsNatsRatio: 2,
   produceVsNatsRatio: 5,
+  recordCheckRatio: 0.9,
 };
 
 /** A fixed pool of encoded DCGM-shaped records, reused round-robin (the encoding is not under test). */
@@ -174,6 +183,43 @@ function print(peer: BenchPeer, what: string, figure: string): void {
   process.stdout.write(`${peer.name.padEnd(8)} ${what.padEnd(26)} ${figure}\n`);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Produce-only records/s with and without the record check, rounds alternating between two brokers. */
+async function measureRecordCheck(pool: BenchRecord[]) {
+  const record = (index: number) => pool[index % pool.length]!;
+  const checked = ourBrokerPeer({ flush, checkRecords: true });
+  const unchecked = ourBrokerPeer({ flush, checkRecords: false });
+  const rates: { checked: number[]; unchecked: number[] } = { checked: [], unchecked: [] };
+  await checked.start();
+  await unchecked.start();
+  try {
+    for (let round = 0; round < checkRounds; round += 1) {
+      for (const [name, peer] of [
+        ["checked", checked],
+        ["unchecked", unchecked],
+      ] as const) {
+        const seconds = await timed(() => peer.produce(`bench-check-${round}`, record, checkCount));
+        rates[name].push(Math.round(checkCount / seconds));
+        print(peer, `produce-only, round ${round + 1}`, `${rates[name].at(-1)!.toLocaleString()} records/s`);
+      }
+    }
+  } finally {
+    await checked.stop();
+    await unchecked.stop();
+  }
+  const checkedRate = median(rates.checked);
+  const uncheckedRate = median(rates.unchecked);
+  const ratio = Number((checkedRate / uncheckedRate).toFixed(3));
+  process.stdout.write(
+    `record check: produce ${checkedRate.toLocaleString()} records/s checked, ${uncheckedRate.toLocaleString()} unchecked (medians of ${checkRounds}), ratio ${ratio}\n`,
+  );
+  return { checkedRecordsPerSecond: checkedRate, uncheckedRecordsPerSecond: uncheckedRate, rounds: rates, ratio };
+}
+
 /** The peers asked for in BENCH_PEERS whose server binary is here; the rest with the reason. */
 function availablePeers(): { peers: BenchPeer[]; skipped: Record<string, string> } {
   const factories: Record<string, { binary: string; make: (binary: string) => BenchPeer }> = {
@@ -225,6 +271,7 @@ process.stdout.write(
 const { peers, skipped } = availablePeers();
 for (const [name, reason] of Object.entries(skipped)) process.stdout.write(`${name.padEnd(8)} skipped: ${reason}\n`);
 const ours = await measure(ourBrokerPeer({ flush }), pool, produceCount);
+const recordCheck = await measureRecordCheck(pool);
 const peerResults: Record<string, PeerFigures> = {};
 for (const peer of peers)
   peerResults[peer.name] = await measure(peer, pool, Math.min(produceCount, peerProduceCountMax));
@@ -237,6 +284,7 @@ const met = {
   produceConsume: ours.produceConsumeRecordsPerSecond >= targets.produceConsumeRecordsPerSecond,
   ackP99: ours.ackP99Ms < targets.ackP99Ms,
   rss: ours.peakRssBytes < targets.peakRssBytes,
+  recordCheck: recordCheck.ratio >= targets.recordCheckRatio,
   ...(nats === undefined
     ? {}
     : {
@@ -245,5 +293,5 @@ const met = {
       }),
 };
 process.stdout.write(
-  `${JSON.stringify({ bench: "broker", mode: short ? "short" : "full", flush, natsPublish, recordBytes: averageBytes, produceCount, loadAverage1m, results, ...vs, skipped, targets, met })}\n`,
+  `${JSON.stringify({ bench: "broker", mode: short ? "short" : "full", flush, natsPublish, recordBytes: averageBytes, produceCount, loadAverage1m, results, recordCheck, record_check_ratio: recordCheck.ratio, ...vs, skipped, targets, met })}\n`,
 );

@@ -156,7 +156,11 @@ console.log(
 const clickhouse = await startEmbeddedClickHouse();
 // The client warns about sockets idle past their TTL while this process is busy
 // serialising rows; that is the benchmark's own load, not a finding.
-const client = createClient({ url: clickhouse.url, log: { level: ClickHouseLogLevel.ERROR } });
+const client = createClient({
+  url: clickhouse.url,
+  password: clickhouse.password,
+  log: { level: ClickHouseLogLevel.ERROR },
+});
 const localDir = mkdtempSync(join(tmpdir(), "chdb-bench-"));
 const session = new Session(localDir);
 let rates: Awaited<ReturnType<typeof runRounds>>;

@@ -21,7 +21,7 @@ import { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
-import { startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { metricValue } from "../support/prometheus.ts";
 
 const short = process.env.BENCH_SHORT === "1";
@@ -96,11 +96,12 @@ async function scrape(url: string): Promise<string> {
  * collector ~100 ms of CPU (prom-client's default process metrics call Bun's heapStats),
  * which polling several times a second would charge to the collector.
  */
-async function runCollector(brokerUrl: string, clickhouseUrl: string, client: ClickHouseClient) {
+async function runCollector(brokerUrl: string, clickhouse: EmbeddedClickHouse, client: ClickHouseClient) {
   const spawnedMs = performance.now();
   const collector = await startCollector({
     brokerUrl,
-    clickhouseUrl,
+    clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "bench",
     env: {
       COLLECTOR_LINGER_MS: "1000",
@@ -213,7 +214,13 @@ const [broker, clickhouse] = await Promise.all([
   startEmbeddedClickHouse(),
 ]);
 const connect = (database: string) =>
-  createClickHouse({ url: clickhouse.url, username: "default", password: "", database, requestTimeoutMs: 120_000 });
+  createClickHouse({
+    url: clickhouse.url,
+    username: "default",
+    password: clickhouse.password,
+    database,
+    requestTimeoutMs: 120_000,
+  });
 const [admin, benchClient, ceilingClient] = [connect("default"), connect("bench"), connect("ceiling")];
 try {
   console.log(`pre-filling the broker with ${rowsTotal} datapoints in ${partitions} partitions...`);
@@ -223,7 +230,7 @@ try {
   // The embedded endpoint's first inserts are slower (cold engine, JIT): warm it up so the
   // collector run is not charged for that and the ceiling run alone enjoys it.
   await runCeiling(admin, connect("warmup"), 10_000, "warmup", 50_000);
-  const collector = await runCollector(broker.url, clickhouse.url, benchClient);
+  const collector = await runCollector(broker.url, clickhouse, benchClient);
   await Bun.sleep(1_000);
   const stored = await countRows(benchClient);
   if (stored !== rowsTotal) throw new Error(`ClickHouse holds ${stored} rows, expected ${rowsTotal}`);

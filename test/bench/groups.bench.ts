@@ -11,13 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCoordinator } from "../../brokers/groups/group-coordinator.ts";
 import type { MemberAssignment } from "../../src/broker-protocol/group-protocol.ts";
+import { monotonicMs } from "../../src/runtime/clock.ts";
 
 const secondsArgument = process.argv.find((argument) => argument.startsWith("--seconds="));
 const secondsPerMode = secondsArgument === undefined ? 2 : Number(secondsArgument.slice("--seconds=".length));
-const clock = { nowMs: () => Date.now() };
-
 async function open(dataDir: string, partitions: Record<string, number>): Promise<GroupCoordinator> {
-  return GroupCoordinator.open({ dataDir, clock, partitionCount: (topic) => partitions[topic] });
+  return GroupCoordinator.open({ dataDir, clock: monotonicMs, partitionCount: (topic) => partitions[topic] });
 }
 
 /** Joins `count` members and heartbeats until the group is stable. */

@@ -173,7 +173,7 @@ async function measureInsertCeiling(stack: PipelineStack): Promise<number> {
   const client = createClickHouse({
     url: `http://127.0.0.1:${stack.plan.clickhousePort}`,
     username: "default",
-    password: "",
+    password: stack.plan.secrets.clickhousePassword,
     database: "telemetry",
     requestTimeoutMs: 120_000,
   });

@@ -9,11 +9,11 @@ export interface BrokerProcess {
 
 const brokerMain = new URL("../../brokers/main.ts", import.meta.url).pathname;
 
-/** Spawns `bun brokers/main.ts` on a free port and resolves once it logs `listening`. */
-export async function spawnBroker(env: Record<string, string>): Promise<BrokerProcess> {
+/** Spawns `bun brokers/main.ts` (or another broker entry) on a free port and resolves once it logs `listening`. */
+export async function spawnBroker(env: Record<string, string>, entry = brokerMain): Promise<BrokerProcess> {
   const broker = await spawnService({
     name: "broker",
-    entry: brokerMain,
+    entry,
     env: { BROKER_PORT: "0", BROKER_HOST: "127.0.0.1", ...env },
     startTimeoutMs: 15_000,
   });

@@ -35,13 +35,16 @@ test("ClickHouse down for a while: not ready, nothing committed, SIGTERM still e
   const topic = "telemetry-outage";
   await createTopic(broker.url, topic, 2);
   const port = await freePort();
-  const startClickHouse = () => startEmbeddedClickHouse({ dataDir, env: { CLICKHOUSE_EMBEDDED_PORT: String(port) } });
+  const password = "outage-password";
+  const startClickHouse = () =>
+    startEmbeddedClickHouse({ dataDir, password, env: { CLICKHOUSE_EMBEDDED_PORT: String(port) } });
   clickhouse = await startClickHouse();
   const baseMs = recentBaseMs();
   const start = () =>
     startCollector({
       brokerUrl: broker.url,
       clickhouseUrl: `http://127.0.0.1:${port}`,
+      clickhousePassword: password,
       database: "outage",
       env: {
         COLLECTOR_TOPIC: topic,
@@ -54,7 +57,7 @@ test("ClickHouse down for a while: not ready, nothing committed, SIGTERM still e
     createClickHouse({
       url: `http://127.0.0.1:${port}`,
       username: "default",
-      password: "",
+      password,
       database: "outage",
       requestTimeoutMs: 10_000,
     });

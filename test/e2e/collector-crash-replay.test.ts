@@ -23,7 +23,7 @@ beforeAll(async () => {
   client = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database: "crash",
     requestTimeoutMs: 30_000,
   });
@@ -50,6 +50,7 @@ test("a collector dying between insert and commit causes no duplicate and no los
   const dying = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "crash",
     env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "400", COLLECTOR_FAULT_EXIT_AFTER_INSERTS: "3" },
   });
@@ -63,6 +64,7 @@ test("a collector dying between insert and commit causes no duplicate and no los
   const survivor = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "crash",
     env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "1000" },
   });
@@ -97,7 +99,7 @@ test("a grouped insert replayed by two new owners is stored once", async () => {
   const groupClient = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database,
     requestTimeoutMs: 30_000,
   });
@@ -111,6 +113,7 @@ test("a grouped insert replayed by two new owners is stored once", async () => {
     const dying = await startCollector({
       brokerUrl: broker.url,
       clickhouseUrl: clickhouse.url,
+      clickhousePassword: clickhouse.password,
       database,
       // 2,000 records a partition, 5,000 rows an insert: the first range goes alone, the next two share an insert.
       env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "5000", COLLECTOR_FAULT_EXIT_AFTER_INSERTS: "3" },
@@ -129,6 +132,7 @@ test("a grouped insert replayed by two new owners is stored once", async () => {
         startCollector({
           brokerUrl: broker.url,
           clickhouseUrl: clickhouse.url,
+          clickhousePassword: clickhouse.password,
           database,
           env: { ...env, COLLECTOR_BATCH_ROWS_MAX: "700" },
         }),

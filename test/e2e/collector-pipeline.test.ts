@@ -34,7 +34,7 @@ function clientFor(database: string): ClickHouseClient {
   const client = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database,
     requestTimeoutMs: 30_000,
   });
@@ -60,6 +60,7 @@ test("rows land with their values and types, poison goes to the dead-letter topi
   const collector = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "pipeline",
     env: {
       COLLECTOR_TOPIC: topic,
@@ -132,7 +133,13 @@ test("rows land with their values and types, poison goes to the dead-letter topi
       offset: source.offset,
     });
 
-    const page = await (await fetch(`${collector.url}/metrics`)).text();
+    // Rows are visible in ClickHouse a moment before the collector has counted the insert's answer.
+    const metricsPage = async () => await (await fetch(`${collector.url}/metrics`)).text();
+    await waitUntil(
+      async () => metricValue(await metricsPage(), "collector_rows_inserted_total") === good.length,
+      async () => `rows inserted ${metricValue(await metricsPage(), "collector_rows_inserted_total")}`,
+    );
+    const page = await metricsPage();
     expect(page).toContain('collector_dead_letters_total{reason="undecodable"');
     expect(metricValue(page, "collector_rows_inserted_total")).toBe(good.length);
     expect(page).toContain("collector_insert_batch_rows_bucket");
@@ -158,6 +165,7 @@ test("a caught-up partition inserts at most about once per linger, however often
   const collector = await startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database: "linger",
     env: {
       COLLECTOR_TOPIC: topic,

@@ -28,7 +28,7 @@ beforeAll(async () => {
   client = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database: "rebalance",
     requestTimeoutMs: 30_000,
   });
@@ -52,6 +52,7 @@ test("two collectors share the partitions, a third joining takes some, every row
     startCollector({
       brokerUrl: broker.url,
       clickhouseUrl: clickhouse.url,
+      clickhousePassword: clickhouse.password,
       database: "rebalance",
       env: {
         COLLECTOR_TOPIC: topic,

@@ -40,7 +40,7 @@ function clientFor(database: string): ClickHouseClient {
   return createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database,
     requestTimeoutMs: 30_000,
   });
@@ -107,7 +107,13 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
       COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1",
     };
     const collector = (extra: Record<string, string>) =>
-      startCollector({ brokerUrl: broker.url, clickhouseUrl: clickhouse.url, database, env: { ...env, ...extra } });
+      startCollector({
+        brokerUrl: broker.url,
+        clickhouseUrl: clickhouse.url,
+        clickhousePassword: clickhouse.password,
+        database,
+        env: { ...env, ...extra },
+      });
     try {
       const first = await collector({ COLLECTOR_BATCH_ROWS_MAX: "400" });
       await waitUntil(
@@ -207,6 +213,7 @@ test("rewinds to random offsets, many times, under load: nothing stored twice, n
     startCollector({
       brokerUrl: broker.url,
       clickhouseUrl: clickhouse.url,
+      clickhousePassword: clickhouse.password,
       database,
       env: {
         COLLECTOR_TOPIC: topic,

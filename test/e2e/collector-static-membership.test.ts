@@ -32,7 +32,7 @@ beforeAll(async () => {
   client = createClickHouse({
     url: clickhouse.url,
     username: "default",
-    password: "",
+    password: clickhouse.password,
     database,
     requestTimeoutMs: 30_000,
   });
@@ -47,6 +47,7 @@ function collector(instance: string): Promise<CollectorProcess> {
   return startCollector({
     brokerUrl: broker.url,
     clickhouseUrl: clickhouse.url,
+    clickhousePassword: clickhouse.password,
     database,
     // Default session timeout (2.5 s) and eviction check (250 ms), as deployed.
     env: { COLLECTOR_TOPIC: topic, COLLECTOR_GROUP: group, INSTANCE_ID: instance },

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadOrCreateDevSecrets } from "../../services/dev/dev-secrets.ts";
 import { ProcessSupervisor } from "../../services/dev/process-supervisor.ts";
 import { DevStack } from "../../services/dev/stack.ts";
 import type { StackPlan } from "../../services/dev/stack-plan.ts";
@@ -28,6 +29,7 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     streamerPortBase: await freePortRange(10),
     collectorPortBase: await freePortRange(10),
     streamerRateRowsPerS: 0,
+    secrets: loadOrCreateDevSecrets(dataDir),
     extraEnv,
   };
   const logger = createLogger({ service: "e2e", instanceId: "e2e", level: "warn" });

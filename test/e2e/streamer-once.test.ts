@@ -160,7 +160,11 @@ describe("upload endpoint", () => {
       const records = await readTopic(broker.url, "upload");
       expect(records.length).toBe(2_470);
 
-      const unusable = await fetch(`${streamer.url}/api/v1/upload`, { method: "POST", body: "a,b,c\n1,2,3\n" });
+      const unusable = await fetch(`${streamer.url}/api/v1/upload`, {
+        method: "POST",
+        body: "a,b,c\n1,2,3\n",
+        headers: { "content-type": "text/csv" },
+      });
       expect(unusable.status).toBe(400);
       expect(((await unusable.json()) as { error: string }).error).toBe("unusable_csv");
 
@@ -238,7 +242,11 @@ describe("without a broker", () => {
     const ready = await fetch(`${streamer.url}/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, checks: { broker: false, group: false } });
-    const upload = await fetch(`${streamer.url}/api/v1/upload`, { method: "POST", body: `${header}\n` });
+    const upload = await fetch(`${streamer.url}/api/v1/upload`, {
+      method: "POST",
+      body: `${header}\n`,
+      headers: { "content-type": "text/csv" },
+    });
     expect(upload.status).toBe(503);
     await streamer.waitForLog("broker not reachable yet");
     expect(await streamer.stop()).toBe(0);

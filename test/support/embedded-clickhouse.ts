@@ -3,7 +3,7 @@
  * real child process for tests and benchmarks:
  *
  *   const clickhouse = await startEmbeddedClickHouse();
- *   const client = createClient({ url: clickhouse.url });
+ *   const client = createClient({ url: clickhouse.url, password: clickhouse.password });
  *   ...
  *   await client.close();
  *   await clickhouse.stop();
@@ -13,6 +13,7 @@
  * is created and removed by stop(); a `dataDir` you pass is never removed, so you can
  * stop and start again on the same data.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,8 @@ export interface EmbeddedClickHouseOptions {
   env?: Record<string, string>;
   /** How long to wait for /ping after spawning; default 30 s. */
   startTimeoutMs?: number;
+  /** The endpoint's password; default a fresh random one (pass the same one to restart on the same data). */
+  password?: string;
 }
 
 export interface EmbeddedClickHouse {
@@ -32,6 +35,13 @@ export interface EmbeddedClickHouse {
   url: string;
   port: number;
   dataDir: string;
+  /** Credentials the endpoint requires (the user is always "default"). */
+  user: string;
+  password: string;
+  /** CLICKHOUSE_URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD for a service process. */
+  serviceEnv(): Record<string, string>;
+  /** X-ClickHouse-User and X-ClickHouse-Key, for a raw fetch. */
+  authHeaders(): Record<string, string>;
   pid: number;
   /** Resolves with the exit code once the process has exited (null when killed by a signal). */
   exited: Promise<number | null>;
@@ -54,6 +64,8 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const password =
+    options.password ?? options.env?.CLICKHOUSE_EMBEDDED_PASSWORD ?? randomBytes(18).toString("base64url");
   let server: ServiceProcess;
   try {
     server = await spawnService({
@@ -63,6 +75,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
         CLICKHOUSE_EMBEDDED_HOST: "127.0.0.1",
         CLICKHOUSE_EMBEDDED_PORT: "0",
         CLICKHOUSE_EMBEDDED_DATA_DIR: dataDir,
+        CLICKHOUSE_EMBEDDED_PASSWORD: password,
         ...options.env,
       },
       logLinesMax: 200,
@@ -89,6 +102,10 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     url: server.url,
     port: server.port,
     dataDir,
+    user: "default",
+    password,
+    authHeaders: () => ({ "x-clickhouse-user": "default", "x-clickhouse-key": password }),
+    serviceEnv: () => ({ CLICKHOUSE_URL: server.url, CLICKHOUSE_USER: "default", CLICKHOUSE_PASSWORD: password }),
     pid: server.pid,
     exited: server.exited,
     stop,

@@ -1,4 +1,5 @@
 import type { Subprocess } from "bun";
+import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
 
 /**
  * One of our processes (broker, streamer, collector, embedded ClickHouse, API) run
@@ -46,7 +47,7 @@ const waitForLogMsDefault = 20_000;
 const lineCharsMax = 1_000_000;
 
 export async function spawnService(options: ServiceProcessOptions): Promise<ServiceProcess> {
-  const child = Bun.spawn(["bun", options.entry], {
+  const child = Bun.spawn(["bun", parserHeaderBytesFlag, options.entry], {
     env: { ...process.env, LOG_FORMAT: "json", LOG_LEVEL: "info", ...options.env },
     stdin: "ignore",
     stdout: "pipe",

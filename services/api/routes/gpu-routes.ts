@@ -32,10 +32,11 @@ export const GpuParams = t.Object({
   }),
 });
 
-const gpuCursor = createCursorCodec("gpus", Type.Object({ afterUuid: Type.String({ maxLength: 256 }) }));
+const GpuCursorPosition = Type.Object({ afterUuid: Type.String({ maxLength: 256 }) });
 
 /** GET /api/v1/gpus (a page of the registry) and GET /api/v1/gpus/{id} (one GPU and its latest values). */
 export function gpuRoutes(context: ApiContext) {
+  const gpuCursor = createCursorCodec("gpus", GpuCursorPosition, context.cursorKey);
   const gpuPageJson = jsonSerializer(GpuPage, [Gpu]);
   const listCache = new ResponseCache<SerializedJson>({
     ttlMs: context.limits.listCacheTtlMs,

@@ -20,13 +20,13 @@ export function summaryRoutes(context: ApiContext) {
   const SummaryQuery = t.Object({
     ...windowQueryProperties(context.limits),
     step: t.Optional(
-      t.Union(
-        stepNames.map((step) => t.Literal(step)),
-        { default: "1m", description: "bucket width; 1m and wider are served from the per-minute rollup" },
-      ),
+      t.UnionEnum(stepNames as [SummaryStep, ...SummaryStep[]], {
+        default: "1m",
+        description: "bucket width; 1m and wider are served from the per-minute rollup",
+      }),
     ),
     agg: t.Optional(
-      t.Union([t.Literal("avg"), t.Literal("min"), t.Literal("max"), t.Literal("last")], {
+      t.UnionEnum(["avg", "min", "max", "last"], {
         default: "avg",
         description: "aggregate per bucket; last is the value of the bucket's newest datapoint",
       }),

@@ -8,6 +8,7 @@ import {
 } from "../../../src/clickhouse/parts-fingerprint.ts";
 import {
   TelemetryCursor,
+  type TelemetryPageOptions,
   type TelemetryPointRow,
   telemetryPage,
   telemetryPageLimitMax,
@@ -15,14 +16,16 @@ import {
 import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
-import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
+import { liveTelemetryPage, type PageSource } from "../live/live-window.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 import { SharedRead } from "../shared-read.ts";
-import { formatRfc3339 } from "../time-parsing.ts";
+import { epochMsMax, epochMsMin, formatRfc3339 } from "../time-parsing.ts";
 import { describeMs, resolveTimeWindow, type TimeWindow } from "../time-window.ts";
 import { GpuParams } from "./gpu-routes.ts";
 
@@ -59,18 +62,18 @@ export const windowQueryProperties = (limits: ApiContext["limits"]) => ({
   ),
 });
 
-const telemetryCursor = createCursorCodec(
-  "telemetry",
-  Type.Object({ after: TelemetryCursor, startMs: Type.Integer({ minimum: 0 }), endMs: Type.Integer({ minimum: 0 }) }),
-);
+const TelemetryCursorPosition = Type.Object({
+  after: TelemetryCursor,
+  startMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
+  endMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
+});
+type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
 
 /** GET /api/v1/gpus/{id}/telemetry: one GPU's datapoints in a window, keyset-paginated. */
 export function telemetryRoutes(context: ApiContext) {
   const TelemetryQuery = t.Object({
     ...windowQueryProperties(context.limits),
-    order: t.Optional(
-      t.Union([t.Literal("asc"), t.Literal("desc")], { default: "asc", description: "by time; asc is oldest first" }),
-    ),
+    order: t.Optional(t.UnionEnum(["asc", "desc"], { default: "asc", description: "by time; asc is oldest first" })),
     limit: t.Optional(
       t.Integer({ minimum: 1, maximum: telemetryLimitMax, default: telemetryLimitDefault, description: "page size" }),
     ),
@@ -83,6 +86,7 @@ export function telemetryRoutes(context: ApiContext) {
   });
   const partsReader = new DatapointsPartsReader(context.reader);
   const pages: PageAnswering = {
+    cursor: createCursorCodec("telemetry", TelemetryCursorPosition, context.cursorKey),
     cache: new FingerprintedCache({
       name: "telemetry_page",
       entriesMax: pageCacheEntriesMax,
@@ -133,6 +137,7 @@ interface TelemetryRequest {
 }
 
 interface PageAnswering {
+  cursor: TelemetryCursorCodec;
   /** Pages by request, kept with the fingerprint of the datapoints parts their window reads. */
   cache: FingerprintedCache;
   /** The datapoints parts, read once for all requests waiting at that moment. */
@@ -157,7 +162,8 @@ async function answerTelemetry(
   // A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
   const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
   const check = queryCheck(["telemetry", uuid, query.start_time ?? "", query.end_time ?? "", metrics.join(","), order]);
-  const position = query.cursor === undefined ? undefined : telemetryCursor.decode(check, query.cursor);
+  const position = query.cursor === undefined ? undefined : pages.cursor.decode(check, query.cursor);
+  if (position !== undefined) checkCursorWindow(position, windowLimits(context).windowMsMax);
   const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
   // Everything the body depends on, verbatim (the cursor check is a hash and may collide).
   const key = JSON.stringify([
@@ -170,13 +176,17 @@ async function answerTelemetry(
     request.limit,
     position?.after ?? null,
   ]);
-  const fingerprint = pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
+  // A window the live tail reaches is answered from memory (and ClickHouse before the horizon), never cached.
+  const live = context.live?.horizonMs !== undefined && window.endMs >= context.live.horizonMs;
+  const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
-  if (kept !== undefined) return jsonResponse(kept);
-  const body = await queryTelemetry(context, { ...request, uuid, check, window, after: position?.after });
+  if (kept !== undefined) return withSource(jsonResponse(kept), "cache");
+  const body = await queryTelemetry(context, pages.cursor, { ...request, uuid, check, window, after: position?.after });
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
-  if (fingerprint !== undefined && body.itemCount > 0) pages.cache.set(key, fingerprint, body.json);
-  return jsonResponse(body.json);
+  // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
+  if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
+    pages.cache.set(key, fingerprint, body.json);
+  return withSource(jsonResponse(body.json), body.source);
 }
 
 interface ResolvedTelemetryRequest extends TelemetryRequest {
@@ -193,10 +203,11 @@ interface ResolvedTelemetryRequest extends TelemetryRequest {
  */
 async function queryTelemetry(
   context: ApiContext,
+  cursor: TelemetryCursorCodec,
   request: ResolvedTelemetryRequest,
-): Promise<{ json: SerializedJson; itemCount: number }> {
+): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
   const { uuid, window, metrics, reference } = request;
-  const page = await telemetryPage(context.reader, {
+  const options: TelemetryPageOptions = {
     uuid,
     startMs: window.startMs,
     endMs: window.endMs,
@@ -204,12 +215,16 @@ async function queryTelemetry(
     order: request.order,
     limit: request.limit,
     after: request.after,
-  });
+  };
+  const { page, source } =
+    context.live === undefined
+      ? { page: await telemetryPage(context.reader, options), source: "clickhouse" as const }
+      : await liveTelemetryPage(context.reader, context.live, options);
   if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
-    if ((await getGpu(context.clickhouse, uuid)) === undefined) throw gpuNotFound(request.id, reference);
+    if (context.live?.has(uuid) !== true && (await getGpu(context.clickhouse, uuid)) === undefined)
+      throw gpuNotFound(request.id, reference);
   }
-  const next_cursor =
-    page.next === undefined ? null : telemetryCursor.encode(request.check, { ...window, after: page.next });
+  const next_cursor = page.next === undefined ? null : cursor.encode(request.check, { ...window, after: page.next });
   const body: TelemetryPage = {
     gpu: uuid,
     start_time: formatRfc3339(window.startMs),
@@ -217,7 +232,21 @@ async function queryTelemetry(
     items: telemetryItems(page.rows),
     next_cursor,
   };
-  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length };
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+/** Which store answered (memory, ClickHouse, both, the page cache): for operators and benchmarks. */
+function withSource(response: Response, source: PageSource | "cache"): Response {
+  response.headers.set("x-telemetry-source", source);
+  return response;
+}
+
+/** A signed cursor carries the window it was minted for; it must still be one this API would serve. */
+function checkCursorWindow(position: { startMs: number; endMs: number }, windowMsMax: number): void {
+  if (position.startMs > position.endMs) throw badRequest("cursor", "cursor window starts after it ends");
+  if (position.endMs - position.startMs > windowMsMax) {
+    throw badRequest("cursor", `cursor window is longer than ${windowMsMax / 3_600_000} hours`);
+  }
 }
 
 export function windowLimits(context: ApiContext) {

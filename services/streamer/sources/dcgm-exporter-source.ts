@@ -151,10 +151,10 @@ export function sampleToPoint(sample: PrometheusSample, context: SampleContext):
   const extra: Labels = extraLabels(labels);
   if (extra.instance === undefined && Object.keys(extra).length < labelCountMax) extra.instance = context.instance;
   return buildSourcePoint({
-    sourceTsMs: sample.timestampMs ?? context.scrapeMs,
+    source_ts: sample.timestampMs ?? context.scrapeMs,
     uuid: labels.UUID ?? "",
     hostname: labels.Hostname ?? context.host,
-    gpuIndexText: labels.gpu ?? "",
+    gpu_index: labels.gpu ?? "",
     device: labels.device ?? "",
     model: labels.modelName ?? "",
     metric: sample.name,

@@ -2,7 +2,8 @@ import { datapointsMigration } from "./0001-datapoints.ts";
 import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
 import { rollupMigration } from "./0003-rollup-1m.ts";
 import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
-import { sourceOffsetsMigration } from "./0005-source-offsets.ts";
+import { gpuWorkloadMigration } from "./0005-gpu-workload.ts";
+import { sourceOffsetsMigration } from "./0006-source-offsets.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -11,5 +12,6 @@ export const migrations: readonly Migration[] = Object.freeze([
   gpuRegistryMigration,
   rollupMigration,
   minuteFanoutMigration,
+  gpuWorkloadMigration,
   sourceOffsetsMigration,
 ]);

@@ -12,8 +12,13 @@ const partitionCount = 12;
 /** Yield to the event loop this often so linger timers and acks run while producing. */
 const recordsPerYield = 4_096;
 
-/** Our broker as a separate process; clients in the bench process. */
-export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }): BenchPeer {
+const uncheckedBrokerMain = new URL("./broker-main-unchecked.ts", import.meta.url).pathname;
+
+/**
+ * Our broker as a separate process; clients in the bench process. `checkRecords: false`
+ * runs the benchmark-only entry without the produce record check, to measure its cost.
+ */
+export function ourBrokerPeer(options: { flush: "always" | "interval" | "os"; checkRecords?: boolean }): BenchPeer {
   let dataDir = "";
   let broker: BrokerProcess | undefined;
   let exitGuard: { release(): void } | undefined;
@@ -21,10 +26,11 @@ export function ourBrokerPeer(options: { flush: "always" | "interval" | "os" }):
   const url = () => broker?.url ?? "";
 
   return {
-    name: "ours",
+    name: options.checkRecords === false ? "ours-unchecked" : "ours",
     async start() {
       dataDir = mkdtempSync(join(tmpdir(), "bench-broker-"));
-      broker = await spawnBroker({ BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush });
+      const env = { BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush };
+      broker = options.checkRecords === false ? await spawnBroker(env, uncheckedBrokerMain) : await spawnBroker(env);
       exitGuard = killOnExit(broker.proc, dataDir);
     },
     async produce(stream, records, count) {

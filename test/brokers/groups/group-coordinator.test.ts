@@ -16,6 +16,7 @@ import {
 import { GroupCoordinator } from "../../../brokers/groups/group-coordinator.ts";
 import type { GroupLimits } from "../../../brokers/groups/group-limits.ts";
 import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
+import { ManualClock } from "../../../src/runtime/clock.ts";
 
 const directories: string[] = [];
 const coordinators: GroupCoordinator[] = [];
@@ -25,23 +26,16 @@ afterEach(async () => {
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
-class TestClock {
-  constructor(public timeMs = 1_000_000) {}
-  nowMs(): number {
-    return this.timeMs;
-  }
-}
-
 async function setUp(
   options: { limits?: Partial<GroupLimits>; topics?: Record<string, number>; dataDir?: string } = {},
 ) {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "groups-")));
   if (options.dataDir === undefined) directories.push(dataDir);
-  const clock = new TestClock();
+  const clock = new ManualClock(1_000_000);
   const topics = new Map(Object.entries(options.topics ?? { telemetry: 12 }));
   const coordinator = await GroupCoordinator.open({
     dataDir,
-    clock,
+    clock: clock.now,
     partitionCount: (topic) => topics.get(topic),
     limits: { sessionTimeoutMsMin: 100, ...options.limits },
   });
@@ -210,9 +204,9 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 5_000 });
-    clock.timeMs += 1_000;
+    clock.advance(1_000);
     expect(coordinator.tick()).toEqual([]);
-    clock.timeMs += 1;
+    clock.advance(1);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "session_timeout" },
     ]);
@@ -230,7 +224,7 @@ describe("GroupCoordinator membership", () => {
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 1_000 });
     const revoking = coordinator.describe("collectors").members.find((m) => m.memberId === a.memberId)?.revoking ?? [];
     for (let round = 0; round < 3; round += 1) {
-      clock.timeMs += 900;
+      clock.advance(900);
       // a stays alive but keeps listing the revoked partitions as still in use.
       await coordinator.heartbeat("collectors", a.memberId, b.generation, [
         ...(await ack(coordinator, b)).assignment,
@@ -238,7 +232,7 @@ describe("GroupCoordinator membership", () => {
       ]);
       expect(coordinator.tick()).toEqual([]);
     }
-    clock.timeMs += 301;
+    clock.advance(301);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "revocation_timeout" },
     ]);
@@ -246,7 +240,7 @@ describe("GroupCoordinator membership", () => {
     await expect(ack(coordinator, a)).rejects.toBeInstanceOf(UnknownMemberError);
     // a's client may still be processing until its own session timer fires: b waits for that.
     expect((await ack(coordinator, b)).assignment).toEqual([]);
-    clock.timeMs += 700;
+    clock.advance(700);
     expect(coordinator.tick()).toEqual([
       { group: "collectors", memberId: a.memberId, clientId: "a", reason: "session_timeout" },
     ]);
@@ -257,7 +251,7 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     const b = await join1(coordinator, "b", { sessionTimeoutMs: 5_000 });
-    clock.timeMs += 2_000;
+    clock.advance(2_000);
     await expect(ack(coordinator, a)).rejects.toBeInstanceOf(UnknownMemberError);
     expect(partitionsOf((await ack(coordinator, b)).assignment)).toHaveLength(12);
   });
@@ -266,7 +260,7 @@ describe("GroupCoordinator membership", () => {
     const { coordinator, clock } = await setUp();
     let a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
     for (let round = 0; round < 10; round += 1) {
-      clock.timeMs += 900;
+      clock.advance(900);
       expect(coordinator.tick()).toEqual([]);
       a = await ack(coordinator, a);
     }
@@ -442,8 +436,38 @@ describe("GroupCoordinator offsets", () => {
     await join1(first.coordinator, "a", { sessionTimeoutMs: 1_000 });
     await first.coordinator.close();
     const second = await setUp({ dataDir: first.dataDir });
-    second.clock.timeMs += 1_001;
+    second.clock.advance(1_001);
     expect(second.coordinator.tick()).toHaveLength(1);
+  });
+
+  test("checkpoints hold no clock readings: after a restart on a clock with another origin, sessions start anew", async () => {
+    const first = await setUp();
+    first.clock.advance(5_000_000);
+    await join1(first.coordinator, "a", { sessionTimeoutMs: 1_000 });
+    await first.coordinator.close();
+    const text = await Bun.file(join(first.dataDir, "collectors.group.json")).text();
+    expect(text).not.toMatch(/lastSeen|Since|"[a-zA-Z]*(?<!sessionTimeout)Ms"/);
+    // A new process: its monotonic clock starts near 0, far below the first one's readings.
+    const clock = new ManualClock(0);
+    const reopened = await GroupCoordinator.open({
+      dataDir: first.dataDir,
+      clock: clock.now,
+      partitionCount: () => 12,
+    });
+    coordinators.push(reopened);
+    expect(reopened.describe("collectors").members[0]?.silentMs).toBe(0);
+    clock.advance(1_000);
+    expect(reopened.tick()).toEqual([]);
+    clock.advance(1);
+    expect(reopened.tick().map((evicted) => evicted.reason)).toEqual(["session_timeout"]);
+  });
+
+  test("silentMs is whole milliseconds, as a monotonic clock's fractions are not", async () => {
+    const { coordinator, clock } = await setUp();
+    clock.advance(0.25);
+    await join1(coordinator, "a");
+    clock.advance(10.6);
+    expect(coordinator.describe("collectors").members[0]?.silentMs).toBe(10);
   });
 
   test("a corrupt checkpoint stops the load with the file path; leftover temporaries are removed", async () => {
@@ -451,11 +475,11 @@ describe("GroupCoordinator offsets", () => {
     await join1(coordinator, "a");
     await coordinator.close();
     await writeFile(join(dataDir, "x.group.json.tmp"), "half");
-    const reopened = await GroupCoordinator.open({ dataDir, clock: new TestClock(), partitionCount: () => 12 });
+    const reopened = await GroupCoordinator.open({ dataDir, clock: new ManualClock().now, partitionCount: () => 12 });
     await reopened.close();
     expect(await readdir(dataDir)).toEqual(["collectors.group.json"]);
     await writeFile(join(dataDir, "collectors.group.json"), '{"format":1,"group":"collectors"');
-    const broken = GroupCoordinator.open({ dataDir, clock: new TestClock(), partitionCount: () => 12 });
+    const broken = GroupCoordinator.open({ dataDir, clock: new ManualClock().now, partitionCount: () => 12 });
     await expect(broken).rejects.toThrow(/collectors\.group\.json is not JSON/);
   });
 
@@ -540,7 +564,7 @@ describe("GroupCoordinator offset reset", () => {
     expect((owned as PartitionOwnedError).message).toContain("telemetry/1");
     expect((owned as PartitionOwnedError).httpStatus).toBe(409);
     // The member dies: once its session ran out, its partitions are free to move.
-    clock.timeMs += 1_500;
+    clock.advance(1_500);
     const done = await coordinator.resetOffsets("collectors", reset, bounds);
     expect(done.offsets).toEqual([
       { partition: 0, offset: 400 },
@@ -608,7 +632,7 @@ describe("GroupCoordinator limits", () => {
     directories.push(dataDir);
     const open = GroupCoordinator.open({
       dataDir,
-      clock: new TestClock(),
+      clock: new ManualClock().now,
       partitionCount: () => 1,
       limits: { sessionTimeoutMsMin: 5_000, sessionTimeoutMsDefault: 1_000 },
     });
@@ -636,7 +660,7 @@ describe("GroupCoordinator static membership", () => {
     const before = coordinator.describe("collectors");
     expect(before.state).toBe("stable");
     // collector-1 is killed and its replacement starts 300 ms later, long before its session ends.
-    clock.timeMs += 300;
+    clock.advance(300);
     const restarted = await staticJoin(coordinator, "a again", "collector-1");
     expect(restarted.memberId).not.toBe(a.memberId);
     expect(restarted.generation).toBe(before.generation);
@@ -665,9 +689,9 @@ describe("GroupCoordinator static membership", () => {
     const a = await staticJoin(coordinator, "a", "streamer-1");
     const b = await staticJoin(coordinator, "b", "streamer-2");
     await ack(coordinator, await ack(coordinator, a));
-    clock.timeMs += 1_500;
+    clock.advance(1_500);
     await ack(coordinator, b);
-    clock.timeMs += 1_000;
+    clock.advance(1_000);
     expect(coordinator.tick().map((event) => event.clientId)).toEqual(["a"]);
     const bNow = await ack(coordinator, await ack(coordinator, b));
     expect(partitionsOf(bNow.assignment)).toEqual([0, 1, 2, 3]);

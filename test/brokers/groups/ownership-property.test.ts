@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { GroupError, NotAssignedError } from "../../../brokers/groups/errors.ts";
 import { GroupCoordinator } from "../../../brokers/groups/group-coordinator.ts";
 import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
+import { ManualClock } from "../../../src/runtime/clock.ts";
 
 /**
  * Randomized sequences of joins (some static, with an instance id), heartbeats (some
@@ -67,12 +68,7 @@ const keysOf = (assignment: Assignment) =>
   new Set(assignment.flatMap((entry) => entry.partitions.map((partition) => `${entry.topic}/${partition}`)));
 
 class Simulation {
-  readonly clock = {
-    timeMs: 0,
-    nowMs(): number {
-      return this.timeMs;
-    },
-  };
+  readonly clock = new ManualClock(0);
   readonly clients: SimClient[] = [];
   coordinator!: GroupCoordinator;
   private joinedCount = 0;
@@ -113,7 +109,7 @@ class Simulation {
   private async open(): Promise<void> {
     this.coordinator = await GroupCoordinator.open({
       dataDir: this.dataDir,
-      clock: this.clock,
+      clock: this.clock.now,
       partitionCount: (topic) => topics[topic as keyof typeof topics],
       limits: { sessionTimeoutMsMin: 100, revocationTimeoutMs },
     });
@@ -135,7 +131,7 @@ class Simulation {
     else if (roll < 0.82) this.thaw(this.pick(this.clients.filter((client) => client.frozen)));
     else if (roll < 0.86) this.finishDraining(this.pick(live));
     else if (roll < 0.88) await this.crashAndRestart(this.pick(this.clients.filter((client) => client.instanceId)));
-    else if (roll < 0.95) this.clock.timeMs += Math.floor(this.random() * sessionTimeoutMs * 0.6);
+    else if (roll < 0.95) this.clock.advance(Math.floor(this.random() * sessionTimeoutMs * 0.6));
     else {
       const events = this.coordinator.tick();
       this.counts.evictions += events.filter((event) => event.reason === "session_timeout").length;
@@ -157,7 +153,7 @@ class Simulation {
       generation: 0,
       assigned: new Set(),
       draining: new Set(),
-      lastSuccessMs: this.clock.timeMs,
+      lastSuccessMs: this.clock.now(),
       frozen: false,
       topics: subscribed,
       ...(instanceId === undefined ? {} : { instanceId }),
@@ -203,7 +199,7 @@ class Simulation {
     client.assigned = next;
     for (const key of next) client.draining.delete(key);
     client.generation = answer.generation;
-    client.lastSuccessMs = this.clock.timeMs;
+    client.lastSuccessMs = this.clock.now();
     if (removed.length > 0 && !this.settling && this.random() < 0.3) {
       for (const key of removed) client.draining.add(key);
       return;
@@ -245,7 +241,7 @@ class Simulation {
     });
     try {
       await this.coordinator.commit("g", client.memberId, client.generation, offsets);
-      client.lastSuccessMs = this.clock.timeMs;
+      client.lastSuccessMs = this.clock.now();
       this.counts.commits += 1;
     } catch (error) {
       this.counts.refused += 1;
@@ -296,7 +292,7 @@ class Simulation {
   /** Client-side session timer: no successful exchange for a session timeout means stop everything. */
   selfFence(): void {
     for (const client of this.clients) {
-      if (processingOf(client).size > 0 && this.clock.timeMs - client.lastSuccessMs >= sessionTimeoutMs) {
+      if (processingOf(client).size > 0 && this.clock.now() - client.lastSuccessMs >= sessionTimeoutMs) {
         stopAll(client);
         this.counts.fenced += 1;
       }
@@ -372,7 +368,7 @@ class Simulation {
         this.checkSafety(`settle round ${round}`);
       }
       // Twice more than half a session: fenced members (their clients dropped) time out; live ones heartbeat.
-      if (round < 2) this.clock.timeMs += Math.ceil(sessionTimeoutMs * 0.6);
+      if (round < 2) this.clock.advance(Math.ceil(sessionTimeoutMs * 0.6));
     }
     if (this.clients.length === 0) return;
     const view = this.coordinator.describe("g");

@@ -71,4 +71,18 @@ describe("OffsetIndex", () => {
     expect(() => backwards.append(5, 10)).toThrow(/key 5 after 10/);
     backwards.release();
   });
+
+  test("entries and offsets outside the index are refused, naming the file", () => {
+    const path = join(dir.path, "bounds.index");
+    const index = OffsetIndex.createActive(path, 1_000, 4096);
+    for (let entry = 0; entry < 3; entry++) index.append(1_000 + entry, entry * 100);
+    expect(index.entryAt(2)).toEqual({ offset: 1_002, position: 200 });
+    expect(() => index.entryAt(3)).toThrow(`entry 3 of ${path}, which holds 3`);
+    expect(() => index.entryAt(-1)).toThrow(RangeError);
+    expect(() => index.append(999, 400)).toThrow(`offset 999 not representable relative to 1000 in ${path}`);
+    expect(() => index.append(1_000 + 2 ** 32, 400)).toThrow(/not representable/);
+    expect(() => index.append(1_010, 2 ** 32)).toThrow(/position/);
+    expect(index.entryCount).toBe(3);
+    index.release();
+  });
 });

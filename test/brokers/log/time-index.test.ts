@@ -36,4 +36,19 @@ describe("TimeIndex", () => {
     expect(reader.lastEntry()).toEqual({ timestampMs: baseMs + 199_000, offset: 1990 });
     reader.release();
   });
+
+  test("the last slot is kept for the entry sealing writes (isFull one entry early)", () => {
+    const index = TimeIndex.createActive(join(dir.path, "full.timeindex"), 0, 4096);
+    const entriesMax = Math.floor(4096 / 12);
+    for (let entry = 0; entry < entriesMax - 1; entry++) index.maybeAppend(1_000 + entry, entry);
+    expect(index.isFull).toBe(true);
+    expect(() => index.maybeAppend(999_999, 5_000)).toThrow(/full/);
+    expect(index.maybeAppend(999_999, 5_000, { sealing: true })).toBe(true);
+    expect(index.entryCount).toBe(entriesMax);
+    expect(() => index.maybeAppend(1_000_000, 5_001, { sealing: true })).toThrow(/full/);
+    index.seal();
+    expect(index.lastEntry()).toEqual({ timestampMs: 999_999, offset: 5_000 });
+    expect(() => index.entryAt(entriesMax)).toThrow(RangeError);
+    index.release();
+  });
 });

@@ -82,7 +82,10 @@ describe("broker HTTP API", () => {
   });
 
   test("idempotent producer: the same batch twice is appended once", async () => {
-    const producer = { id: 77, sequence: 0 };
+    const allocated = (await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as {
+      producerId: number;
+    };
+    const producer = { id: allocated.producerId, sequence: 0 };
     const first = (await (
       await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["x", "y"], producer) }])
     ).json()) as ProduceResponse;
@@ -91,7 +94,7 @@ describe("broker HTTP API", () => {
     ).json()) as ProduceResponse;
     expect(again.results[0]).toEqual({ ...first.results[0]!, duplicate: true });
     const gap = (await (
-      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: 77, sequence: 5 }) }])
+      await produce(broker.url, "t", [{ partition: 2, batch: batchOf(["z"], { id: producer.id, sequence: 5 }) }])
     ).json()) as ProduceResponse;
     expect(gap.results[0]).toMatchObject({ partition: 2, error: "out_of_order_sequence", retryable: false });
   });
@@ -109,10 +112,9 @@ describe("broker HTTP API", () => {
 
     const corrupt = batchOf(["a"]);
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0xff;
-    const corruptAnswer = (await (
-      await produce(broker.url, "t", [{ partition: 0, batch: corrupt }])
-    ).json()) as ProduceResponse;
-    expect(corruptAnswer.results[0]).toMatchObject({ error: "corrupt_batch", retryable: false });
+    const corruptAnswer = await produce(broker.url, "t", [{ partition: 0, batch: corrupt }]);
+    expect(corruptAnswer.status).toBe(400);
+    expect((await corruptAnswer.json()) as ErrorBody).toMatchObject({ error: "corrupt_batch", retryable: false });
 
     const noPartition = (await (
       await produce(broker.url, "t", [{ partition: 9, batch: batchOf(["a"]) }])

@@ -95,6 +95,9 @@ describe("rendered chart", () => {
     const claims = (broker?.spec as { volumeClaimTemplates: unknown[] } | undefined)?.volumeClaimTemplates;
     expect(claims).toHaveLength(1);
     expect(byKind(defaultObjects, "HorizontalPodAutoscaler")).toHaveLength(0);
+    // The API follows the broker for its live tail, datapoint streams and pipeline page.
+    const api = byKind(defaultObjects, "Deployment").find((o) => o.metadata.name.endsWith("-api"));
+    expect(JSON.stringify(api)).toContain('"name":"BROKER_URL"');
     expect(byKind(defaultObjects, "ServiceMonitor")).toHaveLength(0);
   });
 
@@ -203,6 +206,57 @@ describe("rendered chart", () => {
     }
   });
 
+  test("every service container binds 0.0.0.0 explicitly: the services default to 127.0.0.1", () => {
+    const bound: string[] = [];
+    for (const pod of podTemplates(scaledObjects.concat(defaultObjects))) {
+      for (const container of pod.spec.containers) {
+        const service = deployedServices[container.name];
+        if (service === undefined) continue;
+        const hostVariables = Object.keys(service.properties).filter((name) => name.endsWith("_HOST"));
+        expect({ container: container.name, hostVariables: hostVariables.length }).toEqual({
+          container: container.name,
+          hostVariables: 1,
+        });
+        const hostVariable = hostVariables[0]!;
+        expect((service.properties[hostVariable] as { default?: string }).default).toBe("127.0.0.1");
+        const value = container.env?.find((variable) => variable.name === hostVariable)?.value;
+        expect({ container: container.name, [hostVariable]: value }).toEqual({
+          container: container.name,
+          [hostVariable]: "0.0.0.0",
+        });
+        bound.push(container.name);
+      }
+    }
+    expect(new Set(bound)).toEqual(new Set(["broker", "api", "collector", "streamer"]));
+  });
+
+  test("the API gets its cursor key from a Secret: generated (48 random bytes) by default, or the given one", () => {
+    const secret = defaultObjects.find((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api");
+    const generated = (secret as unknown as { data: Record<string, string> }).data["cursor-key"] ?? "";
+    const keyText = Buffer.from(generated, "base64").toString("utf8");
+    expect(Buffer.from(keyText, "base64").byteLength).toBeGreaterThanOrEqual(32);
+    const api = podTemplates(defaultObjects)
+      .flatMap((pod) => pod.spec.containers)
+      .find((container) => container.name === "api");
+    expect(api?.env?.find((variable) => variable.name === "API_CURSOR_KEY")).toEqual({
+      name: "API_CURSOR_KEY",
+      valueFrom: { secretKeyRef: { name: "telemetry-gpu-telemetry-api", key: "cursor-key" } },
+    });
+
+    const given = Buffer.alloc(32, 9).toString("base64");
+    const withKey = manifests(renderChart([valuesFile(withOverride(["api", "cursorKey"], given))]).templates);
+    const givenSecret = withKey.find((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api");
+    expect((givenSecret as unknown as { data: Record<string, string> }).data["cursor-key"]).toBe(
+      Buffer.from(given).toString("base64"),
+    );
+    const external = manifests(
+      renderChart([valuesFile(withOverride(["api", "existingCursorKeySecret"], "my-cursor-key"))]).templates,
+    );
+    expect(external.some((o) => o.kind === "Secret" && o.metadata.name === "telemetry-gpu-telemetry-api")).toBe(false);
+    expect(JSON.stringify(external)).toContain('"name":"my-cursor-key"');
+    expect(validate(withOverride(["api", "cursorKey"], "short"))).toBe(false);
+  });
+
   test("a HPA with minReplicas above maxReplicas fails to render with a message", () => {
     const values = withOverride(["api", "autoscaling"], {
       enabled: true,
@@ -230,7 +284,7 @@ interface PodTemplate {
     containers: {
       name: string;
       ports?: { name?: string; containerPort: number }[];
-      env?: { name: string }[];
+      env?: { name: string; value?: string; valueFrom?: unknown }[];
       securityContext?: unknown;
       readinessProbe?: { httpGet: { path: string; port: string } };
       livenessProbe?: { httpGet: { path: string; port: string } };

@@ -82,9 +82,17 @@ export function dataset(): TelemetryPoint[] {
   return points;
 }
 
+/** The fixture API's cursor key, so tests can mint cursors a key holder could. */
+export const fixtureCursorKey = new Uint8Array(32).fill(7);
+
 export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<ApiFixture> {
   const clickhouse = await startEmbeddedClickHouse();
-  const connection = { url: clickhouse.url, username: "default", password: "", requestTimeoutMs: 30_000 };
+  const connection = {
+    url: clickhouse.url,
+    username: "default",
+    password: clickhouse.password,
+    requestTimeoutMs: 30_000,
+  };
   const admin = createClickHouse({ ...connection, database: "default" });
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
   await admin.close();
@@ -101,6 +109,7 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
     registry,
     clock: () => nowMs,
     limits: { listCacheTtlMs: 0, ...limits },
+    cursorKey: fixtureCursorKey,
   });
   return {
     clickhouse,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { parserHeaderBytesFlag } from "../../../src/http/request-limits.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
 
 const mainPath = join(import.meta.dir, "..", "..", "..", "services", "api", "main.ts");
@@ -24,15 +25,16 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
 
 beforeAll(async () => {
   clickhouse = await startEmbeddedClickHouse();
-  api = Bun.spawn(["bun", mainPath], {
+  api = Bun.spawn(["bun", parserHeaderBytesFlag, mainPath], {
     env: {
       ...process.env,
-      CLICKHOUSE_URL: clickhouse.url,
+      ...clickhouse.serviceEnv(),
       CLICKHOUSE_DATABASE: "api_main",
       API_HOST: "127.0.0.1",
       API_PORT: "0",
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
+      BROKER_URL: "",
     },
     stdin: "ignore",
     stdout: "pipe",
@@ -75,9 +77,33 @@ describe("services/api/main.ts", () => {
     expect(((await docs.json()) as { info: { title: string } }).info.title).toBe("GPU Telemetry API");
   });
 
-  test("SIGTERM stops it gracefully with exit code 0", async () => {
+  test("a 100 KB GPU id gets our JSON 414, a 100 KB header our JSON 431 (not Bun's empty 431)", async () => {
+    const longId = await fetch(`http://127.0.0.1:${port}/api/v1/gpus/${"G".repeat(100_000)}/telemetry`);
+    expect(longId.status).toBe(414);
+    expect(await longId.json()).toMatchObject({ error: "uri_too_long" });
+    const bigHeader = await fetch(`http://127.0.0.1:${port}/api/v1/gpus`, {
+      headers: { "x-junk": "j".repeat(100_000) },
+    });
+    expect(bigHeader.status).toBe(431);
+    expect(await bigHeader.json()).toMatchObject({ error: "headers_too_large" });
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/gpus/${"G".repeat(2_000)}`)).status).toBe(400);
+  });
+
+  test("SIGTERM ends open event streams with an end event and stops gracefully with exit code 0", async () => {
+    const stream = await fetch(`http://127.0.0.1:${port}/api/v1/fleet/stream`);
+    const reader = stream.body?.getReader();
+    if (reader === undefined) throw new Error("no stream body");
+    let text = "";
+    while (!text.includes("event: snapshot")) text += new TextDecoder().decode((await reader.read()).value);
+    const stoppingMs = performance.now();
     api.kill("SIGTERM");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text.trimEnd().endsWith('event: end\ndata: {"reason":"shutdown"}')).toBe(true);
     expect(await api.exited).toBe(0);
+    // The stream did not hold the shutdown until its timeout (API_SHUTDOWN_TIMEOUT_MS, 15 s).
+    expect(performance.now() - stoppingMs).toBeLessThan(5_000);
     const messages = lines.map((line) => line.msg);
     expect(messages).toContain("shutting down");
     expect(messages).toContain("shutdown complete");

@@ -45,6 +45,16 @@ const dataRoutes: [string, string[], string][] = [
   ],
   ["/api/v1/hosts", [], "HostList"],
   ["/api/v1/metrics", [], "MetricList"],
+  ["/api/v1/fleet", ["metric", "hostname", "model", "namespace", "pod"], "FleetSnapshot"],
+];
+
+const streamRoutes: [string, string[], string[]][] = [
+  ["/api/v1/datapoints/stream", ["gpu", "metric"], ["DatapointBatch", "StreamEnd"]],
+  [
+    "/api/v1/fleet/stream",
+    ["metric", "hostname", "model", "namespace", "pod", "interval_ms"],
+    ["FleetSnapshot", "FleetChanges", "StreamEnd"],
+  ],
 ];
 
 describe("OpenAPI document at /swagger/json", () => {
@@ -55,6 +65,7 @@ describe("OpenAPI document at /swagger/json", () => {
     expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual([
       "gpus",
       "telemetry",
+      "fleet",
       "hosts",
       "metrics",
       "operations",
@@ -63,7 +74,8 @@ describe("OpenAPI document at /swagger/json", () => {
 
   test("lists every route, and nothing else", () => {
     const paths = Object.keys(document.paths).sort();
-    expect(paths).toEqual([...dataRoutes.map(([path]) => path), "/health", "/metrics", "/ready"].sort());
+    const others = ["/health", "/metrics", "/ready", "/api/v1/pipeline", ...streamRoutes.map(([path]) => path)];
+    expect(paths).toEqual([...dataRoutes.map(([path]) => path), ...others].sort());
   });
 
   test("each data route declares its parameters and its 200 and error responses", () => {
@@ -89,6 +101,24 @@ describe("OpenAPI document at /swagger/json", () => {
       expect(typeof operation.summary).toBe("string");
     }
     expect(document.paths["/api/v1/gpus"].get.responses["400"]).toBeDefined();
+  });
+
+  test("the event streams are documented: parameters, text/event-stream, their event models, errors", () => {
+    for (const [path, parameters, events] of streamRoutes) {
+      const operation = document.paths[path].get;
+      expect((operation.parameters ?? []).map((p: { name: string }) => p.name)).toEqual(parameters);
+      expect(Object.keys(operation.responses["200"].content)).toEqual(["text/event-stream"]);
+      for (const status of ["400", "500", "503"]) {
+        expect(operation.responses[status].content["application/json"].schema.$ref).toMatch(/Error$/);
+      }
+      for (const event of events) {
+        expect(operation.description).toContain(event);
+        expect(document.components.schemas[event]).toBeDefined();
+      }
+    }
+    expect(document.paths["/api/v1/pipeline"].get.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/PipelineStatus",
+    });
   });
 
   test("parameters carry their bounds and choices", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatRfc3339, parseRfc3339 } from "../../../services/api/time-parsing.ts";
+import { epochMsMax, formatRfc3339, parseRfc3339 } from "../../../services/api/time-parsing.ts";
 
 const ms = (text: string, rounding: "up" | "down" = "down") => {
   const parsed = parseRfc3339(text, rounding);
@@ -51,5 +51,26 @@ describe("parseRfc3339", () => {
     const epochMs = Date.UTC(2025, 6, 18, 20, 42, 34, 5);
     expect(formatRfc3339(epochMs)).toBe("2025-07-18T20:42:34.005Z");
     expect(ms(formatRfc3339(epochMs))).toBe(epochMs);
+  });
+});
+
+describe("years are taken literally", () => {
+  test("0099 and 0070 are before 1970 and refused (Date.UTC would read 1999 and 1970)", () => {
+    for (const text of [
+      "0099-06-01T00:00:00Z",
+      "0070-01-01T00:00:00Z",
+      "0000-02-29T00:00:00Z",
+      "0001-01-01T00:00:00Z",
+    ]) {
+      expect(parseRfc3339(text, "down")).toMatchObject({ ok: false });
+    }
+  });
+
+  test("1970 and 2299 bounds hold; 2300 is refused; leap days follow the literal year", () => {
+    expect(parseRfc3339("1970-01-01T00:00:00Z", "down")).toEqual({ ok: true, epochMs: 0 });
+    expect(parseRfc3339("2299-12-31T23:59:59.999Z", "down")).toEqual({ ok: true, epochMs: epochMsMax });
+    expect(parseRfc3339("2300-01-01T00:00:00Z", "down")).toMatchObject({ ok: false });
+    expect(parseRfc3339("2000-02-29T00:00:00Z", "down")).toMatchObject({ ok: true });
+    expect(parseRfc3339("2100-02-29T00:00:00Z", "down")).toMatchObject({ ok: false });
   });
 });

@@ -9,7 +9,12 @@ let client: ClickHouseClient;
 
 beforeAll(async () => {
   clickhouse = await startEmbeddedClickHouse();
-  client = createClient({ url: clickhouse.url, keep_alive: { enabled: true, idle_socket_ttl: 2_000 }, log: quiet });
+  client = createClient({
+    url: clickhouse.url,
+    password: clickhouse.password,
+    keep_alive: { enabled: true, idle_socket_ttl: 2_000 },
+    log: quiet,
+  });
 });
 
 afterAll(async () => {
@@ -113,7 +118,9 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     const error = await errorOf(client.query({ query: "SELECT )", format: "JSONEachRow" }));
     expect(error.code).toBe("62");
     expect(error.type).toBe("SYNTAX_ERROR");
-    const response = await fetch(`${clickhouse.url}/?query=${encodeURIComponent("SELECT )")}`);
+    const response = await fetch(`${clickhouse.url}/?query=${encodeURIComponent("SELECT )")}`, {
+      headers: clickhouse.authHeaders(),
+    });
     expect(response.status).toBe(400);
     expect(response.headers.get("x-clickhouse-exception-code")).toBe("62");
     expect(await response.text()).toMatch(/^Code: 62\. DB::Exception: .*\(SYNTAX_ERROR\) \(version 26\.7[\d.]*\)\n$/s);
@@ -124,7 +131,11 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     expect([table.code, table.type]).toEqual(["60", "UNKNOWN_TABLE"]);
     const database = await errorOf(client.command({ query: "SELECT * FROM no_such_db.t" }));
     expect([database.code, database.type]).toEqual(["81", "UNKNOWN_DATABASE"]);
-    const response = await fetch(`${clickhouse.url}/`, { method: "POST", body: "SELECT * FROM no_such_table" });
+    const response = await fetch(`${clickhouse.url}/`, {
+      headers: clickhouse.authHeaders(),
+      method: "POST",
+      body: "SELECT * FROM no_such_table",
+    });
     expect(response.status).toBe(404);
   });
 
@@ -196,7 +207,12 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
 
   test("the database setting selects the current database for that request", async () => {
     await client.command({ query: "CREATE DATABASE IF NOT EXISTS telemetry_test" });
-    const scoped = createClient({ url: clickhouse.url, database: "telemetry_test", log: quiet });
+    const scoped = createClient({
+      url: clickhouse.url,
+      password: clickhouse.password,
+      database: "telemetry_test",
+      log: quiet,
+    });
     try {
       await scoped.command({ query: "CREATE TABLE only_here (x UInt8) ENGINE = Memory" });
       await scoped.insert({ table: "only_here", values: [{ x: 5 }], format: "JSONEachRow" });
@@ -217,10 +233,15 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     expect(await csv.text()).toBe('1,"x"\n');
     const compact = await client.query({ query: "SELECT 1 AS a, 'x' AS b", format: "JSONCompactEachRow" });
     expect(await compact.json()).toEqual([[1, "x"]]);
-    const plain = await fetch(`${clickhouse.url}/`, { method: "POST", body: "SELECT 1, 'x'" });
+    const plain = await fetch(`${clickhouse.url}/`, {
+      headers: clickhouse.authHeaders(),
+      method: "POST",
+      body: "SELECT 1, 'x'",
+    });
     expect(plain.headers.get("x-clickhouse-format")).toBe("TabSeparated");
     expect(await plain.text()).toBe("1\tx\n");
     const viaDefault = await fetch(`${clickhouse.url}/?default_format=JSONEachRow`, {
+      headers: clickhouse.authHeaders(),
       method: "POST",
       body: "SELECT 2 AS b",
     });
@@ -246,6 +267,7 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
   test("compressed requests and responses round-trip", async () => {
     const compressed = createClient({
       url: clickhouse.url,
+      password: clickhouse.password,
       compression: { request: true, response: true },
       log: quiet,
     });
@@ -267,12 +289,14 @@ describe("embedded ClickHouse through @clickhouse/client", () => {
     const tsv = await fetch(
       `${clickhouse.url}/?query=${encodeURIComponent("INSERT INTO formats FORMAT TabSeparated")}`,
       {
+        headers: clickhouse.authHeaders(),
         method: "POST",
         body: "2\ttab\\tseparated\n",
       },
     );
     expect(tsv.status).toBe(200);
     const csv = await fetch(`${clickhouse.url}/?query=${encodeURIComponent("INSERT INTO formats FORMAT CSV")}`, {
+      headers: clickhouse.authHeaders(),
       method: "POST",
       body: '3,"c,s""v"\n',
     });
@@ -314,9 +338,15 @@ describe("statements that change the connection", () => {
   test("queued requests run back to back, each with only its own settings, database and output", async () => {
     await client.command({ query: "CREATE DATABASE IF NOT EXISTS queued_elsewhere" });
     // More sockets than the client's default 10, so requests really wait in the endpoint's queue.
-    const wide = createClient({ url: clickhouse.url, max_open_connections: 40, log: quiet });
+    const wide = createClient({
+      url: clickhouse.url,
+      password: clickhouse.password,
+      max_open_connections: 40,
+      log: quiet,
+    });
     const scoped = createClient({
       url: clickhouse.url,
+      password: clickhouse.password,
       database: "queued_elsewhere",
       max_open_connections: 40,
       log: quiet,
@@ -363,6 +393,7 @@ describe("statements that change the connection", () => {
   test("a keep-alive socket idle past the client's TTL is replaced, not reused broken", async () => {
     const shortLived = createClient({
       url: clickhouse.url,
+      password: clickhouse.password,
       keep_alive: { enabled: true, idle_socket_ttl: 200 },
       log: quiet,
     });

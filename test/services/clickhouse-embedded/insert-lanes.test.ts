@@ -8,7 +8,12 @@ let client: ClickHouseClient;
 
 beforeAll(async () => {
   clickhouse = await startEmbeddedClickHouse({ env: { CLICKHOUSE_EMBEDDED_INSERT_CONNECTIONS: "2" } });
-  client = createClient({ url: clickhouse.url, max_open_connections: 16, log: { level: ClickHouseLogLevel.OFF } });
+  client = createClient({
+    url: clickhouse.url,
+    password: clickhouse.password,
+    max_open_connections: 16,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   await client.command({
     query:
       "CREATE TABLE lanes (k UInt32, v String) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100",

@@ -26,8 +26,12 @@ function freshDataDir(): string {
   return dir;
 }
 
-async function countRows(url: string, table: string): Promise<number> {
-  const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } });
+async function countRows(instance: EmbeddedClickHouse, table: string): Promise<number> {
+  const client = createClient({
+    url: instance.url,
+    password: instance.password,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   try {
     const result = await client.query({ query: `SELECT count() AS n FROM ${table}`, format: "JSONEachRow" });
     const [row] = await result.json<{ n: number }>();
@@ -37,8 +41,8 @@ async function countRows(url: string, table: string): Promise<number> {
   }
 }
 
-async function createAndFill(url: string, table: string, rowCount: number): Promise<void> {
-  const client = createClient({ url });
+async function createAndFill(instance: EmbeddedClickHouse, table: string, rowCount: number): Promise<void> {
+  const client = createClient({ url: instance.url, password: instance.password });
   try {
     await client.command({ query: `CREATE TABLE ${table} (id UInt32) ENGINE = MergeTree ORDER BY id` });
     await client.insert({
@@ -55,23 +59,23 @@ describe("embedded ClickHouse process lifecycle", () => {
   test("data survives a graceful stop and a restart on the same directory", async () => {
     const dataDir = freshDataDir();
     const first = await start(dataDir);
-    await createAndFill(first.url, "kept", 1_000);
+    await createAndFill(first, "kept", 1_000);
     await first.stop();
     expect(await first.exited).toBe(0);
 
     const second = await start(dataDir);
-    expect(await countRows(second.url, "kept")).toBe(1_000);
+    expect(await countRows(second, "kept")).toBe(1_000);
   });
 
   test("an acknowledged insert survives kill -9", async () => {
     const dataDir = freshDataDir();
     const first = await start(dataDir);
-    await createAndFill(first.url, "crashed", 500);
+    await createAndFill(first, "crashed", 500);
     first.kill();
     await first.exited;
 
     const second = await start(dataDir);
-    expect(await countRows(second.url, "crashed")).toBe(500);
+    expect(await countRows(second, "crashed")).toBe(500);
   });
 
   test("a second process on the same data directory refuses to start", async () => {
@@ -84,6 +88,7 @@ describe("embedded ClickHouse process lifecycle", () => {
   test("SIGTERM lets a running query finish before the process exits 0", async () => {
     const instance = await start(freshDataDir());
     const slow = fetch(`${instance.url}/`, {
+      headers: instance.authHeaders(),
       method: "POST",
       body: "SELECT sum(sleepEachRow(0.3)) + 1 AS done FROM numbers(3) FORMAT JSONEachRow",
     });

@@ -39,7 +39,7 @@ describe("translateRequest", () => {
         wait_end_of_query: "1",
         session_id: "s",
         enable_http_compression: "1",
-        readonly: "1",
+        readonly: "2",
         insert_deduplication_token: "topic-0-1-2",
         max_threads: "2",
         param_name: "it\\'s",
@@ -56,6 +56,7 @@ describe("translateRequest", () => {
     ]);
     expect(plan.params).toEqual({ name: "it\\'s", ids: "[1,2]" });
     expect(plan.defaultFormat).toBe("CSV");
+    expect(plan.readonly).toBe(2);
     expect(plan.outputFormat).toBe("CSV");
     expect(plan.compressionEnabled).toBe(true);
   });

@@ -10,7 +10,7 @@ beforeAll(async () => {
   clickhouse = await startEmbeddedClickHouse({
     env: { CLICKHOUSE_EMBEDDED_UNCOMPRESSED_CACHE_BYTES: String(cacheBytes) },
   });
-  client = createClient({ url: clickhouse.url });
+  client = createClient({ url: clickhouse.url, password: clickhouse.password });
 });
 afterAll(async () => {
   await client?.close();

@@ -15,6 +15,8 @@ const mainPath = join(import.meta.dir, "..", "..", "..", "services", "collector"
 export async function startCollector(options: {
   brokerUrl: string;
   clickhouseUrl: string;
+  /** The embedded endpoint's password (EmbeddedClickHouse.password). */
+  clickhousePassword: string;
   database: string;
   env?: Record<string, string>;
 }): Promise<CollectorProcess> {
@@ -24,6 +26,7 @@ export async function startCollector(options: {
     env: {
       BROKER_URL: options.brokerUrl,
       CLICKHOUSE_URL: options.clickhouseUrl,
+      CLICKHOUSE_PASSWORD: options.clickhousePassword,
       CLICKHOUSE_DATABASE: options.database,
       COLLECTOR_PORT: "0",
       COLLECTOR_LINGER_MS: "100",

@@ -7,6 +7,7 @@ import { SourceSuffix } from "../../../src/clickhouse/source-columns.ts";
 import { storedOffsetMax } from "../../../src/clickhouse/stored-offsets.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { ManualClock } from "../../../src/runtime/clock.ts";
 import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { metricValue } from "../../support/prometheus.ts";
@@ -34,6 +35,8 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
     logger,
   });
   const inserted: string[] = [];
+  // Pacing runs on this clock: the tests move time instead of sleeping through intervals.
+  const clock = new ManualClock(0);
   const coalescer = new InsertCoalescer({
     rowsMax: options.rowsMax ?? 10_000,
     insertsInFlightMax: 1,
@@ -42,10 +45,18 @@ async function setup(name: string, options: { rowsMax?: number; intervalMs?: num
     inserter,
     signal: options.signal ?? new AbortController().signal,
     afterInsert: (partition, range) => inserted.push(`${partition}:${range.first}-${range.last}`),
+    clock: clock.now,
+    timer: clock.timer,
   });
   const inserts = async () => metricValue(await registry.metrics(), "collector_insert_batch_rows_count");
-  return { client, coalescer, inserts, inserted };
+  return { client, coalescer, inserts, inserted, clock };
 }
+
+/**
+ * Lets an insert that just resolved finish its bookkeeping (promise callbacks only, no
+ * I/O): the next range then finds no insert running. No time passes on the clock.
+ */
+const settle = () => Bun.sleep(0);
 
 const sourceTopic = { name: "telemetry", id: 1_765_000_000_000 };
 
@@ -122,27 +133,33 @@ test("an insert that fails and is given up rejects every member of its group", a
 
 test("paced: ranges arriving within the interval wait for one insert, unless rowsMax rows wait", async () => {
   const intervalMs = 1_000;
-  const { client, coalescer, inserts } = await setup("coalesce_paced", { intervalMs, rowsMax: 100 });
+  const { client, coalescer, inserts, clock } = await setup("coalesce_paced", { intervalMs, rowsMax: 100 });
   const baseMs = recentBaseMs();
   await coalescer.insert(rangeOf(0, 0, 10, baseMs));
-  const started = performance.now();
-  const trickle: Promise<void>[] = [];
-  for (const partition of [1, 2, 3]) {
-    trickle.push(coalescer.insert(rangeOf(partition, 0, 10, baseMs)));
-    await Bun.sleep(20);
-  }
+  await settle();
+  const trickle = [1, 2, 3].map((partition) => coalescer.insert(rangeOf(partition, 0, 10, baseMs)));
+  expect(coalescer.msUntilNextGroup()).toBe(intervalMs);
+  clock.advance(intervalMs - 1);
+  expect(coalescer.waitingRangeCount).toBe(3);
+  clock.advance(1);
+  // The interval is over: the three go together, at once.
+  expect(coalescer.waitingRangeCount).toBe(0);
   await Promise.all(trickle);
-  expect(performance.now() - started).toBeGreaterThanOrEqual(intervalMs - 100);
+  await settle();
   expect(await inserts()).toBe(2);
-  // A full group does not wait for the interval.
-  const fullStarted = performance.now();
-  await Promise.all([0, 1].map((partition) => coalescer.insert(rangeOf(partition, 10, 50, baseMs))));
-  expect(performance.now() - fullStarted).toBeLessThan(intervalMs - 100);
+  // A full group does not wait for the interval (the clock does not move from here on).
+  const first = coalescer.insert(rangeOf(0, 10, 50, baseMs));
+  expect(coalescer.waitingRangeCount).toBe(1);
+  const second = coalescer.insert(rangeOf(1, 10, 50, baseMs));
+  expect(coalescer.waitingRangeCount).toBe(0);
+  await Promise.all([first, second]);
+  await settle();
   expect(await inserts()).toBe(3);
   // Nor does a partition that is behind (a backlog is never held back).
-  const behindStarted = performance.now();
-  await coalescer.insert({ ...rangeOf(2, 10, 5, baseMs), caughtUp: false });
-  expect(performance.now() - behindStarted).toBeLessThan(intervalMs - 100);
+  expect(coalescer.msUntilNextGroup()).toBe(intervalMs);
+  const behind = coalescer.insert({ ...rangeOf(2, 10, 5, baseMs), caughtUp: false });
+  expect(coalescer.waitingRangeCount).toBe(0);
+  await behind;
   expect(await inserts()).toBe(4);
   expect(await rowCount(client)).toBe(145);
 });
@@ -201,20 +218,23 @@ test("concatGroupRows puts the members' rows back to back, in member order, each
 
 test("while the collector shuts down, a revoked partition's waiting range is inserted, not dropped", async () => {
   const shutdown = new AbortController();
-  const { client, coalescer, inserts } = await setup("coalesce_shutdown", {
+  const { client, coalescer, inserts, clock } = await setup("coalesce_shutdown", {
     intervalMs: 2_000,
     signal: shutdown.signal,
   });
   const baseMs = recentBaseMs();
   await coalescer.insert(rangeOf(0, 0, 10, baseMs));
+  await settle();
   const revocation = new AbortController();
   const waiting = coalescer.insert({ ...rangeOf(3, 0, 10, baseMs), revoked: revocation.signal });
-  const stoppingMs = performance.now();
+  expect(coalescer.waitingRangeCount).toBe(1);
+  expect(clock.pendingTimerCount).toBe(1);
   shutdown.abort();
   revocation.abort();
+  // Shutting down ends the pacing too: no time passed, and its wait is cancelled.
+  expect(coalescer.waitingRangeCount).toBe(0);
+  expect(clock.pendingTimerCount).toBe(0);
   await waiting;
-  // Shutting down ends the pacing too: it did not wait out the 2 s interval.
-  expect(performance.now() - stoppingMs).toBeLessThan(1_500);
   expect(await inserts()).toBe(2);
   expect(await rowCount(client)).toBe(20);
 });

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 describe("openTelemetryStore", () => {
   test("migrates a missing database and returns a client whose queries use it", async () => {
-    const config = loadConfig(TelemetryStoreConfig, { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: "opened" });
+    const config = loadConfig(TelemetryStoreConfig, { ...clickhouse.serviceEnv(), CLICKHOUSE_DATABASE: "opened" });
     const client = await openTelemetryStore({ config, clock: () => Date.now() });
     try {
       await insertDatapoints(client, [point({ ts: recentMinuteMs(), uuid: "GPU-open" })], { dedupToken: "t/0/0-0" });
@@ -32,7 +32,7 @@ describe("openTelemetryStore", () => {
 
   test("with migrations off it does not create anything", async () => {
     const config = loadConfig(TelemetryStoreConfig, {
-      CLICKHOUSE_URL: clickhouse.url,
+      ...clickhouse.serviceEnv(),
       CLICKHOUSE_DATABASE: "not_created",
       CLICKHOUSE_MIGRATE_ON_START: "false",
     });

@@ -13,7 +13,7 @@ beforeAll(async () => {
   reader = createFetchReader({
     url: fixture.clickhouse.url,
     username: "default",
-    password: "",
+    password: fixture.clickhouse.password,
     database: "default",
     requestTimeoutMs: 10_000,
   });

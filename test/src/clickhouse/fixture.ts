@@ -22,7 +22,7 @@ export async function startClickHouseFixture(): Promise<ClickHouseFixture> {
     const client = createClickHouse({
       url: clickhouse.url,
       username: "default",
-      password: "",
+      password: clickhouse.password,
       database,
       requestTimeoutMs: 60_000,
     });

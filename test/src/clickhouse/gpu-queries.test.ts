@@ -20,8 +20,15 @@ beforeAll(async () => {
     point({ ts: base + 2_000, uuid: "GPU-a", metric: "UTIL", value: 10, labels: {} }),
   ];
   const second = [
-    point({ ts: base + 5_000, uuid: "GPU-a", metric: "TEMP", value: 45, labels: { DCGM_FI_DRIVER_VERSION: "550.1" } }),
-    point({ ts: base + 3_000, uuid: "GPU-a", metric: "UTIL", value: 99, labels: {} }),
+    point({
+      ts: base + 5_000,
+      uuid: "GPU-a",
+      metric: "TEMP",
+      value: 45,
+      labels: { DCGM_FI_DRIVER_VERSION: "550.1" },
+      ...{ namespace: "ml", pod: "train-2", container: "worker" },
+    }),
+    point({ ts: base + 3_000, uuid: "GPU-a", metric: "UTIL", value: 99, labels: {}, namespace: "ml", pod: "train-1" }),
     point({ ts: base + 4_000, uuid: "GPU-a", metric: "POWER", value: 300.5, labels: {} }),
   ];
   // GPU-b on host-b; GPU-c replaced GPU-b's slot later (same host, same index).
@@ -39,7 +46,7 @@ afterAll(async () => {
 });
 
 describe("GPU registry", () => {
-  test("reflects every GPU with first/last seen, sorted metrics and the latest driver", async () => {
+  test("reflects every GPU with first/last seen, sorted metrics, the latest driver and workload", async () => {
     const gpu = await getGpu(client, "GPU-a");
     expect(gpu).toEqual({
       uuid: "GPU-a",
@@ -48,11 +55,15 @@ describe("GPU registry", () => {
       device: "nvidia0",
       model: "NVIDIA H100 80GB HBM3",
       driver_version: "550.1",
+      namespace: "ml",
+      pod: "train-2",
+      container: "worker",
       first_seen_ms: base + 1_000,
       last_seen_ms: base + 5_000,
       metrics: ["POWER", "TEMP", "UTIL"],
     });
     expect((await getGpu(client, "GPU-b"))?.driver_version).toBe("");
+    expect(await getGpu(client, "GPU-b")).toMatchObject({ namespace: "", pod: "", container: "" });
     expect(await getGpu(client, "GPU-unknown")).toBeUndefined();
   });
 

@@ -60,6 +60,18 @@ async function insertInBatches(client: ClickHouseClient, points: readonly Teleme
   }
 }
 
+/** A database with the migrations up to `version` only (later ones change these tables again). */
+async function migratedUpTo(database: string, version: number): Promise<ClickHouseClient> {
+  await migrate({
+    client: fixture.admin,
+    database,
+    retentionDays: 30,
+    clock: Date.now,
+    migrations: migrations.filter((migration) => migration.version <= version),
+  });
+  return fixture.clientFor(database);
+}
+
 describe("views fed by the per-minute fanout (migration 4)", () => {
   test("fill gpus, gpu_latest and datapoints_1m exactly as the per-row views did", async () => {
     const points = dataset(recentMinuteMs());
@@ -73,7 +85,7 @@ describe("views fed by the per-minute fanout (migration 4)", () => {
       migrations: migrations.slice(0, 3),
     });
     await insertInBatches(before, points);
-    const after = await fixture.migratedDatabase("fanout_after");
+    const after = await migratedUpTo("fanout_after", 4);
     await insertInBatches(after, points);
     const expected = await viewTargets(before);
     expect(expected.gpus).toHaveLength(4);
@@ -84,7 +96,7 @@ describe("views fed by the per-minute fanout (migration 4)", () => {
   test("an upgrade in place switches the views without losing or doubling what they hold", async () => {
     const points = dataset(recentMinuteMs());
     const half = Math.floor(points.length / 2);
-    const reference = await fixture.migratedDatabase("fanout_reference");
+    const reference = await migratedUpTo("fanout_reference", 4);
     await insertInBatches(reference, points);
     const upgraded = await fixture.migratedDatabase("fanout_upgraded");
     await fixture.admin.command({ query: "DROP DATABASE fanout_upgraded" });
@@ -101,8 +113,9 @@ describe("views fed by the per-minute fanout (migration 4)", () => {
       database: "fanout_upgraded",
       retentionDays: 30,
       clock: Date.now,
+      migrations: migrations.slice(0, 4),
     });
-    expect(report.applied).toEqual(migrations.slice(3).map((migration) => migration.version));
+    expect(report.applied).toEqual([4]);
     for (let first = half; first < points.length; first += 500) {
       await insertDatapoints(upgraded, points.slice(first, Math.min(points.length, first + 500)), {
         dedupToken: `t/1/${first}`,

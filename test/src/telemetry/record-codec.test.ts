@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { query } from "chdb";
-import { TelemetryPoint } from "../../../src/domain/telemetry.ts";
+import { gpuIndexMax, TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import {
   checkTelemetryRecord,
   decodeTelemetryRecord,
@@ -77,7 +77,7 @@ describe("encodeTelemetryRecord", () => {
   });
 
   test("round trips plain and awkward points", () => {
-    for (const original of [point(), point(awkward), point({ value: -0.5, gpu_index: 1023, labels: {} })]) {
+    for (const original of [point(), point(awkward), point({ value: -0.5, gpu_index: gpuIndexMax, labels: {} })]) {
       expect(decodeTelemetryRecord(encodeTelemetryRecord(original))).toEqual({ ok: true, point: original });
     }
   });
@@ -103,6 +103,13 @@ describe("encodeTelemetryRecord", () => {
     expect(() => encodeTelemetryRecord(point({ source_ts: -1 }))).toThrow(/source_ts -1/);
   });
 
+  test("refuses a GPU index the collector would refuse: above gpuIndexMax, negative or fractional", () => {
+    expect(decodeTelemetryRecord(encodeTelemetryRecord(point({ gpu_index: gpuIndexMax })))).toMatchObject({ ok: true });
+    for (const gpu_index of [gpuIndexMax + 1, 0xffff, -1, 1.5]) {
+      expect(() => encodeTelemetryRecord(point({ gpu_index }))).toThrow(`gpu_index ${gpu_index}`);
+    }
+  });
+
   test("stamping a tail equals encoding the whole point", () => {
     const original = point(awkward);
     const { ts, ...sourcePoint } = original;
@@ -118,6 +125,9 @@ describe("decodeTelemetryRecord", () => {
     return copy;
   };
   const uuidAt = 1 + 8 + 8;
+  // After tag, ts, source_ts, uuid, hostname.
+  const gpuIndexAt = (record: Uint8Array) =>
+    uuidAt + 1 + (record[uuidAt] as number) + 1 + (record[uuidAt + 1 + (record[uuidAt] as number)] as number);
   const valueAt = (record: Uint8Array) => {
     // After tag, ts, source_ts, uuid, hostname, gpu_index, device, model, metric.
     let at = uuidAt;
@@ -142,7 +152,11 @@ describe("decodeTelemetryRecord", () => {
     ["a ts beyond 2^53", mutate((_bytes, view) => view.setBigInt64(1, 2n ** 60n, true)), "bad_timestamp"],
     ["a long hostname", encodeTelemetryRecord(point({ hostname: "h".repeat(300) })), "field_too_long"],
     ["a long multi-byte model", encodeTelemetryRecord(point({ model: "é".repeat(257) })), "field_too_long"],
-    ["a gpu index out of range", encodeTelemetryRecord(point({ gpu_index: 5000 })), "unknown_shape"],
+    [
+      "a gpu index out of range",
+      mutate((bytes, view) => view.setUint16(gpuIndexAt(bytes), gpuIndexMax + 1, true)),
+      "unknown_shape",
+    ],
     [
       "too many labels",
       encodeTelemetryRecord(

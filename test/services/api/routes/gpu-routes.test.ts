@@ -40,6 +40,9 @@ describe("GET /api/v1/gpus", () => {
       device: "nvidia0",
       model: "NVIDIA H100 80GB HBM3",
       driver_version: "535.129.03",
+      namespace: "",
+      pod: "",
+      container: "",
       first_seen: iso(baseMs),
       last_seen: iso(baseMs + (gpuAInstants - 1) * gpuAStepMs),
       metrics: [temperature, utilization],
@@ -136,7 +139,7 @@ describe("a ClickHouse error that is not about availability", () => {
     const client = createClickHouse({
       url: fixture.clickhouse.url,
       username: "default",
-      password: "",
+      password: fixture.clickhouse.password,
       database: "no_such_database",
       requestTimeoutMs: 5_000,
     });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { TelemetryItem, TelemetryPage } from "../../../../services/api/api-models.ts";
+import { createCursorCodec, queryCheck } from "../../../../services/api/cursor-codec.ts";
 import { insertDatapoints } from "../../../../src/clickhouse/datapoints-insert.ts";
 import {
   type ApiFixture,
@@ -8,6 +10,7 @@ import {
   edgeEndMs,
   edgeStartMs,
   enc,
+  fixtureCursorKey,
   gpuA,
   gpuAInstants,
   gpuAStepMs,
@@ -154,6 +157,28 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
     expect(wrongKind.status).toBe(400);
     const garbage = await telemetry(gpuA.uuid, `cursor=${enc(Buffer.from('{"v":1}').toString("base64url"))}`);
     expect(garbage.status).toBe(400);
+  });
+
+  test("a cursor signed with the key but carrying bad bounds is a 400 naming the cursor, never a 500", async () => {
+    const mint = createCursorCodec("telemetry", Type.Any(), fixtureCursorKey);
+    const check = queryCheck(["telemetry", gpuA.uuid, iso(baseMs), "", "", "asc"]);
+    const after = { tsMs: baseMs, metric: utilization, sourceTsMs: baseMs, value: 1, skip: 1 };
+    const windows = [
+      { startMs: 0, endMs: 1e300 },
+      { startMs: 0, endMs: 8e12 },
+      { startMs: baseMs + 10, endMs: baseMs },
+      { startMs: 1.5, endMs: baseMs },
+      { startMs: -1, endMs: baseMs },
+      { startMs: "0", endMs: baseMs },
+    ];
+    for (const window of windows) {
+      const cursor = mint.encode(check, { after, ...window });
+      const { status, body } = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&cursor=${enc(cursor)}`);
+      expect({ window, status, field: body.details?.[0]?.field }).toEqual({ window, status: 400, field: "cursor" });
+    }
+    const weekAndOne = mint.encode(check, { after, startMs: baseMs, endMs: baseMs + 168 * 3_600_000 + 1 });
+    const tooLong = await telemetry(gpuA.uuid, `start_time=${iso(baseMs)}&cursor=${enc(weekAndOne)}`);
+    expect(tooLong.body.details[0].problem).toContain("longer than 168 hours");
   });
 
   test("accepts hostname:index as the id", async () => {

@@ -198,22 +198,41 @@ describe("CSV details", () => {
     expect(windows.tails).toEqual(plain.tails);
   });
 
-  test("quoted commas, doubled quotes and a newline inside a quoted field", async () => {
+  test("quoted commas and doubled quotes; a newline inside a quoted field is a control character", async () => {
     const tricky = [...fields];
     tricky[5] = 'NVIDIA "H100", 80GB';
     tricky[6] = "host,with,commas";
-    tricky[9] = "team\nsplit";
-    const text = `${header}\n${csvLine(tricky)}\n${csvLine(fields).replace('"0","DCGM', '"0"x,"DCGM')}\n${csvLine(fields)}\n`;
+    const split = [...fields];
+    split[9] = "team\nsplit";
+    const broken = csvLine(fields).replace('"0","DCGM', '"0"x,"DCGM');
+    const text = `${header}\n${csvLine(tricky)}\n${csvLine(split)}\n${broken}\n${csvLine(fields)}\n`;
     const rows = collector();
     const summary = await new CsvFileSource(sourceOptions(await writeCsv("tricky.csv", text))).pass(rows.onBatch);
     const [first] = rows.points();
     expect(first?.model).toBe('NVIDIA "H100", 80GB');
     expect(first?.hostname).toBe("host,with,commas");
-    expect(first?.namespace).toBe("team\nsplit");
-    // The quoted newline makes row 1 span lines 2-3, so the broken row is on line 4.
-    expect(summary.rejections).toEqual([{ line: 4, reason: "bad_quoting", detail: expect.any(String) }]);
+    // The quoted newline makes row 2 span lines 3-4, so the broken row is on line 5.
+    expect(summary.rejections).toEqual([
+      { line: 3, reason: "control_character", detail: "field 10 holds control character U+000A at character 5" },
+      { line: 5, reason: "bad_quoting", detail: expect.any(String) },
+    ]);
     expect(summary.accepted).toBe(2);
-    expect(summary.lines).toBe(5);
+    expect(summary.lines).toBe(6);
+  });
+
+  test("NUL and other control characters are rejected with their line, not stored; a tab is fine", async () => {
+    const set = (index: number, value: string) => csvLine(fields.map((field, at) => (at === index ? value : field)));
+    const lines = [header, set(6, "host\u0000one"), set(4, "GPU-\u001b[31m"), set(7, "box\u007f"), set(9, "a\tb")];
+    const rows = collector();
+    const summary = await new CsvFileSource(sourceOptions(await writeCsv("nul.csv", `${lines.join("\n")}\n`))).pass(
+      rows.onBatch,
+    );
+    expect(summary.rejections).toEqual([
+      { line: 2, reason: "control_character", detail: "field 7 holds control character U+0000 at character 5" },
+      { line: 3, reason: "control_character", detail: "field 5 holds control character U+001B at character 5" },
+      { line: 4, reason: "control_character", detail: "field 8 holds control character U+007F at character 4" },
+    ]);
+    expect(rows.points().map((point) => point.namespace)).toEqual(["a\tb"]);
   });
 
   test("every rejection reason is counted and reported with its line number", async () => {

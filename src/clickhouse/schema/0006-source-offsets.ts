@@ -20,7 +20,7 @@ import type { Migration } from "./migration.ts";
  * rebuilds the projection of the parts it touches (ClickHouse refuses it otherwise).
  */
 export const sourceOffsetsMigration: Migration = {
-  version: 5,
+  version: 6,
   name: "source topic, partition and offset per datapoint",
   statements: [
     `ALTER TABLE {{db}}.datapoints

@@ -1,0 +1,67 @@
+import type {
+  CatalogMetric,
+  FleetChanges,
+  FleetGpu,
+  FleetSnapshot,
+  GpuDetail,
+  MetricList,
+  PipelineStatus,
+  TelemetrySummary,
+} from "../../api-models.ts";
+
+/** The API the dashboard reads is the public one: same paths, same JSON as any client. */
+export type {
+  CatalogMetric,
+  FleetChanges,
+  FleetGpu,
+  FleetSnapshot,
+  GpuDetail,
+  MetricList,
+  PipelineStatus,
+  TelemetrySummary,
+};
+
+export interface StreamDatapoint {
+  gpu: string;
+  timestamp: string;
+  metric: string;
+  value: number;
+  unit: string;
+  source_timestamp: string;
+}
+
+export class ApiRequestError extends Error {
+  override name = "ApiRequestError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, { headers: { accept: "application/json" }, signal: signal ?? null });
+  const text = await response.text();
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // Not JSON: keep the status line.
+    }
+    throw new ApiRequestError(response.status, message);
+  }
+  return JSON.parse(text) as T;
+}
+
+/** A query string from repeated parameters, skipping empty values. */
+export function query(parameters: Record<string, string | readonly string[] | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(parameters)) {
+    if (value === undefined) continue;
+    for (const item of typeof value === "string" ? [value] : value) if (item !== "") search.append(name, item);
+  }
+  const text = search.toString();
+  return text === "" ? "" : `?${text}`;
+}

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { TelemetryPoint } from "../../src/domain/telemetry.ts";
+import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
+import { produceRecords } from "../services/collector/telemetry-fixture.ts";
+import { openBrowser, type TestBrowser } from "../support/browser.ts";
+import { eventually, getJson, type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
+
+/**
+ * The dashboard and both Swagger UIs in headless Chromium, against the real processes
+ * as `bun run dev` starts them. No request may leave 127.0.0.1 and no page may log an
+ * error. Screenshots go to test/artifacts/screenshots (git-ignored); with
+ * UPDATE_README_SCREENSHOTS=1 they also replace the README's copies.
+ */
+
+/** What the functions run inside the page see (the tests are typed without the DOM library). */
+declare const document: {
+  querySelector(selector: string): { getAttribute(name: string): string | null; style: { background: string } } | null;
+};
+
+const root = resolve(import.meta.dir, "../..");
+const artifacts = join(root, "test", "artifacts", "screenshots");
+const readmeCopies = join(root, "services", "api", "dashboard", "screenshots");
+const utilization = "DCGM_FI_DEV_GPU_UTIL";
+
+interface Gpu {
+  uuid: string;
+  hostname: string;
+  gpu_index: number;
+  device: string;
+  model: string;
+  metrics: string[];
+}
+
+let pipeline: PipelineStack;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  pipeline = await startPipelineStack({
+    streamer: {
+      STREAMER_MODE: "loop",
+      STREAMER_RATE_ROWS_PER_S: "2470",
+      STREAMER_HEARTBEAT_MS: "500",
+      STREAMER_SESSION_TIMEOUT_MS: "4000",
+    },
+    collector: { COLLECTOR_LINGER_MS: "200", COLLECTOR_SESSION_TIMEOUT_MS: "4000" },
+  });
+  await pipeline.stack.scale("collector", 1);
+  await pipeline.stack.scale("streamer", 1);
+  await eventually(
+    "247 GPUs in the fleet",
+    async () => ((await fleet()).items.length === 247 ? true : undefined),
+    90_000,
+  );
+  browser = await openBrowser();
+  mkdirSync(artifacts, { recursive: true });
+}, 150_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pipeline?.stop();
+}, 120_000);
+
+function fleet(): Promise<{ items: { uuid: string }[] }> {
+  return getJson(`${pipeline.apiUrl}/api/v1/fleet?metric=${utilization}`);
+}
+
+async function screenshot(name: string): Promise<void> {
+  const path = join(artifacts, `${name}.png`);
+  await browser.page.screenshot({ path, fullPage: name !== "fleet" });
+  if (process.env.UPDATE_README_SCREENSHOTS === "1") {
+    mkdirSync(readmeCopies, { recursive: true });
+    copyFileSync(path, join(readmeCopies, `${name}.png`));
+  }
+}
+
+/** One datapoint of `gpu`, stamped now, through the broker as a streamer would send it. */
+async function produceNow(gpu: Gpu, metric: string, value: number): Promise<number> {
+  const ts = Date.now();
+  const point: TelemetryPoint = {
+    ts,
+    source_ts: ts,
+    uuid: gpu.uuid,
+    hostname: gpu.hostname,
+    gpu_index: gpu.gpu_index,
+    device: gpu.device,
+    model: gpu.model,
+    metric,
+    value,
+    container: "",
+    pod: "",
+    namespace: "",
+    labels: {},
+  };
+  await produceRecords(pipeline.brokerUrl, "telemetry", [{ key: gpu.uuid, value: encodeTelemetryRecord(point) }]);
+  return ts;
+}
+
+async function operationCount(documentUrl: string): Promise<number> {
+  const document: { paths: Record<string, Record<string, unknown>> } = await getJson(documentUrl);
+  return Object.values(document.paths).reduce((sum, operations) => sum + Object.keys(operations).length, 0);
+}
+
+describe("the dashboard in a real browser", () => {
+  test("the fleet grid shows all 247 GPUs of the sample; hovering shows a GPU's latest values", async () => {
+    const { page } = browser;
+    await page.goto(`${pipeline.apiUrl}/`);
+    await page.waitForSelector('.fleet-grid[data-gpu-count="247"]', { timeout: 20_000 });
+    expect(await page.locator(".gpu-cell").count()).toBe(247);
+    expect(await page.locator(".host-row").count()).toBe(31);
+    await page.locator(".gpu-cell").nth(10).hover();
+    const tooltip = page.locator(".tooltip");
+    await tooltip.waitFor({ state: "visible" });
+    expect(await tooltip.textContent()).toContain("Utilization");
+    await screenshot("fleet");
+  }, 60_000);
+
+  test("clicking a GPU opens its page with its metadata and a chart per metric, with data", async () => {
+    const { page } = browser;
+    const cell = page.locator(".gpu-cell").nth(10);
+    const uuid = (await cell.getAttribute("data-uuid")) ?? "";
+    await cell.click();
+    await page.waitForURL(`**/#/gpu/${encodeURIComponent(uuid)}`);
+    const gpu: Gpu = await getJson(`${pipeline.apiUrl}/api/v1/gpus/${uuid}`);
+    await page.waitForSelector(".chart[data-points]", { timeout: 20_000 });
+    expect(await page.locator('dd[data-field="uuid"]').textContent()).toBe(uuid);
+    expect(await page.locator('dd[data-field="host"]').textContent()).toBe(gpu.hostname);
+    expect(await page.locator(".chart[data-metric]").count()).toBe(gpu.metrics.length);
+    for (const metric of gpu.metrics) {
+      const points = Number(await page.locator(`.chart[data-metric="${metric}"]`).getAttribute("data-points"));
+      expect({ metric, hasData: points > 0 }).toEqual({ metric, hasData: true });
+    }
+    // A few live buckets make a better picture; the check above does not depend on it.
+    await page
+      .waitForFunction(() => Number(document.querySelector(".chart")?.getAttribute("data-points")) >= 3, undefined, {
+        timeout: 30_000,
+      })
+      .catch(() => undefined);
+    await screenshot("gpu");
+  }, 90_000);
+
+  test("the pipeline page shows rates, lag per partition and the processes", async () => {
+    const { page } = browser;
+    await page.goto(`${pipeline.apiUrl}/#/pipeline`);
+    await page.waitForFunction(
+      () => Number(document.querySelector('.chart[data-chart="rates"]')?.getAttribute("data-points")) >= 5,
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await page.locator("table.partitions tr").count()).toBe(13);
+    expect(await page.locator('.processes li[data-status="ready"]').count()).toBeGreaterThanOrEqual(5);
+    expect(await page.locator('[data-tile="live-tail"] .tile-value').textContent()).toBe("live");
+    await screenshot("pipeline");
+  }, 60_000);
+
+  test("the live views change within 3 s of new data arriving", async () => {
+    const { page } = browser;
+    await pipeline.stack.scale("streamer", 0);
+    await Bun.sleep(2_000);
+    const [first] = (await fleet()).items;
+    const gpu: Gpu = await getJson(`${pipeline.apiUrl}/api/v1/gpus/${first?.uuid}`);
+    await page.goto(`${pipeline.apiUrl}/#/gpu/${gpu.uuid}?window=5m`);
+    const chart = page.locator(`.chart[data-metric="${utilization}"]`);
+    await chart.and(page.locator("[data-last-timestamp]")).waitFor({ timeout: 20_000 });
+    const producedMs = await produceNow(gpu, utilization, 42);
+    await page.waitForFunction(
+      ([metric, atMs]) =>
+        Number(document.querySelector(`.chart[data-metric="${metric}"]`)?.getAttribute("data-last-timestamp")) >=
+        Number(atMs),
+      [utilization, String(producedMs)] as const,
+      { timeout: 3_000 },
+    );
+    expect(Date.now() - producedMs).toBeLessThan(3_000);
+
+    await page.goto(`${pipeline.apiUrl}/`);
+    const cell = page.locator(`.gpu-cell[data-uuid="${gpu.uuid}"]`);
+    await cell.waitFor({ timeout: 20_000 });
+    const before = await cell.evaluate(
+      (element) => (element as unknown as { style: { background: string } }).style.background,
+    );
+    const changedMs = await produceNow(gpu, utilization, before.includes("253, 231, 37") ? 0 : 100);
+    await page.waitForFunction(
+      ([uuid, colour]) => document.querySelector(`.gpu-cell[data-uuid="${uuid}"]`)?.style.background !== colour,
+      [gpu.uuid, before] as const,
+      { timeout: 3_000 },
+    );
+    expect(Date.now() - changedMs).toBeLessThan(3_000);
+  }, 90_000);
+
+  test("the API's and the broker's Swagger UI list every operation, loaded from the process itself", async () => {
+    const { page } = browser;
+    for (const [name, url] of [
+      ["swagger", pipeline.apiUrl],
+      ["broker-swagger", pipeline.brokerUrl],
+    ] as const) {
+      const expected = await operationCount(`${url}/swagger/json`);
+      await page.goto(`${url}/swagger`);
+      await page.waitForSelector(".opblock", { timeout: 20_000 });
+      expect({ name, operations: await page.locator(".opblock").count() }).toEqual({ name, operations: expected });
+      await screenshot(name);
+    }
+  }, 60_000);
+
+  test("no page logged an error and no request left 127.0.0.1", () => {
+    expect(browser.errors).toEqual([]);
+    expect(browser.outsideRequests).toEqual([]);
+  });
+});
