@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from "../src/config/env.ts";
+import { exitOnUncaught } from "../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../src/observability/logger.ts";
 import { installShutdown } from "../src/runtime/shutdown.ts";
 import { startBroker } from "./server/broker-server.ts";
@@ -12,6 +13,7 @@ import { BrokerConfig } from "./server/config.ts";
 const config = loadConfigOrExit(BrokerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "broker", instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 
 const broker = await startBroker({ config, logger, instanceId });
 logger.info(

@@ -87,7 +87,7 @@ export class PartitionLog implements PartitionLogApi {
       logger: options.logger,
     });
     const log = new PartitionLog(options, loaded);
-    log.checkpointSync();
+    log.checkpointWhereSpaceAllows();
     return log;
   }
 
@@ -340,13 +340,19 @@ export class PartitionLog implements PartitionLogApi {
     await this.checkpointInFlight;
   }
 
-  /** The last checkpoint; a full disk only means recovery starts further back next time. */
-  private checkpointOnClose(): void {
+  /**
+   * The checkpoint at open and close. A full disk must not keep the broker from
+   * starting or stopping: it only means recovery starts further back next time.
+   */
+  private checkpointWhereSpaceAllows(): void {
     try {
       this.checkpointSync();
     } catch (error) {
       if (!isDiskFull(error)) throw error;
-      this.logger?.warn({ err: error, topic: this.topic, partition: this.partition }, "checkpoint on close: disk full");
+      this.logger?.warn(
+        { err: error, topic: this.topic, partition: this.partition },
+        "checkpoint postponed: disk full",
+      );
     }
   }
 
@@ -408,7 +414,7 @@ export class PartitionLog implements PartitionLogApi {
     await this.checkpointInFlight?.catch(() => undefined);
     this.appendWaiters.closeAll();
     for (const waiter of this.durableWaiters.splice(0)) waiter.reject(new LogClosedError("log closed before fsync"));
-    if (this.failure === undefined) this.checkpointOnClose();
+    if (this.failure === undefined) this.checkpointWhereSpaceAllows();
     for (const segment of this.segments) await segment.close();
     for (const [timer, unlink] of this.pendingDeletes) {
       clearTimeout(timer);

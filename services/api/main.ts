@@ -11,6 +11,7 @@ import { ping } from "../../src/clickhouse/ping.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { wallMs } from "../../src/runtime/clock.ts";
@@ -30,6 +31,7 @@ const service = "api";
 const config = loadConfigOrExit(ApiConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 const registry = createMetricsRegistry({ service, instanceId });
 watchEventLoopDelay(registry, "api");
 const peers = (() => {

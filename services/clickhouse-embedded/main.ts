@@ -5,6 +5,7 @@
  */
 import { hostname } from "node:os";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
@@ -22,6 +23,7 @@ const service = "clickhouse-embedded";
 const config = loadConfigOrExit(EmbeddedClickHouseConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 const registry = createMetricsRegistry({ service, instanceId });
 
 const engine = await openEngineOrExit(

@@ -6,6 +6,7 @@
  * exits 0.
  */
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { StreamerConfig } from "./config.ts";
@@ -14,6 +15,7 @@ import { type RunningStreamer, startStreamer } from "./streamer.ts";
 const config = loadConfigOrExit(StreamerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "streamer", instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 
 const stopping = new AbortController();
 let streamer: RunningStreamer | undefined;
