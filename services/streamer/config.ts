@@ -44,11 +44,11 @@ export const StreamerConfig = Type.Composite([
         "rows per second of the whole stream, shared by all streamers (loop: the schedule every streamer follows; once: this pass; dcgm-exporter: a cap on this streamer); 0 = as fast as the broker accepts, without a schedule",
     }),
     STREAMER_CATCH_UP_MS_MAX: Setting.integer({
-      default: 10_000,
+      default: 60_000,
       minimum: 0,
       maximum: 3_600_000,
       description:
-        "a streamer taking GPUs over sends the rows due since their last owner stopped, at most this far back (older ones are skipped and counted)",
+        "rows due while nobody could send them (a hand-over, a broker outage) are sent late, stamped with their due time, at most this far back; older ones are skipped and counted",
     }),
     STREAMER_BATCH_ROWS: Setting.integer({
       default: 1_000,

@@ -62,20 +62,21 @@ export class RowTable {
     cursor.pass += 1;
   }
 
+  /** How many of the partition's rows lie at positions below `position` (counting from position 0). */
+  rowsBefore(partition: number, position: number): number {
+    const rows = this.rowsOf[partition];
+    if (rows === undefined || rows.length === 0) return 0;
+    const pass = Math.floor(position / this.rowCount);
+    return pass * rows.length + lowerBound(rows, position - pass * this.rowCount);
+  }
+
   /** The cursor at the partition's first row at or after `position`; undefined when it has no rows. */
   cursorAt(partition: number, position: number): Cursor | undefined {
     const rows = this.rowsOf[partition];
     if (rows === undefined || rows.length === 0) return undefined;
     const pass = Math.floor(position / this.rowCount);
-    const row = position - pass * this.rowCount;
-    let low = 0;
-    let high = rows.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((rows[middle] as number) < row) low = middle + 1;
-      else high = middle;
-    }
-    return low < rows.length ? { pass, index: low } : { pass: pass + 1, index: 0 };
+    const index = lowerBound(rows, position - pass * this.rowCount);
+    return index < rows.length ? { pass, index } : { pass: pass + 1, index: 0 };
   }
 
   /** The rows whose key and tail are these bytes (nearly always one, or none). */
@@ -88,6 +89,18 @@ export class RowTable {
 }
 
 const keyDecoder = new TextDecoder();
+
+/** The first index of the ascending `values` holding `value` or more. */
+function lowerBound(values: Int32Array, value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((values[middle] as number) < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;

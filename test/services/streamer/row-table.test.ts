@@ -23,6 +23,11 @@ describe("RowTable", () => {
     expect(table.position(0, table.cursorAt(0, 6)!)).toBe(6);
     expect(table.position(0, table.cursorAt(0, 12 + 3)!)).toBe(12 + 5);
     expect(table.cursorAt(2, 0)).toBeUndefined();
+    // Partition 1 holds rows 1, 3, 4 of each pass of 6.
+    expect(table.rowsBefore(1, 0)).toBe(0);
+    expect(table.rowsBefore(1, 4)).toBe(2);
+    expect(table.rowsBefore(1, 6 * 10 + 2)).toBe(31);
+    expect(table.rowsBefore(2, 100)).toBe(0);
   });
 
   test("a record is matched back to its row by key and tail, never by a near miss", () => {
