@@ -5,7 +5,7 @@ import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { createStreamerApp } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
@@ -78,38 +78,9 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   const metrics = new StreamerMetrics(registry);
   let uploadTarget: UploadTarget | undefined;
   let ownership: PartitionOwnership | undefined;
-  const app = createStreamerApp({
-    registry,
-    brokerUrl: config.BROKER_URL,
-    joined: () => ownership?.joined === true,
-    readyTimeoutMs,
-    upload: {
-      target: () => uploadTarget,
-      metrics,
-      logger,
-      bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
-      batchRowsMax: config.STREAMER_BATCH_ROWS,
-      spool: new UploadSpool(config.STREAMER_UPLOAD_SPOOL_DIR || join(tmpdir(), "streamer-uploads")),
-      keys: new IdempotencyKeys({
-        keysMax: config.STREAMER_IDEMPOTENCY_KEYS_MAX,
-        ttlMs: config.STREAMER_IDEMPOTENCY_TTL_MS,
-        nowMs: () => performance.now(),
-      }),
-    },
-  });
-  const server = Bun.serve({
-    hostname: config.STREAMER_HOST,
-    port: config.STREAMER_PORT,
-    // Room above the limit so an oversized chunked body reaches the upload's JSON 413, not Bun's bare one.
-    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX * 2 + 1024 * 1024,
-    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
-  });
-  warnIfParserLimitLow(logger);
-  const port = server.port ?? config.STREAMER_PORT;
-  logger.info({ port, host: config.STREAMER_HOST }, "listening");
-  const stopHttp = async () => {
-    await server.stop();
-  };
+  const http = serveHttp(deps, registry, metrics, { ownership: () => ownership, uploadTarget: () => uploadTarget });
+  const { port } = http;
+  const stopHttp = () => http.stop();
 
   const producer = await connect({ ...deps, metrics });
   if (producer === undefined) {
@@ -174,6 +145,51 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
     stopHttp,
     unacknowledged: () => producer.unacknowledgedRecords,
     metrics,
+  };
+}
+
+/** /health, /ready, /metrics, /swagger and the upload, served before the broker is reached. */
+function serveHttp(
+  deps: StreamerDeps,
+  registry: Registry,
+  metrics: StreamerMetrics,
+  live: { ownership: () => PartitionOwnership | undefined; uploadTarget: () => UploadTarget | undefined },
+): { port: number; stop(): Promise<void> } {
+  const { config, logger } = deps;
+  const app = createStreamerApp({
+    registry,
+    brokerUrl: config.BROKER_URL,
+    joined: () => live.ownership()?.joined === true,
+    readyTimeoutMs,
+    upload: {
+      target: live.uploadTarget,
+      metrics,
+      logger,
+      bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
+      batchRowsMax: config.STREAMER_BATCH_ROWS,
+      spool: new UploadSpool(config.STREAMER_UPLOAD_SPOOL_DIR || join(tmpdir(), "streamer-uploads")),
+      keys: new IdempotencyKeys({
+        keysMax: config.STREAMER_IDEMPOTENCY_KEYS_MAX,
+        ttlMs: config.STREAMER_IDEMPOTENCY_TTL_MS,
+        nowMs: () => performance.now(),
+      }),
+    },
+  });
+  const server = Bun.serve({
+    hostname: config.STREAMER_HOST,
+    port: config.STREAMER_PORT,
+    // Room above the limit so an oversized chunked body reaches the upload's JSON 413, not Bun's bare one.
+    maxRequestBodySize: config.STREAMER_UPLOAD_BYTES_MAX * 2 + 1024 * 1024,
+    fetch: (request) => oversizedRequest(request) ?? app.handle(request),
+  });
+  warnIfParserLimitLow(logger);
+  const port = server.port ?? config.STREAMER_PORT;
+  logger.info({ port, host: config.STREAMER_HOST }, "listening");
+  return {
+    port,
+    stop: async () => {
+      await server.stop();
+    },
   };
 }
 
