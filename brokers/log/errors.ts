@@ -71,34 +71,4 @@ export class LogClosedError extends Error {
   readonly retryable = true;
 }
 
-/**
- * The disk (or a quota) is full: nothing was changed by the write that failed, and
- * the same request can succeed once space is freed (HTTP 503 disk_full, retryable).
- */
-export class DiskFullError extends Error {
-  override name = "DiskFullError";
-  constructor(
-    /** What was being written, e.g. "appending 4096 bytes to .../00000000000000000000.log". */
-    readonly operation: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`no space left on device while ${operation}`, options);
-  }
-}
-
-/** ENOSPC (disk full) or EDQUOT (quota exceeded), as the OS reports it, or already wrapped. */
-export function isDiskFull(error: unknown): boolean {
-  if (error instanceof DiskFullError) return true;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-
-/** Runs a write; a full disk becomes a DiskFullError naming the operation, anything else passes. */
-export function whileWriting<T>(operation: () => string, write: () => T): T {
-  try {
-    return write();
-  } catch (error) {
-    if (isDiskFull(error) && !(error instanceof DiskFullError)) throw new DiskFullError(operation(), { cause: error });
-    throw error;
-  }
-}
+export { DiskFullError, isDiskFull, whileWriting } from "../files/disk-full.ts";
