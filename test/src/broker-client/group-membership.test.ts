@@ -106,6 +106,26 @@ describe("GroupMembership", () => {
     expect(overlaps).toEqual([]);
   }, 20_000);
 
+  test("a revocation that takes longer than the session keeps the member alive: heartbeats go on meanwhile", async () => {
+    const broker = await brokerWithTopic(2);
+    const slow = member(broker, "slow", { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 200, revokeDelayMs: 2_500 });
+    await slow.membership.start();
+    const memberId = slow.membership.memberId;
+    const other = member(broker, "other", { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 200 });
+    await other.membership.start();
+    await waitFor(
+      () => other.membership.assigned().length === 1,
+      () => `other holds ${other.membership.assigned()}`,
+    );
+    // The slow member finished its revocation long after a session had passed, and was never evicted.
+    expect(slow.membership.memberId).toBe(memberId);
+    expect(slow.recorder.events.some((event) => event.startsWith("slow lost"))).toBe(false);
+    expect(slow.recorder.events.some((event) => event.startsWith("slow revoked(rebalance)"))).toBe(true);
+    expect(slow.errors).not.toContain("heartbeat");
+    const overlap = [...slow.recorder.held].filter((key) => other.recorder.held.has(key));
+    expect(overlap).toEqual([]);
+  }, 20_000);
+
   test("liveness counts from when the last successful heartbeat was sent, not when its answer came", async () => {
     const broker = await brokerWithTopic(1);
     // Each read of the clock is a second later: a member reading it after the answer would think itself younger.
