@@ -5,7 +5,12 @@ import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
-import { startCollector, waitReady, waitUntil } from "../services/collector/collector-process.ts";
+import {
+  type CollectorProcess,
+  startCollector,
+  waitReady,
+  waitUntil,
+} from "../services/collector/collector-process.ts";
 import {
   createTopic,
   duplicateCount,
@@ -106,14 +111,18 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
       COLLECTOR_SESSION_TIMEOUT_MS: "1000",
       COLLECTOR_INSERTS_IN_FLIGHT_MAX: "1",
     };
-    const collector = (extra: Record<string, string>) =>
-      startCollector({
+    const started: CollectorProcess[] = [];
+    const collector = async (extra: Record<string, string>) => {
+      const child = await startCollector({
         brokerUrl: broker.url,
         clickhouseUrl: clickhouse.url,
         clickhousePassword: clickhouse.password,
         database,
         env: { ...env, ...extra },
       });
+      started.push(child);
+      return child;
+    };
     try {
       const first = await collector({ COLLECTOR_BATCH_ROWS_MAX: "400" });
       await waitUntil(
@@ -154,6 +163,8 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
         expect(await survivor.stop()).toBe(0);
       }
     } finally {
+      // Also when the test failed: no collector outlives it.
+      await Promise.all(started.map((child) => child.stop()));
       await client.close();
     }
   }, 90_000);
@@ -224,8 +235,9 @@ test("rewinds to random offsets, many times, under load: nothing stored twice, n
       },
     });
   let rewinds = 0;
+  let collectors: CollectorProcess[] = [];
   try {
-    let collectors = await Promise.all([0, 1].map((index) => start(0, index)));
+    collectors = await Promise.all([0, 1].map((index) => start(0, index)));
     for (let round = 1; round <= 12; round += 1) {
       await Bun.sleep(300 + Math.random() * 900);
       const signal = round % 3 === 0 ? "SIGTERM" : "SIGKILL";
@@ -270,6 +282,8 @@ test("rewinds to random offsets, many times, under load: nothing stored twice, n
   } finally {
     stopProducing.abort();
     await producing;
+    // Also when the test failed: no collector outlives it.
+    await Promise.all(collectors.map((collector) => collector.stop()));
     await client.close();
   }
 }, 180_000);
