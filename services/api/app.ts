@@ -3,11 +3,15 @@ import { Elysia } from "elysia";
 import { ping } from "../../src/clickhouse/ping.ts";
 import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
+import { refusalRecorder } from "../../src/http/refusal-log.ts";
+import { guardApp, type Refusal } from "../../src/http/route-guard.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
+import { type ApiAccess, apiScopes } from "./api-access.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
+import { readTokenCookie } from "./dashboard/read-token-cookie.ts";
 import { errorHandler } from "./error-handler.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
 import { StreamHub } from "./live/stream-hub.ts";
@@ -42,6 +46,8 @@ export interface ApiAppOptions {
   pipeline?: PipelineRoutesOptions;
   /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
   cursorKey?: Uint8Array;
+  /** Who may read (api-access.ts); every data route needs scope read unless it is open. */
+  access: ApiAccess;
 }
 
 /**
@@ -83,7 +89,7 @@ export function createApiApp(options: ApiAppOptions) {
     name: "clickhouse",
     check: () => withTimeout(ping(options.clickhouse), limits.readyTimeoutMs),
   };
-  return new Elysia({ name: "api" })
+  const app = new Elysia({ name: "api" })
     .use(observer.plugin)
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
     .use(openApiPlugin())
@@ -96,6 +102,25 @@ export function createApiApp(options: ApiAppOptions) {
     .use(fleetRoutes(context, readFleet))
     .use(streamRoutes(context, { hub, feeds, datapointsAvailable: options.live !== undefined }))
     .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)));
+  guardApp(app, {
+    realm: "api",
+    tokens: options.access.tokens,
+    openScopes: options.access.readOpen ? apiScopes : [],
+    tokenCookie: readTokenCookie,
+    refuse: (refusal, request) => refusalResponse(refusal, request, observer.requestId(request)),
+    onRefused: refusalRecorder(options.registry, options.logger),
+  });
+  return app;
+}
+
+/** A refusal in the API's error shape. */
+function refusalResponse(refusal: Refusal, request: Request, requestId: string): Response {
+  const message =
+    refusal.code === "not_found"
+      ? `No route ${request.method} ${new URL(request.url, "http://api").pathname}; the API is described at /swagger`
+      : refusal.message;
+  const body = { error: refusal.code, message, details: [], request_id: requestId };
+  return Response.json(body, { status: refusal.status, headers: { "x-request-id": requestId } });
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

@@ -4,6 +4,7 @@
  * every other service talks plain ClickHouse over HTTP in dev and tests.
  */
 import { hostname } from "node:os";
+import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
@@ -24,6 +25,7 @@ const config = loadConfigOrExit(EmbeddedClickHouseConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
 exitOnUncaught(logger);
+logConfig(logger, EmbeddedClickHouseConfig, config);
 const registry = createMetricsRegistry({ service, instanceId });
 
 const engine = await openEngineOrExit(

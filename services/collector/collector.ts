@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
@@ -15,6 +16,8 @@ import { StoredOffsetsGate } from "./stored-offsets-gate.ts";
 
 export interface CollectorOptions {
   config: CollectorConfig;
+  /** The broker and the token presented to it (from BROKER_URL, BROKER_TOKEN or BROKER_TOKEN_FILE). */
+  broker: BrokerConnection;
   instanceId: string;
   /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
   onFenced?: (error: unknown) => void;
@@ -41,12 +44,12 @@ export class Collector {
 
   static async start(options: CollectorOptions): Promise<Collector> {
     const { config, logger } = options;
-    const admin = new Admin({ brokerUrl: config.BROKER_URL });
+    const admin = new Admin(options.broker);
     const info = await admin.ensureTopic(config.COLLECTOR_TOPIC);
     const topic = { name: info.name, id: info.createdAtMs };
     await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
     const deadLetterProducer = await Producer.create({
-      brokerUrl: config.BROKER_URL,
+      ...options.broker,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
       // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
@@ -81,7 +84,7 @@ export class Collector {
       ...(options.afterInsert === undefined ? {} : { afterInsert: options.afterInsert }),
     });
     consumer = new Consumer({
-      brokerUrl: config.BROKER_URL,
+      ...options.broker,
       group: config.COLLECTOR_GROUP,
       topics: [config.COLLECTOR_TOPIC],
       clientId: options.instanceId,

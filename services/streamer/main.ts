@@ -5,7 +5,8 @@
  * flushes what was read, leaves the group (so the others take over at once) and
  * exits 0.
  */
-import { loadConfigOrExit } from "../../src/config/env.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { exitOnConfigError, loadConfigOrExit } from "../../src/config/env.ts";
 import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
@@ -16,6 +17,7 @@ const config = loadConfigOrExit(StreamerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "streamer", instanceId, level: config.LOG_LEVEL });
 exitOnUncaught(logger);
+logConfig(logger, StreamerConfig, config);
 
 const stopping = new AbortController();
 let streamer: RunningStreamer | undefined;
@@ -49,7 +51,9 @@ const onFenced = (error: unknown) => {
   logger.error({ err: error, instanceId }, "another process joined with this INSTANCE_ID: stopping");
   void shutdown.run("fenced by another process with the same INSTANCE_ID", 1);
 };
-streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal, onFenced });
+streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal, onFenced }).catch(
+  exitOnConfigError,
+);
 if (streamer !== undefined) {
   const complete = await streamer.sourceDone;
   if (config.STREAMER_MODE === "once" && !stopping.signal.aborted) {

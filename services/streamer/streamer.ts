@@ -1,13 +1,15 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
-import { createStreamerApp } from "./app.ts";
+import { createStreamerApp, openUploadTokens } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";
 import { runCsvLoop } from "./csv-loop.ts";
@@ -37,6 +39,11 @@ export interface StreamerDeps {
   signal: AbortSignal;
   /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
   onFenced?: (error: unknown) => void;
+}
+
+/** The deps once the settings are resolved: the broker and the token presented to it. */
+interface ResolvedDeps extends StreamerDeps {
+  broker: BrokerConnection;
 }
 
 export interface RunningStreamer {
@@ -72,8 +79,10 @@ const fileCheckIntervalMs = 5_000;
  * connects, joins the group and starts the source. Undefined when `signal` aborted
  * before the broker was reached.
  */
-export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer | undefined> {
-  const { config, logger, instanceId, signal } = deps;
+export async function startStreamer(options: StreamerDeps): Promise<RunningStreamer | undefined> {
+  const { config, logger, instanceId, signal } = options;
+  const broker = brokerConnectionOf(config, (problem) => logger.error({ problem }, "BROKER_TOKEN_FILE rejected"));
+  const deps: ResolvedDeps = { ...options, broker };
   const registry = createMetricsRegistry({ service: "streamer", instanceId });
   const metrics = new StreamerMetrics(registry);
   let uploadTarget: UploadTarget | undefined;
@@ -150,15 +159,18 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
 
 /** /health, /ready, /metrics, /swagger and the upload, served before the broker is reached. */
 function serveHttp(
-  deps: StreamerDeps,
+  deps: ResolvedDeps,
   registry: Registry,
   metrics: StreamerMetrics,
   live: { ownership: () => PartitionOwnership | undefined; uploadTarget: () => UploadTarget | undefined },
 ): { port: number; stop(): Promise<void> } {
   const { config, logger } = deps;
+  const uploadTokens = openUploadTokens(config, logger);
   const app = createStreamerApp({
     registry,
-    brokerUrl: config.BROKER_URL,
+    logger,
+    broker: deps.broker,
+    uploadTokens: uploadTokens.store,
     joined: () => live.ownership()?.joined === true,
     readyTimeoutMs,
     upload: {
@@ -188,12 +200,13 @@ function serveHttp(
   return {
     port,
     stop: async () => {
+      uploadTokens.stop();
       await server.stop();
     },
   };
 }
 
-interface LoopDeps extends StreamerDeps {
+interface LoopDeps extends ResolvedDeps {
   batchProducer: BatchProducer;
   producer: Producer;
   metrics: StreamerMetrics;
@@ -219,7 +232,7 @@ function scheduledLoopOf(deps: LoopDeps): ScheduledLoop | undefined {
     partitionCount: producer.partitionCount,
     rowsPerSecond: config.STREAMER_RATE_ROWS_PER_S,
     catchUpMsMax: config.STREAMER_CATCH_UP_MS_MAX,
-    io: new PartitionClient({ brokerUrl: config.BROKER_URL }),
+    io: new PartitionClient(deps.broker),
     topic: config.STREAMER_TOPIC,
     metrics,
     logger,
@@ -240,7 +253,7 @@ function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: S
   return new BatchProducer({ producer, metrics, limiter, chunkRowsMax, clock: Date.now, sleep: (ms) => Bun.sleep(ms) });
 }
 
-interface OwnershipDeps extends StreamerDeps {
+interface OwnershipDeps extends ResolvedDeps {
   producer: Producer;
   metrics: StreamerMetrics;
   flush: () => Promise<void>;
@@ -250,7 +263,7 @@ interface OwnershipDeps extends StreamerDeps {
 function newOwnership(deps: OwnershipDeps): PartitionOwnership {
   const { config, logger, instanceId, producer, metrics, flush, loop } = deps;
   return new PartitionOwnership({
-    brokerUrl: config.BROKER_URL,
+    ...deps.broker,
     group: config.STREAMER_GROUP,
     topic: config.STREAMER_TOPIC,
     partitionCount: producer.partitionCount,
@@ -282,13 +295,13 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 }
 
 /** Ensures the topic and creates the producer, retrying while the broker is not reachable. */
-async function connect(deps: StreamerDeps & { metrics: StreamerMetrics }): Promise<Producer | undefined> {
+async function connect(deps: ResolvedDeps & { metrics: StreamerMetrics }): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
-  const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
+  const admin = new Admin({ ...deps.broker, requestTimeoutMs: readyTimeoutMs * 2 });
   const attempt = async () => {
     const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
     return await Producer.create({
-      brokerUrl: config.BROKER_URL,
+      ...deps.broker,
       topic: config.STREAMER_TOPIC,
       partitionCount: topic.partitions.length,
       batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,

@@ -1,3 +1,4 @@
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import type { TelemetryPoint } from "../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
@@ -30,10 +31,10 @@ export class ChaosLoad {
     private readonly rowsPerSecond: number,
   ) {}
 
-  static async start(brokerUrl: string, topic: string, rowsPerSecond: number): Promise<ChaosLoad> {
+  static async start(broker: BrokerConnection, topic: string, rowsPerSecond: number): Promise<ChaosLoad> {
     let load: ChaosLoad | undefined;
     const producer = await Producer.create({
-      brokerUrl,
+      ...broker,
       topic,
       lingerMs: 5,
       backoff: { backoffMsMin: 50, backoffMsMax: 1_000 },

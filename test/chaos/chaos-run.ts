@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { ChaosLoad } from "./chaos-load.ts";
 import { type ChaosStack, startChaosStack } from "./chaos-stack.ts";
@@ -93,7 +94,7 @@ async function runOn(
   const random = seeded(options.seed);
   const context: FaultContext = { stack, random, collectorGroup, topic };
   await waitFor("the first rows in ClickHouse", 60_000, async () => (await countRows(client)) > 0);
-  const load = await ChaosLoad.start(stack.brokerUrl, topic, options.loadRowsPerS);
+  const load = await ChaosLoad.start(brokerOf(stack), topic, options.loadRowsPerS);
   const lag = watchScheduleLag(stack);
   await Bun.sleep(3_000);
   const faults = await injectFaults(context, options);
@@ -106,8 +107,8 @@ async function runOn(
   await stack.stack.scale("streamer", 0);
   lag.stop();
   await waitDrained(stack, client);
-  const contents = await readTopic(stack.brokerUrl, topic);
-  const deadLetters = await dlqRecords(stack.brokerUrl);
+  const contents = await readTopic(brokerOf(stack), topic);
+  const deadLetters = await dlqRecords(brokerOf(stack));
   const figures = await reconcile({ client, topic, contents, acked: load.acked, deadLetters });
   return {
     mode: options.mode,
@@ -203,7 +204,7 @@ function watchScheduleLag(stack: ChaosStack): { stop(): void; maxMs(): number } 
 
 /** Until the collectors have taken in everything the topic holds. */
 async function waitDrained(stack: ChaosStack, client: ClickHouseClient): Promise<void> {
-  const admin = new Admin({ brokerUrl: stack.brokerUrl });
+  const admin = new Admin(brokerOf(stack));
   await waitFor("the collectors to catch up", 180_000, async () => {
     const detail = await admin.describeGroup(collectorGroup).catch(() => undefined);
     return detail !== undefined && detail.lag.totalLag === 0 && detail.state === "stable";
@@ -212,8 +213,8 @@ async function waitDrained(stack: ChaosStack, client: ClickHouseClient): Promise
   await countRows(client);
 }
 
-async function dlqRecords(brokerUrl: string): Promise<number> {
-  const info = await new Admin({ brokerUrl }).describeTopic("telemetry.dlq").catch(() => undefined);
+async function dlqRecords(broker: BrokerConnection): Promise<number> {
+  const info = await new Admin(broker).describeTopic("telemetry.dlq").catch(() => undefined);
   return info?.partitions.reduce((sum, entry) => sum + entry.highWatermark - entry.logStartOffset, 0) ?? 0;
 }
 
@@ -254,4 +255,9 @@ async function waitFor(what: string, timeoutMs: number, condition: () => Promise
 
 function seconds(sinceMs: number): number {
   return Math.round((performance.now() - sinceMs) / 100) / 10;
+}
+
+/** The stack's broker with its admin token, as the suite's own clients reach it. */
+function brokerOf(stack: ChaosStack): BrokerConnection {
+  return { brokerUrl: stack.brokerUrl, token: stack.brokerToken };
 }

@@ -33,6 +33,8 @@ export interface ChaosStack {
   stack: DevStack;
   supervisor: ProcessSupervisor;
   brokerUrl: string;
+  /** The dev stack's broker admin token (produce, consume and admin). */
+  brokerToken: string;
   clickhouseUrl: string;
   clickhousePassword: string;
   brokerDataDir: string;
@@ -66,6 +68,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     stack,
     supervisor,
     brokerUrl: `http://127.0.0.1:${plan.brokerPort}`,
+    brokerToken: plan.secrets.tokens.brokerAdmin,
     clickhouseUrl: `http://127.0.0.1:${plan.clickhousePort}`,
     clickhousePassword: plan.secrets.clickhousePassword,
     brokerDataDir,

@@ -125,7 +125,7 @@ const rewindOffsets: FaultKind = {
   available: () => true,
   inject: async (context) => {
     const { stack, random, collectorGroup, topic } = context;
-    const admin = new Admin({ brokerUrl: stack.brokerUrl, requestTimeoutMs: 10_000 });
+    const admin = new Admin({ brokerUrl: stack.brokerUrl, token: stack.brokerToken, requestTimeoutMs: 10_000 });
     const collectors = stack.names("collector").length;
     await stack.stack.scale("collector", 0);
     try {

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { decodeTelemetryRecord, scheduledRecordTag } from "../../src/telemetry/record-codec.ts";
 import { chaosIdentity, chaosUuidPrefix } from "./chaos-load.ts";
@@ -37,8 +38,8 @@ export interface Reconciliation {
 const fetchBytesMax = 8 * 1024 * 1024;
 const windowRecords = 20_000;
 
-export async function readTopic(brokerUrl: string, topic: string): Promise<TopicContents> {
-  const io = new PartitionClient({ brokerUrl, requestTimeoutMs: 60_000 });
+export async function readTopic(broker: BrokerConnection, topic: string): Promise<TopicContents> {
+  const io = new PartitionClient({ ...broker, requestTimeoutMs: 60_000 });
   const info = await io.describeTopic(topic);
   const contents: TopicContents = {
     highWatermarks: [],

@@ -15,6 +15,7 @@ import { BrokerClientError, BrokerHttp } from "../../src/broker-client/http-clie
 import { Producer } from "../../src/broker-client/producer.ts";
 import { startTestBroker, type TestBroker } from "../brokers/server/test-broker.ts";
 import { readAll } from "../src/broker-client/read-all.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 const mountPoint = mkdtempSync(join(tmpdir(), "exactly-disk-full-"));
 const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]).exitCode === 0;
@@ -58,12 +59,13 @@ test.skipIf(!mounted)(
   "a full disk: 503 disk_full with the reason everywhere, heartbeats go on, nothing acknowledged is lost",
   async () => {
     const url = broker!.url;
-    const http = new BrokerHttp({ brokerUrl: url });
+    const http = new BrokerHttp({ brokerUrl: url, token: testBrokerToken });
     const groups = new GroupClient(http, "full");
     const refused: string[] = [];
     const acked = new Set<string>();
     const producer = await Producer.create({
       brokerUrl: url,
+      token: testBrokerToken,
       topic: "full",
       createTopic: true,
       lingerMs: 2,
@@ -108,7 +110,7 @@ test.skipIf(!mounted)(
       expect(commit?.status).toBe(503);
       expect(commit?.code).toBe("disk_full");
       expect(commit?.retryable).toBe(true);
-      const create = await errorOf(new Admin({ brokerUrl: url }).createTopic("more", 4));
+      const create = await errorOf(new Admin({ brokerUrl: url, token: testBrokerToken }).createTopic("more", 4));
       expect(create?.status).toBe(503);
       expect(create?.code).toBe("disk_full");
       const beatsBefore = heartbeats;

@@ -21,6 +21,7 @@ import {
 } from "../services/collector/telemetry-fixture.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 /** Silent members are looked for often, so a killed collector's partitions free up soon after its session. */
 const brokerEnv = { BROKER_GROUP_EVICTION_CHECK_MS: "100" };
@@ -53,7 +54,7 @@ function clientFor(database: string): ClickHouseClient {
 
 /** Until no member of the group is left (a killed collector times out after its session). */
 async function waitGroupEmpty(group: string): Promise<void> {
-  const admin = new Admin({ brokerUrl: broker.url });
+  const admin = new Admin({ brokerUrl: broker.url, token: testBrokerToken });
   const members = async () => {
     const described = await admin.describeGroup(group).catch((error: { status?: number }) => {
       if (error.status === 404) return { members: [] };
@@ -139,7 +140,7 @@ for (const loss of ["announced ranges deleted", "dedup tokens forgotten"] as con
       expect(stored).toBeLessThan(12_000);
       await waitGroupEmpty(group);
       // Back to the start, into the middle of an insert, to an early offset; each below the commit (about 1,000).
-      await new Admin({ brokerUrl: broker.url }).resetGroupOffsets(group, {
+      await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).resetGroupOffsets(group, {
         topic,
         offsets: [0, 3, 700, 0].map((offset, partition) => ({ partition, offset })),
       });
@@ -216,7 +217,7 @@ test("rewinds to random offsets, many times, under load: nothing stored twice, n
   const partitions = 4;
   await createTopic(broker.url, topic, partitions);
   const client = clientFor(database);
-  const admin = new Admin({ brokerUrl: broker.url });
+  const admin = new Admin({ brokerUrl: broker.url, token: testBrokerToken });
   const stopProducing = new AbortController();
   const producing = steadyProducer(topic, stopProducing.signal);
   const rowsMaxChoices = ["150", "400", "1000"];

@@ -19,6 +19,7 @@ import {
 } from "../services/collector/telemetry-fixture.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -54,7 +55,7 @@ function collector(instance: string): Promise<CollectorProcess> {
   });
 }
 
-const describeGroup = () => new Admin({ brokerUrl: broker.url }).describeGroup(group);
+const describeGroup = () => new Admin({ brokerUrl: broker.url, token: testBrokerToken }).describeGroup(group);
 const partitionsOf = (detail: GroupDetail, instance: string) =>
   detail.members.find((member) => member.instanceId === instance)?.assignment[0]?.partitions ?? [];
 

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { type FleetFilter, fleetLatest } from "../../../src/clickhouse/fleet-latest.ts";
 import { metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, type FleetSnapshot } from "../api-models.ts";
+import { errorResponses, type FleetSnapshot, readAccess } from "../api-models.ts";
 import { fleetSnapshot } from "../fleet-snapshot.ts";
 import { KeyedSharedRead } from "../keyed-shared-read.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
@@ -124,10 +124,12 @@ export function fleetRoutes(context: ApiContext, readFleet: FleetReader) {
         response: {
           200: "FleetSnapshot",
           400: errorResponses[400],
+          401: errorResponses[401],
           500: errorResponses[500],
           503: errorResponses[503],
         },
         detail: {
+          ...readAccess,
           tags: ["fleet"],
           summary: "The latest values of every GPU that matches a filter",
           description:

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import { gpusPageLimitMax, latestValues, listGpus } from "../../../src/clickhouse/gpu-queries.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, Gpu, type GpuDetail, GpuPage } from "../api-models.ts";
+import { errorResponses, Gpu, type GpuDetail, GpuPage, readAccess } from "../api-models.ts";
 import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { gpuIdLengthMax } from "../gpu-id.ts";
 import { gpuFromRow, lookupGpu } from "../gpu-lookup.ts";
@@ -70,8 +70,15 @@ export function gpuRoutes(context: ApiContext) {
       {
         ...jsonRoute,
         query: GpuListQuery,
-        response: { 200: "GpuPage", 400: errorResponses[400], 500: errorResponses[500], 503: errorResponses[503] },
+        response: {
+          200: "GpuPage",
+          400: errorResponses[400],
+          401: errorResponses[401],
+          500: errorResponses[500],
+          503: errorResponses[503],
+        },
         detail: {
+          ...readAccess,
           tags: ["gpus"],
           summary: "List GPUs with telemetry",
           description:
@@ -103,6 +110,7 @@ export function gpuRoutes(context: ApiContext) {
         params: GpuParams,
         response: { 200: "GpuDetail", ...errorResponses },
         detail: {
+          ...readAccess,
           tags: ["gpus"],
           summary: "One GPU with its latest value per metric",
           description: "`{id}` is the GPU UUID, or `hostname:index` for the GPU last seen at that index of that host.",

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { type SummaryRow, summary } from "../../../src/clickhouse/telemetry-summary.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, type TelemetrySummary } from "../api-models.ts";
+import { errorResponses, readAccess, type TelemetrySummary } from "../api-models.ts";
 import { ApiError } from "../errors.ts";
 import { lookupGpu } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
@@ -71,6 +71,7 @@ export function summaryRoutes(context: ApiContext) {
       query: SummaryQuery,
       response: { 200: "TelemetrySummary", ...errorResponses },
       detail: {
+        ...readAccess,
         tags: ["telemetry"],
         summary: "A GPU's downsampled series",
         description:

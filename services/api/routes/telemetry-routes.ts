@@ -15,7 +15,7 @@ import {
 } from "../../../src/clickhouse/telemetry-page.ts";
 import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
+import { errorResponses, readAccess, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
 import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
@@ -116,6 +116,7 @@ export function telemetryRoutes(context: ApiContext) {
       query: TelemetryQuery,
       response: { 200: "TelemetryPage", ...errorResponses },
       detail: {
+        ...readAccess,
         tags: ["telemetry"],
         summary: "A GPU's datapoints in a time window",
         description:
