@@ -11,7 +11,7 @@ export interface StackPlan {
   apiPort: number;
   streamerPortBase: number;
   collectorPortBase: number;
-  /** Rows/s of each streamer; 0 = unlimited. */
+  /** Rows/s of the stream, shared by the streamers; 0 = unlimited. */
   streamerRateRowsPerS: number;
   /** The CSV the streamers replay (absolute), unless `exporterUrls` are given. */
   csvPath: string;

@@ -1,5 +1,6 @@
 import type { Producer } from "../../src/broker-client/producer.ts";
 import { partitionForKey } from "../../src/broker-protocol/partitioner.ts";
+import { scheduledRecordTag } from "../../src/telemetry/record-codec.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { RecordStamper } from "./record-stamper.ts";
 import type { RateLimiter } from "./sources/rate-limiter.ts";
@@ -96,17 +97,17 @@ export class BatchProducer {
 
   /**
    * Sends every row of a batch scraped from a target this streamer claimed
-   * (target-claims.ts), rate-limited, while the group session is live. Rows are not
-   * checked against partition flags: a hand-over waits for the scrape to finish before
-   * it lets the target go, so the whole scrape goes out from its one owner.
+   * (target-claims.ts) while the group session is live, stamped with the time it is sent.
+   * Not rate-limited: live samples come at the exporters' pace. Rows are not checked
+   * against partition flags: a hand-over waits for the scrape to finish before it lets
+   * the target go, so the whole scrape goes out from its one owner.
    */
   async produceScraped(batch: RowBatch, ownership: OwnershipView): Promise<number> {
     const startedAt = performance.now();
-    const { producer, clock, limiter, chunkRowsMax } = this.options;
+    const { producer, clock, chunkRowsMax } = this.options;
     let produced = 0;
     for (let start = batch.start; start < batch.end; start += chunkRowsMax) {
       const end = Math.min(start + chunkRowsMax, batch.end);
-      await limiter.acquire(end - start, this.options.sleep);
       const nowMs = clock();
       if (!ownership.live(nowMs)) break;
       for (let index = start; index < end; index += 1) {
@@ -118,6 +119,26 @@ export class BatchProducer {
     }
     this.observe(batch, produced, startedAt);
     return produced;
+  }
+
+  /**
+   * Sends one row of the schedule stamped `tsMs`, unless `owned()` turned false while
+   * a flush paused sends (a revocation clears ownership, then flushes). True when sent.
+   */
+  async sendRow(key: string, tail: Uint8Array, tsMs: number, owned: () => boolean): Promise<boolean> {
+    if (this.pausedUntil !== undefined) await this.pausedUntil;
+    if (!owned()) return false;
+    await this.options.producer.send({
+      key,
+      value: this.stamper.stamp(tsMs, tail, scheduledRecordTag),
+      timestampMs: tsMs,
+    });
+    return true;
+  }
+
+  /** The producer's partition of a key (the same hash), remembered per key. */
+  partitionForKey(key: string): number {
+    return this.partitionOf(key);
   }
 
   /** Sends every row of the batch (no ownership filter, no rate limit). */

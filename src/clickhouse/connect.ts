@@ -32,6 +32,7 @@ export async function openTelemetryStore(options: OpenTelemetryStoreOptions): Pr
     username: config.CLICKHOUSE_USER,
     password: config.CLICKHOUSE_PASSWORD,
     requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+    ...(options.log === undefined ? {} : { logger: options.log }),
   };
   if (config.CLICKHOUSE_MIGRATE_ON_START) await applyMigrations(options, connection);
   else await checkSchema(options, connection);

@@ -13,6 +13,7 @@ import {
   recordColumns,
   recordFormatTag,
   recordRow,
+  scheduledRecordTag,
   stampRecord,
 } from "../../../src/telemetry/record-codec.ts";
 
@@ -61,6 +62,18 @@ describe("encodeTelemetryRecord", () => {
     const record = encodeTelemetryRecord(point());
     expect(record[0]).toBe(recordFormatTag);
     expect(new DataView(record.buffer, record.byteOffset + 1, 8).getBigInt64(0, true)).toBe(1_763_790_000_123n);
+  });
+
+  test("a record of the loop's schedule differs only by its tag: same point, same row", () => {
+    const plain = encodeTelemetryRecord(point());
+    const scheduled = plain.slice();
+    scheduled[0] = scheduledRecordTag;
+    expect(decodeTelemetryRecord(scheduled)).toEqual({ ok: true, point: point() });
+    expect(checkTelemetryRecord(scheduled)).toEqual({ ok: true });
+    expect(recordRow(scheduled)).toEqual(recordRow(plain));
+    const unknown = plain.slice();
+    unknown[0] = 0x03;
+    expect(decodeTelemetryRecord(unknown)).toMatchObject({ ok: false, reason: "unknown_shape" });
   });
 
   test("round trips plain and awkward points", () => {
