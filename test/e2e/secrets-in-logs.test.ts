@@ -160,7 +160,14 @@ describe("secrets never reach a log line", () => {
     expect(await stack?.exited).toBe(0);
 
     const logFiles = readdirSync(join(dataDir, "logs"));
-    expect(logFiles.sort()).toEqual(["api.log", "broker.log", "clickhouse.log", "collector-1.log", "streamer-1.log"]);
+    expect(logFiles.sort()).toEqual([
+      "api.log",
+      "broker.log",
+      "clickhouse.log",
+      "collector-1.log",
+      "migrate.log",
+      "streamer-1.log",
+    ]);
     const lines = [
       ...output.map((line) => ({ file: "dev stack", line })),
       ...logFiles.flatMap((file) =>
