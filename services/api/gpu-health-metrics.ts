@@ -54,11 +54,11 @@ interface Snapshot {
 }
 
 export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
-  const registers = [options.registry];
   let errorCount = 0;
   const snapshots = new SnapshotCache(options, () => {
     errorCount += 1;
   });
+  const registers = [options.registry];
   new Counter({
     name: "telemetry_gpu_health_errors_total",
     help: "failed reads of the GPU alert signals from ClickHouse (the last answer is served meanwhile)",
@@ -70,6 +70,23 @@ export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
       this.inc(errorCount);
     },
   });
+  registerValueGauges(registers, snapshots, options.staleMs);
+  registerThrottleGauge(registers, snapshots, options.staleMs);
+  new Gauge({
+    name: "telemetry_data_freshness_seconds",
+    help: "age of the newest datapoint in ClickHouse (now minus its processing time); grows when the pipeline stalls",
+    registers,
+    async collect() {
+      const { rows, atMs } = await snapshots.get();
+      let newestMs = 0;
+      for (const row of rows) newestMs = Math.max(newestMs, row.last_seen_ms);
+      if (newestMs > 0) this.set(Math.max(0, (atMs - newestMs) / 1000));
+    },
+  });
+}
+
+/** Each reporting GPU's temperature, and its XID while not 0. */
+function registerValueGauges(registers: Registry[], snapshots: SnapshotCache, staleMs: number): void {
   new Gauge<GpuLabel>({
     name: "telemetry_gpu_temperature_celsius",
     help: "each GPU's latest temperature (DCGM_FI_DEV_GPU_TEMP), while it reports",
@@ -79,7 +96,7 @@ export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
       this.reset();
       const { rows, atMs } = await snapshots.get();
       for (const row of rows) {
-        const temperature = freshValue(row, temperatureMetric, atMs - options.staleMs);
+        const temperature = freshValue(row, temperatureMetric, atMs - staleMs);
         if (temperature !== undefined) this.set(labelsOf(row), temperature);
       }
     },
@@ -93,11 +110,14 @@ export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
       this.reset();
       const { rows, atMs } = await snapshots.get();
       for (const row of rows) {
-        const xid = freshValue(row, xidMetric, atMs - options.staleMs);
+        const xid = freshValue(row, xidMetric, atMs - staleMs);
         if (xid !== undefined && xid !== 0) this.set(labelsOf(row), xid);
       }
     },
   });
+}
+
+function registerThrottleGauge(registers: Registry[], snapshots: SnapshotCache, staleMs: number): void {
   new Gauge<GpuLabel | "reason">({
     name: "telemetry_gpu_throttled",
     help: "1 while a GPU's latest clock event reasons hold a throttle cause (thermal, power, hardware_slowdown)",
@@ -107,22 +127,11 @@ export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
       this.reset();
       const { rows, atMs } = await snapshots.get();
       for (const row of rows) {
-        const bits = reasonBits(row, atMs - options.staleMs);
+        const bits = reasonBits(row, atMs - staleMs);
         for (const [reason, mask] of Object.entries(throttleReasonBits)) {
           if ((bits & mask) !== 0) this.set({ ...labelsOf(row), reason }, 1);
         }
       }
-    },
-  });
-  new Gauge({
-    name: "telemetry_data_freshness_seconds",
-    help: "age of the newest datapoint in ClickHouse (now minus its processing time); grows when the pipeline stalls",
-    registers,
-    async collect() {
-      const { rows, atMs } = await snapshots.get();
-      let newestMs = 0;
-      for (const row of rows) newestMs = Math.max(newestMs, row.last_seen_ms);
-      if (newestMs > 0) this.set(Math.max(0, (atMs - newestMs) / 1000));
     },
   });
 }

@@ -32,8 +32,9 @@ export interface ExporterLoopOptions {
   concurrencyMax: number;
 }
 
-/** Intervals the loop runs at most: a named bound no real run reaches. */
+/** Intervals the loop runs, and scrapes one worker makes, at most: named bounds no real run reaches. */
 export const ticksMax = Number.MAX_SAFE_INTEGER;
+export const scrapesPerWorkerMax = Number.MAX_SAFE_INTEGER;
 
 export class ExporterLoop {
   private queue: ExporterTarget[] = [];
@@ -99,7 +100,7 @@ export class ExporterLoop {
 
   private async work(): Promise<void> {
     const { signal } = this.options;
-    while (!signal.aborted) {
+    for (let step = 0; step < scrapesPerWorkerMax && !signal.aborted; step += 1) {
       const target = this.queue.shift();
       if (target === undefined) {
         await new Promise<void>((resolve) => this.sleepers.add(resolve));
