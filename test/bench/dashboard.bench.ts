@@ -158,7 +158,7 @@ async function measureStreams(stack: PipelineStack) {
     const figures = await apiFigures(stack.apiUrl).catch(() => undefined);
     rssPeakBytes = Math.max(rssPeakBytes, figures?.rssBytes ?? 0);
     const page = await (await fetch(`${stack.apiUrl}/metrics`)).text();
-    const line = page.split("\n").find((candidate) => candidate.startsWith('api_streams_open{kind="datapoints"'));
+    const line = page.split("\n").find((candidate) => candidate.startsWith('api_open_streams{kind="datapoints"'));
     open = Math.max(open, Number(line?.split(" ").at(-1) ?? 0));
   }, 1_000);
   const reports = await Promise.all(

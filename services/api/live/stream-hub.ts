@@ -44,7 +44,7 @@ export class StreamHub {
     const registers = [options.registry];
     const hub = this;
     new Gauge({
-      name: "api_streams_open",
+      name: "api_open_streams",
       help: "server-sent event streams open, by kind",
       labelNames: ["kind"],
       registers,

@@ -245,7 +245,7 @@ describe("telemetry page cache", () => {
   const cacheCount = async (result: string) => {
     const text = await fixture.registry.metrics();
     return Number(
-      new RegExp(`api_telemetry_page_cache_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0,
+      new RegExp(`api_telemetry_page_cache_lookups_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0,
     );
   };
 
