@@ -3,6 +3,7 @@ import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
 import { rollupMigration } from "./0003-rollup-1m.ts";
 import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
 import { gpuWorkloadMigration } from "./0005-gpu-workload.ts";
+import { migInstancesMigration } from "./0006-mig-instances.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   rollupMigration,
   minuteFanoutMigration,
   gpuWorkloadMigration,
+  migInstancesMigration,
 ]);
