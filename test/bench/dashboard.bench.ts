@@ -259,6 +259,7 @@ async function withUncachedApi<T>(stack: PipelineStack, run: (apiUrl: string) =>
     env: {
       ...process.env,
       CLICKHOUSE_URL: `http://127.0.0.1:${stack.plan.clickhousePort}`,
+      CLICKHOUSE_PASSWORD: stack.plan.secrets.clickhousePassword,
       API_HOST: "127.0.0.1",
       API_PORT: String(port),
       API_LIST_CACHE_TTL_MS: "0",
