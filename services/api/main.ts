@@ -93,7 +93,7 @@ const tail =
         clock: wallMs,
         logger: logger.child({ component: "live-tail" }),
         registry,
-        onArrived: (rows) => hub.publish(rows),
+        onArrived: (rows) => hub.publishArrived(rows),
       });
 const monitor = new PipelineMonitor({
   http: broker,

@@ -1,20 +1,24 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
+import { type WorkloadFilter, workloadFields, workloadParams } from "./workload-filter.ts";
 
 export const telemetryPageLimitMax = 10_000;
 export const metricsFilterCountMax = 64;
 
 /**
- * One datapoint as the API serves it. Pages are in the total order
- * (ts, metric, source_ts, value), ascending or descending. Two rows equal in all four
- * fields cannot be told apart by a client; they are not collapsed (each was a record),
- * and the cursor counts how many of them it has passed (`skip`).
+ * One datapoint as the API serves it, with the Kubernetes workload it was measured for.
+ * Pages are in the total order (ts, metric, source_ts, value), ascending or descending.
+ * Two rows equal in all four fields are not collapsed (each was a record), and the
+ * cursor counts how many of them it has passed (`skip`).
  */
 export const TelemetryPointRow = Type.Object({
   ts_ms: Type.Integer(),
   metric: Type.String(),
   value: Type.Number(),
   source_ts_ms: Type.Integer(),
+  namespace: Type.String(),
+  pod: Type.String(),
+  container: Type.String(),
 });
 export type TelemetryPointRow = Static<typeof TelemetryPointRow>;
 
@@ -30,6 +34,10 @@ export type TelemetryCursor = Static<typeof TelemetryCursor>;
 
 export interface TelemetryPageOptions {
   uuid: string;
+  /** The MIG instance (GPU_I_ID) whose datapoints to read; empty or absent: the GPU's own. */
+  gpuInstance?: string | undefined;
+  /** Only datapoints measured for this workload (exact values; empty means none). */
+  workload?: WorkloadFilter | undefined;
   /** Inclusive bounds, UTC epoch milliseconds. */
   startMs: number;
   endMs: number;
@@ -88,10 +96,14 @@ function pageSql(options: TelemetryPageOptions): string {
   const from = options.order === "asc" ? ">=" : "<=";
   const conditions = [
     "uuid = {uuid:String}",
+    "gpu_instance = {gpu_instance:String}",
     "ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
     "ts <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
   ];
   if (options.metrics !== undefined) conditions.push("has({metrics:Array(String)}, metric)");
+  for (const field of workloadFields) {
+    if (options.workload?.[field] !== undefined) conditions.push(`${field} = {${field}:String}`);
+  }
   if (options.after !== undefined) {
     // The ts condition alone lets the primary key skip granules; the tuple is the exact keyset.
     conditions.push(`ts ${from} fromUnixTimestamp64Milli({after_ts_ms:Int64}, 'UTC')`);
@@ -104,7 +116,10 @@ function pageSql(options: TelemetryPageOptions): string {
     toUnixTimestamp64Milli(ts) AS ts_ms,
     metric,
     value,
-    toUnixTimestamp64Milli(source_ts) AS source_ts_ms
+    toUnixTimestamp64Milli(source_ts) AS source_ts_ms,
+    namespace,
+    pod,
+    container
 FROM datapoints
 WHERE ${conditions.join("\n  AND ")}
 ORDER BY ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
@@ -124,6 +139,8 @@ const pageSettings = "use_uncompressed_cache = 1, max_threads = 1";
 function pageParams(options: TelemetryPageOptions): Record<string, unknown> {
   return {
     uuid: options.uuid,
+    gpu_instance: options.gpuInstance ?? "",
+    ...workloadParams(options.workload ?? {}),
     start_ms: options.startMs,
     end_ms: options.endMs,
     metrics: options.metrics ?? [],

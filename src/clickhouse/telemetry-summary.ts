@@ -24,6 +24,8 @@ export type SummaryRow = Static<typeof SummaryRow>;
 
 export interface SummaryOptions {
   uuid: string;
+  /** The MIG instance (GPU_I_ID) to summarize; empty or absent: the GPU's own datapoints. */
+  gpuInstance?: string | undefined;
   startMs: number;
   endMs: number;
   stepSeconds: number;
@@ -108,6 +110,7 @@ export async function summary(client: ClickHouseClient, options: SummaryOptions)
     sql: plan.source === "rollup" ? rollupSql(options) : rawSql(options),
     params: {
       uuid: options.uuid,
+      gpu_instance: options.gpuInstance ?? "",
       step_s: options.stepSeconds,
       first_ms: plan.firstBucketMs,
       end_exclusive_ms: plan.endExclusiveMs,
@@ -131,7 +134,7 @@ function rawSql(options: SummaryOptions): string {
     ${aggregateSql.raw[options.agg]} AS value,
     count() AS samples
 FROM datapoints
-WHERE uuid = {uuid:String}
+WHERE uuid = {uuid:String} AND gpu_instance = {gpu_instance:String}
   AND ts >= fromUnixTimestamp64Milli({first_ms:Int64}, 'UTC')
   AND ts < fromUnixTimestamp64Milli({end_exclusive_ms:Int64}, 'UTC')${metricFilter(options)}
 GROUP BY metric, bucket_ms
@@ -146,7 +149,7 @@ function rollupSql(options: SummaryOptions): string {
     ${aggregateSql.rollup[options.agg]} AS value,
     sum(value_count) AS samples
 FROM datapoints_1m
-WHERE uuid = {uuid:String}
+WHERE uuid = {uuid:String} AND gpu_instance = {gpu_instance:String}
   AND minute >= toDateTime(intDiv({first_ms:Int64}, 1000), 'UTC')
   AND minute < toDateTime(intDiv({end_exclusive_ms:Int64}, 1000), 'UTC')${metricFilter(options)}
 GROUP BY metric, bucket_ms
