@@ -91,6 +91,18 @@ export const ApiConfig = Type.Composite([
       maximum: 86_400,
       description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
     }),
+    API_EXPORT_ROWS_MAX: Setting.integer({
+      default: 1_000_000,
+      minimum: 10_000,
+      maximum: 100_000_000,
+      description:
+        "datapoints one NDJSON or CSV export of a telemetry window streams at most (a larger window without `limit` is a 400)",
+    }),
+    API_CORS_ORIGINS: Setting.string({
+      default: "",
+      description:
+        "browser origins allowed to call the API from another site, comma-separated (e.g. https://grafana.example.com), or * for any; empty: none (no CORS headers)",
+    }),
     BROKER_URL: Type.String({
       default: "http://127.0.0.1:9092",
       pattern: "^(https?://[^\\s/]+(/.*)?)?$",

@@ -67,6 +67,7 @@ const limits = {
   fleetStaleAfterMs: config.API_FLEET_STALE_AFTER_S * 1_000,
   streamsMax: config.API_STREAMS_MAX,
   streamBufferBytesMax: config.API_STREAM_BUFFER_BYTES_MAX,
+  exportRowsMax: config.API_EXPORT_ROWS_MAX,
 };
 const hub = new StreamHub({
   streamsMax: limits.streamsMax,

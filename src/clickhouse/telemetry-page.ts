@@ -91,9 +91,26 @@ export function finishTelemetryPage(
   return { rows, next: nextCursor(rows, after) };
 }
 
-function pageSql(options: TelemetryPageOptions): string {
-  const direction = options.order === "asc" ? "ASC" : "DESC";
-  const from = options.order === "asc" ? ">=" : "<=";
+/**
+ * How many datapoints a window holds for these filters (the cursor aside): what an
+ * export checks against its bound before it starts.
+ */
+export async function telemetryRowCount(client: RowsClient, options: TelemetryPageOptions): Promise<number> {
+  assertPageOptions(options);
+  const rows = await queryRows(client, {
+    name: "telemetry row count",
+    sql: `SELECT count() AS n FROM datapoints WHERE ${windowConditions(options).join("\n  AND ")}`,
+    params: pageParams(options),
+    row: CountRow,
+    rowsMax: 1,
+  });
+  return rows[0]?.n ?? 0;
+}
+
+const CountRow = Type.Object({ n: Type.Integer({ minimum: 0 }) });
+
+/** The GPU or instance, the window and the filters; the cursor's keyset comes on top. */
+function windowConditions(options: TelemetryPageOptions): string[] {
   const conditions = [
     "uuid = {uuid:String}",
     "gpu_instance = {gpu_instance:String}",
@@ -104,6 +121,13 @@ function pageSql(options: TelemetryPageOptions): string {
   for (const field of workloadFields) {
     if (options.workload?.[field] !== undefined) conditions.push(`${field} = {${field}:String}`);
   }
+  return conditions;
+}
+
+function pageSql(options: TelemetryPageOptions): string {
+  const direction = options.order === "asc" ? "ASC" : "DESC";
+  const from = options.order === "asc" ? ">=" : "<=";
+  const conditions = windowConditions(options);
   if (options.after !== undefined) {
     // The ts condition alone lets the primary key skip granules; the tuple is the exact keyset.
     conditions.push(`ts ${from} fromUnixTimestamp64Milli({after_ts_ms:Int64}, 'UTC')`);

@@ -44,8 +44,7 @@ export function catalogRoutes(context: ApiContext) {
       async () => {
         const body = await metricsCache.get("metrics", async () => {
           const withData = await context.queries.run(() => metricsWithData(context.clickhouse));
-          const items = metricCatalog.map((metric) => ({ ...metric, has_data: withData.has(metric.name) }));
-          return metricListJson.serialize({ items });
+          return metricListJson.serialize({ items: metricList(withData) });
         });
         return jsonResponse(body);
       },
@@ -54,10 +53,23 @@ export function catalogRoutes(context: ApiContext) {
         response: { 200: "MetricList", ...serverErrors },
         detail: {
           tags: ["metrics"],
-          summary: "The DCGM metric catalog",
+          summary: "The DCGM metric catalog and the metrics stored",
           description:
-            "Every metric the API knows (valid `metric` values), with unit, kind, description and whether any GPU has data.",
+            "The catalog's metrics (dcgm-exporter's defaults, with unit, kind and description) and every other metric " +
+            "any GPU has reported, by name, each saying whether it has data. Any DCGM_FI_* name is a valid `metric` " +
+            "filter; the catalog only supplies units and descriptions where it knows them.",
         },
       },
     );
+}
+
+/** The catalog in its order, then what else is stored (unit and description unknown), by name. */
+export function metricList(withData: ReadonlySet<string>): MetricList["items"] {
+  const catalog = metricCatalog.map((metric) => ({ ...metric, in_catalog: true, has_data: withData.has(metric.name) }));
+  const known = new Set(metricCatalog.map((metric) => metric.name));
+  const others = [...withData]
+    .filter((name) => !known.has(name))
+    .sort()
+    .map((name) => ({ name, unit: "", kind: "unknown" as const, description: "", in_catalog: false, has_data: true }));
+  return [...catalog, ...others];
 }

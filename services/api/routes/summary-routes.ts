@@ -4,7 +4,7 @@ import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type TelemetrySummary } from "../api-models.ts";
 import { ApiError } from "../errors.ts";
-import { lookupGpu } from "../gpu-lookup.ts";
+import { lookupSeries } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
 import { resolveTimeWindow, type TimeWindow } from "../time-window.ts";
@@ -43,20 +43,21 @@ export function summaryRoutes(context: ApiContext) {
         windowMsMax: context.limits.summaryWindowMsMax,
       });
       assertBucketCount(window, step, context.limits.summaryBucketsMax);
-      const { gpu, result } = await context.queries.run(async () => {
-        const gpu = await lookupGpu(context.clickhouse, params.id);
+      const { series, result } = await context.queries.run(async () => {
+        const series = await lookupSeries(context.clickhouse, params.id);
         const result = await summary(context.clickhouse, {
-          uuid: gpu.uuid,
+          uuid: series.gpu.uuid,
+          gpuInstance: series.instance?.gpu_instance,
           startMs: window.startMs,
           endMs: window.endMs,
           stepSeconds: summarySteps[step],
           agg,
           metrics: metrics.length === 0 ? undefined : metrics,
         });
-        return { gpu, result };
+        return { series, result };
       });
       return {
-        gpu: gpu.uuid,
+        gpu: series.id,
         step,
         agg,
         source: result.source,
@@ -72,7 +73,7 @@ export function summaryRoutes(context: ApiContext) {
       response: { 200: "TelemetrySummary", ...errorResponses },
       detail: {
         tags: ["telemetry"],
-        summary: "A GPU's downsampled series",
+        summary: "A GPU's (or MIG instance's) downsampled series",
         description:
           "Buckets are aligned to multiples of `step` since the epoch and whole: every bucket touching " +
           "[start_time, end_time] covers its full width. Buckets without data are omitted. " +
