@@ -103,8 +103,10 @@ export function telemetryRoutes(context: ApiContext) {
         description: "next_cursor of the previous page; repeat the other parameters",
       }),
     ),
+    // No default (UnionEnum's is its first value): without `format`, Accept decides.
     format: t.Optional(
       t.UnionEnum(["json", "ndjson", "csv"], {
+        default: undefined,
         description:
           "json: a page (default); ndjson or csv: the window streamed whole, one datapoint a line. " +
           "Without it, an Accept of application/x-ndjson or text/csv chooses the export.",
