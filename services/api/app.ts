@@ -6,6 +6,7 @@ import { opsRoutes } from "../../src/http/ops-routes.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { type CorsPolicy, corsPlugin } from "./cors.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { errorHandler } from "./error-handler.ts";
@@ -42,6 +43,8 @@ export interface ApiAppOptions {
   pipeline?: PipelineRoutesOptions;
   /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
   cursorKey?: Uint8Array;
+  /** Origins allowed to call the API from a browser on another site; default none (API_CORS_ORIGINS). */
+  cors?: CorsPolicy | undefined;
 }
 
 /**
@@ -84,6 +87,7 @@ export function createApiApp(options: ApiAppOptions) {
     check: () => withTimeout(ping(options.clickhouse), limits.readyTimeoutMs),
   };
   return new Elysia({ name: "api" })
+    .use(corsPlugin(options.cors))
     .use(observer.plugin)
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
     .use(openApiPlugin())

@@ -18,6 +18,7 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { parseCorsOrigins } from "./cors.ts";
 import { cursorKeyFromConfig } from "./cursor-codec.ts";
 import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
 import { LiveTail } from "./live/live-tail.ts";
@@ -111,6 +112,14 @@ const monitor = new PipelineMonitor({
   logger,
 });
 const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
+const cors = (() => {
+  try {
+    return parseCorsOrigins(config.API_CORS_ORIGINS);
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad configuration");
+    process.exit(1);
+  }
+})();
 const app = createApiApp({
   clickhouse,
   reader,
@@ -120,6 +129,7 @@ const app = createApiApp({
   live: tail === undefined ? undefined : store,
   hub,
   pipeline: { monitor, tail },
+  cors,
   ...(cursorKey === undefined ? {} : { cursorKey }),
 });
 function cursorKeyOrExit(text: string): Uint8Array | undefined {
