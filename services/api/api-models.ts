@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Gpu as DomainGpu } from "../../src/domain/gpu.ts";
 import { MetricInfo } from "../../src/domain/metric-catalog.ts";
-import { BadRequestError, InternalError, NotFoundError, UnavailableError } from "./errors.ts";
+import { BadRequestError, ErrorDetail, InternalError, NotFoundError, UnavailableError } from "./errors.ts";
 import { componentId, componentName } from "./openapi-ids.ts";
 
 /**
@@ -78,6 +78,7 @@ export const LatestValue = Type.Object(
   },
   { $id: componentId("LatestValue"), additionalProperties: false },
 );
+export type LatestValue = Static<typeof LatestValue>;
 
 export const GpuDetail = Type.Object(
   { ...Gpu.properties, latest: Type.Array(Type.Ref(LatestValue), { description: "one entry per metric" }) },
@@ -410,6 +411,43 @@ export const PipelineStatus = Type.Object(
 );
 export type PipelineStatus = Static<typeof PipelineStatus>;
 
+export const GraphqlRequest = Type.Object(
+  {
+    query: Type.String({ minLength: 1, maxLength: 16_384, description: "the GraphQL query" }),
+    variables: Type.Optional(
+      Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: "values of its variables" }),
+    ),
+    operationName: Type.Optional(
+      Type.Union([Type.String({ maxLength: 256 }), Type.Null()], { description: "which operation to run" }),
+    ),
+  },
+  { $id: componentId("GraphqlRequest"), description: "A GraphQL request (GraphQL over HTTP)" },
+);
+
+export const GraphqlError = Type.Object(
+  {
+    message: Type.String(),
+    locations: Type.Optional(Type.Array(Type.Object({ line: Type.Integer(), column: Type.Integer() }))),
+    path: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Integer()]))),
+    extensions: Type.Object(
+      {
+        code: Type.String({ description: "bad_request, unavailable or internal, as the REST errors' `error`" }),
+        details: Type.Optional(Type.Array(ErrorDetail)),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { $id: componentId("GraphqlError") },
+);
+
+export const GraphqlResponse = Type.Object(
+  {
+    data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    errors: Type.Optional(Type.Array(Type.Ref(GraphqlError))),
+  },
+  { $id: componentId("GraphqlResponse"), description: "A GraphQL result: data, and the errors when any" },
+);
+
 /** name → schema, for `app.model(...)`; each name equals its $id's last segment (asserted below). */
 export const apiModels = {
   MigInstance,
@@ -435,6 +473,9 @@ export const apiModels = {
   DatapointBatch,
   StreamEnd,
   PipelineStatus,
+  GraphqlRequest,
+  GraphqlError,
+  GraphqlResponse,
   BadRequestError,
   NotFoundError,
   UnavailableError,

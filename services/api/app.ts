@@ -10,6 +10,7 @@ import { type CorsPolicy, corsPlugin } from "./cors.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { errorHandler } from "./error-handler.ts";
+import { graphqlRoutes } from "./graphql/graphql-routes.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
 import { StreamHub } from "./live/stream-hub.ts";
 import type { TailStore } from "./live/tail-store.ts";
@@ -99,7 +100,8 @@ export function createApiApp(options: ApiAppOptions) {
     .use(catalogRoutes(context))
     .use(fleetRoutes(context, readFleet))
     .use(streamRoutes(context, { hub, feeds, datapointsAvailable: options.live !== undefined }))
-    .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)));
+    .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)))
+    .use(graphqlRoutes(context, { readFleet, logger: options.logger, requestId: observer.requestId }));
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

@@ -108,3 +108,20 @@ export function instancesByGpu(rows: readonly MigInstanceRow[]): Map<string, Mig
   }
   return byGpu;
 }
+
+/** A MIG instance as a GPU of its own, from its GPU and the instance's summary (as listed under it). */
+export function instanceFromSummary(gpu: Gpu, instance: MigInstance): Gpu {
+  return {
+    ...gpu,
+    id: instance.id,
+    namespace: instance.namespace,
+    pod: instance.pod,
+    container: instance.container,
+    first_seen: instance.first_seen,
+    last_seen: instance.last_seen,
+    metrics: instance.metrics,
+    gpu_instance_id: instance.gpu_instance_id,
+    gpu_instance_profile: instance.profile,
+    mig_instances: [],
+  };
+}

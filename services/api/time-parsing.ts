@@ -96,7 +96,14 @@ const epochMsPattern = /^\d{1,16}$/;
 export function parseTimeParameter(text: string, rounding: Rounding): ParsedTime {
   if (!epochMsPattern.test(text)) {
     const parsed = parseRfc3339(text, rounding);
-    if (parsed.ok || !/^[+-]?\d+(\.\d*)?$/.test(text)) return parsed;
+    if (parsed.ok) return parsed;
+    if (!/^[+-]?\d+(\.\d*)?$/.test(text)) {
+      if (!parsed.problem.startsWith("not an RFC 3339")) return parsed;
+      return {
+        ok: false,
+        problem: `neither RFC 3339 (${example}) nor integer epoch milliseconds (e.g. 1752871354000)`,
+      };
+    }
     return { ok: false, problem: "not integer epoch milliseconds (digits only, e.g. 1752871354000) nor RFC 3339" };
   }
   const epochMs = Number(text);

@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { type SeriesKey, seriesCondition, seriesParams } from "./series-filter.ts";
 import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
 import { type WorkloadFilter, workloadFields, workloadParams } from "./workload-filter.ts";
 
@@ -111,9 +112,12 @@ const CountRow = Type.Object({ n: Type.Integer({ minimum: 0 }) });
 
 /** The GPU or instance, the window and the filters; the cursor's keyset comes on top. */
 function windowConditions(options: TelemetryPageOptions): string[] {
+  return ["uuid = {uuid:String}", "gpu_instance = {gpu_instance:String}", ...filterConditions(options)];
+}
+
+/** The window, metrics and workload, whatever the series. */
+function filterConditions(options: Omit<TelemetryPageOptions, "uuid">): string[] {
   const conditions = [
-    "uuid = {uuid:String}",
-    "gpu_instance = {gpu_instance:String}",
     "ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
     "ts <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
   ];
@@ -225,4 +229,71 @@ function assertPageOptions(options: TelemetryPageOptions): void {
   if (options.after !== undefined && !Number.isFinite(options.after.value)) {
     throw new RangeError(`telemetry cursor value must be finite, got ${options.after.value}`);
   }
+}
+
+/** GPUs and MIG instances one batched page query reads at most. */
+export const telemetrySeriesPerQueryMax = 1_000;
+
+export const SeriesTelemetryRow = Type.Object({
+  ...TelemetryPointRow.properties,
+  uuid: Type.String(),
+  gpu_instance: Type.String(),
+});
+
+export interface TelemetryPagesOptions extends Omit<TelemetryPageOptions, "uuid" | "gpuInstance" | "after"> {
+  series: readonly SeriesKey[];
+}
+
+/**
+ * The first page of the same window, filters, order and limit for several GPUs or MIG
+ * instances, in one query (LIMIT … BY series): what a GraphQL list asks for. Pages are
+ * cut as telemetryPage cuts them, keyed by `uuid\ngpu_instance`.
+ */
+export async function telemetryPagesOf(
+  client: RowsClient,
+  options: TelemetryPagesOptions,
+): Promise<Map<string, TelemetryPage>> {
+  assertLimit(options.series.length, telemetrySeriesPerQueryMax, "telemetry pages series");
+  const first = options.series[0] as SeriesKey;
+  assertPageOptions({ ...options, uuid: first.uuid, gpuInstance: first.gpuInstance });
+  const direction = options.order === "asc" ? "ASC" : "DESC";
+  const conditions = filterConditions(options);
+  const rowsMax = options.series.length * (options.limit + 1);
+  const rows = await queryRows(client, {
+    name: "telemetry pages",
+    sql: `SELECT
+    uuid,
+    toString(gpu_instance) AS gpu_instance,
+    toUnixTimestamp64Milli(ts) AS ts_ms,
+    metric,
+    value,
+    toUnixTimestamp64Milli(source_ts) AS source_ts_ms,
+    namespace,
+    pod,
+    container
+FROM datapoints
+WHERE ${seriesCondition(options.series)}
+  AND ${conditions.join("\n  AND ")}
+ORDER BY uuid, gpu_instance, ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
+LIMIT {per_series:UInt32} BY uuid, gpu_instance
+LIMIT {rows_max:UInt32}
+SETTINGS ${pageSettings}`,
+    params: {
+      ...pageParams({ ...options, uuid: "", gpuInstance: "" }),
+      ...seriesParams(options.series),
+      per_series: options.limit + 1,
+      rows_max: rowsMax,
+    },
+    row: SeriesTelemetryRow,
+    rowsMax,
+  });
+  const bySeries = new Map<string, TelemetryPointRow[]>(options.series.map((key) => [seriesKeyText(key), []]));
+  for (const { uuid, gpu_instance, ...row } of rows) bySeries.get(`${uuid}\n${gpu_instance}`)?.push(row);
+  return new Map(
+    [...bySeries].map(([key, seriesRows]) => [key, finishTelemetryPage(seriesRows, options.limit, undefined)]),
+  );
+}
+
+export function seriesKeyText(key: SeriesKey): string {
+  return `${key.uuid}\n${key.gpuInstance}`;
 }

@@ -23,13 +23,7 @@ export function catalogRoutes(context: ApiContext) {
       "/api/v1/hosts",
       async () => {
         const body = await hostsCache.get("hosts", async () => {
-          const rows = await context.queries.run(() => listHosts(context.clickhouse));
-          const items = rows.map((row) => ({
-            hostname: row.hostname,
-            gpu_count: row.gpu_count,
-            last_seen: formatRfc3339(row.last_seen_ms),
-          }));
-          return hostListJson.serialize({ items });
+          return hostListJson.serialize({ items: await readHosts(context) });
         });
         return jsonResponse(body);
       },
@@ -43,8 +37,7 @@ export function catalogRoutes(context: ApiContext) {
       "/api/v1/metrics",
       async () => {
         const body = await metricsCache.get("metrics", async () => {
-          const withData = await context.queries.run(() => metricsWithData(context.clickhouse));
-          return metricListJson.serialize({ items: metricList(withData) });
+          return metricListJson.serialize({ items: await readMetrics(context) });
         });
         return jsonResponse(body);
       },
@@ -72,4 +65,17 @@ export function metricList(withData: ReadonlySet<string>): MetricList["items"] {
     .sort()
     .map((name) => ({ name, unit: "", kind: "unknown" as const, description: "", in_catalog: false, has_data: true }));
   return [...catalog, ...others];
+}
+
+export async function readHosts(context: ApiContext): Promise<HostList["items"]> {
+  const rows = await context.queries.run(() => listHosts(context.clickhouse));
+  return rows.map((row) => ({
+    hostname: row.hostname,
+    gpu_count: row.gpu_count,
+    last_seen: formatRfc3339(row.last_seen_ms),
+  }));
+}
+
+export async function readMetrics(context: ApiContext): Promise<MetricList["items"]> {
+  return metricList(await context.queries.run(() => metricsWithData(context.clickhouse)));
 }

@@ -5,7 +5,7 @@ import { migInstancesOf } from "../../../src/clickhouse/mig-queries.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, Gpu, type GpuDetail, GpuPage, MigInstance } from "../api-models.ts";
-import { createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
+import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { gpuIdLengthMax } from "../gpu-id.ts";
 import { gpuFromRow, instanceAsGpu, instancesByGpu, lookupSeries } from "../gpu-lookup.ts";
 import { ResponseCache } from "../response-cache.ts";
@@ -47,12 +47,26 @@ export const GpuParams = t.Object({
 
 const GpuCursorPosition = Type.Object({ afterUuid: Type.String({ maxLength: 256 }) });
 
-/** A page of the registry with each GPU's MIG instances: two queries however long the page. */
+export type GpuCursorCodec = CursorCodec<typeof GpuCursorPosition>;
+
+/** The list's cursors, shared by REST and GraphQL (a cursor from one works with the other). */
+export function gpuCursorCodec(key: Uint8Array): GpuCursorCodec {
+  return createCursorCodec("gpus", GpuCursorPosition, key);
+}
+
+/**
+ * A page of the registry with each GPU's MIG instances: two queries however long the
+ * page. `cursor` is checked against the filters it was minted for.
+ */
 export async function readGpuPage(
   context: ApiContext,
-  query: GpuListQuery & { afterUuid: string | undefined; limit: number },
-): Promise<{ items: Gpu[]; more: boolean }> {
-  const { limit } = query;
+  codec: GpuCursorCodec,
+  query: GpuListQuery,
+): Promise<{ items: Gpu[]; next_cursor: string | null }> {
+  const limit = query.limit ?? gpuPageLimitDefault;
+  const filters = [query.hostname, query.model, query.namespace, query.pod, query.container];
+  const check = queryCheck(["gpus", ...filters.map((value) => (value === undefined ? "\u0000" : value))]);
+  const afterUuid = query.cursor === undefined ? undefined : codec.decode(check, query.cursor).afterUuid;
   // One row more than asked tells whether a next page exists (the store caps a page at its own maximum).
   const probe = Math.min(limit + 1, gpusPageLimitMax);
   const rows = await context.queries.run(() =>
@@ -63,7 +77,7 @@ export async function readGpuPage(
       pod: query.pod,
       container: query.container,
       limit: probe,
-      afterUuid: query.afterUuid,
+      afterUuid,
     }),
   );
   const page = rows.slice(0, limit);
@@ -76,7 +90,9 @@ export async function readGpuPage(
     ),
   );
   const more = rows.length > limit || (probe === limit && rows.length === limit);
-  return { items: page.map((row) => gpuFromRow(row, instances.get(row.uuid))), more };
+  const last = page[page.length - 1];
+  const next_cursor = more && last !== undefined ? codec.encode(check, { afterUuid: last.uuid }) : null;
+  return { items: page.map((row) => gpuFromRow(row, instances.get(row.uuid))), next_cursor };
 }
 
 /** A GPU or MIG instance with its latest value per metric. */
@@ -102,7 +118,7 @@ export async function readGpuDetail(context: ApiContext, id: string): Promise<Gp
 
 /** GET /api/v1/gpus (a page of the registry) and GET /api/v1/gpus/{id} (one GPU and its latest values). */
 export function gpuRoutes(context: ApiContext) {
-  const gpuCursor = createCursorCodec("gpus", GpuCursorPosition, context.cursorKey);
+  const gpuCursor = gpuCursorCodec(context.cursorKey);
   const gpuPageJson = jsonSerializer(GpuPage, [Gpu, MigInstance]);
   const listCache = new ResponseCache<SerializedJson>({
     ttlMs: context.limits.listCacheTtlMs,
@@ -114,17 +130,11 @@ export function gpuRoutes(context: ApiContext) {
     .get(
       "/api/v1/gpus",
       async ({ query }) => {
-        const limit = query.limit ?? gpuPageLimitDefault;
-        const filters = [query.hostname, query.model, query.namespace, query.pod, query.container];
-        const check = queryCheck(["gpus", ...filters.map((value) => (value === undefined ? "\u0000" : value))]);
-        const afterUuid = query.cursor === undefined ? undefined : gpuCursor.decode(check, query.cursor).afterUuid;
-        const key = JSON.stringify([filters, limit, afterUuid ?? null]);
-        const body = await listCache.get(key, async () => {
-          const { items, more } = await readGpuPage(context, { ...query, limit, afterUuid });
-          const last = items[items.length - 1];
-          const next_cursor = more && last !== undefined ? gpuCursor.encode(check, { afterUuid: last.uuid }) : null;
-          return gpuPageJson.serialize({ items, next_cursor });
-        });
+        const { hostname, model, namespace, pod, container, limit, cursor } = query;
+        const key = JSON.stringify([hostname, model, namespace, pod, container, limit, cursor]);
+        const body = await listCache.get(key, async () =>
+          gpuPageJson.serialize(await readGpuPage(context, gpuCursor, query)),
+        );
         return jsonResponse(body);
       },
       {

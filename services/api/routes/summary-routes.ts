@@ -84,7 +84,7 @@ export function summaryRoutes(context: ApiContext) {
 }
 
 /** Buckets touching the window, counted as the store counts them (epoch-aligned, whole). */
-function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: number): void {
+export function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: number): void {
   const stepMs = summarySteps[step] * 1_000;
   const count = Math.floor(window.endMs / stepMs) - Math.floor(window.startMs / stepMs) + 1;
   if (count <= bucketsMax) return;
@@ -97,7 +97,7 @@ function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: nu
   ]);
 }
 
-function groupSeries(rows: readonly SummaryRow[]): TelemetrySummary["series"] {
+export function groupSeries(rows: readonly SummaryRow[]): TelemetrySummary["series"] {
   const series: TelemetrySummary["series"] = [];
   for (const row of rows) {
     let current = series[series.length - 1];

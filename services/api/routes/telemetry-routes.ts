@@ -79,7 +79,12 @@ const TelemetryCursorPosition = Type.Object({
   startMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
   endMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
 });
-type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
+export type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
+
+/** The telemetry cursors, shared by REST and GraphQL. */
+export function telemetryCursorCodec(key: Uint8Array): TelemetryCursorCodec {
+  return createCursorCodec("telemetry", TelemetryCursorPosition, key);
+}
 
 /** GET /api/v1/gpus/{id}/telemetry: one GPU's datapoints in a window, keyset-paginated, or exported whole. */
 export function telemetryRoutes(context: ApiContext) {
@@ -115,7 +120,7 @@ export function telemetryRoutes(context: ApiContext) {
   });
   const partsReader = new DatapointsPartsReader(context.reader);
   const pages: PageAnswering = {
-    cursor: createCursorCodec("telemetry", TelemetryCursorPosition, context.cursorKey),
+    cursor: telemetryCursorCodec(context.cursorKey),
     cache: new FingerprintedCache({
       name: "telemetry_page",
       entriesMax: pageCacheEntriesMax,
@@ -169,7 +174,7 @@ export function workloadFilterOf(query: Partial<Record<(typeof workloadFields)[n
   return filter;
 }
 
-interface TelemetryRequest {
+export interface TelemetryRequest {
   id: string;
   reference: GpuReference;
   metrics: string[];
@@ -188,7 +193,7 @@ interface PageAnswering {
   parts: SharedRead<DatapointsParts>;
 }
 
-interface ResolvedTelemetryRequest extends TelemetryRequest {
+export interface ResolvedTelemetryRequest extends TelemetryRequest {
   uuid: string;
   gpuInstance: string;
   check: string;
@@ -200,7 +205,7 @@ interface ResolvedTelemetryRequest extends TelemetryRequest {
  * The GPU, the window (from the cursor, or the bounds and now) and the cursor's position.
  * A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
  */
-async function resolveRequest(
+export async function resolveRequest(
   context: ApiContext,
   codec: TelemetryCursorCodec,
   request: TelemetryRequest,
@@ -272,7 +277,7 @@ async function answerTelemetry(
   return withSource(jsonResponse(body.json), body.source);
 }
 
-function pageOptions(request: ResolvedTelemetryRequest, limit: number, after: TelemetryCursor | undefined) {
+export function pageOptions(request: ResolvedTelemetryRequest, limit: number, after: TelemetryCursor | undefined) {
   const options: TelemetryPageOptions = {
     uuid: request.uuid,
     gpuInstance: request.gpuInstance,
@@ -288,7 +293,7 @@ function pageOptions(request: ResolvedTelemetryRequest, limit: number, after: Te
 }
 
 /** One page as the live tail and ClickHouse together (or ClickHouse alone) cut it. */
-async function readPage(
+export async function readPage(
   context: ApiContext,
   options: TelemetryPageOptions,
 ): Promise<{ page: TelemetryRowsPage; source: PageSource }> {
@@ -318,18 +323,26 @@ async function queryTelemetry(
   cursor: TelemetryCursorCodec,
   request: ResolvedTelemetryRequest,
 ): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
-  const { window } = request;
   const { page, source } = await readPage(context, pageOptions(request, request.limit ?? 1, request.after));
   if (page.rows.length === 0 && request.after === undefined) await assertSeriesExists(context, request);
+  const body = telemetryPageBody(cursor, request, page);
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+export function telemetryPageBody(
+  cursor: TelemetryCursorCodec,
+  request: ResolvedTelemetryRequest,
+  page: TelemetryRowsPage,
+): TelemetryPage {
+  const { window } = request;
   const next_cursor = page.next === undefined ? null : cursor.encode(request.check, { ...window, after: page.next });
-  const body: TelemetryPage = {
+  return {
     gpu: seriesName(request.uuid, request.gpuInstance),
     start_time: formatRfc3339(window.startMs),
     end_time: formatRfc3339(window.endMs),
     items: telemetryItems(page.rows),
     next_cursor,
   };
-  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
 }
 
 /** The window (from the cursor on, when given) streamed page by page as NDJSON or CSV. */

@@ -28,7 +28,7 @@ export interface ApiFixture {
   stop(): Promise<void>;
 }
 
-const database = "api_test";
+export const database = "api_test";
 
 /** Hour-aligned, within retention, fixed for the whole file. */
 export const baseMs = Math.floor((Date.now() - 3 * 3_600_000) / 3_600_000) * 3_600_000;

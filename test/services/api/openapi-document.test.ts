@@ -68,13 +68,22 @@ describe("OpenAPI document at /swagger/json", () => {
       "fleet",
       "hosts",
       "metrics",
+      "graphql",
       "operations",
     ]);
   });
 
   test("lists every route, and nothing else", () => {
     const paths = Object.keys(document.paths).sort();
-    const others = ["/health", "/metrics", "/ready", "/api/v1/pipeline", ...streamRoutes.map(([path]) => path)];
+    const others = [
+      "/health",
+      "/metrics",
+      "/ready",
+      "/api/v1/pipeline",
+      "/graphql",
+      "/graphql/schema",
+      ...streamRoutes.map(([path]) => path),
+    ];
     expect(paths).toEqual([...dataRoutes.map(([path]) => path), ...others].sort());
   });
 
@@ -101,6 +110,19 @@ describe("OpenAPI document at /swagger/json", () => {
       expect(typeof operation.summary).toBe("string");
     }
     expect(document.paths["/api/v1/gpus"].get.responses["400"]).toBeDefined();
+  });
+
+  test("GraphQL is documented: GET and POST with the request and response models, and the schema", () => {
+    const post = document.paths["/graphql"].post;
+    expect(post.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/GraphqlRequest");
+    for (const status of ["200", "400", "503"]) {
+      expect(post.responses[status].content["application/json"].schema.$ref).toBe(
+        "#/components/schemas/GraphqlResponse",
+      );
+    }
+    const get = document.paths["/graphql"].get;
+    expect(get.parameters.map((p: { name: string }) => p.name)).toEqual(["query", "variables", "operationName"]);
+    expect(Object.keys(document.paths["/graphql/schema"].get.responses["200"].content)).toEqual(["text/plain"]);
   });
 
   test("the telemetry route documents its NDJSON and CSV exports beside the JSON page", () => {
