@@ -294,6 +294,7 @@ export const StreamDatapoint = Type.Object(
   },
   { $id: componentId("StreamDatapoint"), additionalProperties: false },
 );
+export type StreamDatapoint = Static<typeof StreamDatapoint>;
 
 export const DatapointBatch = Type.Object(
   { items: Type.Array(Type.Ref(StreamDatapoint)) },

@@ -131,7 +131,7 @@ export const ApiConfig = Type.Composite([
       default: 2_000_000,
       minimum: 1_000,
       maximum: 100_000_000,
-      description: "datapoints the live tail holds at most (28 bytes each); past it the tail keeps a shorter span",
+      description: "datapoints the live tail holds at most (30 bytes each); past it the tail keeps a shorter span",
     }),
     API_LIVE_COMMIT_POLL_MS: Setting.integer({
       default: 100,

@@ -16,7 +16,7 @@ export { compareUtf8 } from "./tail-dictionary.ts";
  * and further when more than `rowsMax` rows are held.
  *
  * Each series' rows (a GPU's own, or a MIG instance's) are kept in the API's page
- * order (ts, metric, source_ts, value) in columns of typed arrays (32 bytes a row;
+ * order (ts, metric, source_ts, value) in columns of typed arrays (30 bytes a row;
  * names and workloads are dictionary ids), so a window is two binary searches and a
  * scan, and a page is cut exactly as telemetryPage's SQL cuts it.
  */
