@@ -78,13 +78,17 @@ export const FleetMigRow = Type.Object({
 export type FleetMigRow = Static<typeof FleetMigRow>;
 
 /**
- * The MIG instances of exactly the GPUs fleetLatest returns for the same options (the
- * same registry query picks them), with the latest values of the same metrics, ordered
- * by uuid and GPU_I_ID.
+ * Every MIG instance with the latest values of the chosen metrics, ordered by uuid and
+ * GPU_I_ID; the caller keeps those of the GPUs fleetLatest returned. Reading them all
+ * costs what the instances are (none on a fleet without MIG), where picking the
+ * matching GPUs again would run the registry's aggregation a second time.
  */
-export async function fleetMigInstances(client: RowsClient, options: FleetQueryOptions): Promise<FleetMigRow[]> {
-  assertFleetOptions(options);
-  const rowsMax = (options.limit + 1) * migInstancesPerGpuMax;
+export async function fleetMigInstances(
+  client: RowsClient,
+  options: Pick<FleetQueryOptions, "metrics">,
+): Promise<FleetMigRow[]> {
+  assertFleetOptions({ ...options, filter: {}, limit: 1 });
+  const rowsMax = fleetGpusMax * migInstancesPerGpuMax;
   return queryRows(client, {
     name: "fleet mig instances",
     sql: `SELECT
@@ -98,7 +102,6 @@ FROM (
         tupleElement(max(workload), 'container') AS container,
         toUnixTimestamp64Milli(max(last_seen)) AS last_seen_ms
     FROM mig_instances
-    WHERE uuid IN (SELECT uuid FROM (${registrySql(options.filter)}))
     GROUP BY uuid, gpu_instance
 ) AS instance
 LEFT JOIN (${latestSql(options.metrics.length > 0, "instance")}) AS latest
@@ -106,7 +109,7 @@ LEFT JOIN (${latestSql(options.metrics.length > 0, "instance")}) AS latest
 ORDER BY uuid, toUInt64OrZero(gpu_instance), gpu_instance
 LIMIT {rows_max:UInt32}
 SETTINGS join_use_nulls = 0`,
-    params: { ...fleetParams(options), rows_max: rowsMax + 1 },
+    params: { metrics: options.metrics, rows_max: rowsMax + 1 },
     row: FleetMigRow,
     rowsMax,
   });

@@ -81,13 +81,14 @@ export function createFleetReader(context: ApiContext): FleetReader {
   const read = async (request: FleetRequest): Promise<FleetAnswer> => {
     const limit = context.limits.fleetGpusMax;
     const options = { filter: request.filter, metrics: request.metrics, limit };
-    // Two queries at once, one slot: the GPUs, and the MIG instances of exactly those GPUs.
+    // Two queries at once, one slot: the GPUs that match, and the MIG instances (those of these GPUs are kept).
     const [rows, instances] = await context.queries.run(() =>
       Promise.all([fleetLatest(context.reader, options), fleetMigInstances(context.reader, options)]),
     );
+    const uuids = new Set(rows.map((row) => row.uuid));
     const snapshot = fleetSnapshot({
       rows,
-      instances,
+      instances: instances.filter((instance) => uuids.has(instance.uuid)),
       metrics: request.metrics,
       limit,
       nowMs: context.clock(),
