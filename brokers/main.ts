@@ -1,4 +1,5 @@
-import { loadConfigOrExit } from "../src/config/env.ts";
+import { logConfig } from "../src/config/config-log.ts";
+import { exitOnConfigError, loadConfigOrExit } from "../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../src/observability/logger.ts";
 import { installShutdown } from "../src/runtime/shutdown.ts";
 import { startBroker } from "./server/broker-server.ts";
@@ -12,8 +13,9 @@ import { BrokerConfig } from "./server/config.ts";
 const config = loadConfigOrExit(BrokerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "broker", instanceId, level: config.LOG_LEVEL });
+logConfig(logger, BrokerConfig, config);
 
-const broker = await startBroker({ config, logger, instanceId });
+const broker = await startBroker({ config, logger, instanceId }).catch(exitOnConfigError);
 logger.info(
   { port: broker.port, url: broker.url, dataDir: config.BROKER_DATA_DIR, flush: config.BROKER_FLUSH },
   "listening",

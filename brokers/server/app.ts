@@ -1,8 +1,10 @@
 import { Elysia } from "elysia";
 import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
 import { binaryContentType, FetchHeader } from "../../src/broker-protocol/headers.ts";
-import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
+import { brokerRoutes, groupLimitParam } from "../../src/broker-protocol/routes.ts";
 import { opsRoutes, type ReadinessCheck } from "../../src/http/ops-routes.ts";
+import { guardApp, type Refusal, type TokenLookup } from "../../src/http/route-guard.ts";
+import { bearerSchemes } from "../../src/http/route-security.ts";
 import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import type { GroupCoordinator } from "../groups/group-coordinator.ts";
@@ -24,6 +26,8 @@ export interface BrokerAppOptions {
   checks: ReadinessCheck[];
   /** The consumer-group coordinator behind the /v1/groups routes. */
   groups: GroupCoordinator;
+  /** The tokens accepted; undefined (BROKER_AUTH=none) leaves every route open. */
+  tokens: TokenLookup | undefined;
 }
 
 const fetchResponseDoc = {
@@ -39,11 +43,41 @@ const fetchResponseDoc = {
   },
 } as const;
 
-/** The broker's HTTP API: produce, fetch, topics, groups, plus /swagger and ops routes. */
+const scopeDescriptions = {
+  produce: "produce records, allocate producer ids, read topic metadata",
+  consume: "join consumer groups, heartbeat, fetch, commit (an entry may limit it to named groups)",
+  admin: "create topics, delete groups, reset offsets, read topic and group metadata",
+};
+
+/**
+ * The broker's HTTP API: produce, fetch, topics, groups, plus /swagger and ops routes,
+ * every route guarded by the scope the route table gives it.
+ */
 export function createBrokerApp(options: BrokerAppOptions) {
+  const app = brokerRoutesApp(options);
+  const guard = guardApp(app, {
+    realm: "broker",
+    tokens: options.tokens,
+    limitParam: groupLimitParam,
+    refuse: (refusal) => errorResponse(new BrokerHttpError(refusal.code, refusal.message)),
+    onRefused: (refusal, route) => onRefused(options.context, refusal, route),
+  });
+  return { app, guardedRoutes: guard.routes };
+}
+
+function onRefused(context: BrokerContext, refusal: Refusal, route: string): void {
+  context.metrics.errors.inc({ route: routeOf(route), code: refusal.code });
+  context.logger.debug({ route, status: refusal.status, code: refusal.code }, "request refused");
+}
+
+function brokerRoutesApp(options: BrokerAppOptions) {
   const { context } = options;
+  const documentation = {
+    info: { title: "Telemetry broker", version: "1" },
+    components: { securitySchemes: bearerSchemes(scopeDescriptions) },
+  };
   return new Elysia({ name: "broker" })
-    .use(swaggerUi({ path: "/swagger", documentation: { info: { title: "Telemetry broker", version: "1" } } }))
+    .use(swaggerUi({ path: "/swagger", documentation }))
     .onError(({ code, error, path }) => onError(context, code, error, path))
     .use(opsRoutes({ registry: options.registry, checks: options.checks }))
     .route(

@@ -2,6 +2,7 @@ import { statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
+import type { GuardedRoute } from "../../src/http/route-guard.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { type MonotonicClock, monotonicMs } from "../../src/runtime/clock.ts";
@@ -10,6 +11,7 @@ import type { Clock } from "../log/log-api.ts";
 import { makeLogConfig } from "../log/log-config.ts";
 import { LogManager } from "../log/log-manager.ts";
 import { createBrokerApp } from "./app.ts";
+import { openBrokerTokens } from "./broker-access.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { createBrokerMetrics } from "./broker-metrics.ts";
 import { type BrokerConfig, serverLimits } from "./config.ts";
@@ -35,6 +37,8 @@ export interface BrokerServer {
   url: string;
   port: number;
   context: BrokerContext;
+  /** Every route served, with the scopes it needs (as the route guard checks them). */
+  guardedRoutes: readonly GuardedRoute[];
   /** Refuse new produce requests and end long-polls (503 shutting_down). */
   stopIntake(): void;
   /** Stop listening once in-flight requests have finished (their appends are acknowledged). */
@@ -52,6 +56,8 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   const { config, logger } = options;
   const clock = options.clock ?? { nowMs: () => Date.now() };
   const dataDir = config.BROKER_DATA_DIR;
+  // Before storage opens: a token misconfiguration must not leave the log open behind it.
+  const tokens = openBrokerTokens(config, logger);
   const log = await LogManager.open({ dataDir: join(dataDir, "log"), config: logConfigOf(config), clock, logger });
   const groups = await GroupCoordinator.open({
     dataDir: join(dataDir, "groups"),
@@ -62,11 +68,12 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   });
   const registry = options.registry ?? createMetricsRegistry({ service: "broker", instanceId: options.instanceId });
   const context = buildContext(options, log, registry, groups);
-  const app = createBrokerApp({
+  const { app, guardedRoutes } = createBrokerApp({
     context,
     registry,
     checks: [{ name: "storage", check: () => !context.lifecycle.stopping }],
     groups,
+    tokens: tokens?.store,
   });
   const server = Bun.serve({
     hostname: config.BROKER_HOST,
@@ -78,7 +85,7 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
   });
   warnIfParserLimitLow(logger);
   const timers = startTimers(context, groups, config);
-  return serverHandle(server, context, groups, timers);
+  return serverHandle(server, context, groups, { timers, stopTokens: () => tokens?.stop(), guardedRoutes });
 }
 
 /**
@@ -175,17 +182,23 @@ function serverHandle(
   server: Server<undefined>,
   context: BrokerContext,
   groups: GroupCoordinator,
-  timers: ReturnType<typeof setInterval>[],
+  background: {
+    timers: ReturnType<typeof setInterval>[];
+    stopTokens: () => void;
+    guardedRoutes: readonly GuardedRoute[];
+  },
 ): BrokerServer {
   let stopped: Promise<void> | undefined;
   const handle: BrokerServer = {
     url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${server.port}`,
     port: server.port ?? 0,
     context,
+    guardedRoutes: background.guardedRoutes,
     stopIntake() {
       context.lifecycle.stopping = true;
       context.lifecycle.abort.abort();
-      for (const timer of timers) clearInterval(timer);
+      for (const timer of background.timers) clearInterval(timer);
+      background.stopTokens();
     },
     async drainRequests() {
       await server.stop(false);

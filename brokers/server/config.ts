@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
+import { tokenListFormat, tokensReloadSetting } from "../../src/config/token-settings.ts";
 
 const MiB = 1024 * 1024;
 
@@ -126,6 +127,26 @@ export const BrokerConfig = Type.Composite([
       maximum: 600_000,
       description: "graceful shutdown deadline",
     }),
+    BROKER_AUTH: Setting.choice(["tokens", "none"] as const, {
+      default: "tokens",
+      description:
+        "tokens: every route but /health, /ready, /metrics and /swagger needs a bearer token with the route's scope (at least one token must be configured); none: no check at all, warned at start-up (benchmarks, a trusted single host)",
+    }),
+    BROKER_TOKENS_PRODUCE: Setting.secret({
+      description: `tokens with scope produce (produce, producer ids, topic metadata): ${tokenListFormat}`,
+    }),
+    BROKER_TOKENS_CONSUME: Setting.secret({
+      description: `tokens with scope consume (group membership, fetch, commits, topic metadata): ${tokenListFormat}; an entry followed by groups=a,b works for those groups only`,
+    }),
+    BROKER_TOKENS_ADMIN: Setting.secret({
+      description: `tokens with scope admin (create topics, delete groups, offset resets, topic and group metadata): ${tokenListFormat}`,
+    }),
+    BROKER_TOKENS_DIR: Setting.string({
+      default: "",
+      description:
+        "directory with a file per scope (produce, consume, admin) listing tokens as the variables do, merged with them and re-read when a file changes (a mounted Secret); empty: none",
+    }),
+    BROKER_TOKENS_RELOAD_MS: tokensReloadSetting,
   }),
 ]);
 export type BrokerConfig = Static<typeof BrokerConfig>;

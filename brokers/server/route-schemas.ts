@@ -2,6 +2,7 @@ import { type TObject, type TSchema, Type } from "@sinclair/typebox";
 import { replaceSchemaType, t } from "elysia";
 import { binaryContentType } from "../../src/broker-protocol/headers.ts";
 import type { RouteSpec } from "../../src/broker-protocol/routes.ts";
+import { requiresScope } from "../../src/http/route-security.ts";
 
 /**
  * The Elysia side of the protocol's route table: a route's schemas as a hook, and
@@ -26,10 +27,13 @@ export function routeSchemas<R extends RouteSpec>(route: R): SchemaHook<R> {
 
 const binaryContent = { [binaryContentType]: { schema: { type: "string", format: "binary" } } } as const;
 
-/** Swagger's grouping and summary of a route (and its binary request body), plus what only the broker documents. */
+/**
+ * Swagger's grouping and summary of a route (and its binary request body), its scopes
+ * as the OpenAPI security the route guard reads back, plus what only the broker documents.
+ */
 export function routeDetail(route: RouteSpec, extra: Record<string, unknown> = {}) {
   const requestBody = route.binary === "request" ? { requestBody: { required: true, content: binaryContent } } : {};
-  return { tags: [route.tag], summary: route.summary, ...requestBody, ...extra };
+  return { tags: [route.tag], summary: route.summary, ...requiresScope(...route.scopes), ...requestBody, ...extra };
 }
 
 /** The same object schema with every integer accepting its decimal text. */

@@ -31,7 +31,9 @@ helm upgrade --install "$release" "$root/deploy/helm/gpu-telemetry" \
 kubectl -n "$namespace" rollout status "statefulset/$release-gpu-telemetry-broker" --timeout=5m
 kubectl -n "$namespace" rollout status "deployment/$release-gpu-telemetry-api" --timeout=5m
 
+tokens="$release-gpu-telemetry-tokens"
 echo "API:        http://127.0.0.1:$api_port/api/v1/gpus"
+echo "            (read token: kubectl -n $namespace get secret $tokens -o jsonpath='{.data.api-read-token}' | base64 -d)"
 echo "Swagger UI: http://127.0.0.1:$api_port/swagger"
 echo "(port-forward runs in the foreground; Ctrl-C stops it, deploy/kind/down.sh removes the cluster)"
 exec kubectl -n "$namespace" port-forward "svc/$release-gpu-telemetry-api" "$api_port:80"

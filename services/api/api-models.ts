@@ -1,7 +1,15 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Gpu as DomainGpu } from "../../src/domain/gpu.ts";
 import { MetricInfo } from "../../src/domain/metric-catalog.ts";
-import { BadRequestError, ErrorDetail, InternalError, NotFoundError, UnavailableError } from "./errors.ts";
+import { requiresScope } from "../../src/http/route-security.ts";
+import {
+  BadRequestError,
+  ErrorDetail,
+  InternalError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+} from "./errors.ts";
 import { componentId, componentName } from "./openapi-ids.ts";
 
 /**
@@ -478,6 +486,7 @@ export const apiModels = {
   GraphqlError,
   GraphqlResponse,
   BadRequestError,
+  UnauthorizedError,
   NotFoundError,
   UnavailableError,
   InternalError,
@@ -486,9 +495,13 @@ for (const [name, schema] of Object.entries(apiModels)) {
   if (componentName(String(schema.$id)) !== name) throw new Error(`model ${name} has $id ${schema.$id}`);
 }
 
+/** What every data route declares: scope read (open to anyone when API_READ_OPEN is true). */
+export const readAccess = requiresScope("read");
+
 /** The error responses every data route can give, keyed by status. */
 export const errorResponses = {
   400: "BadRequestError",
+  401: "UnauthorizedError",
   404: "NotFoundError",
   500: "InternalError",
   503: "UnavailableError",

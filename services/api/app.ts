@@ -3,12 +3,16 @@ import { Elysia } from "elysia";
 import { ping } from "../../src/clickhouse/ping.ts";
 import type { RowsClient } from "../../src/clickhouse/typed-query.ts";
 import { opsRoutes } from "../../src/http/ops-routes.ts";
+import { refusalRecorder } from "../../src/http/refusal-log.ts";
+import { guardApp, type Refusal } from "../../src/http/route-guard.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
+import { type ApiAccess, apiScopes } from "./api-access.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
-import { type CorsPolicy, corsPlugin } from "./cors.ts";
+import { type CorsPolicy, corsPlugin, withCors } from "./cors.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
+import { readTokenCookie } from "./dashboard/read-token-cookie.ts";
 import { errorHandler } from "./error-handler.ts";
 import { graphqlRoutes } from "./graphql/graphql-routes.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
@@ -44,6 +48,8 @@ export interface ApiAppOptions {
   pipeline?: PipelineRoutesOptions;
   /** HMAC key of page cursors; default a random one (cursors then work with this process only). */
   cursorKey?: Uint8Array;
+  /** Who may read (api-access.ts); every data route needs scope read unless it is open. */
+  access: ApiAccess;
   /** Origins allowed to call the API from a browser on another site; default none (API_CORS_ORIGINS). */
   cors?: CorsPolicy | undefined;
 }
@@ -87,7 +93,8 @@ export function createApiApp(options: ApiAppOptions) {
     name: "clickhouse",
     check: () => withTimeout(ping(options.clickhouse), limits.readyTimeoutMs),
   };
-  return new Elysia({ name: "api" })
+  const app = new Elysia({ name: "api" })
+    // First, so its headers cover every route; its preflight route (OPTIONS /*) is declared open to the guard.
     .use(corsPlugin(options.cors))
     .use(observer.plugin)
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
@@ -102,6 +109,27 @@ export function createApiApp(options: ApiAppOptions) {
     .use(streamRoutes(context, { hub, feeds, datapointsAvailable: options.live !== undefined }))
     .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)))
     .use(graphqlRoutes(context, { readFleet, logger: options.logger, requestId: observer.requestId }));
+  guardApp(app, {
+    realm: "api",
+    tokens: options.access.tokens,
+    openScopes: options.access.readOpen ? apiScopes : [],
+    tokenCookie: readTokenCookie,
+    // A refusal leaves before the hooks that add CORS headers: it gets them here, so a page can read it.
+    refuse: (refusal, request) =>
+      withCors(options.cors, request, refusalResponse(refusal, request, observer.requestId(request))),
+    onRefused: refusalRecorder(options.registry, options.logger),
+  });
+  return app;
+}
+
+/** A refusal in the API's error shape. */
+function refusalResponse(refusal: Refusal, request: Request, requestId: string): Response {
+  const message =
+    refusal.code === "not_found"
+      ? `No route ${request.method} ${new URL(request.url, "http://api").pathname}; the API is described at /swagger`
+      : refusal.message;
+  const body = { error: refusal.code, message, details: [], request_id: requestId };
+  return Response.json(body, { status: refusal.status, headers: { "x-request-id": requestId } });
 }
 
 export type ApiApp = ReturnType<typeof createApiApp>;

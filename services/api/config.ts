@@ -1,7 +1,13 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TelemetryStoreConfig } from "../../src/clickhouse/config.ts";
-import { CommonConfig } from "../../src/config/common.ts";
+import { brokerClientConfig, CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
+import { tokenListFormat, tokensReloadSetting } from "../../src/config/token-settings.ts";
+
+/** Its own token at the broker: consume in the collectors' group (committed offsets, fetches). */
+const brokerTokenSettings = brokerClientConfig(
+  "scope consume in group API_LIVE_GROUP (its committed offsets and fetches, for the live tail and the pipeline page)",
+).properties;
 
 /** Environment of the API gateway. */
 export const ApiConfig = Type.Composite([
@@ -19,11 +25,22 @@ export const ApiConfig = Type.Composite([
       maximum: 65_535,
       description: "HTTP port of the API (0 picks a free one; the `listening` log line reports it)",
     }),
-    API_CURSOR_KEY: Setting.string({
-      default: "",
+    API_CURSOR_KEY: Setting.secret({
       description:
         "HMAC-SHA256 key of page cursors, base64 of at least 32 bytes (a secret: the chart keeps it in a Secret, the dev stack in .data/secrets); empty: a random key per process, so a cursor works only on the replica that issued it",
     }),
+    API_READ_OPEN: Setting.boolean({
+      default: false,
+      description:
+        "true leaves scope read open: the data routes answer without a token (the dev stack sets it, on 127.0.0.1; said at start-up); false needs a token of API_READ_TOKENS or API_TOKENS_DIR",
+    }),
+    API_READ_TOKENS: Setting.secret({ description: `tokens with scope read (every data route): ${tokenListFormat}` }),
+    API_TOKENS_DIR: Setting.string({
+      default: "",
+      description:
+        "directory with a file `read` listing tokens as API_READ_TOKENS does, merged with it and re-read when it changes (a mounted Secret); empty: none",
+    }),
+    API_TOKENS_RELOAD_MS: tokensReloadSetting,
     API_TELEMETRY_WINDOW_HOURS_MAX: Setting.integer({
       default: 168,
       minimum: 1,
@@ -109,6 +126,8 @@ export const ApiConfig = Type.Composite([
       description:
         "broker HTTP endpoint: the live tail (datapoint streams, live windows from memory) and the pipeline figures; empty turns both off",
     }),
+    BROKER_TOKEN: brokerTokenSettings.BROKER_TOKEN,
+    BROKER_TOKEN_FILE: brokerTokenSettings.BROKER_TOKEN_FILE,
     API_LIVE_TOPIC: Setting.string({ default: "telemetry", minLength: 1, description: "topic the collectors read" }),
     API_LIVE_GROUP: Setting.string({
       default: "collectors",

@@ -1,10 +1,11 @@
 import { Elysia } from "elysia";
+import { openAccess } from "../../src/http/route-security.ts";
 
 /**
  * Cross-origin access for browsers on other sites (a Grafana, a team's own page): off
  * unless origins are configured (API_CORS_ORIGINS). A configured origin's requests
  * get `Access-Control-Allow-Origin` and the headers a client may read; its preflights
- * (OPTIONS with Access-Control-Request-Method) are answered here, before any route,
+ * (OPTIONS with Access-Control-Request-Method) are answered here, without a token,
  * with the methods and request headers the API takes. Any other origin gets no CORS
  * header, so the browser keeps the answer from its page. Credentials (cookies) are
  * never allowed: clients send tokens in Authorization, which a preflight permits.
@@ -70,6 +71,12 @@ export function preflightResponse(policy: CorsPolicy, request: Request): Respons
   return new Response(null, { status: 204, headers });
 }
 
+/** `response` with the CORS headers `request`'s origin gets (none without a policy). */
+export function withCors(policy: CorsPolicy | undefined, request: Request, response: Response): Response {
+  if (policy !== undefined) applyCors(policy, request, response.headers);
+  return response;
+}
+
 /** The headers an allowed origin's answer carries. */
 function applyCors(policy: CorsPolicy, request: Request, headers: Headers): void {
   const origin = request.headers.get("origin");
@@ -82,18 +89,23 @@ function applyCors(policy: CorsPolicy, request: Request, headers: Headers): void
 }
 
 /**
- * Installed first (app.ts), for every route and every answer: preflights end here,
- * and the headers go on answers of every kind, errors and event streams included.
+ * Installed first (app.ts), for every route and every answer. Preflights are a route of
+ * their own, `OPTIONS /*`, declared open to the route guard like /health: a browser
+ * sends them without a token, and they answer permissions only, never data. Every
+ * other request still meets the guard, so a preflight's 204 lets no token-less request
+ * through. The headers go on answers of every kind, errors and event streams included
+ * (the guard's refusals get them in app.ts: they leave before this hook).
  */
 export function corsPlugin(policy: CorsPolicy | undefined) {
   const plugin = new Elysia({ name: "cors" });
   if (policy === undefined) return plugin;
   return plugin
-    .onRequest(({ request }) => {
-      const preflight = request.method === "OPTIONS" && request.headers.has("access-control-request-method");
-      if (preflight && request.headers.has("origin")) return preflightResponse(policy, request);
+    .options("/*", ({ request }) => preflightResponse(policy, request), {
+      detail: { hide: true, ...openAccess },
     })
     .mapResponse({ as: "global" }, ({ request, response, set }) => {
+      // A preflight's answer carries exactly the permissions preflightResponse gave.
+      if (request.method === "OPTIONS") return;
       if (response instanceof Response) {
         applyCors(policy, request, response.headers);
         return response;

@@ -45,9 +45,29 @@ export const UnavailableError = Type.Object(
   },
 );
 
-export type ErrorCode = "bad_request" | "not_found" | "unavailable" | "internal";
+export const UnauthorizedError = Type.Object(
+  {
+    ...errorBody("missing_token", "").properties,
+    error: Type.Union([Type.Literal("missing_token"), Type.Literal("invalid_token")]),
+  },
+  {
+    $id: componentId("UnauthorizedError"),
+    description:
+      "No bearer token, or one this API does not accept (scope read; the answer carries WWW-Authenticate: Bearer)",
+    additionalProperties: false,
+  },
+);
 
-const statusByCode: Record<ErrorCode, number> = { bad_request: 400, not_found: 404, unavailable: 503, internal: 500 };
+export type ErrorCode = "bad_request" | "not_found" | "unavailable" | "internal" | "missing_token" | "invalid_token";
+
+const statusByCode: Record<ErrorCode, number> = {
+  bad_request: 400,
+  not_found: 404,
+  unavailable: 503,
+  internal: 500,
+  missing_token: 401,
+  invalid_token: 401,
+};
 
 /** An error a handler throws on purpose; the error handler turns it into the JSON body. */
 export class ApiError extends Error {

@@ -4,17 +4,20 @@
  * broker (BROKER_URL) it also follows the telemetry topic: a live tail of recent
  * datapoints for event streams and live windows, and the pipeline page's figures.
  */
+import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { BrokerHttp } from "../../src/broker-client/http-client.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { createFetchReader } from "../../src/clickhouse/fetch-reader.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
-import { loadConfigOrExit } from "../../src/config/env.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { watchEventLoopDelay } from "../../src/observability/event-loop-delay.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { wallMs } from "../../src/runtime/clock.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
+import { openApiAccess } from "./api-access.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
@@ -31,7 +34,9 @@ const service = "api";
 const config = loadConfigOrExit(ApiConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+logConfig(logger, ApiConfig, config);
 const registry = createMetricsRegistry({ service, instanceId });
+const { access, tokens } = tryOrExitOnConfigError(() => openApiAccess(config, logger));
 watchEventLoopDelay(registry, "api");
 const peers = (() => {
   try {
@@ -77,7 +82,16 @@ const hub = new StreamHub({
   registry,
   logger,
 });
-const broker = config.BROKER_URL === "" ? undefined : new BrokerHttp({ brokerUrl: config.BROKER_URL });
+const broker =
+  config.BROKER_URL === ""
+    ? undefined
+    : new BrokerHttp(
+        tryOrExitOnConfigError(() =>
+          brokerConnectionOf(config, (problem) =>
+            logger.error({ problem }, "BROKER_TOKEN_FILE rejected; keeping the last token"),
+          ),
+        ),
+      );
 const store = new TailStore({ spanMs: config.API_LIVE_TAIL_SPAN_S * 1_000, rowsMax: config.API_LIVE_TAIL_ROWS_MAX });
 const tail =
   broker === undefined
@@ -125,6 +139,7 @@ const app = createApiApp({
   reader,
   logger,
   registry,
+  access,
   limits,
   live: tail === undefined ? undefined : store,
   hub,
@@ -164,6 +179,7 @@ installShutdown({
     { name: "stop intake and finish requests", run: () => server.stop() },
     { name: "stop the live tail and the pipeline monitor", run: () => Promise.all([tail?.stop(), monitor.stop()]) },
     { name: "close clickhouse client", run: () => clickhouse.close() },
+    { name: "stop token reloads", run: () => tokens.stop() },
   ],
 });
 

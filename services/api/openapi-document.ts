@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import packageJson from "../../package.json" with { type: "json" };
+import { bearerSchemes } from "../../src/http/route-security.ts";
 import { swaggerUi } from "../../src/http/swagger-ui.ts";
 import { apiModels } from "./api-models.ts";
 
@@ -10,7 +11,8 @@ const description = `REST API of the GPU telemetry pipeline: DCGM datapoints per
 
 * Times are RFC 3339. Query bounds accept any offset and optional fractional seconds; answers are UTC with milliseconds.
 * Lists are paginated with an opaque \`cursor\`: pass the previous page's \`next_cursor\` back, with the same other parameters, until it is null.
-* Every error is JSON \`{ error, message, details, request_id }\`: 400 bad input (details name each parameter), 404 unknown GPU, 503 ClickHouse unreachable (with Retry-After), 500 unexpected.`;
+* Every error is JSON \`{ error, message, details, request_id }\`: 400 bad input (details name each parameter), 401 no bearer token or one the API does not accept, 404 unknown GPU, 503 ClickHouse unreachable (with Retry-After), 500 unexpected.
+* Data routes need a bearer token with scope \`read\` (\`Authorization: Bearer <token>\`) unless the deployment leaves read open (API_READ_OPEN); \`/health\`, \`/ready\`, \`/metrics\` and this document are open.`;
 
 const tags = [
   { name: "gpus", description: "The GPU registry" },
@@ -34,7 +36,13 @@ export function openApiPlugin() {
     .use(
       swaggerUi({
         path: swaggerUiPath,
-        documentation: { info: { title: "GPU Telemetry API", version: packageJson.version, description }, tags },
+        documentation: {
+          info: { title: "GPU Telemetry API", version: packageJson.version, description },
+          tags,
+          components: {
+            securitySchemes: bearerSchemes({ read: "every data route (API_READ_TOKENS or API_TOKENS_DIR)" }),
+          },
+        },
       }),
     );
 }

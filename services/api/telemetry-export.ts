@@ -156,6 +156,7 @@ export function exportResponses() {
       "The request is malformed, or the export would be too large; details say which",
       errorResponses[400],
     ),
+    "401": errorDoc("A bearer token with scope read is needed (when read is not open)", errorResponses[401]),
     "404": errorDoc("No such GPU or MIG instance", errorResponses[404]),
     "500": errorDoc("Unexpected failure; logged with the request id", errorResponses[500]),
     "503": errorDoc("ClickHouse is unreachable or busy; retry later", errorResponses[503]),

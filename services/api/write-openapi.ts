@@ -4,9 +4,11 @@
  * route schemas). Commit the result; a test fails when it is stale.
  */
 import { join } from "node:path";
+import { TokenStore } from "../../src/auth/token-store.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { apiScopes } from "./api-access.ts";
 import { createApiApp } from "./app.ts";
 import { renderOpenApi } from "./openapi-document.ts";
 
@@ -26,6 +28,7 @@ export async function buildOpenApiText(): Promise<string> {
       clickhouse,
       logger: createLogger({ service: "api", instanceId: "openapi", level: "silent" }),
       registry: createMetricsRegistry({ service: "api", instanceId: "openapi" }),
+      access: { tokens: new TokenStore(apiScopes), readOpen: false },
     });
     return await renderOpenApi(app);
   } finally {

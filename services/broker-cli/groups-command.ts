@@ -28,5 +28,11 @@ export async function runGroupsCommand(admin: Admin, rest: string[], out: (line:
       out(line);
     return 0;
   }
-  throw new Error(`groups: unknown action ${action ?? "(none)"}; use list or describe`);
+  if (action === "delete") {
+    if (group === undefined) throw new Error("groups delete: which group?");
+    await admin.deleteGroup(group);
+    out(`deleted group ${group} and its committed offsets`);
+    return 0;
+  }
+  throw new Error(`groups: unknown action ${action ?? "(none)"}; use list, describe or delete`);
 }

@@ -6,7 +6,7 @@ export interface ParsedArgs {
   flags: Set<string>;
 }
 
-const valueOptions = new Set(["broker", "partitions", "partition", "max", "group"]);
+const valueOptions = new Set(["broker", "token", "partitions", "partition", "max", "group", "groups"]);
 
 /** Splits argv into positionals, `--option value` pairs (known names) and `--flag`s. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {

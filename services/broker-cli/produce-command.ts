@@ -1,14 +1,15 @@
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 
 /** Reads "key<TAB>value" lines from stdin (a line without a tab is a value with an empty key). */
 export async function runProduceCommand(
-  brokerUrl: string,
+  connection: BrokerConnection,
   rest: string[],
   out: (line: string) => void,
 ): Promise<number> {
   const [topic] = rest;
   if (topic === undefined) throw new Error("produce: which topic?");
-  const producer = await Producer.create({ brokerUrl, topic, createTopic: true });
+  const producer = await Producer.create({ ...connection, topic, createTopic: true });
   let count = 0;
   let pending = "";
   const decoder = new TextDecoder();

@@ -1,4 +1,5 @@
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { PartitionClient, type PartitionRead } from "../../src/broker-client/partition-client.ts";
 import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
@@ -12,20 +13,20 @@ const decoder = new TextDecoder();
  * value. No consumer group: it reads like Kafka's console consumer without one.
  */
 export async function runTailCommand(
-  brokerUrl: string,
+  connection: BrokerConnection,
   rest: string[],
   args: ParsedArgs,
   out: (line: string) => void,
 ): Promise<number> {
   const [topic] = rest;
   if (topic === undefined) throw new Error("tail: which topic?");
-  const info = await new Admin({ brokerUrl }).describeTopic(topic);
+  const info = await new Admin(connection).describeTopic(topic);
   const only = integerOption(args, "partition");
   const maxRecords = integerOption(args, "max") ?? Number.POSITIVE_INFINITY;
   const fromBeginning = args.flags.has("from-beginning");
   const partitions = info.partitions.filter((p) => only === undefined || p.partition === only);
   if (partitions.length === 0) throw new Error(`topic ${topic} has no partition ${only}`);
-  const reader = new PartitionClient({ brokerUrl });
+  const reader = new PartitionClient(connection);
   const stop = new AbortController();
   let printed = 0;
   const print = (line: string) => {

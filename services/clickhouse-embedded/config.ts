@@ -23,8 +23,7 @@ export const EmbeddedClickHouseConfig = Type.Composite([
       description: "chdb data directory; only this process may open it",
     }),
     CLICKHOUSE_EMBEDDED_USER: Setting.string({ default: "default", minLength: 1, description: "accepted user name" }),
-    CLICKHOUSE_EMBEDDED_PASSWORD: Setting.string({
-      default: "",
+    CLICKHOUSE_EMBEDDED_PASSWORD: Setting.secret({
       description:
         "password requests must authenticate with (a secret; the dev stack generates one under .data/secrets); empty: one is generated on first start and kept in <data dir>/endpoint-access/password",
     }),

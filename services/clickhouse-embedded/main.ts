@@ -4,6 +4,7 @@
  * every other service talks plain ClickHouse over HTTP in dev and tests.
  */
 import { hostname } from "node:os";
+import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -22,6 +23,7 @@ const service = "clickhouse-embedded";
 const config = loadConfigOrExit(EmbeddedClickHouseConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+logConfig(logger, EmbeddedClickHouseConfig, config);
 const registry = createMetricsRegistry({ service, instanceId });
 
 const engine = await openEngineOrExit(

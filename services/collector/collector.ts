@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
 import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
@@ -15,6 +16,8 @@ import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
 
 export interface CollectorOptions {
   config: CollectorConfig;
+  /** The broker and the token presented to it (from BROKER_URL, BROKER_TOKEN or BROKER_TOKEN_FILE). */
+  broker: BrokerConnection;
   instanceId: string;
   clickhouse: ClickHouseClient;
   metrics: CollectorMetrics;
@@ -40,7 +43,7 @@ export class Collector {
 
   static async start(options: CollectorOptions): Promise<Collector> {
     const { config, logger } = options;
-    const admin = new Admin({ brokerUrl: config.BROKER_URL });
+    const admin = new Admin(options.broker);
     const source = await admin.ensureTopic(config.COLLECTOR_TOPIC);
     const intentsTopic = intentsTopicName(config.COLLECTOR_GROUP, config.COLLECTOR_TOPIC);
     const intentsInfo = await admin.ensureTopic(intentsTopic, source.partitions.length);
@@ -51,13 +54,13 @@ export class Collector {
     }
     await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
     const deadLetterProducer = await Producer.create({
-      brokerUrl: config.BROKER_URL,
+      ...options.broker,
       topic: config.COLLECTOR_DEAD_LETTER_TOPIC,
       lingerMs: 0,
       // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
       batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
-    const io = new PartitionClient({ brokerUrl: config.BROKER_URL });
+    const io = new PartitionClient(options.broker);
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
       backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
@@ -87,7 +90,7 @@ export class Collector {
       ...(options.afterInsert === undefined ? {} : { afterInsert: options.afterInsert }),
     });
     consumer = new Consumer({
-      brokerUrl: config.BROKER_URL,
+      ...options.broker,
       group: config.COLLECTOR_GROUP,
       topics: [config.COLLECTOR_TOPIC],
       clientId: options.instanceId,

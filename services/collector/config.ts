@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TelemetryStoreConfig } from "../../src/clickhouse/config.ts";
-import { CommonConfig } from "../../src/config/common.ts";
+import { brokerClientConfig, CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
 
 const MiB = 1024 * 1024;
@@ -9,8 +9,8 @@ const MiB = 1024 * 1024;
 export const CollectorConfig = Type.Composite([
   CommonConfig,
   TelemetryStoreConfig,
+  brokerClientConfig("scopes consume (its group COLLECTOR_GROUP) and produce (dead letters, intents)"),
   Type.Object({
-    BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
     COLLECTOR_HOST: Setting.string({
       default: "127.0.0.1",
       minLength: 1,

@@ -5,10 +5,10 @@
  * SIGTERM (finish the batch in flight, commit, leave the group, exit 0).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import { Elysia } from "elysia";
+import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
-import { loadConfigOrExit } from "../../src/config/env.ts";
-import { opsRoutes } from "../../src/http/ops-routes.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
@@ -17,12 +17,19 @@ import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { Collector } from "./collector.ts";
 import { CollectorConfig } from "./config.ts";
 import { createCollectorMetrics } from "./metrics.ts";
+import { createCollectorApp } from "./ops-app.ts";
 
 const service = "collector";
 
 const config = loadConfigOrExit(CollectorConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+logConfig(logger, CollectorConfig, config);
+const broker = tryOrExitOnConfigError(() =>
+  brokerConnectionOf(config, (problem) =>
+    logger.error({ problem }, "BROKER_TOKEN_FILE rejected; keeping the last token"),
+  ),
+);
 const registry = createMetricsRegistry({ service, instanceId });
 let collector: Collector | undefined;
 let clickhouse: ClickHouseClient | undefined;
@@ -31,15 +38,13 @@ const metrics = createCollectorMetrics(registry, {
   lagRecords: () => collector?.lagRecords() ?? new Map(),
 });
 
-const app = new Elysia().use(
-  opsRoutes({
-    registry,
-    checks: [
-      { name: "clickhouse", check: () => collector?.clickHouseReady() ?? false },
-      { name: "broker", check: () => collector?.memberId !== undefined },
-    ],
-  }),
-);
+const app = createCollectorApp({
+  registry,
+  checks: [
+    { name: "clickhouse", check: () => collector?.clickHouseReady() ?? false },
+    { name: "broker", check: () => collector?.memberId !== undefined },
+  ],
+});
 const server = Bun.serve({
   hostname: config.COLLECTOR_HOST,
   port: config.COLLECTOR_PORT,
@@ -91,7 +96,17 @@ if (clickhouse !== undefined) {
   const store = clickhouse;
   collector = await unlessAborted(
     retry(
-      () => Collector.start({ config, instanceId, clickhouse: store, metrics, logger, clock: Date.now, afterInsert }),
+      () =>
+        Collector.start({
+          config,
+          broker,
+          instanceId,
+          clickhouse: store,
+          metrics,
+          logger,
+          clock: Date.now,
+          afterInsert,
+        }),
       startUp("join the consumer group"),
     ),
   );

@@ -1,10 +1,10 @@
 import { rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { DevConfig, flagsToEnv } from "./config.ts";
 import { startControlServer } from "./control-server.ts";
-import { loadOrCreateDevSecrets } from "./dev-secrets.ts";
+import { devTokenFiles, loadOrCreateDevSecrets } from "./dev-secrets.ts";
 import { ProcessSupervisor } from "./process-supervisor.ts";
 import { DevStack } from "./stack.ts";
 import type { StackPlan } from "./stack-plan.ts";
@@ -87,6 +87,7 @@ const control = startControlServer({
   port: config.DEV_CONTROL_PORT,
   stack,
   status: () => ({ processes: supervisor.status(), figures }),
+  token: plan.secrets.tokens.devControl,
 });
 
 try {
@@ -101,20 +102,21 @@ listenToKeys();
 statusTimer = setInterval(() => void refreshStatus(), config.DEV_STATUS_INTERVAL_MS);
 
 function printWhereToLook(): void {
-  const secretsDir = join(dataDir, "secrets");
+  const secretsDir = plan.secrets.directory;
   const api = `http://127.0.0.1:${plan.apiPort}`;
   process.stdout.write(
     [
       "",
       "GPU telemetry pipeline is running",
       `  Dashboard        ${api}/`,
-      `  API              ${api}/api/v1/gpus`,
+      `  API              ${api}/api/v1/gpus   (read open on 127.0.0.1; token: ${devTokenFiles.apiRead})`,
       `  Swagger UI       ${api}/swagger`,
-      `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger`,
-      `  ClickHouse       http://127.0.0.1:${plan.clickhousePort}   (user default, password in ${join(secretsDir, "clickhouse-password")})`,
-      `  Control          http://127.0.0.1:${config.DEV_CONTROL_PORT}/status   (bun run dev:scale -- collector 3)`,
+      `  Broker Swagger   http://127.0.0.1:${plan.brokerPort}/swagger   (bun run broker -- … uses ${devTokenFiles.brokerAdmin})`,
+      `  Upload           http://127.0.0.1:${plan.streamerPortBase}/api/v1/upload   (token: ${devTokenFiles.streamerUpload})`,
+      `  ClickHouse       http://127.0.0.1:${plan.clickhousePort}   (user default, password: clickhouse-password)`,
+      `  Control          http://127.0.0.1:${config.DEV_CONTROL_PORT}/status   (bun run dev:scale -- collector 3; token: ${devTokenFiles.devControl})`,
       `  Data and logs    ${dataDir}`,
-      `  Secrets          ${secretsDir}   (generated on first start; --reset makes new ones)`,
+      `  Secrets          ${secretsDir}   (passwords and tokens, generated on first start; --reset makes new ones)`,
       process.stdin.isTTY ? "  Keys             s/S add/remove streamer · c/C add/remove collector · q quit" : "",
       "",
     ].join("\n"),

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
-import type { DevSecrets } from "./dev-secrets.ts";
+import { type DevSecrets, devTokenDirectory, devTokenFiles } from "./dev-secrets.ts";
 import type { ProcessSpec } from "./process-supervisor.ts";
 
 export interface StackPlan {
@@ -13,8 +13,12 @@ export interface StackPlan {
   collectorPortBase: number;
   /** Rows/s of each streamer; 0 = unlimited. */
   streamerRateRowsPerS: number;
-  /** Generated under the data directory (dev-secrets.ts) and handed to the processes that need them. */
-  secrets: Pick<DevSecrets, "clickhousePassword" | "apiCursorKey">;
+  /**
+   * Generated under the data directory (dev-secrets.ts) and handed to the processes
+   * that need them: tokens as file paths (the files stay the only copy), the
+   * ClickHouse password and cursor key as settings.
+   */
+  secrets: DevSecrets;
   /** Extra environment per process kind (tests set modes, rates, timeouts). */
   extraEnv?: Partial<Record<"clickhouse" | "broker" | "api" | ScalableKind, Record<string, string>>>;
 }
@@ -58,10 +62,15 @@ export function clickhouseSpec(plan: StackPlan): ProcessSpec {
   });
 }
 
+/** A role's token file under the secrets directory. */
+const tokenFile = (plan: StackPlan, role: keyof typeof devTokenFiles) =>
+  join(plan.secrets.directory, devTokenFiles[role]);
+
 export function brokerSpec(plan: StackPlan): ProcessSpec {
   return spec(plan, "broker", "broker", "brokers/main.ts", plan.brokerPort, {
     BROKER_PORT: String(plan.brokerPort),
     BROKER_DATA_DIR: join(plan.dataDir, "broker"),
+    BROKER_TOKENS_DIR: devTokenDirectory(plan.secrets, "broker"),
   });
 }
 
@@ -73,9 +82,13 @@ export function apiSpec(plan: StackPlan): ProcessSpec {
     API_PORT: String(plan.apiPort),
     CLICKHOUSE_URL: clickhouseUrl(plan),
     BROKER_URL: brokerUrl(plan),
+    BROKER_TOKEN_FILE: tokenFile(plan, "brokerApi"),
     API_PEER_URLS: peerUrls(plan),
     CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     API_CURSOR_KEY: plan.secrets.apiCursorKey,
+    // Open on 127.0.0.1 so a browser and curl need nothing; the read token works too.
+    API_READ_OPEN: "true",
+    API_TOKENS_DIR: devTokenDirectory(plan.secrets, "api"),
   });
 }
 
@@ -95,6 +108,8 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
     return spec(plan, `streamer-${ordinal}`, kind, "services/streamer/main.ts", port, {
       STREAMER_PORT: String(port),
       BROKER_URL: brokerUrl(plan),
+      BROKER_TOKEN_FILE: tokenFile(plan, "brokerStreamer"),
+      STREAMER_TOKENS_DIR: devTokenDirectory(plan.secrets, "streamer"),
       STREAMER_CSV_PATH: join(root, "data", "dcgm_metrics_20250718_134233.csv"),
       STREAMER_RATE_ROWS_PER_S: String(plan.streamerRateRowsPerS),
     });
@@ -103,6 +118,7 @@ export function scalableSpec(plan: StackPlan, kind: ScalableKind, ordinal: numbe
   return spec(plan, `collector-${ordinal}`, kind, "services/collector/main.ts", port, {
     COLLECTOR_PORT: String(port),
     BROKER_URL: brokerUrl(plan),
+    BROKER_TOKEN_FILE: tokenFile(plan, "brokerCollector"),
     CLICKHOUSE_URL: clickhouseUrl(plan),
     CLICKHOUSE_PASSWORD: plan.secrets.clickhousePassword,
     // Rows visible within a few hundred ms on a laptop; inserts are grouped and paced anyway.

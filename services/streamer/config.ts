@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { CommonConfig } from "../../src/config/common.ts";
+import { brokerClientConfig, CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
+import { tokenListFormat, tokensReloadSetting } from "../../src/config/token-settings.ts";
 
 const MiB = 1024 * 1024;
 /** Relative to the working directory, like the other data paths (the repo root, or /app in the image). */
@@ -9,8 +10,8 @@ const sampleCsvPath = "data/dcgm_metrics_20250718_134233.csv";
 /** Every setting of the streamer process, read from STREAMER_* (and BROKER_URL) environment variables. */
 export const StreamerConfig = Type.Composite([
   CommonConfig,
+  brokerClientConfig("scopes produce and consume (its group STREAMER_GROUP)"),
   Type.Object({
-    BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
     STREAMER_HOST: Setting.string({
       default: "127.0.0.1",
       minLength: 1,
@@ -141,6 +142,15 @@ export const StreamerConfig = Type.Composite([
       maximum: 600_000,
       description: "graceful shutdown deadline (flush, leave the group)",
     }),
+    STREAMER_UPLOAD_TOKENS: Setting.secret({
+      description: `tokens with scope upload (POST /api/v1/upload): ${tokenListFormat}; with none, every upload is refused (401)`,
+    }),
+    STREAMER_TOKENS_DIR: Setting.string({
+      default: "",
+      description:
+        "directory with a file `upload` listing tokens as STREAMER_UPLOAD_TOKENS does, merged with it and re-read when it changes (a mounted Secret); empty: none",
+    }),
+    STREAMER_TOKENS_RELOAD_MS: tokensReloadSetting,
   }),
 ]);
 export type StreamerConfig = Static<typeof StreamerConfig>;

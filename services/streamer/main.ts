@@ -5,7 +5,8 @@
  * flushes what was read, leaves the group (so the others take over at once) and
  * exits 0.
  */
-import { loadConfigOrExit } from "../../src/config/env.ts";
+import { logConfig } from "../../src/config/config-log.ts";
+import { exitOnConfigError, loadConfigOrExit } from "../../src/config/env.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { StreamerConfig } from "./config.ts";
@@ -14,6 +15,7 @@ import { type RunningStreamer, startStreamer } from "./streamer.ts";
 const config = loadConfigOrExit(StreamerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "streamer", instanceId, level: config.LOG_LEVEL });
+logConfig(logger, StreamerConfig, config);
 
 const stopping = new AbortController();
 let streamer: RunningStreamer | undefined;
@@ -37,7 +39,7 @@ const shutdown = installShutdown({
   ],
 });
 
-streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal });
+streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal }).catch(exitOnConfigError);
 if (streamer !== undefined) {
   const complete = await streamer.sourceDone;
   if (config.STREAMER_MODE === "once" && !stopping.signal.aborted) {

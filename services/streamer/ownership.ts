@@ -1,3 +1,4 @@
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { GroupMembership, type PartitionKey, type RevokeCause } from "../../src/broker-client/group-membership.ts";
 import { parseKey } from "../../src/broker-client/partition-keys.ts";
 import { RetryAbortedError, startUpAttemptsMax } from "../../src/runtime/retry.ts";
@@ -15,8 +16,7 @@ import { RetryAbortedError, startUpAttemptsMax } from "../../src/runtime/retry.t
  * and its records keep their order across the hand-over.
  */
 
-export interface OwnershipOptions {
-  brokerUrl: string;
+export interface OwnershipOptions extends BrokerConnection {
   group: string;
   topic: string;
   partitionCount: number;
@@ -56,6 +56,7 @@ export class PartitionOwnership {
     this.flags = new Uint8Array(count);
     this.membership = new GroupMembership({
       brokerUrl: options.brokerUrl,
+      token: options.token,
       requestTimeoutMs: options.requestTimeoutMs,
       group: options.group,
       topics: [options.topic],

@@ -1,12 +1,14 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
+import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
-import { createStreamerApp } from "./app.ts";
+import { createStreamerApp, openUploadTokens } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
 import { exporterTargets, type StreamerConfig } from "./config.ts";
 import { runCsvLoop } from "./csv-loop.ts";
@@ -32,6 +34,11 @@ export interface StreamerDeps {
   instanceId: string;
   /** Aborted on shutdown; also ends a start-up still waiting for the broker. */
   signal: AbortSignal;
+}
+
+/** The deps once the settings are resolved: the broker and the token presented to it. */
+interface ResolvedDeps extends StreamerDeps {
+  broker: BrokerConnection;
 }
 
 export interface RunningStreamer {
@@ -62,15 +69,20 @@ const rebalanceHeartbeatMsMax = 200;
  * connects, joins the group and starts the source. Undefined when `signal` aborted
  * before the broker was reached.
  */
-export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer | undefined> {
-  const { config, logger, instanceId, signal } = deps;
+export async function startStreamer(options: StreamerDeps): Promise<RunningStreamer | undefined> {
+  const { config, logger, instanceId, signal } = options;
+  const broker = brokerConnectionOf(config, (problem) => logger.error({ problem }, "BROKER_TOKEN_FILE rejected"));
+  const deps: ResolvedDeps = { ...options, broker };
+  const uploadTokens = openUploadTokens(config, logger);
   const registry = createMetricsRegistry({ service: "streamer", instanceId });
   const metrics = new StreamerMetrics(registry);
   let uploadTarget: UploadTarget | undefined;
   let ownership: PartitionOwnership | undefined;
   const app = createStreamerApp({
     registry,
-    brokerUrl: config.BROKER_URL,
+    logger,
+    broker,
+    uploadTokens: uploadTokens.store,
     joined: () => ownership?.joined === true,
     readyTimeoutMs,
     upload: {
@@ -98,6 +110,7 @@ export async function startStreamer(deps: StreamerDeps): Promise<RunningStreamer
   const port = server.port ?? config.STREAMER_PORT;
   logger.info({ port, host: config.STREAMER_HOST }, "listening");
   const stopHttp = async () => {
+    uploadTokens.stop();
     await server.stop();
   };
 
@@ -167,7 +180,7 @@ function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: S
   return new BatchProducer({ producer, metrics, limiter, chunkRowsMax, clock: Date.now, sleep: (ms) => Bun.sleep(ms) });
 }
 
-interface OwnershipDeps extends StreamerDeps {
+interface OwnershipDeps extends ResolvedDeps {
   producer: Producer;
   metrics: StreamerMetrics;
   flush: () => Promise<void>;
@@ -176,7 +189,7 @@ interface OwnershipDeps extends StreamerDeps {
 function newOwnership(deps: OwnershipDeps): PartitionOwnership {
   const { config, logger, instanceId, producer, metrics, flush } = deps;
   return new PartitionOwnership({
-    brokerUrl: config.BROKER_URL,
+    ...deps.broker,
     group: config.STREAMER_GROUP,
     topic: config.STREAMER_TOPIC,
     partitionCount: producer.partitionCount,
@@ -199,13 +212,13 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 }
 
 /** Ensures the topic and creates the producer, retrying while the broker is not reachable. */
-async function connect(deps: StreamerDeps): Promise<Producer | undefined> {
+async function connect(deps: ResolvedDeps): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
-  const admin = new Admin({ brokerUrl: config.BROKER_URL, requestTimeoutMs: readyTimeoutMs * 2 });
+  const admin = new Admin({ ...deps.broker, requestTimeoutMs: readyTimeoutMs * 2 });
   const attempt = async () => {
     const topic = await admin.ensureTopic(config.STREAMER_TOPIC);
     return await Producer.create({
-      brokerUrl: config.BROKER_URL,
+      ...deps.broker,
       topic: config.STREAMER_TOPIC,
       partitionCount: topic.partitions.length,
       batchBytesMax: config.STREAMER_BATCH_BYTES_MAX,

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { requiresScope } from "../../src/http/route-security.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { BatchProducer } from "./batch-producer.ts";
 import type { IdempotencyKeys } from "./idempotency-keys.ts";
@@ -38,7 +39,7 @@ export const UploadError = t.Object(
   {
     error: t.String({
       description:
-        "unusable_csv, too_large, unsupported_media_type, bad_idempotency_key, idempotency_key_in_use, idempotency_key_reused or broker_unavailable",
+        "unusable_csv, too_large, unsupported_media_type, bad_idempotency_key, idempotency_key_in_use, idempotency_key_reused, broker_unavailable, missing_token or invalid_token",
     }),
     message: t.String({ description: "what is wrong, for a person" }),
     bytesReceived: t.Optional(t.Integer({ description: "too_large: bytes read before stopping" })),
@@ -67,6 +68,7 @@ export function uploadRoute(options: UploadRouteOptions) {
       response: {
         200: CsvUploadSummary,
         400: UploadError,
+        401: UploadError,
         409: UploadError,
         413: UploadError,
         415: UploadError,
@@ -74,6 +76,7 @@ export function uploadRoute(options: UploadRouteOptions) {
         503: UploadError,
       },
       detail: {
+        ...requiresScope("upload"),
         tags: ["upload"],
         summary:
           "Stream a DCGM CSV once, all or nothing: every valid row is produced; answers accepted and rejected rows",

@@ -1,13 +1,14 @@
 import type { TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
 import type { GroupDetail, GroupListing } from "../broker-protocol/group-protocol.ts";
 import { brokerRoutes, healthPath, routeRequest } from "../broker-protocol/routes.ts";
-import { BrokerHttp } from "./http-client.ts";
+import { BrokerHttp, type BrokerHttpOptions } from "./http-client.ts";
+import { ensureTopicExists } from "./topic-ensure.ts";
 
 /** Topic and group administration (what the CLI and the services' start-up use). */
 export class Admin {
   private readonly http: BrokerHttp;
 
-  constructor(options: { brokerUrl: string; requestTimeoutMs?: number }) {
+  constructor(options: BrokerHttpOptions) {
     this.http = new BrokerHttp(options);
   }
 
@@ -35,14 +36,12 @@ export class Admin {
     return this.http.json(routeRequest(brokerRoutes.createTopic), body);
   }
 
-  /** Creates the topic unless it exists; returns its description either way. */
-  async ensureTopic(name: string, partitions?: number): Promise<TopicInfo> {
-    try {
-      return await this.createTopic(name, partitions);
-    } catch (error) {
-      if ((error as { code?: string }).code !== "topic_exists") throw error;
-      return await this.describeTopic(name);
-    }
+  /**
+   * The topic's description, creating it first when it does not exist: with the
+   * partition count asked when this token has admin, else by the broker's auto-create.
+   */
+  ensureTopic(name: string, partitions?: number): Promise<TopicInfo> {
+    return ensureTopicExists(this.http, name, partitions);
   }
 
   listGroups(): Promise<GroupListing> {
@@ -51,5 +50,10 @@ export class Admin {
 
   describeGroup(group: string): Promise<GroupDetail> {
     return this.http.json(routeRequest(brokerRoutes.describeGroup, { group }));
+  }
+
+  /** Deletes a group that has no members, with its committed offsets (admin scope). */
+  async deleteGroup(group: string): Promise<void> {
+    await this.http.json(routeRequest(brokerRoutes.deleteGroup, { group }));
   }
 }

@@ -7,14 +7,13 @@ import { ByteBudget } from "./byte-budget.ts";
 import type { ConsumedBatch } from "./consumed-batch.ts";
 import { GroupClient } from "./group-client.ts";
 import { GroupMembership, type MembershipListener, type RevokeCause } from "./group-membership.ts";
-import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
+import { BrokerClientError, type BrokerConnection, BrokerHttp, isRetryableError } from "./http-client.ts";
 import { PartitionFetcher } from "./partition-fetcher.ts";
 import { type PartitionKey, parseKey } from "./partition-keys.ts";
 
 export type { ConsumedBatch };
 
-export interface ConsumerOptions {
-  brokerUrl: string;
+export interface ConsumerOptions extends BrokerConnection {
   group: string;
   topics: string[];
   clientId?: string;
@@ -62,12 +61,13 @@ export class Consumer {
   private commitChain: Promise<void> = Promise.resolve();
 
   constructor(readonly options: ConsumerOptions) {
-    this.http = new BrokerHttp({ brokerUrl: options.brokerUrl });
+    this.http = new BrokerHttp({ brokerUrl: options.brokerUrl, token: options.token });
     this.groups = new GroupClient(this.http, options.group);
     this.budget = new ByteBudget(options.inFlightBytesMax ?? 32 * 1024 * 1024);
     this.clock = options.clock ?? monotonicMs;
     this.membership = new GroupMembership({
       brokerUrl: options.brokerUrl,
+      token: options.token,
       group: options.group,
       topics: options.topics,
       clientId: options.clientId ?? `consumer-${process.pid}`,

@@ -3,7 +3,7 @@ import type { MonotonicClock } from "../runtime/clock.ts";
 import { type RetryOptions, retry } from "../runtime/retry.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { GroupClient } from "./group-client.ts";
-import { BrokerClientError, BrokerHttp } from "./http-client.ts";
+import { BrokerClientError, type BrokerConnection, BrokerHttp } from "./http-client.ts";
 import { assignmentKeys, type PartitionKey, toAssignment } from "./partition-keys.ts";
 
 /**
@@ -43,8 +43,7 @@ export interface MembershipListener {
   onLost(keys: readonly PartitionKey[]): Promise<void>;
 }
 
-export interface GroupMembershipOptions {
-  brokerUrl: string;
+export interface GroupMembershipOptions extends BrokerConnection {
   /** Bound on one group request; keep it well below the session timeout. */
   requestTimeoutMs?: number;
   group: string;
@@ -88,8 +87,8 @@ export class GroupMembership {
 
   constructor(private readonly options: GroupMembershipOptions) {
     if (options.topics.length === 0) throw new Error(`membership of group ${options.group}: no topics`);
-    const { brokerUrl, requestTimeoutMs } = options;
-    const http = new BrokerHttp(requestTimeoutMs === undefined ? { brokerUrl } : { brokerUrl, requestTimeoutMs });
+    const { brokerUrl, token, requestTimeoutMs } = options;
+    const http = new BrokerHttp({ brokerUrl, token, ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }) });
     this.groups = new GroupClient(http, options.group);
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? heartbeatIntervalMsInitial;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? Number.POSITIVE_INFINITY;

@@ -1,11 +1,15 @@
 import type { ErrorBody } from "../broker-protocol/api-schemas.ts";
 import {
+  AuthorizationHeader,
   ContentTypeHeader,
   jsonContentType,
   RetryAfterHeader,
   RetryAfterMsHeader,
 } from "../broker-protocol/headers.ts";
 import type { RouteBody, RouteRequest, RouteResponse, RouteSpec } from "../broker-protocol/routes.ts";
+import type { BearerToken, BrokerConnection } from "./connection.ts";
+
+export type { BearerToken, BrokerConnection };
 
 /**
  * An error answer from the broker, or a network failure (status 0). `retryable`
@@ -32,8 +36,7 @@ export function isRetryableError(error: unknown): boolean {
   return error instanceof BrokerClientError && error.retryable;
 }
 
-export interface BrokerHttpOptions {
-  brokerUrl: string;
+export interface BrokerHttpOptions extends BrokerConnection {
   /** Bound on one request (a fetch long-poll adds its wait to this). */
   requestTimeoutMs?: number;
 }
@@ -42,10 +45,12 @@ export interface BrokerHttpOptions {
 export class BrokerHttp {
   readonly baseUrl: string;
   readonly requestTimeoutMs: number;
+  private readonly token: BearerToken | undefined;
 
   constructor(options: BrokerHttpOptions) {
     this.baseUrl = options.brokerUrl.replace(/\/+$/, "");
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.token = options.token;
   }
 
   /** Sends a request; a non-2xx answer or a network error throws BrokerClientError. */
@@ -56,6 +61,9 @@ export class BrokerHttp {
     const { method, target } = request;
     const headers: Record<string, string> = {};
     if (init.contentType !== undefined) headers[ContentTypeHeader] = init.contentType;
+    if (this.token !== undefined) {
+      headers[AuthorizationHeader] = `Bearer ${typeof this.token === "string" ? this.token : this.token()}`;
+    }
     const timeout = AbortSignal.timeout(init.timeoutMs ?? this.requestTimeoutMs);
     const signal = init.signal === undefined ? timeout : AbortSignal.any([timeout, init.signal]);
     let response: Response;

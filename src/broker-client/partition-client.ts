@@ -10,7 +10,7 @@ import {
   sequenceNone,
 } from "../broker-protocol/record-batch.ts";
 import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
-import { BrokerClientError, BrokerHttp } from "./http-client.ts";
+import { BrokerClientError, BrokerHttp, type BrokerHttpOptions } from "./http-client.ts";
 import { fetchPartition } from "./partition-fetch.ts";
 
 /** A range read stops after this many fetches: a range that never completes is an error. */
@@ -53,7 +53,7 @@ export interface AppendedBatch {
 export class PartitionClient {
   private readonly http: BrokerHttp;
 
-  constructor(options: { brokerUrl: string; requestTimeoutMs?: number }) {
+  constructor(options: BrokerHttpOptions) {
     this.http = new BrokerHttp(options);
   }
 

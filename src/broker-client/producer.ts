@@ -12,7 +12,7 @@ import {
 import { brokerRoutes, routeRequest } from "../broker-protocol/routes.ts";
 import { type BackoffOptions, backoffDelayMs, defaultBackoff } from "../runtime/backoff.ts";
 import { type RetryOptions, retry } from "../runtime/retry.ts";
-import { BrokerClientError, BrokerHttp, isRetryableError } from "./http-client.ts";
+import { BrokerClientError, type BrokerConnection, BrokerHttp, isRetryableError } from "./http-client.ts";
 import {
   type BatchAck,
   type Deferred,
@@ -22,6 +22,7 @@ import {
   RecordAccumulator,
   recordOverheadBytes,
 } from "./record-accumulator.ts";
+import { ensureTopicExists } from "./topic-ensure.ts";
 
 export type { BatchAck };
 
@@ -32,8 +33,7 @@ export interface ProducerRecord {
   timestampMs?: number;
 }
 
-export interface ProducerOptions {
-  brokerUrl: string;
+export interface ProducerOptions extends BrokerConnection {
   topic: string;
   /** Skip the metadata request when known; must match the topic. */
   partitionCount?: number;
@@ -126,7 +126,11 @@ export class Producer {
     readonly partitionCount: number,
     producerId: number,
   ) {
-    this.http = new BrokerHttp({ brokerUrl: options.brokerUrl, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
+    this.http = new BrokerHttp({
+      brokerUrl: options.brokerUrl,
+      token: options.token,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    });
     this.clock = options.clock ?? Date.now;
     this.limits = {
       batchBytesMax: options.batchBytesMax ?? 512 * 1024,
@@ -153,7 +157,7 @@ export class Producer {
 
   /** Resolves the topic's partition count (creating the topic if asked) and a producer id. */
   static async create(options: ProducerOptions): Promise<Producer> {
-    const http = new BrokerHttp({ brokerUrl: options.brokerUrl });
+    const http = new BrokerHttp({ brokerUrl: options.brokerUrl, token: options.token });
     const connect: RetryOptions = {
       deadlineMs: options.connectTimeoutMs ?? 30_000,
       backoff: options.backoff ?? defaultBackoff,
@@ -555,19 +559,7 @@ async function newProducerId(http: BrokerHttp): Promise<number> {
 }
 
 async function topicPartitionCount(http: BrokerHttp, options: ProducerOptions): Promise<number> {
-  const describe = routeRequest(brokerRoutes.describeTopic, { topic: options.topic });
-  try {
-    const info = await http.json(describe);
-    return info.partitions.length;
-  } catch (error) {
-    if (!(error instanceof BrokerClientError) || error.status !== 404 || options.createTopic !== true) throw error;
-  }
-  try {
-    const info = await http.json(routeRequest(brokerRoutes.createTopic), { name: options.topic });
-    return info.partitions.length;
-  } catch (error) {
-    if (!(error instanceof BrokerClientError) || error.code !== "topic_exists") throw error;
-    const info = await http.json(describe);
-    return info.partitions.length;
-  }
+  if (options.createTopic === true) return (await ensureTopicExists(http, options.topic)).partitions.length;
+  const info = await http.json(routeRequest(brokerRoutes.describeTopic, { topic: options.topic }));
+  return info.partitions.length;
 }

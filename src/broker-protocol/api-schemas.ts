@@ -28,6 +28,10 @@ export const ErrorCodeStatus = {
   shutting_down: 503,
   corrupt_batch: 400,
   unknown_producer_id: 400,
+  missing_token: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  not_found: 404,
   internal: 500,
 } as const;
 export type ErrorCode = keyof typeof ErrorCodeStatus;

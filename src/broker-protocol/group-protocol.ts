@@ -116,6 +116,9 @@ export type LeaveGroupRequest = Static<typeof LeaveGroupRequest>;
 export const LeaveGroupResponse = Type.Object({ left: Type.Boolean() });
 export type LeaveGroupResponse = Static<typeof LeaveGroupResponse>;
 
+export const DeleteGroupResponse = Type.Object({ deleted: Type.Boolean() });
+export type DeleteGroupResponse = Static<typeof DeleteGroupResponse>;
+
 export const PartitionOffset = Type.Object({
   topic: TopicName,
   partition: PartitionNumber,

@@ -17,6 +17,8 @@ export const RetryAfterHeader = "retry-after";
 export const RetryAfterMsHeader = "retry-after-ms";
 
 export const ContentTypeHeader = "content-type";
+/** `Bearer <token>`: what every request but the operations routes needs (see BrokerScope in routes.ts). */
+export const AuthorizationHeader = "authorization";
 /** Produce request bodies and fetch answers: frames and record batches. */
 export const binaryContentType = "application/octet-stream";
 export const jsonContentType = "application/json";

@@ -10,6 +10,7 @@ import {
 import {
   CommitOffsetsRequest,
   CommitOffsetsResponse,
+  DeleteGroupResponse,
   GroupDetail,
   GroupListing,
   GroupName,
@@ -32,12 +33,20 @@ import {
 
 /**
  * What a bearer token may do (design: security model). `consume` covers group
- * membership, fetches and commits; `admin` covers topics and groups as a whole.
+ * membership, fetches and commits (a consume token may be limited to named groups:
+ * then every route with a `:group` answers 403 for the others); `admin` covers topics
+ * and groups as a whole (creating topics, deleting groups). Reading topic metadata
+ * needs any scope. Every route names the scopes of which one suffices.
  */
 export type BrokerScope = "produce" | "consume" | "admin";
 
+export const brokerScopes: readonly BrokerScope[] = ["produce", "consume", "admin"];
+
+/** The path parameter a group-limited consume token is checked against. */
+export const groupLimitParam = "group";
+
 export interface RouteSpec {
-  readonly method: "GET" | "POST";
+  readonly method: "GET" | "POST" | "DELETE";
   /** Path template; each `:name` segment is a member of `params`. */
   readonly path: string;
   /** A request needs a token carrying at least one of these scopes. */
@@ -106,7 +115,8 @@ export const brokerRoutes = {
     response: ProduceResponse,
     binary: "request",
     tag: "produce",
-    summary: "Append batches: frames [u32 partition][u32 length][record batch], big-endian",
+    summary:
+      "Append batches: frames [u32 partition][u32 length][record batch], big-endian (an empty body creates the topic when auto-create is on)",
   },
   fetch: {
     method: "GET",
@@ -157,6 +167,16 @@ export const brokerRoutes = {
     response: GroupOffsets,
     tag: "groups",
     summary: "Committed offsets of one topic and the reset policy",
+  },
+  deleteGroup: {
+    method: "DELETE",
+    path: "/v1/groups/:group",
+    scopes: ["admin"],
+    params: GroupParams,
+    status: 200,
+    response: DeleteGroupResponse,
+    tag: "groups",
+    summary: "Delete a group and its committed offsets; only a group without members (400 otherwise)",
   },
   joinGroup: {
     method: "POST",

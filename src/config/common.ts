@@ -17,7 +17,7 @@ export const ClickHouseConfig = Type.Object({
     description: "ClickHouse HTTP endpoint (the embedded one in dev, a server in production)",
   }),
   CLICKHOUSE_USER: Setting.string({ default: "default", description: "ClickHouse user" }),
-  CLICKHOUSE_PASSWORD: Setting.string({ default: "", description: "ClickHouse password" }),
+  CLICKHOUSE_PASSWORD: Setting.secret({ description: "ClickHouse password" }),
   CLICKHOUSE_DATABASE: Setting.string({
     default: "telemetry",
     minLength: 1,
@@ -30,3 +30,23 @@ export const ClickHouseConfig = Type.Object({
     description: "timeout of one ClickHouse request",
   }),
 });
+
+/**
+ * Settings of every process that is a client of the broker: where it is and the bearer
+ * token presented to it (see src/auth/client-token.ts). `what` says which scopes the
+ * token needs for this service, for the README table.
+ */
+export function brokerClientConfig(what: string) {
+  return Type.Object({
+    BROKER_URL: Setting.url({ default: "http://127.0.0.1:9092", description: "broker HTTP endpoint" }),
+    BROKER_TOKEN: Setting.secret({
+      description:
+        what === "" ? "bearer token presented to the broker" : `bearer token presented to the broker: ${what}`,
+    }),
+    BROKER_TOKEN_FILE: Setting.string({
+      default: "",
+      description:
+        "file holding that token instead (a mounted Secret), read again when it changes so a rotated token needs no restart",
+    }),
+  });
+}

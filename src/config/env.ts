@@ -71,8 +71,25 @@ export function loadConfigOrExit<S extends TObject>(schema: S, env: Env = proces
   try {
     return loadConfig(schema, env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`config error: ${error.message}\n`);
-    process.exit(2);
+    exitOnConfigError(error);
   }
+}
+
+/** Runs a start-up step whose ConfigError (a token file that does not parse) exits like a bad setting. */
+export function tryOrExitOnConfigError<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+}
+
+/**
+ * For errors found after loading (settings that are wrong together, a token file that
+ * does not parse): a ConfigError prints its one line and exits 2; anything else is rethrown.
+ */
+export function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`config error: ${error.message}\n`);
+  process.exit(2);
 }

@@ -1,4 +1,5 @@
 import type { TObject, TSchema } from "@sinclair/typebox";
+import { isSecretSetting } from "./settings.ts";
 
 /** A Markdown table of a config schema: variable, default, allowed values, meaning. */
 export function configTable(schema: TObject): string {
@@ -22,6 +23,7 @@ function allowedCell(setting: TSchema): string {
     return `${setting.type} ${setting.minimum ?? "…"}–${setting.maximum ?? "…"}`;
   }
   if (setting.type === "boolean") return "`true`, `false`";
+  if (isSecretSetting(setting)) return "secret";
   if (setting.pattern !== undefined)
     return setting.pattern.startsWith("^https?") ? "http(s) URL" : `pattern \`${setting.pattern}\``;
   return "string";

@@ -1,4 +1,4 @@
-import { type TLiteral, type TUnion, Type } from "@sinclair/typebox";
+import { type TLiteral, type TSchema, type TUnion, Type } from "@sinclair/typebox";
 
 /**
  * Builders for environment settings. Each carries its default, bounds and a
@@ -13,6 +13,13 @@ export const Setting = {
   },
   string(options: { default?: string; description: string; minLength?: number }) {
     return Type.String(options);
+  },
+  /**
+   * A password, a token or a token list: never logged (the config echo shows only
+   * whether it is set) and marked secret in the README table.
+   */
+  secret(options: { description: string }) {
+    return Type.String({ default: "", description: options.description, secret: true });
   },
   url(options: { default: string; description: string }) {
     return Type.String({ ...options, pattern: "^https?://[^\\s/]+(/.*)?$" });
@@ -33,3 +40,8 @@ export const LogLevel = Setting.choice(["trace", "debug", "info", "warn", "error
   default: "info",
   description: "pino log level",
 });
+
+/** True for a setting built with Setting.secret. */
+export function isSecretSetting(setting: TSchema): boolean {
+  return (setting as { secret?: unknown }).secret === true;
+}

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import type { Registry } from "prom-client";
+import { openAccess } from "./route-security.ts";
 
 export interface ReadinessCheck {
   /** Shown in the /ready body, e.g. "clickhouse", "broker". */
@@ -24,13 +25,14 @@ export const ReadyBody = t.Object(
 
 /**
  * /health (the process runs), /ready (its dependencies answer: 503 when not) and
- * /metrics (Prometheus text) for every process.
+ * /metrics (Prometheus text) for every process. Open to anyone: Kubernetes probes
+ * them and Prometheus scrapes them without a token, and they hold no data.
  */
 export function opsRoutes(options: OpsRoutesOptions) {
   return new Elysia({ name: "ops-routes" })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: HealthBody },
-      detail: { tags: ["operations"], summary: "Liveness: the process is running" },
+      detail: { tags: ["operations"], summary: "Liveness: the process is running", ...openAccess },
     })
     .get(
       "/ready",
@@ -43,7 +45,7 @@ export function opsRoutes(options: OpsRoutesOptions) {
       },
       {
         response: { 200: ReadyBody, 503: ReadyBody },
-        detail: { tags: ["operations"], summary: "Readiness: every dependency answers" },
+        detail: { tags: ["operations"], summary: "Readiness: every dependency answers", ...openAccess },
       },
     )
     .get(
@@ -52,7 +54,7 @@ export function opsRoutes(options: OpsRoutesOptions) {
         set.headers["content-type"] = options.registry.contentType;
         return await options.registry.metrics();
       },
-      { detail: { tags: ["operations"], summary: "Prometheus metrics" } },
+      { detail: { tags: ["operations"], summary: "Prometheus metrics", ...openAccess } },
     );
 }
 

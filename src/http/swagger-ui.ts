@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { openAccess } from "./route-security.ts";
 
 /**
  * Swagger UI and the OpenAPI document of a process, with every asset served by the
@@ -49,9 +50,9 @@ export function swaggerUi(options: SwaggerUiOptions) {
           },
         }),
       )
-      .get(`${assets}/:file`, ({ params }) => serveAsset(params.file), { detail: { hide: true } })
+      .get(`${assets}/:file`, ({ params }) => serveAsset(params.file), { detail: { hide: true, ...openAccess } })
       // Browsers ask every host for one; a 404 there is a console error on the Swagger page.
-      .get("/favicon.ico", () => serveAsset("favicon-32x32.png"), { detail: { hide: true } })
+      .get("/favicon.ico", () => serveAsset("favicon-32x32.png"), { detail: { hide: true, ...openAccess } })
   );
 }
 

@@ -23,6 +23,7 @@
  */
 import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
+import { newToken } from "../../src/auth/token-syntax.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { migrate } from "../../src/clickhouse/migrations.ts";
 import { metricCatalog } from "../../src/domain/metric-catalog.ts";
@@ -120,9 +121,13 @@ function figures(latenciesMs: number[], errors: number, elapsedS: number): Figur
   };
 }
 
+/** The API runs as in production: scope read closed, this token sent with every request. */
+const readToken = newToken();
+const authorization = { authorization: `Bearer ${readToken}` };
+
 async function fetchOk(url: string): Promise<boolean> {
   try {
-    const response = await fetch(url);
+    const response = await fetch(url, { headers: authorization });
     await response.arrayBuffer();
     return response.status === 200;
   } catch {
@@ -190,7 +195,8 @@ function wrkMs(text: string, label: string): number {
 }
 
 async function maxThroughputWrk(wrk: string, url: string, concurrency: number, durationS: number): Promise<Figures> {
-  const child = Bun.spawn([wrk, "-t1", `-c${concurrency}`, `-d${durationS}s`, "--latency", url], {
+  const header = `Authorization: Bearer ${readToken}`;
+  const child = Bun.spawn([wrk, "-t1", `-c${concurrency}`, `-d${durationS}s`, "--latency", "-H", header, url], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -213,6 +219,7 @@ async function startApi(clickhouse: EmbeddedClickHouse): Promise<{ baseUrl: stri
       CLICKHOUSE_DATABASE: database,
       API_HOST: "127.0.0.1",
       API_PORT: String(port),
+      API_READ_TOKENS: readToken,
       LOG_LEVEL: "info",
       LOG_FORMAT: "json",
     },
@@ -255,7 +262,7 @@ function countsSince(after: Record<string, number>, before: Record<string, numbe
 }
 
 async function gpuUuids(baseUrl: string): Promise<string[]> {
-  const response = await fetch(`${baseUrl}/api/v1/gpus?limit=1000`);
+  const response = await fetch(`${baseUrl}/api/v1/gpus?limit=1000`, { headers: authorization });
   const body = (await response.json()) as { items: { uuid: string }[] };
   if (body.items.length !== gpuCount) throw new Error(`api lists ${body.items.length} GPUs, expected ${gpuCount}`);
   return body.items.map((gpu) => gpu.uuid);

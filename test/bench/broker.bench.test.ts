@@ -20,6 +20,7 @@ test("bench:broker runs in short mode and ends with one JSON line of figures", a
   const figures = JSON.parse(lastLine) as {
     bench: string;
     record_check_ratio: number;
+    token_ratio: number;
     results: Record<string, { produceRecordsPerSecond: number; consumeRecordsPerSecond: number; peakRssBytes: number }>;
   };
   expect(figures.bench).toBe("broker");
@@ -28,4 +29,5 @@ test("bench:broker runs in short mode and ends with one JSON line of figures", a
   expect(ours?.consumeRecordsPerSecond).toBeGreaterThan(0);
   expect(ours?.peakRssBytes).toBeGreaterThan(0);
   expect(figures.record_check_ratio).toBeGreaterThan(0);
+  expect(figures.token_ratio).toBeGreaterThan(0);
 }, 300_000);

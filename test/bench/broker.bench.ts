@@ -31,7 +31,9 @@
  * produced batches (the benchmark-only entry broker/broker-main-unchecked.ts), in
  * alternating rounds on two fresh brokers so drift on the machine hits both alike;
  * `record_check_ratio` is checked/unchecked records/s of the medians (target ≥ 0.9).
- *   BENCH_CHECK_ROUNDS=N               rounds of each (default 3 full, 2 short)
+ * Tokens: the same with bearer tokens checked on every request (the default) and with
+ * BROKER_AUTH=none and clients sending none; `token_ratio` is with/without (target ≥ 0.95).
+ *   BENCH_CHECK_ROUNDS=N               rounds of each comparison (default 3 full, 2 short)
  *
  * Ends with one JSON line: every figure, our/peer ratios (`vs_<peer>_*_ratio`,
  * ours divided by the peer's; above 1 means ours is higher) and the targets met.
@@ -73,6 +75,7 @@ const targets = {
   consumeVsNatsRatio: 2,
   produceVsNatsRatio: 5,
   recordCheckRatio: 0.9,
+  tokenRatio: 0.95,
 };
 
 /** A fixed pool of encoded DCGM-shaped records, reused round-robin (the encoding is not under test). */
@@ -188,36 +191,58 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Produce-only records/s with and without the record check, rounds alternating between two brokers. */
-async function measureRecordCheck(pool: BenchRecord[]) {
+/**
+ * Produce-only records/s of two brokers that differ in one thing, rounds alternating
+ * between them so drift on the machine hits both alike, in ABBA order (a first in even
+ * rounds, b first in odd ones) so neither always gets the colder start.
+ */
+async function measureAlternating(pool: BenchRecord[], what: string, a: BenchPeer, b: BenchPeer) {
   const record = (index: number) => pool[index % pool.length]!;
-  const checked = ourBrokerPeer({ flush, checkRecords: true });
-  const unchecked = ourBrokerPeer({ flush, checkRecords: false });
-  const rates: { checked: number[]; unchecked: number[] } = { checked: [], unchecked: [] };
-  await checked.start();
-  await unchecked.start();
+  const rates: [number[], number[]] = [[], []];
+  await a.start();
+  await b.start();
   try {
     for (let round = 0; round < checkRounds; round += 1) {
-      for (const [name, peer] of [
-        ["checked", checked],
-        ["unchecked", unchecked],
-      ] as const) {
-        const seconds = await timed(() => peer.produce(`bench-check-${round}`, record, checkCount));
-        rates[name].push(Math.round(checkCount / seconds));
-        print(peer, `produce-only, round ${round + 1}`, `${rates[name].at(-1)!.toLocaleString()} records/s`);
+      const order: [number, BenchPeer][] =
+        round % 2 === 0
+          ? [
+              [0, a],
+              [1, b],
+            ]
+          : [
+              [1, b],
+              [0, a],
+            ];
+      for (const [side, peer] of order) {
+        const seconds = await timed(() =>
+          peer.produce(`bench-${what.replaceAll(" ", "-")}-${round}`, record, checkCount),
+        );
+        rates[side]!.push(Math.round(checkCount / seconds));
+        print(peer, `produce-only, round ${round + 1}`, `${rates[side]!.at(-1)!.toLocaleString()} records/s`);
       }
     }
   } finally {
-    await checked.stop();
-    await unchecked.stop();
+    await a.stop();
+    await b.stop();
   }
-  const checkedRate = median(rates.checked);
-  const uncheckedRate = median(rates.unchecked);
-  const ratio = Number((checkedRate / uncheckedRate).toFixed(3));
+  const [withRate, withoutRate] = [median(rates[0]), median(rates[1])];
+  const ratio = Number((withRate / withoutRate).toFixed(3));
   process.stdout.write(
-    `record check: produce ${checkedRate.toLocaleString()} records/s checked, ${uncheckedRate.toLocaleString()} unchecked (medians of ${checkRounds}), ratio ${ratio}\n`,
+    `${what}: produce ${withRate.toLocaleString()} records/s with, ${withoutRate.toLocaleString()} without (medians of ${checkRounds}), ratio ${ratio}\n`,
   );
-  return { checkedRecordsPerSecond: checkedRate, uncheckedRecordsPerSecond: uncheckedRate, rounds: rates, ratio };
+  return { withRecordsPerSecond: withRate, withoutRecordsPerSecond: withoutRate, rounds: rates, ratio };
+}
+
+/** With and without the record check of produced batches. */
+function measureRecordCheck(pool: BenchRecord[]) {
+  const checked = ourBrokerPeer({ flush, checkRecords: true });
+  const unchecked = ourBrokerPeer({ flush, checkRecords: false });
+  return measureAlternating(pool, "record check", checked, unchecked);
+}
+
+/** With bearer tokens checked on every request, and with BROKER_AUTH=none and no token sent. */
+function measureTokens(pool: BenchRecord[]) {
+  return measureAlternating(pool, "tokens", ourBrokerPeer({ flush }), ourBrokerPeer({ flush, tokens: false }));
 }
 
 /** The peers asked for in BENCH_PEERS whose server binary is here; the rest with the reason. */
@@ -272,6 +297,7 @@ const { peers, skipped } = availablePeers();
 for (const [name, reason] of Object.entries(skipped)) process.stdout.write(`${name.padEnd(8)} skipped: ${reason}\n`);
 const ours = await measure(ourBrokerPeer({ flush }), pool, produceCount);
 const recordCheck = await measureRecordCheck(pool);
+const tokens = await measureTokens(pool);
 const peerResults: Record<string, PeerFigures> = {};
 for (const peer of peers)
   peerResults[peer.name] = await measure(peer, pool, Math.min(produceCount, peerProduceCountMax));
@@ -285,6 +311,7 @@ const met = {
   ackP99: ours.ackP99Ms < targets.ackP99Ms,
   rss: ours.peakRssBytes < targets.peakRssBytes,
   recordCheck: recordCheck.ratio >= targets.recordCheckRatio,
+  tokens: tokens.ratio >= targets.tokenRatio,
   ...(nats === undefined
     ? {}
     : {
@@ -293,5 +320,5 @@ const met = {
       }),
 };
 process.stdout.write(
-  `${JSON.stringify({ bench: "broker", mode: short ? "short" : "full", flush, natsPublish, recordBytes: averageBytes, produceCount, loadAverage1m, results, recordCheck, record_check_ratio: recordCheck.ratio, ...vs, skipped, targets, met })}\n`,
+  `${JSON.stringify({ bench: "broker", mode: short ? "short" : "full", flush, natsPublish, recordBytes: averageBytes, produceCount, loadAverage1m, results, recordCheck, record_check_ratio: recordCheck.ratio, tokens, token_ratio: tokens.ratio, ...vs, skipped, targets, met })}\n`,
 );

@@ -22,6 +22,7 @@ import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { metricValue } from "../support/prometheus.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 const short = process.env.BENCH_SHORT === "1";
 const rowsTotal = Number(process.env.BENCH_ROWS ?? (short ? 200_000 : 2_000_000));
@@ -77,8 +78,8 @@ const valueAt = (row: number) =>
   stampRecord(baseMs + Math.floor(row / series.length) * 1000, series[row % series.length]!.tail);
 
 async function prefill(brokerUrl: string): Promise<number> {
-  await new Admin({ brokerUrl }).createTopic("telemetry", partitions);
-  const producer = await Producer.create({ brokerUrl, topic: "telemetry", lingerMs: 5 });
+  await new Admin({ brokerUrl, token: testBrokerToken }).createTopic("telemetry", partitions);
+  const producer = await Producer.create({ brokerUrl, token: testBrokerToken, topic: "telemetry", lingerMs: 5 });
   const began = performance.now();
   for (let row = 0; row < rowsTotal; row++)
     await producer.send({ key: series[row % series.length]!.key, value: valueAt(row) });
@@ -167,7 +168,7 @@ async function runCeiling(
  * records, validate and join them into insert bodies, on this one thread.
  */
 async function runCollectorPath(brokerUrl: string): Promise<number> {
-  const io = new PartitionClient({ brokerUrl });
+  const io = new PartitionClient({ brokerUrl, token: testBrokerToken });
   const began = performance.now();
   let rows = 0;
   for (let partition = 0; partition < partitions; partition++) {

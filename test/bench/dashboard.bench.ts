@@ -85,8 +85,10 @@ async function produceAll(producer: Producer, records: readonly { key: string; t
 }
 
 /** GPUs [0, count) report every metric once a second, from a child process (the measuring one stays idle). */
-function reportEverySecond(brokerUrl: string, count: number) {
+function reportEverySecond(brokerUrl: string, brokerToken: string, count: number) {
   const child = Bun.spawn(["bun", join(import.meta.dir, "dashboard", "reporter.ts"), brokerUrl, String(count)], {
+    // The token goes by the environment, not the command line (which any local user can list).
+    env: { ...process.env, BROKER_TOKEN: brokerToken },
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -356,7 +358,12 @@ async function main(): Promise<void> {
   try {
     await stack.stack.scale("collector", 1);
     await new Admin({ brokerUrl: stack.brokerUrl }).ensureTopic("telemetry", 12);
-    const producer = await Producer.create({ brokerUrl: stack.brokerUrl, topic: "telemetry", lingerMs: 5 });
+    const producer = await Producer.create({
+      brokerUrl: stack.brokerUrl,
+      token: stack.brokerToken,
+      topic: "telemetry",
+      lingerMs: 5,
+    });
     console.log(`loading ${fleetGpus.toLocaleString()} GPUs x ${benchMetrics.length} metrics through the pipeline...`);
     const fleetRecords = benchTails(0, fleetGpus);
     await produceAll(producer, fleetRecords);
@@ -376,7 +383,7 @@ async function main(): Promise<void> {
     console.log("fleet, every request read (API_LIST_CACHE_TTL_MS=0):", fleetUncached);
 
     await producer.close();
-    reporting = reportEverySecond(stack.brokerUrl, liveGpus);
+    reporting = reportEverySecond(stack.brokerUrl, stack.brokerToken, liveGpus);
     await Bun.sleep(5_000);
     const streams = await measureStreams(stack);
     console.log("streams:", streams);

@@ -162,6 +162,7 @@ async function poll(stack: PipelineStack, uuid: string, seen: Map<string, number
 async function lag(stack: PipelineStack): Promise<number> {
   const group: { lag?: { totalLag?: number }; totalLag?: number } = await getJson(
     `${stack.brokerUrl}/v1/groups/collectors`,
+    stack.brokerToken,
   );
   return group.lag?.totalLag ?? group.totalLag ?? Number.NaN;
 }

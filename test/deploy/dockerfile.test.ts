@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parserHeaderBytesFlag } from "../../src/http/request-limits.ts";
 import { listeningPort, pumpLines } from "../support/service-process.ts";
+import { testBrokerTokenEnv } from "../support/test-tokens.ts";
 
 const root = resolve(import.meta.dir, "../..");
 const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
@@ -76,7 +77,14 @@ describe("Dockerfile", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "entrypoint-broker-"));
     const child = Bun.spawn(["sh", join(root, "deploy/docker/entrypoint.sh"), "broker"], {
       cwd: root,
-      env: { ...process.env, BROKER_PORT: "0", BROKER_HOST: "127.0.0.1", BROKER_DATA_DIR: dataDir, LOG_FORMAT: "json" },
+      env: {
+        ...process.env,
+        BROKER_PORT: "0",
+        BROKER_HOST: "127.0.0.1",
+        BROKER_DATA_DIR: dataDir,
+        LOG_FORMAT: "json",
+        ...testBrokerTokenEnv,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { digestEntry } from "../../src/auth/token-syntax.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
 import { startTestBroker, type TestBroker } from "../brokers/server/test-broker.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 const cliMain = new URL("../../services/broker-cli/main.ts", import.meta.url).pathname;
 let broker: TestBroker;
@@ -8,14 +13,24 @@ let broker: TestBroker;
 beforeAll(async () => {
   broker = await startTestBroker();
 });
-afterAll(async () => await broker.cleanup());
+afterAll(async () => {
+  await broker.cleanup();
+  rmSync(noDevData, { recursive: true, force: true });
+});
 
-async function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** No dev stack's secrets where the CLI looks for them, unless a test puts them there. */
+const noDevData = mkdtempSync(join(tmpdir(), "cli-dev-data-"));
+
+async function cli(
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = { BROKER_TOKEN: testBrokerToken },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn(["bun", cliMain, "--broker", broker.url, ...args], {
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, BROKER_URL: "" },
+    env: { ...process.env, BROKER_URL: "", BROKER_TOKEN: "", BROKER_TOKEN_FILE: "", DEV_DATA_DIR: noDevData, ...env },
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
@@ -52,6 +67,7 @@ describe("bun run broker (CLI)", () => {
     let handled = 0;
     const consumer = new Consumer({
       brokerUrl: broker.url,
+      token: testBrokerToken,
       group: "readers",
       topics: ["metrics"],
       clientId: "reader-1",
@@ -74,5 +90,37 @@ describe("bun run broker (CLI)", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: .*404.*unknown topic/);
     expect((await cli(["frobnicate"])).code).toBe(2);
+  });
+
+  test("the token comes from --token, BROKER_TOKEN or BROKER_TOKEN_FILE; without one the broker's 401 is the error", async () => {
+    const without = await cli(["topics", "list"], undefined, {});
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/^error: GET \/v1\/topics: 401 .*needs a bearer token/);
+    expect((await cli(["--token", testBrokerToken, "topics", "list"], undefined, {})).code).toBe(0);
+    const file = join(noDevData, "token");
+    writeFileSync(file, `${testBrokerToken}\n`);
+    expect((await cli(["topics", "list"], undefined, { BROKER_TOKEN_FILE: file })).code).toBe(0);
+    const wrong = await cli(["--token", "a-token-nobody-issued-0123456789", "topics", "list"], undefined, {});
+    expect(wrong.stderr).toMatch(/^error: GET \/v1\/topics: 401 the bearer token is not one this service accepts/);
+  });
+
+  test("against a broker on this host it finds the dev stack's admin token under DEV_DATA_DIR/secrets", async () => {
+    mkdirSync(join(noDevData, "secrets"), { recursive: true });
+    writeFileSync(join(noDevData, "secrets", "broker-admin-token"), `${testBrokerToken}\n`);
+    try {
+      expect((await cli(["topics", "list"], undefined, {})).code).toBe(0);
+    } finally {
+      rmSync(join(noDevData, "secrets"), { recursive: true, force: true });
+    }
+  });
+
+  test("groups delete removes an empty group (admin); token new prints a token and its digest entry", async () => {
+    expect((await cli(["groups", "delete", "readers"])).stdout).toContain("deleted group readers");
+    expect((await cli(["groups", "describe", "readers"])).stderr).toContain("404");
+    const made = await cli(["token", "new", "--groups", "collectors"], undefined, {});
+    const [tokenLine, entryLine] = made.stdout.trim().split("\n");
+    const token = tokenLine?.split(/\s+/)[1] ?? "";
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(entryLine).toBe(`entry   ${digestEntry(token)} groups=collectors`);
   });
 });

@@ -7,6 +7,7 @@ import { type ConsumedBatch, Consumer } from "../../src/broker-client/consumer.t
 import { Producer } from "../../src/broker-client/producer.ts";
 import type { GroupOffsets } from "../../src/broker-protocol/group-protocol.ts";
 import { readAll } from "../src/broker-client/read-all.ts";
+import { brokerFetch, testBrokerToken } from "../support/test-tokens.ts";
 import { type BrokerProcess, spawnBroker } from "./broker-process.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "broker-kill9-"));
@@ -19,7 +20,9 @@ afterAll(() => {
 const env = { BROKER_DATA_DIR: dataDir, BROKER_FLUSH: "always", BROKER_GROUP_SESSION_TIMEOUT_MS: "3000" };
 
 async function committedOffsets(url: string): Promise<Map<number, number>> {
-  const body = (await (await fetch(`${url}/v1/groups/collectors/offsets?topic=telemetry`)).json()) as GroupOffsets;
+  const body = (await (
+    await brokerFetch(`${url}/v1/groups/collectors/offsets?topic=telemetry`)
+  ).json()) as GroupOffsets;
   return new Map(body.offsets.map((entry) => [entry.partition, entry.offset]));
 }
 
@@ -43,12 +46,13 @@ function produceUnderLoad(producer: Producer, acked: Set<string>, stop: { now: b
 test("kill -9 under load: every acknowledged record survives and the group resumes at its commits", async () => {
   const first = await spawnBroker(env);
   running.push(first);
-  await new Admin({ brokerUrl: first.url }).createTopic("telemetry", 12);
+  await new Admin({ brokerUrl: first.url, token: testBrokerToken }).createTopic("telemetry", 12);
 
   // Phase 1: a consumer group consumes and commits while records stream in.
   const consumed = new Set<string>();
   const consumer = new Consumer({
     brokerUrl: first.url,
+    token: testBrokerToken,
     group: "collectors",
     topics: ["telemetry"],
     fetchWaitMs: 100,
@@ -61,6 +65,7 @@ test("kill -9 under load: every acknowledged record survives and the group resum
   const acked = new Set<string>();
   const producer = await Producer.create({
     brokerUrl: first.url,
+    token: testBrokerToken,
     topic: "telemetry",
     lingerMs: 2,
     batchBytesMax: 16 * 1024,
@@ -102,6 +107,7 @@ test("kill -9 under load: every acknowledged record survives and the group resum
   const firstOffsets = new Map<number, number>();
   const resumed = new Consumer({
     brokerUrl: second.url,
+    token: testBrokerToken,
     group: "collectors",
     topics: ["telemetry"],
     fetchWaitMs: 100,

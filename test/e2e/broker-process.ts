@@ -1,5 +1,6 @@
 import type { Subprocess } from "bun";
 import { spawnService } from "../support/service-process.ts";
+import { testBrokerTokenEnv } from "../support/test-tokens.ts";
 
 export interface BrokerProcess {
   proc: Subprocess;
@@ -14,7 +15,7 @@ export async function spawnBroker(env: Record<string, string>, entry = brokerMai
   const broker = await spawnService({
     name: "broker",
     entry,
-    env: { BROKER_PORT: "0", BROKER_HOST: "127.0.0.1", ...env },
+    env: { BROKER_PORT: "0", BROKER_HOST: "127.0.0.1", ...testBrokerTokenEnv, ...env },
     startTimeoutMs: 15_000,
   });
   return { proc: broker.child, port: broker.port, url: broker.url };

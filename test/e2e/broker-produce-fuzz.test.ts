@@ -23,6 +23,7 @@ import { validateBatchesAndRecords } from "../../src/broker-protocol/record-vali
 import { batchField, recordStart, reseal } from "../support/batch-surgery.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { SeededRandom } from "../support/seeded-random.ts";
+import { brokerFetch } from "../support/test-tokens.ts";
 
 const seed = 0x5eed_1301;
 const requestCount = 20_000;
@@ -113,14 +114,14 @@ function frames(): Uint8Array {
 async function readAll(
   url: string,
 ): Promise<{ batches: number; records: number; crcClean: boolean; watermarks: number[] }> {
-  const info = (await (await fetch(`${url}/v1/topics/${topic}`)).json()) as TopicInfo;
+  const info = (await (await brokerFetch(`${url}/v1/topics/${topic}`)).json()) as TopicInfo;
   let batches = 0;
   let records = 0;
   let crcClean = true;
   for (const partition of info.partitions) {
     let offset = partition.logStartOffset;
     while (offset < partition.highWatermark) {
-      const response = await fetch(
+      const response = await brokerFetch(
         `${url}/v1/topics/${topic}/partitions/${partition.partition}/fetch?offset=${offset}`,
       );
       const bytes = new Uint8Array(await response.arrayBuffer());
@@ -140,7 +141,7 @@ test(`${requestCount} fuzzed produce requests (seed ${seed}): no 5xx, no crash, 
   let broker: BrokerProcess = await startBroker({ keepDataDir: true, env: { BROKER_AUTO_CREATE_TOPICS: "false" } });
   const dataDir = broker.dataDir;
   cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-  const created = await fetch(`${broker.url}/v1/topics`, {
+  const created = await brokerFetch(`${broker.url}/v1/topics`, {
     method: "POST",
     body: JSON.stringify({ name: topic, partitions: partitionCount }),
     headers: { "content-type": "application/json" },
@@ -154,7 +155,10 @@ test(`${requestCount} fuzzed produce requests (seed ${seed}): no 5xx, no crash, 
   let next = 0;
   const worker = async () => {
     for (let index = next++; index < bodies.length; index = next++) {
-      const response = await fetch(`${broker.url}/v1/topics/${topic}/produce`, { method: "POST", body: bodies[index] });
+      const response = await brokerFetch(`${broker.url}/v1/topics/${topic}/produce`, {
+        method: "POST",
+        body: bodies[index],
+      });
       const text = await response.text();
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status >= 500) serverErrors.push(`request ${index}: ${response.status} ${text.slice(0, 200)}`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Admin } from "../../src/broker-client/admin.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { readAll } from "../src/broker-client/read-all.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 import { type BrokerProcess, spawnBroker } from "./broker-process.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "broker-sigterm-"));
@@ -18,9 +19,10 @@ test("SIGTERM under load: in-flight appends finish, the broker exits 0, acknowle
   const env = { BROKER_DATA_DIR: dataDir, BROKER_FLUSH: "interval", BROKER_FLUSH_INTERVAL_MS: "10000" };
   const first = await spawnBroker(env);
   running.push(first);
-  await new Admin({ brokerUrl: first.url }).createTopic("telemetry", 12);
+  await new Admin({ brokerUrl: first.url, token: testBrokerToken }).createTopic("telemetry", 12);
   const producer = await Producer.create({
     brokerUrl: first.url,
+    token: testBrokerToken,
     topic: "telemetry",
     lingerMs: 2,
     deliveryTimeoutMs: 2_000,

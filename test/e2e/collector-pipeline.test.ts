@@ -16,6 +16,7 @@ import {
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { metricValue } from "../support/prometheus.ts";
+import { brokerFetch } from "../support/test-tokens.ts";
 
 let broker: BrokerProcess;
 let clickhouse: EmbeddedClickHouse;
@@ -152,7 +153,7 @@ test("rows land with their values and types, poison goes to the dead-letter topi
     expect(await collector.stop()).toBe(0);
   }
   const committed = await committedOffsets(broker.url, "pipeline", topic);
-  const info = (await (await fetch(`${broker.url}/v1/topics/${topic}`)).json()) as {
+  const info = (await (await brokerFetch(`${broker.url}/v1/topics/${topic}`)).json()) as {
     partitions: Array<{ partition: number; highWatermark: number }>;
   };
   for (const entry of info.partitions) expect(committed.get(entry.partition)).toBe(entry.highWatermark);

@@ -17,6 +17,7 @@ import {
 import { recordStart, reseal } from "../support/batch-surgery.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
+import { brokerFetch } from "../support/test-tokens.ts";
 
 /**
  * A batch that passes the CRC but cannot be decoded, written straight into a real
@@ -56,7 +57,7 @@ test("a poisoned batch in the log goes to the dead-letter topic whole; rows afte
 
   broker = await startBroker({ dataDir });
   cleanup.push(() => broker.stop());
-  const info = (await (await fetch(`${broker.url}/v1/topics/${topic}`)).json()) as {
+  const info = (await (await brokerFetch(`${broker.url}/v1/topics/${topic}`)).json()) as {
     partitions: Array<{ highWatermark: number }>;
   };
   expect(info.partitions[0]!.highWatermark).toBe(1_003);
@@ -90,7 +91,7 @@ test("a poisoned batch in the log goes to the dead-letter topic whole; rows afte
       async () => (await committedOffsets(broker.url, "poisoned", topic)).get(0) === 1_503,
       async () => `committed ${JSON.stringify([...(await committedOffsets(broker.url, "poisoned", topic))])}`,
     );
-    const described = (await (await fetch(`${broker.url}/v1/groups/poisoned`)).json()) as {
+    const described = (await (await brokerFetch(`${broker.url}/v1/groups/poisoned`)).json()) as {
       lag: { totalLag: number; partitions: Array<{ topic: string; lag: number }> };
     };
     expect(described.lag.partitions.filter((entry) => entry.topic === topic).map((entry) => entry.lag)).toEqual([0]);

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { apiSpec } from "../../services/dev/stack-plan.ts";
 import type { TelemetryPoint } from "../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
 import { produceRecords } from "../services/collector/telemetry-fixture.ts";
 import { openBrowser, type TestBrowser } from "../support/browser.ts";
+import { freePort } from "../support/free-port.ts";
 import { eventually, getJson, type PipelineStack, startPipelineStack } from "./pipeline-stack.ts";
 
 /**
@@ -301,4 +303,40 @@ describe("the dashboard in a real browser", () => {
     expect(browser.errors).toEqual([]);
     expect(browser.outsideRequests).toEqual([]);
   });
+});
+
+describe("the dashboard of an API that keeps scope read closed", () => {
+  test("asks for a token once (again when it is wrong); with it the grid and its live stream work, and a reload keeps it", async () => {
+    const port = await freePort();
+    const closedPlan = { ...pipeline.plan, apiPort: port, extraEnv: { api: { API_READ_OPEN: "false" } } };
+    const closed = { ...apiSpec(closedPlan), name: "api-closed" };
+    pipeline.supervisor.start(closed);
+    const url = `http://127.0.0.1:${port}`;
+    const closedBrowser = await openBrowser();
+    try {
+      await eventually("the closed API", async () => ((await fetch(`${url}/health`)).ok ? true : undefined), 30_000);
+      expect((await fetch(`${url}/api/v1/fleet`)).status).toBe(401);
+      const { page } = closedBrowser;
+      await page.goto(`${url}/`);
+      const prompt = page.locator("form.token-prompt");
+      await prompt.waitFor({ timeout: 20_000 });
+      await prompt.locator("input").fill("not-the-read-token-0123456789");
+      await prompt.locator("button").click();
+      await page.locator("form.token-prompt", { hasText: "not accepted" }).waitFor({ timeout: 10_000 });
+      await prompt.locator("input").fill(pipeline.plan.secrets.tokens.apiRead);
+      await prompt.locator("button").click();
+      // The grid comes from the fleet event stream: the EventSource authenticated with the tab's cookie.
+      await page.waitForSelector('.fleet-grid[data-gpu-count="247"]', { timeout: 20_000 });
+      expect(await prompt.count()).toBe(0);
+      await page.reload();
+      await page.waitForSelector('.fleet-grid[data-gpu-count="247"]', { timeout: 20_000 });
+      expect(await page.locator("form.token-prompt").count()).toBe(0);
+      // The refused requests are the only errors the page saw.
+      expect(closedBrowser.errors.filter((error) => !error.includes("401 (Unauthorized)"))).toEqual([]);
+      expect(closedBrowser.outsideRequests).toEqual([]);
+    } finally {
+      await closedBrowser.close();
+      await pipeline.supervisor.stop("api-closed");
+    }
+  }, 90_000);
 });

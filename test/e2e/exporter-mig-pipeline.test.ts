@@ -13,6 +13,7 @@ import { type StreamerProcess, startStreamer } from "../services/streamer/stream
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../support/embedded-clickhouse.ts";
 import { type ServiceProcess, spawnService, waitUntil } from "../support/service-process.ts";
+import { bearer, testBrokerToken, testReadToken } from "../support/test-tokens.ts";
 
 const fixture = await Bun.file(new URL("../fixtures/dcgm-exporter-mig-metrics.txt", import.meta.url).pathname).text();
 const mig = "GPU-7a3f2c11-58e9-4d0b-9b2e-0c1d2e3f4a5b";
@@ -28,7 +29,7 @@ let api: ServiceProcess;
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are plain JSON read back by assertions
 async function get(path: string): Promise<any> {
-  const response = await fetch(`${api.url}${path}`);
+  const response = await fetch(`${api.url}${path}`, { headers: bearer(testReadToken) });
   if (response.status !== 200) throw new Error(`GET ${path} → ${response.status}: ${await response.text()}`);
   return response.json();
 }
@@ -62,6 +63,8 @@ beforeAll(async () => {
       ...clickhouse.serviceEnv(),
       CLICKHOUSE_DATABASE: database,
       BROKER_URL: broker.url,
+      BROKER_TOKEN: testBrokerToken,
+      API_READ_TOKENS: testReadToken,
       API_PORT: "0",
       API_LIST_CACHE_TTL_MS: "0",
       API_LIVE_COMMIT_POLL_MS: "50",
@@ -145,7 +148,7 @@ describe("dcgm-exporter's pods and MIG instances through the pipeline", () => {
     let live: { items: { timestamp: string }[] } = { items: [] };
     await waitUntil(
       async () => {
-        const response = await fetch(`${api.url}${path()}`);
+        const response = await fetch(`${api.url}${path()}`, { headers: bearer(testReadToken) });
         live = (await response.json()) as typeof live;
         return response.headers.get("x-telemetry-source") === "tail" && live.items.length > 0;
       },
@@ -170,7 +173,7 @@ describe("dcgm-exporter's pods and MIG instances through the pipeline", () => {
     expect(fp16).toMatchObject({ in_catalog: false, has_data: true, unit: "" });
     const response = await fetch(`${api.url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...bearer(testReadToken) },
       body: JSON.stringify({
         query: `{ gpu(id: "${mig}") { mig_instances { id pod latest(metrics: ["DCGM_FI_PROF_PIPE_FP16_ACTIVE"]) { value } } } }`,
       }),

@@ -7,6 +7,7 @@ import { DevStack } from "../../services/dev/stack.ts";
 import type { StackPlan } from "../../services/dev/stack-plan.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { freePort, freePortRange } from "../support/free-port.ts";
+import { testBrokerTokenEnv } from "../support/test-tokens.ts";
 
 export interface PipelineStack {
   plan: StackPlan;
@@ -14,6 +15,8 @@ export interface PipelineStack {
   supervisor: ProcessSupervisor;
   apiUrl: string;
   brokerUrl: string;
+  /** The dev stack's broker admin token (admin, produce, consume). */
+  brokerToken: string;
   stop(): Promise<void>;
 }
 
@@ -30,7 +33,8 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     collectorPortBase: await freePortRange(10),
     streamerRateRowsPerS: 0,
     secrets: loadOrCreateDevSecrets(dataDir),
-    extraEnv,
+    // The broker takes the dev stack's tokens and, beside them, the tests' (the fixtures' helpers present it).
+    extraEnv: { ...extraEnv, broker: { ...testBrokerTokenEnv, ...extraEnv?.broker } },
   };
   const logger = createLogger({ service: "e2e", instanceId: "e2e", level: "warn" });
   const supervisor = new ProcessSupervisor(logger, {
@@ -48,6 +52,7 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
     supervisor,
     apiUrl: `http://127.0.0.1:${plan.apiPort}`,
     brokerUrl: `http://127.0.0.1:${plan.brokerPort}`,
+    brokerToken: plan.secrets.tokens.brokerAdmin,
     stop: async () => {
       await supervisor.stopAll();
       rmSync(dataDir, { recursive: true, force: true });
@@ -55,8 +60,8 @@ export async function startPipelineStack(extraEnv: StackPlan["extraEnv"]): Promi
   };
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+export async function getJson<T>(url: string, token?: string): Promise<T> {
+  const response = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET ${url} → ${response.status}: ${await response.text()}`);
   return (await response.json()) as T;
 }

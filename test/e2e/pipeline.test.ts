@@ -98,7 +98,10 @@ async function countAll(startMs: number, endMs: number): Promise<{ total: number
 }
 
 async function topicRecords(): Promise<number> {
-  const topic: { partitions: { highWatermark: number }[] } = await getJson(`${pipeline.brokerUrl}/v1/topics/telemetry`);
+  const topic: { partitions: { highWatermark: number }[] } = await getJson(
+    `${pipeline.brokerUrl}/v1/topics/telemetry`,
+    pipeline.brokerToken,
+  );
   return topic.partitions.reduce((sum, partition) => sum + partition.highWatermark, 0);
 }
 

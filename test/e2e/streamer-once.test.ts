@@ -12,6 +12,7 @@ import { startStreamer } from "../services/streamer/streamer-process.ts";
 import { readTopic, type TopicRecord } from "../services/streamer/topic-records.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { freePort } from "../support/free-port.ts";
+import { bearer, testUploadToken } from "../support/test-tokens.ts";
 
 const samplePath = new URL("../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
 const sampleText = await Bun.file(samplePath).text();
@@ -142,7 +143,7 @@ describe("upload endpoint", () => {
       const response = await fetch(`${streamer.url}/api/v1/upload`, {
         method: "POST",
         body,
-        headers: { "content-type": "text/csv" },
+        headers: { "content-type": "text/csv", ...bearer(testUploadToken) },
       });
       expect(response.status).toBe(200);
       const summary = (await response.json()) as {
@@ -159,7 +160,7 @@ describe("upload endpoint", () => {
       const unusable = await fetch(`${streamer.url}/api/v1/upload`, {
         method: "POST",
         body: "a,b,c\n1,2,3\n",
-        headers: { "content-type": "text/csv" },
+        headers: { "content-type": "text/csv", ...bearer(testUploadToken) },
       });
       expect(unusable.status).toBe(400);
       expect(((await unusable.json()) as { error: string }).error).toBe("unusable_csv");
@@ -210,7 +211,7 @@ describe("without a broker", () => {
     const upload = await fetch(`${streamer.url}/api/v1/upload`, {
       method: "POST",
       body: `${header}\n`,
-      headers: { "content-type": "text/csv" },
+      headers: { "content-type": "text/csv", ...bearer(testUploadToken) },
     });
     expect(upload.status).toBe(503);
     await streamer.waitForLog("broker not reachable yet");

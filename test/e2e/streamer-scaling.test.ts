@@ -18,6 +18,7 @@ import { type StreamerProcess, startStreamer, waitUntil } from "../services/stre
 import { readTopic } from "../services/streamer/topic-records.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { metricValue } from "../support/prometheus.ts";
+import { testBrokerToken } from "../support/test-tokens.ts";
 
 const topic = "scaling";
 const group = "scaling-streamers";
@@ -59,7 +60,7 @@ async function ownedPartitions(streamer: StreamerProcess): Promise<number> {
 
 /** Waits until the group is stable and the live streamers split all partitions, each holding some. */
 async function settle(live: StreamerProcess[]): Promise<number> {
-  const admin = new Admin({ brokerUrl: broker.url });
+  const admin = new Admin({ brokerUrl: broker.url, token: testBrokerToken });
   const startedAt = performance.now();
   let last = "";
   await waitUntil(

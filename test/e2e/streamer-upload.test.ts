@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type StreamerProcess, startStreamer } from "../services/streamer/streamer-process.ts";
 import { readTopic } from "../services/streamer/topic-records.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
+import { bearer, testUploadToken } from "../support/test-tokens.ts";
 
 const header = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw";
 const row = (index: number, host = "h") =>
@@ -50,7 +51,11 @@ async function upload(
   body: string | Uint8Array | ReadableStream<Uint8Array>,
   headers: Record<string, string> = { "content-type": "text/csv" },
 ) {
-  const response = await fetch(`${streamer.url}/api/v1/upload`, { method: "POST", body, headers });
+  const response = await fetch(`${streamer.url}/api/v1/upload`, {
+    method: "POST",
+    body,
+    headers: { ...bearer(testUploadToken), ...headers },
+  });
   return {
     status: response.status,
     headers: response.headers,

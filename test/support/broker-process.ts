@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnService } from "./service-process.ts";
+import { testBrokerToken, testBrokerTokenEnv } from "./test-tokens.ts";
 
 /**
  * A real broker process (`bun brokers/main.ts`) on a free port with its own temp
@@ -21,6 +22,8 @@ export interface BrokerProcessOptions {
 
 export interface BrokerProcess {
   url: string;
+  /** Valid for every scope (unless `env` replaced the token settings). */
+  token: string;
   port: number;
   dataDir: string;
   pid: number;
@@ -46,6 +49,7 @@ export async function startBroker(options: BrokerProcessOptions = {}): Promise<B
       BROKER_HOST: "127.0.0.1",
       BROKER_DATA_DIR: dataDir,
       BROKER_DISK_FREE_BYTES_MIN: "0",
+      ...testBrokerTokenEnv,
       ...options.env,
     },
     startTimeoutMs,
@@ -64,6 +68,7 @@ export async function startBroker(options: BrokerProcessOptions = {}): Promise<B
   };
   return {
     url: broker.url,
+    token: testBrokerToken,
     port: broker.port,
     dataDir,
     pid: broker.pid,

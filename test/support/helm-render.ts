@@ -39,10 +39,14 @@ export interface RenderResult {
   error: string;
 }
 
-/** Renders the chart like `helm template` with the given extra values files. */
-export function renderChart(valuesFiles: string[] = []): RenderResult {
+/**
+ * Renders the chart like `helm template` with the given extra values files; with
+ * `existingObjects` (a JSON file of objects) `lookup` finds those, as on an upgrade.
+ */
+export function renderChart(valuesFiles: string[] = [], existingObjects?: string): RenderResult {
   const args = [rendererBinary(), "-chart", chartDir];
   for (const file of valuesFiles) args.push("-values", file);
+  if (existingObjects !== undefined) args.push("-existing", existingObjects);
   const run = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
   if (run.exitCode !== 0) return { ok: false, templates: {}, error: run.stderr.toString() };
   return { ok: true, templates: JSON.parse(run.stdout.toString()) as Record<string, string>, error: "" };

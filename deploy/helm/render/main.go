@@ -2,8 +2,10 @@
 // with Go's text/template, Sprig and Helm's own functions, so the chart can be
 // tested on a machine without the helm binary.
 //
-// Usage: render -chart DIR [-values FILE]... [-release NAME] [-namespace NS]
-// Prints a JSON object: template path -> rendered text.
+// Usage: render -chart DIR [-values FILE]... [-release NAME] [-namespace NS] [-existing FILE]
+// Prints a JSON object: template path -> rendered text. -existing names a JSON array of
+// objects the cluster holds already: `lookup` finds them there (an upgrade), and finds
+// nothing without it (an install), as `helm template` does.
 package main
 
 import (
@@ -31,9 +33,14 @@ func main() {
 	chartDir := flag.String("chart", "", "chart directory")
 	release := flag.String("release", "telemetry", "release name")
 	namespace := flag.String("namespace", "default", "release namespace")
+	existingFile := flag.String("existing", "", "JSON array of objects already in the cluster (for lookup)")
 	var files valueFiles
 	flag.Var(&files, "values", "values file (repeatable; later files win)")
 	flag.Parse()
+	if err := readExisting(*existingFile); err != nil {
+		fmt.Fprintln(os.Stderr, "render:", err)
+		os.Exit(1)
+	}
 	rendered, err := renderChart(*chartDir, *release, *namespace, files)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "render:", err)
@@ -122,9 +129,7 @@ func funcMap(root *template.Template) template.FuncMap {
 	funcs["fromJson"] = fromJson
 	funcs["required"] = required
 	funcs["fail"] = func(message string) (string, error) { return "", errors.New(message) }
-	funcs["lookup"] = func(string, string, string, string) (map[string]interface{}, error) {
-		return map[string]interface{}{}, nil
-	}
+	funcs["lookup"] = lookup
 	funcs["include"] = func(name string, data interface{}) (string, error) {
 		var out bytes.Buffer
 		err := root.ExecuteTemplate(&out, name, data)
@@ -262,4 +267,29 @@ func capabilities() map[string]interface{} {
 		"KubeVersion": map[string]interface{}{"Version": "v1.31.0", "Major": "1", "Minor": "31", "GitVersion": "v1.31.0"},
 		"APIVersions": apiVersions{"v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"},
 	}
+}
+
+// existing holds the objects -existing names: what lookup finds.
+var existing []map[string]interface{}
+
+func readExisting(path string) error {
+	if path == "" {
+		return nil
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(text, &existing)
+}
+
+// lookup is Helm's: the object of that apiVersion, kind, namespace and name, or an empty map.
+func lookup(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+	for _, object := range existing {
+		metadata, _ := object["metadata"].(map[string]interface{})
+		if object["apiVersion"] == apiVersion && object["kind"] == kind && metadata["namespace"] == namespace && metadata["name"] == name {
+			return object, nil
+		}
+	}
+	return map[string]interface{}{}, nil
 }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { Elysia } from "elysia";
+import { openAccess } from "../../../src/http/route-security.ts";
 
 /**
  * The dashboard at `/`: a page, its script and its stylesheet, all from this process.
@@ -41,7 +42,8 @@ async function buildDashboard(): Promise<DashboardBundle> {
   return { script: await output.text(), stylesheet: `${uplotCss}\n${ours}` };
 }
 
-const hidden = { detail: { hide: true } } as const;
+/** The page and its assets hold no data: open, so a browser can load the page that then asks for a token. */
+const hidden = { detail: { hide: true, ...openAccess } } as const;
 
 export function dashboardRoutes() {
   const page = Bun.file(join(directory, "index.html"));

@@ -10,8 +10,10 @@ import {
   specifiedRules,
   validate,
 } from "graphql";
+import { openAccess } from "../../../src/http/route-security.ts";
 import type { Logger } from "../../../src/observability/logger.ts";
 import { type ApiContext, apiModelsPlugin } from "../api-context.ts";
+import { readAccess } from "../api-models.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import { OverloadedError } from "../query-gate.ts";
 import type { FleetReader } from "../routes/fleet-routes.ts";
@@ -44,6 +46,10 @@ const errorDoc = (description: string) => ({
 
 const responsesDoc = {
   "200": errorDoc("The result: data, and errors of fields that failed (the rest of data is still there)"),
+  "401": {
+    description: "A bearer token with scope read is needed (when read is not open)",
+    content: { "application/json": { schema: { $ref: "#/components/schemas/UnauthorizedError" } } },
+  },
   "400": errorDoc(
     "The query does not parse or validate, is over a limit (size, depth, fields), or an argument is out of bounds",
   ),
@@ -105,6 +111,7 @@ export function graphqlRoutes(context: ApiContext, options: GraphqlRoutesOptions
           ),
         }),
         detail: {
+          ...readAccess,
           tags: ["graphql"],
           summary: "GraphQL query, in the URL",
           description:
@@ -120,6 +127,7 @@ export function graphqlRoutes(context: ApiContext, options: GraphqlRoutesOptions
       parse: "json",
       body: "GraphqlRequest",
       detail: {
+        ...readAccess,
         tags: ["graphql"],
         summary: "GraphQL query",
         description:
@@ -133,6 +141,7 @@ export function graphqlRoutes(context: ApiContext, options: GraphqlRoutesOptions
       () => new Response(schemaText, { headers: { "content-type": "text/plain; charset=utf-8" } }),
       {
         detail: {
+          ...openAccess,
           tags: ["graphql"],
           summary: "The GraphQL schema (SDL)",
           responses: {

@@ -2,13 +2,13 @@ import { Elysia } from "elysia";
 import { listHosts } from "../../../src/clickhouse/gpu-queries.ts";
 import { metricCatalog } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { CatalogMetric, errorResponses, Host, HostList, MetricList } from "../api-models.ts";
+import { CatalogMetric, errorResponses, Host, HostList, MetricList, readAccess } from "../api-models.ts";
 import { metricsWithData } from "../metrics-with-data.ts";
 import { ResponseCache } from "../response-cache.ts";
 import { jsonResponse, jsonSerializer, type SerializedJson } from "../serialized-json.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
 
-const serverErrors = { 500: errorResponses[500], 503: errorResponses[503] };
+const serverErrors = { 401: errorResponses[401], 500: errorResponses[500], 503: errorResponses[503] };
 
 /** GET /api/v1/hosts and GET /api/v1/metrics: what exists, for pickers and dashboards. */
 export function catalogRoutes(context: ApiContext) {
@@ -30,7 +30,11 @@ export function catalogRoutes(context: ApiContext) {
       {
         ...jsonRoute,
         response: { 200: "HostList", ...serverErrors },
-        detail: { tags: ["hosts"], summary: "Hosts with GPUs, their GPU count and when they last reported" },
+        detail: {
+          ...readAccess,
+          tags: ["hosts"],
+          summary: "Hosts with GPUs, their GPU count and when they last reported",
+        },
       },
     )
     .get(
@@ -45,6 +49,7 @@ export function catalogRoutes(context: ApiContext) {
         ...jsonRoute,
         response: { 200: "MetricList", ...serverErrors },
         detail: {
+          ...readAccess,
           tags: ["metrics"],
           summary: "The DCGM metric catalog and the metrics stored",
           description:

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { type FleetFilter, fleetLatest, fleetMigInstances } from "../../../src/clickhouse/fleet-latest.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, type FleetSnapshot } from "../api-models.ts";
+import { errorResponses, type FleetSnapshot, readAccess } from "../api-models.ts";
 import { fleetSnapshot } from "../fleet-snapshot.ts";
 import { KeyedSharedRead } from "../keyed-shared-read.ts";
 import { metricFilterCountMax, parseMetricFilter } from "../metric-filter.ts";
@@ -136,10 +136,12 @@ export function fleetRoutes(context: ApiContext, readFleet: FleetReader) {
         response: {
           200: "FleetSnapshot",
           400: errorResponses[400],
+          401: errorResponses[401],
           500: errorResponses[500],
           503: errorResponses[503],
         },
         detail: {
+          ...readAccess,
           tags: ["fleet"],
           summary: "The latest values of every GPU that matches a filter",
           description:

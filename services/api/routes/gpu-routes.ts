@@ -4,7 +4,7 @@ import { gpusPageLimitMax, latestValues, listGpus } from "../../../src/clickhous
 import { migInstancesOf } from "../../../src/clickhouse/mig-queries.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, Gpu, type GpuDetail, GpuPage, MigInstance } from "../api-models.ts";
+import { errorResponses, Gpu, type GpuDetail, GpuPage, MigInstance, readAccess } from "../api-models.ts";
 import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { gpuIdLengthMax } from "../gpu-id.ts";
 import { gpuFromRow, instanceAsGpu, instancesByGpu, lookupSeries } from "../gpu-lookup.ts";
@@ -140,8 +140,15 @@ export function gpuRoutes(context: ApiContext) {
       {
         ...jsonRoute,
         query: GpuListQuery,
-        response: { 200: "GpuPage", 400: errorResponses[400], 500: errorResponses[500], 503: errorResponses[503] },
+        response: {
+          200: "GpuPage",
+          400: errorResponses[400],
+          401: errorResponses[401],
+          500: errorResponses[500],
+          503: errorResponses[503],
+        },
         detail: {
+          ...readAccess,
           tags: ["gpus"],
           summary: "List GPUs with telemetry",
           description:
@@ -157,6 +164,7 @@ export function gpuRoutes(context: ApiContext) {
       params: GpuParams,
       response: { 200: "GpuDetail", ...errorResponses },
       detail: {
+        ...readAccess,
         tags: ["gpus"],
         summary: "One GPU or MIG instance with its latest value per metric",
         description:

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import type { PipelineStatus } from "../api-models.ts";
+import { errorResponses, type PipelineStatus, readAccess } from "../api-models.ts";
 import type { LiveTail } from "../live/live-tail.ts";
 import { type PipelineMonitor, type PipelineSample, ratePerSecond } from "../pipeline/pipeline-monitor.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
@@ -22,8 +22,9 @@ export function pipelineRoutes(context: ApiContext, options: PipelineRoutesOptio
     .use(apiModelsPlugin)
     .get("/api/v1/pipeline", (): PipelineStatus => pipelineStatus(context.clock(), options), {
       ...jsonRoute,
-      response: { 200: "PipelineStatus" },
+      response: { 200: "PipelineStatus", 401: errorResponses[401] },
       detail: {
+        ...readAccess,
         tags: ["operations"],
         summary: "Throughput, lag, dead letters, freshness and process health",
         description:

@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { type ApiContext, apiModelsPlugin } from "../api-context.ts";
-import { errorResponses } from "../api-models.ts";
+import { errorResponses, readAccess } from "../api-models.ts";
 import { ApiError } from "../errors.ts";
 import { gpuIdLengthMax, parseGpuId } from "../gpu-id.ts";
 import { lookupGpu } from "../gpu-lookup.ts";
@@ -40,6 +40,10 @@ const eventStreamDoc = (description: string) => ({
     },
   },
   "400": errorDoc("The request is malformed; details name each bad parameter", errorResponses[400]),
+  "401": errorDoc(
+    "No bearer token (header, or the dashboard's cookie for EventSource), or one the API does not accept",
+    errorResponses[401],
+  ),
   "500": errorDoc("Unexpected failure; logged with the request id", errorResponses[500]),
   "503": errorDoc("Too many streams are open, or live data is not available; retry later", errorResponses[503]),
 });
@@ -83,6 +87,7 @@ export function streamRoutes(context: ApiContext, options: StreamRoutesOptions) 
           ),
         }),
         detail: {
+          ...readAccess,
           tags: ["telemetry"],
           summary: "Live datapoints of some GPUs (server-sent events)",
           description:
@@ -119,6 +124,7 @@ export function streamRoutes(context: ApiContext, options: StreamRoutesOptions) 
           ),
         }),
         detail: {
+          ...readAccess,
           tags: ["fleet"],
           summary: "The fleet's latest values, live (server-sent events)",
           description:

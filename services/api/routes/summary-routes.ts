@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { type SummaryRow, summary } from "../../../src/clickhouse/telemetry-summary.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, type TelemetrySummary } from "../api-models.ts";
+import { errorResponses, readAccess, type TelemetrySummary } from "../api-models.ts";
 import { ApiError } from "../errors.ts";
 import { lookupSeries } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
@@ -72,6 +72,7 @@ export function summaryRoutes(context: ApiContext) {
       query: SummaryQuery,
       response: { 200: "TelemetrySummary", ...errorResponses },
       detail: {
+        ...readAccess,
         tags: ["telemetry"],
         summary: "A GPU's (or MIG instance's) downsampled series",
         description:

@@ -18,7 +18,7 @@ import {
 import { type WorkloadFilter, workloadFields } from "../../../src/clickhouse/workload-filter.ts";
 import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import type { TelemetryItem, TelemetryPage } from "../api-models.ts";
+import { readAccess, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
 import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
@@ -152,6 +152,7 @@ export function telemetryRoutes(context: ApiContext) {
       query: TelemetryQuery,
       // Documented by hand (exportResponses): a `response` schema would leave out the NDJSON and CSV answers.
       detail: {
+        ...readAccess,
         tags: ["telemetry"],
         summary: "A GPU's (or MIG instance's) datapoints in a time window; NDJSON and CSV exports",
         description:

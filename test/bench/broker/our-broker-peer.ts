@@ -5,6 +5,7 @@ import { Admin } from "../../../src/broker-client/admin.ts";
 import { Consumer } from "../../../src/broker-client/consumer.ts";
 import { Producer } from "../../../src/broker-client/producer.ts";
 import { type BrokerProcess, spawnBroker } from "../../e2e/broker-process.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 import { type BenchPeer, type BenchRecord, type PeerProcessStats, peakRssBytes } from "./peer.ts";
 import { killOnExit } from "./server-process.ts";
 
@@ -16,26 +17,34 @@ const uncheckedBrokerMain = new URL("./broker-main-unchecked.ts", import.meta.ur
 
 /**
  * Our broker as a separate process; clients in the bench process. `checkRecords: false`
- * runs the benchmark-only entry without the produce record check, to measure its cost.
+ * runs the benchmark-only entry without the produce record check, to measure its cost;
+ * `tokens: false` runs it with BROKER_AUTH=none and clients that send no token, to
+ * measure what checking a bearer token on every request costs.
  */
-export function ourBrokerPeer(options: { flush: "always" | "interval" | "os"; checkRecords?: boolean }): BenchPeer {
+export function ourBrokerPeer(options: {
+  flush: "always" | "interval" | "os";
+  checkRecords?: boolean;
+  tokens?: boolean;
+}): BenchPeer {
   let dataDir = "";
   let broker: BrokerProcess | undefined;
   let exitGuard: { release(): void } | undefined;
   let peakRss = 0;
-  const url = () => broker?.url ?? "";
+  const tokens = options.tokens !== false;
+  const connection = () => ({ brokerUrl: broker?.url ?? "", token: tokens ? testBrokerToken : undefined });
+  const name = options.checkRecords === false ? "ours-unchecked" : tokens ? "ours" : "ours-no-tokens";
 
   return {
-    name: options.checkRecords === false ? "ours-unchecked" : "ours",
+    name,
     async start() {
       dataDir = mkdtempSync(join(tmpdir(), "bench-broker-"));
-      const env = { BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush };
+      const env = { BROKER_DATA_DIR: dataDir, BROKER_FLUSH: options.flush, ...(tokens ? {} : { BROKER_AUTH: "none" }) };
       broker = options.checkRecords === false ? await spawnBroker(env, uncheckedBrokerMain) : await spawnBroker(env);
       exitGuard = killOnExit(broker.proc, dataDir);
     },
     async produce(stream, records, count) {
-      await new Admin({ brokerUrl: url() }).ensureTopic(stream, partitionCount);
-      const producer = await Producer.create({ brokerUrl: url(), topic: stream, partitionCount, lingerMs: 5 });
+      await new Admin(connection()).ensureTopic(stream, partitionCount);
+      const producer = await Producer.create({ ...connection(), topic: stream, partitionCount, lingerMs: 5 });
       for (let index = 0; index < count; index += 1) {
         const sent = producer.send(records(index));
         if (Bun.peek.status(sent) !== "fulfilled") await sent;
@@ -48,7 +57,7 @@ export function ourBrokerPeer(options: { flush: "always" | "interval" | "os"; ch
       let seen = 0;
       const { promise: done, resolve } = Promise.withResolvers<void>();
       const consumer = new Consumer({
-        brokerUrl: url(),
+        ...connection(),
         group: `bench-${stream}-${Date.now()}`,
         topics: [stream],
         resetPolicy: "earliest",
@@ -70,8 +79,8 @@ export function ourBrokerPeer(options: { flush: "always" | "interval" | "os"; ch
       await sampleRss();
     },
     async produceAtRate(stream, records, ratePerSecond, seconds) {
-      await new Admin({ brokerUrl: url() }).ensureTopic(stream, partitionCount);
-      const producer = await Producer.create({ brokerUrl: url(), topic: stream, partitionCount, lingerMs: 1 });
+      await new Admin(connection()).ensureTopic(stream, partitionCount);
+      const producer = await Producer.create({ ...connection(), topic: stream, partitionCount, lingerMs: 1 });
       const total = ratePerSecond * seconds;
       const latencies = new Float64Array(total);
       const startMs = performance.now();

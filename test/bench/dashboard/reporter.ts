@@ -3,7 +3,7 @@
  * once a second through the broker, as streamers would, stamped when sent. Runs until
  * killed (SIGTERM); prints the datapoints it sent, one JSON line.
  *
- *   bun reporter.ts <broker url> <gpu count>
+ *   BROKER_TOKEN=<token> bun reporter.ts <broker url> <gpu count>
  */
 import { Producer } from "../../../src/broker-client/producer.ts";
 import { stampRecord } from "../../../src/telemetry/record-codec.ts";
@@ -11,7 +11,7 @@ import { benchTails } from "./bench-gpus.ts";
 
 const [brokerUrl = "", countText = "0"] = process.argv.slice(2);
 const records = benchTails(0, Number(countText));
-const producer = await Producer.create({ brokerUrl, topic: "telemetry", lingerMs: 5 });
+const producer = await Producer.create({ brokerUrl, token: process.env.BROKER_TOKEN, topic: "telemetry", lingerMs: 5 });
 let running = true;
 let sent = 0;
 process.on("SIGTERM", () => {

@@ -4,6 +4,7 @@ import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
 import { decodeRecords, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { brokerRoutes } from "../../../src/broker-protocol/routes.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 function batchOf(values: string[], producer: { id: number; sequence: number } = { id: -1, sequence: -1 }) {
@@ -12,7 +13,7 @@ function batchOf(values: string[], producer: { id: number; sequence: number } = 
 }
 
 async function produce(url: string, topic: string, frames: PartitionBatch[]): Promise<Response> {
-  return await fetch(`${url}/v1/topics/${topic}/produce`, {
+  return await brokerFetch(`${url}/v1/topics/${topic}/produce`, {
     method: "POST",
     body: encodeProduceFrames(frames),
     headers: { "content-type": "application/octet-stream" },
@@ -20,7 +21,7 @@ async function produce(url: string, topic: string, frames: PartitionBatch[]): Pr
 }
 
 async function createTopic(url: string, name: string, partitions: number): Promise<Response> {
-  return await fetch(`${url}/v1/topics`, {
+  return await brokerFetch(`${url}/v1/topics`, {
     method: "POST",
     body: JSON.stringify({ name, partitions }),
     headers: { "content-type": "application/json" },
@@ -48,7 +49,7 @@ describe("broker HTTP API", () => {
       { partition: 2, baseOffset: 0, lastOffset: 0, duplicate: false },
       { partition: 0, baseOffset: 2, lastOffset: 2, duplicate: false },
     ]);
-    const fetched = await fetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=1`);
+    const fetched = await brokerFetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=1`);
     expect(fetched.status).toBe(200);
     expect(fetched.headers.get("content-type")).toBe("application/octet-stream");
     expect(fetched.headers.get(FetchHeader.highWatermark)).toBe("3");
@@ -65,7 +66,7 @@ describe("broker HTTP API", () => {
 
   test("a fetch at the end of the log long-polls and wakes on append", async () => {
     const startedMs = performance.now();
-    const pending = fetch(`${broker.url}/v1/topics/t/partitions/1/fetch?offset=0&wait_ms=10000`);
+    const pending = brokerFetch(`${broker.url}/v1/topics/t/partitions/1/fetch?offset=0&wait_ms=10000`);
     await Bun.sleep(100);
     expect((await produce(broker.url, "t", [{ partition: 1, batch: batchOf(["late"]) }])).status).toBe(200);
     const fetched = await pending;
@@ -75,14 +76,14 @@ describe("broker HTTP API", () => {
   });
 
   test("a long-poll with nothing arriving answers empty after wait_ms", async () => {
-    const fetched = await fetch(`${broker.url}/v1/topics/t/partitions/1/fetch?offset=1&wait_ms=50`);
+    const fetched = await brokerFetch(`${broker.url}/v1/topics/t/partitions/1/fetch?offset=1&wait_ms=50`);
     expect(fetched.status).toBe(200);
     expect((await fetched.arrayBuffer()).byteLength).toBe(0);
     expect(fetched.headers.get(FetchHeader.nextOffset)).toBe("1");
   });
 
   test("idempotent producer: the same batch twice is appended once", async () => {
-    const allocated = (await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as {
+    const allocated = (await (await brokerFetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as {
       producerId: number;
     };
     const producer = { id: allocated.producerId, sequence: 0 };
@@ -104,7 +105,7 @@ describe("broker HTTP API", () => {
     expect(unknownTopic.status).toBe(404);
     expect((await unknownTopic.json()) as ErrorBody).toMatchObject({ error: "unknown_topic", retryable: false });
 
-    const badFrame = await fetch(`${broker.url}/v1/topics/t/produce`, {
+    const badFrame = await brokerFetch(`${broker.url}/v1/topics/t/produce`, {
       method: "POST",
       body: new Uint8Array([0, 0, 0]),
     });
@@ -121,7 +122,7 @@ describe("broker HTTP API", () => {
     ).json()) as ProduceResponse;
     expect(noPartition.results[0]).toMatchObject({ error: "unknown_partition" });
 
-    const outOfRange = await fetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=999`);
+    const outOfRange = await brokerFetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=999`);
     expect(outOfRange.status).toBe(416);
     expect(await outOfRange.json()).toMatchObject({
       error: "offset_out_of_range",
@@ -129,11 +130,11 @@ describe("broker HTTP API", () => {
       highWatermark: 3,
     });
 
-    const badQuery = await fetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=-1`);
+    const badQuery = await brokerFetch(`${broker.url}/v1/topics/t/partitions/0/fetch?offset=-1`);
     expect(badQuery.status).toBe(400);
     expect(await badQuery.json()).toMatchObject({ error: "bad_request", retryable: false });
 
-    expect((await fetch(`${broker.url}/v1/topics/t/partitions/7/fetch?offset=0`)).status).toBe(404);
+    expect((await brokerFetch(`${broker.url}/v1/topics/t/partitions/7/fetch?offset=0`)).status).toBe(404);
     expect((await createTopic(broker.url, "t", 3)).status).toBe(409);
   });
 
@@ -144,9 +145,9 @@ describe("broker HTTP API", () => {
   });
 
   test("topics list and describe show per-partition watermarks and sizes", async () => {
-    const list = await (await fetch(`${broker.url}/v1/topics`)).json();
+    const list = await (await brokerFetch(`${broker.url}/v1/topics`)).json();
     expect(list).toEqual({ topics: [{ name: "t", partitions: 3 }] });
-    const info = (await (await fetch(`${broker.url}/v1/topics/t`)).json()) as TopicInfo;
+    const info = (await (await brokerFetch(`${broker.url}/v1/topics/t`)).json()) as TopicInfo;
     expect(info.partitions.map((p) => p.highWatermark)).toEqual([3, 1, 3]);
     expect(info.partitions.every((p) => p.sizeBytes > 0)).toBe(true);
   });
@@ -155,7 +156,7 @@ describe("broker HTTP API", () => {
     const ids = [];
     for (let index = 0; index < 3; index += 1) {
       ids.push(
-        ((await (await fetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as { producerId: number })
+        ((await (await brokerFetch(`${broker.url}/v1/producers`, { method: "POST" })).json()) as { producerId: number })
           .producerId,
       );
     }
@@ -175,9 +176,28 @@ describe("broker HTTP API", () => {
     expect(served.sort()).toEqual(declared.sort());
   });
 
+  test("the document names each route's scopes as its security (one bearer scheme per scope); ops routes are open", async () => {
+    const document = (await (await fetch(`${broker.url}/swagger/json`)).json()) as {
+      paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    };
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(["admin", "consume", "produce"]);
+    for (const scheme of Object.values(document.components.securitySchemes)) {
+      expect(scheme).toMatchObject({ type: "http", scheme: "bearer" });
+    }
+    for (const route of Object.values(brokerRoutes)) {
+      const operation = document.paths[route.path.replace(/:([A-Za-z_]+)/g, "{$1}")]?.[route.method.toLowerCase()];
+      expect({ route: route.path, security: operation?.security }).toEqual({
+        route: route.path,
+        security: route.scopes.map((scope) => ({ [scope]: [] })),
+      });
+    }
+    for (const path of ["/health", "/ready", "/metrics"]) expect(document.paths[path]?.get?.security).toEqual([]);
+  });
+
   test("path and query integers arrive as text and are checked as integers", async () => {
     const fetchOf = (partition: string, query: string) =>
-      fetch(`${broker.url}/v1/topics/t/partitions/${partition}/fetch?${query}`);
+      brokerFetch(`${broker.url}/v1/topics/t/partitions/${partition}/fetch?${query}`);
     expect((await fetchOf("1", "offset=0&max_bytes=1024&wait_ms=0")).status).toBe(200);
     for (const [partition, query] of [
       ["1", "offset=1.5"],
@@ -238,13 +258,13 @@ describe("broker limits", () => {
           controller.close();
         },
       });
-      const slow = fetch(`${broker.url}/v1/topics/t/produce`, {
+      const slow = brokerFetch(`${broker.url}/v1/topics/t/produce`, {
         method: "POST",
         body,
         headers: { "content-length": String(batch.length) },
       });
       await Bun.sleep(200);
-      const refused = await fetch(`${broker.url}/v1/topics/t/produce`, { method: "POST", body: batch });
+      const refused = await brokerFetch(`${broker.url}/v1/topics/t/produce`, { method: "POST", body: batch });
       expect(refused.status).toBe(429);
       expect(refused.headers.get("retry-after")).toBe("1");
       expect(await refused.json()).toMatchObject({ error: "slow_down", retryable: true, retryAfterMs: 250 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import type { GroupDescription, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 const evictionCheckMs = 50;
@@ -13,7 +14,7 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: unknown): Promise<Response> {
-  return await fetch(broker.url + path, {
+  return await brokerFetch(broker.url + path, {
     method: "POST",
     body: JSON.stringify(body),
     headers: { "content-type": "application/json" },
@@ -29,7 +30,7 @@ describe("broker clocks", () => {
     setSystemTime(new Date(Date.now() + 3_600_000));
     try {
       await Bun.sleep(evictionCheckMs * 4);
-      const described = (await (await fetch(`${broker.url}/v1/groups/steady`)).json()) as GroupDescription;
+      const described = (await (await brokerFetch(`${broker.url}/v1/groups/steady`)).json()) as GroupDescription;
       expect(described.members.map((each) => each.memberId)).toEqual([member.memberId]);
       expect(described.members[0]?.silentMs).toBeLessThan(5_000);
     } finally {

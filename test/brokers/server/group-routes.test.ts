@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { GroupDescription, GroupLag, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
 import { encodeProduceFrames } from "../../../src/broker-protocol/produce-frames.ts";
 import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 let broker: TestBroker;
@@ -10,7 +11,7 @@ beforeAll(async () => {
   await post("/v1/topics", { name: "events", partitions: 2 });
   const records = Array.from({ length: 5 }, (_, index) => ({ key: "k", value: `v${index}`, timestampMs: 1 }));
   const batch = encodeBatch({ records, producerId: -1, baseSequence: -1, nowMs: 0 });
-  await fetch(`${broker.url}/v1/topics/events/produce`, {
+  await brokerFetch(`${broker.url}/v1/topics/events/produce`, {
     method: "POST",
     body: encodeProduceFrames([{ partition: 0, batch }]),
   });
@@ -18,7 +19,7 @@ beforeAll(async () => {
 afterAll(async () => await broker.cleanup());
 
 async function post(path: string, body: unknown): Promise<Response> {
-  return await fetch(broker.url + path, {
+  return await brokerFetch(broker.url + path, {
     method: "POST",
     body: JSON.stringify(body),
     headers: { "content-type": "application/json" },
@@ -59,10 +60,10 @@ describe("consumer-group routes", () => {
     });
     expect(commit.status).toBe(200);
 
-    const offsets = await (await fetch(`${broker.url}/v1/groups/g1/offsets?topic=events`)).json();
+    const offsets = await (await brokerFetch(`${broker.url}/v1/groups/g1/offsets?topic=events`)).json();
     expect(offsets).toMatchObject({ group: "g1", topic: "events", resetPolicy: "earliest" });
 
-    const described = (await (await fetch(`${broker.url}/v1/groups/g1`)).json()) as GroupDescription & {
+    const described = (await (await brokerFetch(`${broker.url}/v1/groups/g1`)).json()) as GroupDescription & {
       lag: GroupLag;
     };
     expect(described.members.length).toBe(2);
@@ -70,7 +71,7 @@ describe("consumer-group routes", () => {
     expect(lagZero?.highWatermark).toBe(5);
     expect(lagZero?.lag).toBe(partition === 0 ? 2 : 5);
 
-    const list = await (await fetch(`${broker.url}/v1/groups`)).json();
+    const list = await (await brokerFetch(`${broker.url}/v1/groups`)).json();
     expect(list).toMatchObject({ groups: [{ group: "g1", memberCount: 2 }] });
     const metrics = await (await fetch(`${broker.url}/metrics`)).text();
     expect(metrics).toContain('broker_group_lag_records{group="g1",topic="events",partition="0"');
@@ -84,7 +85,7 @@ describe("consumer-group routes", () => {
   test("bad requests and unknown groups get 400 and 404", async () => {
     expect((await post("/v1/groups/g2/join", { clientId: "a", topics: [] })).status).toBe(400);
     expect((await post("/v1/groups/bad name/join", { clientId: "a", topics: ["events"] })).status).toBe(400);
-    expect((await fetch(`${broker.url}/v1/groups/missing`)).status).toBe(404);
+    expect((await brokerFetch(`${broker.url}/v1/groups/missing`)).status).toBe(404);
   });
 
   test("joining a topic that does not exist auto-creates it with the default partition count", async () => {

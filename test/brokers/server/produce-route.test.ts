@@ -3,6 +3,7 @@ import type { ErrorBody, ProduceResponse, TopicInfo } from "../../../src/broker-
 import { encodeProduceFrames, type PartitionBatch } from "../../../src/broker-protocol/produce-frames.ts";
 import { dataViewOf, encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { recordStart, reseal } from "../../support/batch-surgery.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 import { startTestBroker, type TestBroker } from "./test-broker.ts";
 
 function batchOf(values: string[], producer = { id: -1, sequence: -1 }): Uint8Array {
@@ -11,23 +12,24 @@ function batchOf(values: string[], producer = { id: -1, sequence: -1 }): Uint8Ar
 }
 
 async function produce(url: string, frames: PartitionBatch[]): Promise<Response> {
-  return await fetch(`${url}/v1/topics/checked/produce`, { method: "POST", body: encodeProduceFrames(frames) });
+  return await brokerFetch(`${url}/v1/topics/checked/produce`, { method: "POST", body: encodeProduceFrames(frames) });
 }
 
 async function highWatermarks(url: string): Promise<number[]> {
-  const info = (await (await fetch(`${url}/v1/topics/checked`)).json()) as TopicInfo;
+  const info = (await (await brokerFetch(`${url}/v1/topics/checked`)).json()) as TopicInfo;
   return info.partitions.map((partition) => partition.highWatermark);
 }
 
 async function allocateProducerId(url: string): Promise<number> {
-  return ((await (await fetch(`${url}/v1/producers`, { method: "POST" })).json()) as { producerId: number }).producerId;
+  return ((await (await brokerFetch(`${url}/v1/producers`, { method: "POST" })).json()) as { producerId: number })
+    .producerId;
 }
 
 describe("produce checks every record and the producer id before appending", () => {
   let broker: TestBroker;
   beforeAll(async () => {
     broker = await startTestBroker({ BROKER_AUTO_CREATE_TOPICS: "false" });
-    const created = await fetch(`${broker.url}/v1/topics`, {
+    const created = await brokerFetch(`${broker.url}/v1/topics`, {
       method: "POST",
       body: JSON.stringify({ name: "checked", partitions: 2 }),
       headers: { "content-type": "application/json" },

@@ -6,10 +6,13 @@ import { type BrokerServer, startBroker } from "../../../brokers/server/broker-s
 import { BrokerConfig } from "../../../brokers/server/config.ts";
 import { loadConfig } from "../../../src/config/env.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
+import { testBrokerToken, testBrokerTokenEnv } from "../../support/test-tokens.ts";
 
 export interface TestBroker {
   broker: BrokerServer;
   url: string;
+  /** Valid for every scope (unless `env` replaced the token settings). */
+  token: string;
   dataDir: string;
   /** Stops the broker; the data dir stays (for restart tests) until `cleanup`. */
   stop(): Promise<void>;
@@ -26,6 +29,7 @@ export async function startTestBroker(env: Record<string, string> = {}, dataDir?
     BROKER_FLUSH: "os",
     BROKER_DISK_FREE_BYTES_MIN: "0",
     LOG_LEVEL: "warn",
+    ...testBrokerTokenEnv,
     ...env,
   });
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
@@ -45,6 +49,7 @@ export async function startTestBroker(env: Record<string, string> = {}, dataDir?
   return {
     broker,
     url: broker.url,
+    token: testBrokerToken,
     dataDir: dir,
     stop,
     async cleanup() {

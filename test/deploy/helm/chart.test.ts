@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv";
+import { parseTokenEntries } from "../../../src/auth/token-entries.ts";
+import { digestEntry } from "../../../src/auth/token-syntax.ts";
 import { chartDir, type K8sObject, manifests, renderChart } from "../../support/helm-render.ts";
 import { deployedServices } from "./deployed-services.ts";
 
@@ -303,5 +305,207 @@ describe("chart README", () => {
     const { withCurrentValues } = await import("../../support/chart-values-doc.ts");
     const readme = readFileSync(join(chartDir, "README.md"), "utf8");
     expect(readme).toBe(withCurrentValues(readme));
+  });
+});
+
+describe("bearer tokens and network policy", () => {
+  interface SecretObject {
+    metadata: { name: string };
+    data: Record<string, string>;
+  }
+  interface Volume {
+    name: string;
+    secret?: { secretName: string; items: { key: string; path: string }[] };
+  }
+  interface Container {
+    name: string;
+    env?: { name: string; value?: string }[];
+    volumeMounts?: { name: string; mountPath: string }[];
+  }
+  const tokensName = "telemetry-gpu-telemetry-tokens";
+  const clientTokens = [
+    "broker-token-streamer",
+    "broker-token-collector",
+    "broker-token-api",
+    "broker-token-admin",
+    "api-read-token",
+    "streamer-upload-token",
+  ];
+  const decoded = (secret: SecretObject, key: string) => Buffer.from(secret.data[key] ?? "", "base64").toString("utf8");
+  const tokensSecret = (objects: K8sObject[]) =>
+    objects.find((o) => o.kind === "Secret" && o.metadata.name === tokensName) as unknown as SecretObject | undefined;
+  const workloads = (objects: K8sObject[]) =>
+    objects
+      .filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
+      .map((o) => (o.spec as { template: { spec: { containers: Container[]; volumes?: Volume[] } } }).template.spec);
+  let objects: K8sObject[];
+
+  beforeAll(() => {
+    const rendered = renderChart();
+    expect(rendered.error).toBe("");
+    objects = manifests(rendered.templates);
+  }, 180_000);
+
+  test("one Secret holds a token per role and each service's list of their digests, groups limited", () => {
+    const secret = tokensSecret(objects);
+    expect(secret).toBeDefined();
+    if (secret === undefined) return;
+    const digest = (key: string) => digestEntry(decoded(secret, key));
+    for (const key of clientTokens) expect(decoded(secret, key)).toMatch(/^[A-Za-z0-9]{43}$/);
+    expect(new Set(clientTokens.map((key) => decoded(secret, key))).size).toBe(clientTokens.length);
+    expect(decoded(secret, "broker-produce").trim().split("\n")).toEqual([
+      digest("broker-token-streamer"),
+      digest("broker-token-collector"),
+      digest("broker-token-admin"),
+    ]);
+    expect(decoded(secret, "broker-consume").trim().split("\n")).toEqual([
+      `${digest("broker-token-streamer")} groups=streamers`,
+      `${digest("broker-token-collector")} groups=collectors`,
+      `${digest("broker-token-api")} groups=collectors`,
+      digest("broker-token-admin"),
+    ]);
+    expect(decoded(secret, "broker-admin").trim()).toBe(digest("broker-token-admin"));
+    expect(decoded(secret, "api-read").trim()).toBe(digest("api-read-token"));
+    expect(decoded(secret, "streamer-upload").trim()).toBe(digest("streamer-upload-token"));
+    // The lists parse as the services read them: digests only, never a token.
+    for (const list of ["broker-produce", "broker-consume", "broker-admin", "api-read", "streamer-upload"]) {
+      const entries = parseTokenEntries(decoded(secret, list), { source: list, limitable: list === "broker-consume" });
+      expect(entries.length).toBeGreaterThan(0);
+      for (const key of clientTokens) expect(decoded(secret, list)).not.toContain(decoded(secret, key));
+    }
+  });
+
+  test("each pod mounts only the keys it needs, where its settings point", () => {
+    const mounted: Record<string, string[]> = {};
+    for (const pod of workloads(objects)) {
+      const volume = pod.volumes?.find((v) => v.name === "tokens");
+      for (const container of pod.containers) {
+        if (volume === undefined) continue;
+        expect(volume.secret?.secretName).toBe(tokensName);
+        const mount = container.volumeMounts?.find((m) => m.name === "tokens");
+        const items = volume.secret?.items ?? [];
+        mounted[container.name] = items.map((item) => item.key).sort();
+        const files = new Set(items.map((item) => `${mount?.mountPath}/${item.path}`));
+        for (const variable of container.env ?? []) {
+          if (!/_TOKEN_FILE$|_TOKENS_DIR$/.test(variable.name)) continue;
+          const value = variable.value ?? "";
+          const pointsAtItem = variable.name.endsWith("_FILE")
+            ? files.has(value)
+            : [...files].some((file) => file.startsWith(`${value}/`));
+          expect({ container: container.name, variable: variable.name, pointsAtItem }).toEqual({
+            container: container.name,
+            variable: variable.name,
+            pointsAtItem: true,
+          });
+        }
+      }
+    }
+    expect(mounted).toEqual({
+      broker: ["broker-admin", "broker-consume", "broker-produce"],
+      streamer: ["broker-token-streamer", "streamer-upload"],
+      collector: ["broker-token-collector"],
+      api: ["api-read", "broker-token-api"],
+    });
+  });
+
+  test("an upgrade keeps every key as the cluster has it (generated tokens, a rotation in progress)", () => {
+    const installed = tokensSecret(objects);
+    expect(installed).toBeDefined();
+    if (installed === undefined) return;
+    const rotating = Buffer.from(
+      `${decoded(installed, "broker-admin")}${digestEntry("a-new-admin-token-being-rolled-out")}\n`,
+    ).toString("base64");
+    const inCluster = { ...installed, data: { ...installed.data, "broker-admin": rotating } };
+    const file = join(mkdtempSync(join(tmpdir(), "chart-existing-")), "existing.json");
+    writeFileSync(file, JSON.stringify([{ ...inCluster, metadata: { ...inCluster.metadata, namespace: "default" } }]));
+    const upgraded = tokensSecret(manifests(renderChart([], file).templates));
+    expect(upgraded?.data).toEqual(inCluster.data);
+    // Without the cluster's copy (a fresh install) new tokens are generated.
+    expect(tokensSecret(manifests(renderChart().templates))?.data["broker-token-admin"]).not.toBe(
+      installed.data["broker-token-admin"],
+    );
+  });
+
+  test("auth.existingSecret: no generated Secret, every pod mounts the named one", () => {
+    const rendered = manifests(
+      renderChart([valuesFile(withOverride(["auth", "existingSecret"], "my-tokens"))]).templates,
+    );
+    expect(tokensSecret(rendered)).toBeUndefined();
+    const names = workloads(rendered).flatMap((pod) =>
+      (pod.volumes ?? []).filter((v) => v.name === "tokens").map((v) => v.secret?.secretName),
+    );
+    expect(names).toEqual(["my-tokens", "my-tokens", "my-tokens", "my-tokens"]);
+  });
+
+  test("the API's read scope is closed unless auth.apiReadOpen says otherwise", () => {
+    const readOpen = (rendered: K8sObject[]) =>
+      workloads(rendered)
+        .flatMap((pod) => pod.containers)
+        .find((container) => container.name === "api")
+        ?.env?.find((variable) => variable.name === "API_READ_OPEN")?.value;
+    expect(readOpen(objects)).toBe("false");
+    expect(readOpen(manifests(renderChart([valuesFile(withOverride(["auth", "apiReadOpen"], true))]).templates))).toBe(
+      "true",
+    );
+    expect(validate(withOverride(["auth", "apiReadOpen"], "yes"))).toBe(false);
+  });
+
+  test("NetworkPolicies: only this release's pods (and the metrics peers) reach the broker; only collectors and API reach ClickHouse", () => {
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+    expect(policies.map((o) => o.metadata.name).sort()).toEqual([
+      "telemetry-gpu-telemetry-broker",
+      "telemetry-gpu-telemetry-clickhouse",
+    ]);
+    type Rule = { from: Record<string, unknown>[]; ports: { port: string }[] };
+    const spec = (name: string) =>
+      policies.find((o) => o.metadata.name === name)?.spec as {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: Rule[];
+      };
+    const broker = spec("telemetry-gpu-telemetry-broker");
+    expect(broker.podSelector.matchLabels["app.kubernetes.io/component"]).toBe("broker");
+    expect(broker.policyTypes).toEqual(["Ingress"]);
+    expect(broker.ingress[0]?.from).toEqual([
+      {
+        podSelector: {
+          matchLabels: { "app.kubernetes.io/instance": "telemetry", "app.kubernetes.io/name": "gpu-telemetry" },
+        },
+      },
+    ]);
+    expect(broker.ingress[1]?.from).toEqual([
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+    ]);
+    const clickhouse = spec("telemetry-gpu-telemetry-clickhouse");
+    const components = clickhouse.ingress[0]?.from.map(
+      (peer) =>
+        (peer as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels[
+          "app.kubernetes.io/component"
+        ],
+    );
+    expect(components).toEqual(["collector", "api"]);
+    // Every pod the policies let in exists, and the named port is the broker's and ClickHouse's container port.
+    for (const rule of [...broker.ingress, ...clickhouse.ingress]) expect(rule.ports).toEqual([{ port: "http" }]);
+
+    const custom = withOverride(["networkPolicy"], {
+      enabled: true,
+      metricsFrom: [
+        { podSelector: { matchLabels: { app: "prometheus" } }, namespaceSelector: { matchLabels: { team: "obs" } } },
+      ],
+      brokerFrom: [{ namespaceSelector: { matchLabels: { team: "ops" } } }],
+    });
+    const rendered = manifests(renderChart([valuesFile(custom)]).templates);
+    const customBroker = rendered.find((o) => o.kind === "NetworkPolicy" && o.metadata.name.endsWith("-broker"))
+      ?.spec as {
+      ingress: Rule[];
+    };
+    expect(customBroker.ingress[0]?.from[1]).toEqual({ namespaceSelector: { matchLabels: { team: "ops" } } });
+    expect(customBroker.ingress[1]?.from).toEqual([
+      { podSelector: { matchLabels: { app: "prometheus" } }, namespaceSelector: { matchLabels: { team: "obs" } } },
+    ]);
+    const off = manifests(renderChart([valuesFile(withOverride(["networkPolicy", "enabled"], false))]).templates);
+    expect(off.some((o) => o.kind === "NetworkPolicy")).toBe(false);
+    expect(validate(withOverride(["networkPolicy", "metricsFrom"], [{}]))).toBe(false);
+    expect(validate(withOverride(["networkPolicy", "metricsFrom"], [{ namespace: "monitoring" }]))).toBe(false);
   });
 });

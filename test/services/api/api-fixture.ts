@@ -1,6 +1,9 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { type ApiAccess, apiScopes } from "../../../services/api/api-access.ts";
 import type { ApiLimits } from "../../../services/api/api-context.ts";
 import { type ApiApp, createApiApp } from "../../../services/api/app.ts";
+import { parseTokenEntries } from "../../../src/auth/token-entries.ts";
+import { TokenStore } from "../../../src/auth/token-store.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { insertDatapoints } from "../../../src/clickhouse/datapoints-insert.ts";
 import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
@@ -9,6 +12,7 @@ import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../../src/observability/metrics.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
+import { bearer, testReadToken } from "../../support/test-tokens.ts";
 
 /**
  * A real embedded ClickHouse with the telemetry schema and a known data set, and the
@@ -23,7 +27,7 @@ export interface ApiFixture {
   nowMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are plain JSON read back by assertions
   get(path: string): Promise<{ status: number; body: any; headers: Headers }>;
-  /** The raw answer, for bodies that are not JSON (exports) and requests with headers. */
+  /** The raw answer, for bodies that are not JSON (exports) and requests with headers (with the read token unless they set one). */
   request(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -86,6 +90,13 @@ export function dataset(): TelemetryPoint[] {
   return points;
 }
 
+/** The API's access in tests: scope read closed, `testReadToken` accepted (or read open). */
+export function testApiAccess(readOpen = false): ApiAccess {
+  const tokens = new TokenStore(apiScopes);
+  tokens.replace("read", "test", parseTokenEntries(testReadToken, { source: "test", limitable: false }));
+  return { tokens, readOpen };
+}
+
 /** The fixture API's cursor key, so tests can mint cursors a key holder could. */
 export const fixtureCursorKey = new Uint8Array(32).fill(7);
 
@@ -117,6 +128,7 @@ export async function startApiFixture(
     clock: () => nowMs,
     limits: { listCacheTtlMs: 0, ...limits },
     cursorKey: fixtureCursorKey,
+    access: testApiAccess(),
   });
   return {
     clickhouse,
@@ -124,11 +136,13 @@ export async function startApiFixture(
     app,
     registry,
     nowMs,
-    request(path, init) {
-      return app.handle(new Request(`http://localhost${path}`, init));
+    request(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", bearer(testReadToken).authorization);
+      return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
     },
     async get(path) {
-      const response = await app.handle(new Request(`http://localhost${path}`));
+      const response = await app.handle(new Request(`http://localhost${path}`, { headers: bearer(testReadToken) }));
       const text = await response.text();
       const json = response.headers.get("content-type")?.includes("json") === true;
       return { status: response.status, body: json ? JSON.parse(text) : text, headers: response.headers };

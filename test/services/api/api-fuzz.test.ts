@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { oversizedRequest } from "../../../src/http/request-limits.ts";
 import { SeededRandom } from "../../support/seeded-random.ts";
+import { testReadToken } from "../../support/test-tokens.ts";
 import { type ApiFixture, baseMs, gpuA, gpuB, iso, power, startApiFixture, utilization } from "./api-fixture.ts";
 
 const seed = 0x0a91_1302;
@@ -130,6 +131,12 @@ function fuzzedRequest(): Request {
     mutatePath(url);
   }
   const headers: Record<string, string> = {};
+  const auth = random.next();
+  // Mostly the read token (to reach the routes); sometimes none, a wrong one or junk: always a JSON 401.
+  if (auth < 0.9) headers.authorization = `Bearer ${testReadToken}`;
+  else if (auth < 0.94)
+    headers.authorization = random.pick(["Bearer", "Basic dXNlcjpwYXNz", "Bearer \u00ff", "bearer  x y"]);
+  else if (auth < 0.97) headers.authorization = `Bearer ${"Z".repeat(random.int(1, 2_000))}`;
   if (random.next() < 0.2) headers.accept = random.pick(["text/html", "*/*", "application/xml", "\u00ff"]);
   if (random.next() < 0.1) headers["x-junk"] = "j".repeat(random.int(10, 30_000));
   if (random.next() < 0.05)

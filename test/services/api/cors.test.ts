@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApiApp } from "../../../services/api/app.ts";
 import { parseCorsOrigins } from "../../../services/api/cors.ts";
 import { StreamHub } from "../../../services/api/live/stream-hub.ts";
+import { routesOf } from "../../../src/http/route-guard.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
-import { type ApiFixture, gpuA, startApiFixture } from "./api-fixture.ts";
+import { bearer, testReadToken } from "../../support/test-tokens.ts";
+import { type ApiFixture, gpuA, startApiFixture, testApiAccess } from "./api-fixture.ts";
 
 const grafana = "https://grafana.example.com";
 let fixture: ApiFixture;
@@ -19,6 +21,7 @@ beforeAll(async () => {
     logger,
     registry,
     cors: parseCorsOrigins(`${grafana}, http://localhost:3000`),
+    access: testApiAccess(),
     hub: new StreamHub({ streamsMax: 10, bufferBytesMax: 65_536, heartbeatMs: 5_000, registry, logger }),
   });
 }, 60_000);
@@ -26,7 +29,12 @@ afterAll(async () => {
   await fixture?.stop();
 });
 
-const call = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
+/** With the read token, unless the request says otherwise. */
+const call = (path: string, init: RequestInit = {}) => {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", bearer(testReadToken).authorization);
+  return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+};
 const preflight = (origin: string, method = "GET", headers = "authorization") =>
   call("/api/v1/gpus", {
     method: "OPTIONS",
@@ -80,6 +88,48 @@ describe("CORS", () => {
     expect(other.status).toBe(200);
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
     expect(other.headers.get("vary")).toContain("Origin");
+  });
+
+  test("preflights need no token; a refusal for a missing token carries the CORS headers too", async () => {
+    const preflightWithoutToken = await app.handle(
+      new Request("http://localhost/api/v1/gpus", {
+        method: "OPTIONS",
+        headers: {
+          origin: grafana,
+          "access-control-request-method": "GET",
+          "access-control-request-headers": "authorization",
+        },
+      }),
+    );
+    expect(preflightWithoutToken.status).toBe(204);
+    expect(preflightWithoutToken.headers.get("access-control-allow-origin")).toBe(grafana);
+    const refused = await app.handle(new Request("http://localhost/api/v1/gpus", { headers: { origin: grafana } }));
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("access-control-allow-origin")).toBe(grafana);
+    expect(refused.headers.get("access-control-expose-headers")).toContain("x-request-id");
+  });
+
+  test("the preflight is one route, declared open; a preflight lets no token-less request through", async () => {
+    const routes = routesOf(app);
+    expect(routes.filter((route) => route.method === "OPTIONS")).toEqual([
+      { method: "OPTIONS", path: "/*", access: "open" },
+    ]);
+    const guarded = routes.filter((route) => route.access !== "open");
+    expect(guarded.length).toBeGreaterThanOrEqual(8);
+    for (const route of guarded) {
+      const path = route.path.replace(":id", gpuA.uuid);
+      const headers = { origin: grafana, "access-control-request-method": route.method };
+      const allowed = await app.handle(new Request(`http://localhost${path}`, { method: "OPTIONS", headers }));
+      expect(allowed.headers.get("access-control-allow-origin")).toBe(grafana);
+      const actual = await app.handle(
+        new Request(`http://localhost${path}`, { method: route.method, headers: { origin: grafana } }),
+      );
+      expect({ route: `${route.method} ${route.path}`, status: actual.status }).toEqual({
+        route: `${route.method} ${route.path}`,
+        status: 401,
+      });
+      await actual.text();
+    }
   });
 
   test("off by default: no CORS headers, and OPTIONS is no route", async () => {

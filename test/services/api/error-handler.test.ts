@@ -5,6 +5,7 @@ import { createFetchReader } from "../../../src/clickhouse/fetch-reader.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 import { freePort } from "../../support/free-port.ts";
+import { testApiAccess } from "./api-fixture.ts";
 
 /** The API on a real socket, its ClickHouse a port where nothing listens. */
 const logLines: string[] = [];
@@ -35,6 +36,7 @@ beforeAll(async () => {
     logger: createLogger({ service: "api", instanceId: "test", level: "info", destination }),
     registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
     limits: { retryAfterS: 7, readyTimeoutMs: 1_000 },
+    access: testApiAccess(true),
   });
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => app.handle(request) });
 });

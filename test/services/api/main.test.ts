@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { parserHeaderBytesFlag } from "../../../src/http/request-limits.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../support/embedded-clickhouse.ts";
+import { spawnService } from "../../support/service-process.ts";
+import { bearer, testReadToken } from "../../support/test-tokens.ts";
 
 const mainPath = join(import.meta.dir, "..", "..", "..", "services", "api", "main.ts");
 const startTimeoutMs = 20_000;
@@ -34,6 +36,7 @@ beforeAll(async () => {
       API_PORT: "0",
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
+      API_READ_TOKENS: testReadToken,
       BROKER_URL: "",
     },
     stdin: "ignore",
@@ -70,7 +73,7 @@ describe("services/api/main.ts", () => {
     expect(lines.find((line) => line.msg === "listening")).toMatchObject({ service: "api", host: "127.0.0.1" });
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
-    const gpus = await fetch(`http://127.0.0.1:${port}/api/v1/gpus`);
+    const gpus = await fetch(`http://127.0.0.1:${port}/api/v1/gpus`, { headers: bearer(testReadToken) });
     expect(gpus.status).toBe(200);
     expect(await gpus.json()).toEqual({ items: [], next_cursor: null });
     const docs = await fetch(`http://127.0.0.1:${port}/swagger/json`);
@@ -86,11 +89,26 @@ describe("services/api/main.ts", () => {
     });
     expect(bigHeader.status).toBe(431);
     expect(await bigHeader.json()).toMatchObject({ error: "headers_too_large" });
-    expect((await fetch(`http://127.0.0.1:${port}/api/v1/gpus/${"G".repeat(2_000)}`)).status).toBe(400);
+    const longGpu = await fetch(`http://127.0.0.1:${port}/api/v1/gpus/${"G".repeat(2_000)}`, {
+      headers: bearer(testReadToken),
+    });
+    expect(longGpu.status).toBe(400);
+  });
+
+  test("read is closed: without a token a data route is a JSON 401 with WWW-Authenticate; the start-up says nothing is open", async () => {
+    const refused = await fetch(`http://127.0.0.1:${port}/api/v1/gpus`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="api"');
+    expect(await refused.json()).toMatchObject({ error: "missing_token", details: [] });
+    expect(lines.some((line) => String(line.msg).includes("API_READ_OPEN=true"))).toBe(false);
+    expect(lines.find((line) => line.msg === "bearer tokens")).toMatchObject({
+      tokenCounts: { read: 1 },
+      readOpen: false,
+    });
   });
 
   test("SIGTERM ends open event streams with an end event and stops gracefully with exit code 0", async () => {
-    const stream = await fetch(`http://127.0.0.1:${port}/api/v1/fleet/stream`);
+    const stream = await fetch(`http://127.0.0.1:${port}/api/v1/fleet/stream`, { headers: bearer(testReadToken) });
     const reader = stream.body?.getReader();
     if (reader === undefined) throw new Error("no stream body");
     let text = "";
@@ -108,5 +126,45 @@ describe("services/api/main.ts", () => {
     expect(messages).toContain("shutting down");
     expect(messages).toContain("shutdown complete");
     expect(lines.filter((line) => line.level === 50)).toEqual([]);
+  });
+});
+
+describe("services/api/main.ts access settings", () => {
+  test("API_READ_OPEN=true serves reads without a token and says so at start-up, at warn", async () => {
+    const open = await spawnService({
+      name: "api",
+      entry: mainPath,
+      env: {
+        ...clickhouse.serviceEnv(),
+        CLICKHOUSE_DATABASE: "api_main",
+        API_PORT: "0",
+        API_READ_OPEN: "true",
+        BROKER_URL: "",
+      },
+    });
+    try {
+      expect((await fetch(`${open.url}/api/v1/gpus`)).status).toBe(200);
+      const warning = open.entries().find((line) => String(line.msg).startsWith("API_READ_OPEN=true"));
+      expect(warning).toMatchObject({ level: 40, host: "127.0.0.1" });
+    } finally {
+      await open.stop();
+    }
+  });
+
+  test("read closed without any token is a configuration error naming the settings (exit 2)", async () => {
+    const child = Bun.spawn(["bun", parserHeaderBytesFlag, mainPath], {
+      env: {
+        ...process.env,
+        ...clickhouse.serviceEnv(),
+        API_PORT: "0",
+        API_READ_TOKENS: "",
+        API_READ_OPEN: "false",
+        BROKER_URL: "",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await child.exited).toBe(2);
+    expect(await new Response(child.stderr).text()).toContain("config error: API_READ_OPEN=false but no read token");
   });
 });

@@ -4,6 +4,7 @@ import { buildOpenApiText, openApiFilePath } from "../../../services/api/write-o
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
+import { testApiAccess } from "./api-fixture.ts";
 
 // The document is built from route schemas: no ClickHouse is contacted.
 const clickhouse = createClickHouse({
@@ -17,6 +18,7 @@ const app = createApiApp({
   clickhouse,
   logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
   registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
+  access: testApiAccess(),
 });
 // biome-ignore lint/suspicious/noExplicitAny: plain JSON read back for assertions; typing the whole OpenAPI shape would add nothing
 let document: any;
@@ -58,6 +60,18 @@ const streamRoutes: [string, string[], string[]][] = [
 ];
 
 describe("OpenAPI document at /swagger/json", () => {
+  test("every data route needs scope read (a bearer scheme), with its 401; operations routes are open", () => {
+    expect(document.components.securitySchemes.read).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const [path] of dataRoutes) {
+      const operation = document.paths[path].get;
+      expect({ path, security: operation.security }).toEqual({ path, security: [{ read: [] }] });
+      expect(operation.responses["401"].content["application/json"].schema.$ref).toBe(
+        "#/components/schemas/UnauthorizedError",
+      );
+    }
+    for (const path of ["/health", "/ready", "/metrics"]) expect(document.paths[path].get.security).toEqual([]);
+  });
+
   test("describes the API with title, version and tags", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(document.info.title).toBe("GPU Telemetry API");

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { type ServiceProcess, spawnService, waitUntil } from "../../support/service-process.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 export { waitUntil };
 
@@ -25,6 +26,7 @@ export async function startCollector(options: {
     entry: mainPath,
     env: {
       BROKER_URL: options.brokerUrl,
+      BROKER_TOKEN: testBrokerToken,
       CLICKHOUSE_URL: options.clickhouseUrl,
       CLICKHOUSE_PASSWORD: options.clickhousePassword,
       CLICKHOUSE_DATABASE: options.database,

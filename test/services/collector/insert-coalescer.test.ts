@@ -13,6 +13,7 @@ import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-
 import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
 import { metricValue } from "../../support/prometheus.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 import { pointAt, recentBaseMs, rowCount } from "./telemetry-fixture.ts";
 
 let broker: BrokerProcess;
@@ -29,8 +30,13 @@ afterAll(async () => {
 async function setup(name: string, options: { rowsMax?: number; intervalMs?: number; signal?: AbortSignal } = {}) {
   const client = await fixture.migratedDatabase(name);
   const topic = `${name}.intents`;
-  await new Admin({ brokerUrl: broker.url }).createTopic(topic, 4);
-  const intents = new InsertIntentLog(new PartitionClient({ brokerUrl: broker.url }), topic, Date.now, logger);
+  await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic(topic, 4);
+  const intents = new InsertIntentLog(
+    new PartitionClient({ brokerUrl: broker.url, token: testBrokerToken }),
+    topic,
+    Date.now,
+    logger,
+  );
   const registry = createMetricsRegistry({ service: "collector-test", instanceId: "test" });
   const metrics = createCollectorMetrics(registry, { assignedPartitions: () => 0, lagRecords: () => new Map() });
   const inserter = new BatchInserter({

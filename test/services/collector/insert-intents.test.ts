@@ -4,6 +4,7 @@ import { Admin } from "../../../src/broker-client/admin.ts";
 import { PartitionClient } from "../../../src/broker-client/partition-client.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 let broker: BrokerProcess;
 const logger = createLogger({ service: "collector-test", instanceId: "test", level: "silent" });
@@ -19,8 +20,8 @@ afterAll(async () => {
 test("intents read back oldest first, from the window holding the resume offset on", async () => {
   const topic = intentsTopicName("collectors", "telemetry");
   expect(topic).toBe("telemetry.collectors.intents");
-  await new Admin({ brokerUrl: broker.url }).createTopic(topic, 2);
-  const io = new PartitionClient({ brokerUrl: broker.url });
+  await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic(topic, 2);
+  const io = new PartitionClient({ brokerUrl: broker.url, token: testBrokerToken });
   const intents = new InsertIntentLog(io, topic, () => 1_763_000_000_000, logger);
   expect(await intents.readSince(1, 0)).toEqual([]);
   await intents.write(1, [{ first: 0, last: 9 }]);

@@ -4,6 +4,7 @@ import { PartitionClient } from "../../../src/broker-client/partition-client.ts"
 import { Producer } from "../../../src/broker-client/producer.ts";
 import type { TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 const gpuCount = 40;
 const metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE"];
@@ -34,7 +35,7 @@ export function recentBaseMs(): number {
 }
 
 export async function createTopic(brokerUrl: string, topic: string, partitions: number): Promise<void> {
-  await new Admin({ brokerUrl }).createTopic(topic, partitions);
+  await new Admin({ brokerUrl, token: testBrokerToken }).createTopic(topic, partitions);
 }
 
 /** Produces wire records (or raw strings, for poison) keyed like the streamer does. */
@@ -43,7 +44,7 @@ export async function produceRecords(
   topic: string,
   records: ReadonlyArray<{ key: string; value: string | Uint8Array }>,
 ): Promise<void> {
-  const producer = await Producer.create({ brokerUrl, topic, lingerMs: 5 });
+  const producer = await Producer.create({ brokerUrl, token: testBrokerToken, topic, lingerMs: 5 });
   for (const record of records) await producer.send(record);
   await producer.close();
 }
@@ -77,7 +78,7 @@ export async function readTopic(
   brokerUrl: string,
   topic: string,
 ): Promise<Array<{ partition: number; offset: number; value: Uint8Array }>> {
-  const io = new PartitionClient({ brokerUrl });
+  const io = new PartitionClient({ brokerUrl, token: testBrokerToken });
   const info = await io.describeTopic(topic);
   const all: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
   for (const entry of info.partitions) {
@@ -97,7 +98,7 @@ export async function readTopic(
 
 /** Committed offsets of a group on a topic, by partition. */
 export async function committedOffsets(brokerUrl: string, group: string, topic: string): Promise<Map<number, number>> {
-  const description = await new Admin({ brokerUrl }).describeGroup(group);
+  const description = await new Admin({ brokerUrl, token: testBrokerToken }).describeGroup(group);
   return new Map(
     description.offsets.filter((entry) => entry.topic === topic).map((entry) => [entry.partition, entry.offset]),
   );

@@ -9,6 +9,7 @@ import { partitionForKey } from "../../../src/broker-protocol/partitioner.ts";
 import { Registry } from "../../../src/observability/metrics.ts";
 import { decodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 import { readTopic } from "./topic-records.ts";
 
 const samplePath = new URL("../../../data/dcgm_metrics_20250718_134233.csv", import.meta.url).pathname;
@@ -34,7 +35,13 @@ afterAll(async () => {
 });
 
 async function setup(topic: string, limiter?: RateLimiter, sleep = (ms: number) => Bun.sleep(ms)) {
-  const producer = await Producer.create({ brokerUrl: broker.url, topic, partitionCount, createTopic: true });
+  const producer = await Producer.create({
+    brokerUrl: broker.url,
+    token: testBrokerToken,
+    topic,
+    partitionCount,
+    createTopic: true,
+  });
   const metrics = new StreamerMetrics(new Registry());
   const unlimited = new RateLimiter({ rowsPerSecond: 0, burstRowsMax: 1_000, clock: () => performance.now() });
   const batchProducer = new BatchProducer({

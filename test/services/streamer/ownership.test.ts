@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PartitionOwnership } from "../../../services/streamer/ownership.ts";
 import { Admin } from "../../../src/broker-client/admin.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 import { waitUntil } from "./streamer-process.ts";
 
 const partitionCount = 6;
@@ -9,7 +10,7 @@ let broker: BrokerProcess;
 
 beforeAll(async () => {
   broker = await startBroker();
-  await new Admin({ brokerUrl: broker.url }).createTopic("owned", partitionCount);
+  await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("owned", partitionCount);
 });
 afterAll(async () => {
   await broker?.stop();
@@ -31,6 +32,7 @@ function member(name: string): Member {
   let previous = new Set<number>();
   const ownership: PartitionOwnership = new PartitionOwnership({
     brokerUrl: broker.url,
+    token: testBrokerToken,
     group: "owners",
     topic: "owned",
     partitionCount,
@@ -96,7 +98,9 @@ describe("PartitionOwnership", () => {
       await first.ownership.leave();
     }
     expect(overlaps).toEqual([]);
-    const description = await new Admin({ brokerUrl: broker.url }).describeGroup("owners").catch(() => undefined);
+    const description = await new Admin({ brokerUrl: broker.url, token: testBrokerToken })
+      .describeGroup("owners")
+      .catch(() => undefined);
     expect(description?.members.length ?? 0).toBe(0);
   }, 30_000);
 

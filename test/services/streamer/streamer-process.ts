@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { type ServiceProcess, spawnService, waitUntil } from "../../support/service-process.ts";
+import { testBrokerToken, testUploadToken } from "../../support/test-tokens.ts";
 
 export { waitUntil };
 
@@ -19,7 +20,14 @@ export async function startStreamer(options: {
   return await spawnService({
     name: "streamer",
     entry: mainPath,
-    env: { BROKER_URL: options.brokerUrl, STREAMER_PORT: "0", STREAMER_HOST: "127.0.0.1", ...options.env },
+    env: {
+      BROKER_URL: options.brokerUrl,
+      BROKER_TOKEN: testBrokerToken,
+      STREAMER_UPLOAD_TOKENS: testUploadToken,
+      STREAMER_PORT: "0",
+      STREAMER_HOST: "127.0.0.1",
+      ...options.env,
+    },
     logLinesMax: 5_000,
   });
 }

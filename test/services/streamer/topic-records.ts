@@ -1,6 +1,7 @@
 import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
 import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { forEachRecord, iterateBatches } from "../../../src/broker-protocol/record-batch.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 
 /** One record read back from the broker, with the producer id of the batch that carried it. */
 export interface TopicRecord {
@@ -18,7 +19,7 @@ const decoder = new TextDecoder();
 
 /** Every record of `topic` from offset 0 to the high watermark, partition by partition. */
 export async function readTopic(brokerUrl: string, topic: string): Promise<TopicRecord[]> {
-  const info = (await (await fetch(`${brokerUrl}/v1/topics/${topic}`)).json()) as TopicInfo;
+  const info = (await (await brokerFetch(`${brokerUrl}/v1/topics/${topic}`)).json()) as TopicInfo;
   const records: TopicRecord[] = [];
   for (const partition of info.partitions) {
     records.push(...(await readPartition(brokerUrl, topic, partition.partition, partition.highWatermark)));
@@ -37,7 +38,7 @@ async function readPartition(
   for (let fetches = 0; offset < endOffset; fetches += 1) {
     if (fetches >= fetchesMax) throw new Error(`${topic}/${partition}: more than ${fetchesMax} fetches`);
     const url = `${brokerUrl}/v1/topics/${topic}/partitions/${partition}/fetch?offset=${offset}&max_bytes=4194304&wait_ms=0`;
-    const response = await fetch(url);
+    const response = await brokerFetch(url);
     if (!response.ok) throw new Error(`fetch ${url}: ${response.status} ${await response.text()}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     for (const batch of iterateBatches(bytes)) {

@@ -3,6 +3,7 @@ import { Admin } from "../../../src/broker-client/admin.ts";
 import { type ConsumedBatch, Consumer } from "../../../src/broker-client/consumer.ts";
 import { Producer } from "../../../src/broker-client/producer.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
+import { brokerFetch, testBrokerToken } from "../../support/test-tokens.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -20,6 +21,7 @@ function recordingConsumer(
 ) {
   const consumer = new Consumer({
     brokerUrl: url,
+    token: testBrokerToken,
     group: "collectors",
     topics: ["telemetry"],
     clientId: name,
@@ -39,7 +41,7 @@ function recordingConsumer(
 }
 
 async function produceRange(url: string, from: number, to: number): Promise<void> {
-  const producer = await Producer.create({ brokerUrl: url, topic: "telemetry", lingerMs: 2 });
+  const producer = await Producer.create({ brokerUrl: url, token: testBrokerToken, topic: "telemetry", lingerMs: 2 });
   for (let n = from; n < to; n += 1) await producer.send({ key: `GPU-${n % 247}`, value: `r${n}` });
   await producer.close();
 }
@@ -59,7 +61,7 @@ describe("Consumer group end to end", () => {
     broker = await startTestBroker({ BROKER_GROUP_EVICTION_CHECK_MS: "100" });
     cleanups.push(() => broker.cleanup());
     const url = broker.url;
-    await new Admin({ brokerUrl: url }).createTopic("telemetry", 12);
+    await new Admin({ brokerUrl: url, token: testBrokerToken }).createTopic("telemetry", 12);
     const seen = new Map<string, string[]>();
     const first = recordingConsumer(url, "first", seen);
     const second = recordingConsumer(url, "second", seen);
@@ -87,7 +89,7 @@ describe("Consumer group end to end", () => {
     await third.close();
     await second.close();
     await first.close();
-    const lag = await new Admin({ brokerUrl: url }).describeGroup("collectors");
+    const lag = await new Admin({ brokerUrl: url, token: testBrokerToken }).describeGroup("collectors");
     expect(lag.lag.totalLag).toBe(0);
     expect(lag.offsets.reduce((sum, entry) => sum + entry.offset, 0)).toBe(6_000);
 
@@ -108,12 +110,13 @@ describe("Consumer group end to end", () => {
   test("a handler failure is retried; the offset advances only after it succeeds", async () => {
     broker = await startTestBroker();
     cleanups.push(() => broker.cleanup());
-    await new Admin({ brokerUrl: broker.url }).createTopic("telemetry", 1);
+    await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("telemetry", 1);
     await produceRange(broker.url, 0, 10);
     let calls = 0;
     const handled: string[] = [];
     const consumer = new Consumer({
       brokerUrl: broker.url,
+      token: testBrokerToken,
       group: "flaky",
       topics: ["telemetry"],
       fetchWaitMs: 100,
@@ -129,7 +132,7 @@ describe("Consumer group end to end", () => {
     await consumer.start();
     await waitFor(() => handled.length === 10, 5_000, "records after two failures");
     await consumer.commit();
-    const offsets = (await (await fetch(`${broker.url}/v1/groups/flaky/offsets?topic=telemetry`)).json()) as {
+    const offsets = (await (await brokerFetch(`${broker.url}/v1/groups/flaky/offsets?topic=telemetry`)).json()) as {
       offsets: Array<{ offset: number }>;
     };
     expect(offsets.offsets).toEqual([{ partition: 0, offset: 10 } as never]);
@@ -139,7 +142,7 @@ describe("Consumer group end to end", () => {
   test("a member removed from the group (410 on heartbeat) rejoins and carries on", async () => {
     broker = await startTestBroker();
     cleanups.push(() => broker.cleanup());
-    await new Admin({ brokerUrl: broker.url }).createTopic("telemetry", 2);
+    await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("telemetry", 2);
     await produceRange(broker.url, 0, 100);
     const seen = new Map<string, string[]>();
     const consumer = recordingConsumer(broker.url, "kicked", seen, { sessionTimeoutMs: 1_500 });
@@ -148,7 +151,7 @@ describe("Consumer group end to end", () => {
     await consumer.commit();
     const firstId = consumer.id;
     // An operator (or the coordinator after a session timeout) takes the member out.
-    await fetch(`${broker.url}/v1/groups/collectors/leave`, {
+    await brokerFetch(`${broker.url}/v1/groups/collectors/leave`, {
       method: "POST",
       body: JSON.stringify({ memberId: firstId }),
       headers: { "content-type": "application/json" },
@@ -163,7 +166,7 @@ describe("Consumer group end to end", () => {
   test("a new group with resetPolicy latest skips what is already there", async () => {
     broker = await startTestBroker();
     cleanups.push(() => broker.cleanup());
-    await new Admin({ brokerUrl: broker.url }).createTopic("telemetry", 2);
+    await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("telemetry", 2);
     await produceRange(broker.url, 0, 100);
     const seen = new Map<string, string[]>();
     const consumer = recordingConsumer(broker.url, "late", seen, { resetPolicy: "latest" });

@@ -9,6 +9,7 @@ import {
 } from "../../../src/broker-client/group-membership.ts";
 import { BrokerHttp } from "../../../src/broker-client/http-client.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -30,6 +31,7 @@ function member(
   const errors: string[] = [];
   const membership = new GroupMembership({
     brokerUrl: broker.url,
+    token: testBrokerToken,
     requestTimeoutMs: 1_000,
     group: "members",
     topics: ["owned"],
@@ -71,7 +73,7 @@ async function waitFor(condition: () => boolean, what: () => string, timeoutMs =
 async function brokerWithTopic(partitions: number): Promise<TestBroker> {
   const broker = await startTestBroker({ BROKER_GROUP_EVICTION_CHECK_MS: "100" });
   cleanups.push(() => broker.cleanup());
-  await new Admin({ brokerUrl: broker.url }).createTopic("owned", partitions);
+  await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("owned", partitions);
   return broker;
 }
 
@@ -127,7 +129,7 @@ describe("GroupMembership", () => {
     await membership.start();
     const firstId = membership.memberId!;
     // An operator (or the coordinator after a session timeout) takes the member out.
-    await new GroupClient(new BrokerHttp({ brokerUrl: broker.url }), "members").leave(firstId);
+    await new GroupClient(new BrokerHttp({ brokerUrl: broker.url, token: testBrokerToken }), "members").leave(firstId);
     await waitFor(
       () => membership.memberId !== undefined && membership.memberId !== firstId && membership.assigned().length === 2,
       () => `member ${membership.memberId} holding ${membership.assigned()}`,

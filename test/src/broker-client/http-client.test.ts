@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { BrokerHttp } from "../../../src/broker-client/http-client.ts";
 import { brokerRoutes, routeRequest } from "../../../src/broker-protocol/routes.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 const servers: Array<ReturnType<typeof Bun.serve>> = [];
 afterEach(() => {
@@ -18,7 +19,7 @@ describe("BrokerHttp", () => {
       },
     });
     servers.push(server);
-    const http = new BrokerHttp({ brokerUrl: `http://127.0.0.1:${server.port}` });
+    const http = new BrokerHttp({ brokerUrl: `http://127.0.0.1:${server.port}`, token: testBrokerToken });
     for (const sizeBytes of [100, 1024 * 1024, 8 * 1024 * 1024]) {
       const buffer = new Uint8Array(sizeBytes).fill(1);
       const pending = http.request(routeRequest(brokerRoutes.produce, { topic: "t" }), {

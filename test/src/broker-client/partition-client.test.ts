@@ -3,6 +3,7 @@ import { Admin } from "../../../src/broker-client/admin.ts";
 import { BrokerClientError } from "../../../src/broker-client/http-client.ts";
 import { PartitionClient } from "../../../src/broker-client/partition-client.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
+import { testBrokerToken } from "../../support/test-tokens.ts";
 
 let broker: TestBroker;
 let client: PartitionClient;
@@ -11,8 +12,8 @@ const values = (records: Array<{ value: Uint8Array }>) => records.map((record) =
 
 beforeAll(async () => {
   broker = await startTestBroker({ BROKER_AUTO_CREATE_TOPICS: "false" });
-  await new Admin({ brokerUrl: broker.url }).createTopic("direct", 3);
-  client = new PartitionClient({ brokerUrl: broker.url });
+  await new Admin({ brokerUrl: broker.url, token: testBrokerToken }).createTopic("direct", 3);
+  client = new PartitionClient({ brokerUrl: broker.url, token: testBrokerToken });
 });
 afterAll(async () => await broker.cleanup());
 

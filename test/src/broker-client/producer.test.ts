@@ -4,6 +4,7 @@ import { partitionForKey } from "../../../src/broker-protocol/partitioner.ts";
 import { encodeProduceFrames } from "../../../src/broker-protocol/produce-frames.ts";
 import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { startTestBroker, type TestBroker } from "../../brokers/server/test-broker.ts";
+import { brokerFetch, testBrokerToken } from "../../support/test-tokens.ts";
 import { readAll } from "./read-all.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -18,7 +19,7 @@ async function broker(env: Record<string, string> = {}): Promise<TestBroker> {
 }
 
 async function createTopic(url: string, name: string, partitions: number): Promise<void> {
-  const response = await fetch(`${url}/v1/topics`, {
+  const response = await brokerFetch(`${url}/v1/topics`, {
     method: "POST",
     body: JSON.stringify({ name, partitions }),
     headers: { "content-type": "application/json" },
@@ -107,7 +108,13 @@ describe("Producer", () => {
   test("keeps per-key order across 12 partitions with many small batches in flight", async () => {
     const { url } = await broker();
     await createTopic(url, "ordered", 12);
-    const producer = await Producer.create({ brokerUrl: url, topic: "ordered", batchBytesMax: 2048, lingerMs: 1 });
+    const producer = await Producer.create({
+      brokerUrl: url,
+      token: testBrokerToken,
+      topic: "ordered",
+      batchBytesMax: 2048,
+      lingerMs: 1,
+    });
     expect(producer.partitionCount).toBe(12);
     for (const record of keyedRecords(50, 200)) await producer.send(record);
     await producer.close();
@@ -124,6 +131,7 @@ describe("Producer", () => {
     cleanups.push(() => proxy.stop());
     const producer = await Producer.create({
       brokerUrl: `http://127.0.0.1:${proxy.port}`,
+      token: testBrokerToken,
       topic: "lossy",
       backoff: { backoffMsMin: 5, backoffMsMax: 20 },
     });
@@ -145,6 +153,7 @@ describe("Producer", () => {
     await createTopic(url, "pressed", 12);
     const producer = await Producer.create({
       brokerUrl: url,
+      token: testBrokerToken,
       topic: "pressed",
       batchBytesMax: 3000,
       requestBytesMax: 3100,
@@ -164,7 +173,13 @@ describe("Producer", () => {
   test("multi-byte string values fill batches by their encoded size; records too large once encoded are refused", async () => {
     const { url } = await broker();
     await createTopic(url, "utf8", 3);
-    const producer = await Producer.create({ brokerUrl: url, topic: "utf8", batchBytesMax: 2048, lingerMs: 1 });
+    const producer = await Producer.create({
+      brokerUrl: url,
+      token: testBrokerToken,
+      topic: "utf8",
+      batchBytesMax: 2048,
+      lingerMs: 1,
+    });
     const wide = "é✓".repeat(150);
     const records = keyedRecords(6, 30).map((record) => ({ ...record, value: `${record.value}:${wide}` }));
     for (const record of records) await producer.send(record);
@@ -183,6 +198,7 @@ describe("Producer", () => {
     const bufferBytesMax = 8 * 1024;
     const producer = await Producer.create({
       brokerUrl: url,
+      token: testBrokerToken,
       topic: "bounded",
       bufferBytesMax,
       batchBytesMax: 2048,
@@ -208,6 +224,7 @@ describe("Producer", () => {
     await probe.stop(true);
     const creating = Producer.create({
       brokerUrl: `http://127.0.0.1:${port}`,
+      token: testBrokerToken,
       topic: "later",
       createTopic: true,
       backoff: { backoffMsMin: 20, backoffMsMax: 50 },
@@ -222,7 +239,7 @@ describe("Producer", () => {
   test("after an out-of-order answer it carries on under a fresh producer id, losing nothing", async () => {
     const { url } = await broker();
     await createTopic(url, "resync", 1);
-    const producer = await Producer.create({ brokerUrl: url, topic: "resync" });
+    const producer = await Producer.create({ brokerUrl: url, token: testBrokerToken, topic: "resync" });
     await producer.send({ key: "k", value: "first" });
     await producer.flush();
     const firstId = producer.currentProducerId;
@@ -230,7 +247,7 @@ describe("Producer", () => {
     // lost or forgot state would disagree): the producer's next sequence is now a gap.
     const records = [0, 1].map((index) => ({ key: "k", value: `intruder${index}`, timestampMs: 1 }));
     const intruder = encodeBatch({ records, producerId: firstId, baseSequence: 1, nowMs: 0 });
-    await fetch(`${url}/v1/topics/resync/produce`, {
+    await brokerFetch(`${url}/v1/topics/resync/produce`, {
       method: "POST",
       body: encodeProduceFrames([{ partition: 0, batch: intruder }]),
     });
@@ -248,7 +265,12 @@ describe("Producer", () => {
   test("a batch the broker refuses for good fails flush with the reason", async () => {
     const { url } = await broker({ BROKER_BATCH_BYTES_MAX: "512" });
     await createTopic(url, "strict", 1);
-    const producer = await Producer.create({ brokerUrl: url, topic: "strict", batchBytesMax: 4096 });
+    const producer = await Producer.create({
+      brokerUrl: url,
+      token: testBrokerToken,
+      topic: "strict",
+      batchBytesMax: 4096,
+    });
     for (let index = 0; index < 20; index += 1) await producer.send({ key: "k", value: "x".repeat(100) });
     const failure = await producer.flush().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ProducerError);

@@ -1,6 +1,7 @@
 import type { TopicInfo } from "../../../src/broker-protocol/api-schemas.ts";
 import { FetchHeader } from "../../../src/broker-protocol/headers.ts";
 import { forEachRecord } from "../../../src/broker-protocol/record-batch.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 
 export interface ReadRecord {
   partition: number;
@@ -13,12 +14,12 @@ const decoder = new TextDecoder();
 
 /** Every record of a topic, partition by partition, read over HTTP (a test's ground truth). */
 export async function readAll(brokerUrl: string, topic: string): Promise<ReadRecord[]> {
-  const info = (await (await fetch(`${brokerUrl}/v1/topics/${topic}`)).json()) as TopicInfo;
+  const info = (await (await brokerFetch(`${brokerUrl}/v1/topics/${topic}`)).json()) as TopicInfo;
   const records: ReadRecord[] = [];
   for (const partitionInfo of info.partitions) {
     let offset = partitionInfo.logStartOffset;
     while (offset < partitionInfo.highWatermark) {
-      const response = await fetch(
+      const response = await brokerFetch(
         `${brokerUrl}/v1/topics/${topic}/partitions/${partitionInfo.partition}/fetch?offset=${offset}`,
       );
       if (response.status !== 200)

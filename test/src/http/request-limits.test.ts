@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { headerBytesMax, oversizedRequest, urlBytesMax } from "../../../src/http/request-limits.ts";
 import { type BrokerProcess, startBroker } from "../../support/broker-process.ts";
+import { brokerFetch } from "../../support/test-tokens.ts";
 
 describe("oversizedRequest", () => {
   test("passes requests within the limits and names the one over", async () => {
@@ -25,10 +26,10 @@ describe("a real broker process answers oversized requests as JSON", () => {
   afterAll(async () => await broker.stop());
 
   test("100 KB topic name: 414 JSON; 100 KB header: 431 JSON; the broker still serves", async () => {
-    const longName = await fetch(`${broker.url}/v1/topics/${"t".repeat(100_000)}`);
+    const longName = await brokerFetch(`${broker.url}/v1/topics/${"t".repeat(100_000)}`);
     expect(longName.status).toBe(414);
     expect(((await longName.json()) as { error: string }).error).toBe("uri_too_long");
-    const bigHeader = await fetch(`${broker.url}/v1/topics`, { headers: { cookie: "c".repeat(100_000) } });
+    const bigHeader = await brokerFetch(`${broker.url}/v1/topics`, { headers: { cookie: "c".repeat(100_000) } });
     expect(bigHeader.status).toBe(431);
     expect(((await bigHeader.json()) as { error: string }).error).toBe("headers_too_large");
     expect((await fetch(`${broker.url}/health`)).status).toBe(200);

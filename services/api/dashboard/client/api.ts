@@ -35,21 +35,6 @@ export class ApiRequestError extends Error {
   }
 }
 
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(path, { headers: { accept: "application/json" }, signal: signal ?? null });
-  const text = await response.text();
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      message = (JSON.parse(text) as { message?: string }).message ?? message;
-    } catch {
-      // Not JSON: keep the status line.
-    }
-    throw new ApiRequestError(response.status, message);
-  }
-  return JSON.parse(text) as T;
-}
-
 /** A query string from repeated parameters, skipping empty values. */
 export function query(parameters: Record<string, string | readonly string[] | undefined>): string {
   const search = new URLSearchParams();

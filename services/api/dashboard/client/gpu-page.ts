@@ -1,6 +1,7 @@
-import { type GpuDetail, getJson, query, type StreamDatapoint, type TelemetrySummary } from "./api.ts";
+import { type GpuDetail, query, type StreamDatapoint, type TelemetrySummary } from "./api.ts";
 import { type Chart, createChart } from "./charts.ts";
 import { clear, h } from "./dom.ts";
+import { getJson } from "./fetch-json.ts";
 import { formatAge, formatValue } from "./format.ts";
 import { LiveBuckets, stepForWindow } from "./live-buckets.ts";
 import type { Page } from "./page.ts";

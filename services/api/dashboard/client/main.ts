@@ -1,3 +1,4 @@
+import { getJson } from "./fetch-json.ts";
 import { fleetPage } from "./fleet-page.ts";
 import { gpuPage } from "./gpu-page.ts";
 import type { Page } from "./page.ts";
@@ -26,5 +27,19 @@ function route(): void {
   else current = fleetPage(main, params);
 }
 
-window.addEventListener("hashchange", route);
-route();
+/**
+ * Before the first page opens its event streams (which cannot ask for a token), one
+ * plain request makes sure this tab can read: it asks for a token when the API keeps
+ * scope read closed, and passes at once when read is open.
+ */
+async function start(): Promise<void> {
+  try {
+    await getJson("/api/v1/metrics");
+  } catch {
+    // Anything but a missing token (ClickHouse down, say) is the pages' to show.
+  }
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+void start();

@@ -1,6 +1,7 @@
-import { getJson, type PipelineStatus } from "./api.ts";
+import type { PipelineStatus } from "./api.ts";
 import { type Chart, createChart } from "./charts.ts";
 import { clear, h } from "./dom.ts";
+import { getJson } from "./fetch-json.ts";
 import { formatMs, formatRate } from "./format.ts";
 import type { Page } from "./page.ts";
 

@@ -7,6 +7,7 @@ import { createFetchReader } from "../../../../src/clickhouse/fetch-reader.ts";
 import type { RowsClient } from "../../../../src/clickhouse/typed-query.ts";
 import { createLogger } from "../../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../../src/observability/metrics.ts";
+import { bearer, testReadToken } from "../../../support/test-tokens.ts";
 import {
   type ApiFixture,
   baseMs,
@@ -18,6 +19,7 @@ import {
   gpuC,
   iso,
   startApiFixture,
+  testApiAccess,
 } from "../api-fixture.ts";
 import { gpuM, gpuP, migDataset, seconds } from "../mig-dataset.ts";
 
@@ -62,6 +64,7 @@ beforeAll(async () => {
     clock: () => fixture.nowMs,
     limits: { listCacheTtlMs: 0 },
     cursorKey: fixtureCursorKey,
+    access: testApiAccess(),
   });
 }, 60_000);
 afterAll(async () => {
@@ -73,7 +76,7 @@ async function graphql(query: string, variables?: Record<string, unknown>): Prom
   const response = await app.handle(
     new Request("http://localhost/graphql", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...bearer(testReadToken) },
       body: JSON.stringify({ query, variables }),
     }),
   );
@@ -275,7 +278,7 @@ describe("limits and bad queries", () => {
     const tooLong = await app.handle(
       new Request("http://localhost/graphql", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...bearer(testReadToken) },
         body: JSON.stringify({ query: `{ hosts { hostname } }${" ".repeat(graphqlLimits.queryCharsMax)}` }),
       }),
     );
@@ -285,16 +288,32 @@ describe("limits and bad queries", () => {
 
   test("GET works for queries, with variables as JSON; bad variables are a 400", async () => {
     const query = enc("query($h: String) { gpus(hostname: $h) { items { id } } }");
-    const ok = await app.handle(
-      new Request(`http://localhost/graphql?query=${query}&variables=${enc('{"h":"host-b"}')}`),
-    );
+    const get = (search: string) =>
+      app.handle(new Request(`http://localhost/graphql?${search}`, { headers: bearer(testReadToken) }));
+    const ok = await get(`query=${query}&variables=${enc('{"h":"host-b"}')}`);
     expect(ok.status).toBe(200);
     expect((await ok.json()) as unknown).toEqual({ data: { gpus: { items: [{ id: gpuC.uuid }] } } });
-    const bad = await app.handle(new Request(`http://localhost/graphql?query=${query}&variables=${enc("[1]")}`));
+    const bad = await get(`query=${query}&variables=${enc("[1]")}`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { errors: { message: string }[] }).errors[0]?.message).toContain("variables");
     const wrongType = await graphql("query($l: Int) { gpus(limit: $l) { next_cursor } }", { l: "many" });
     expect(wrongType.status).toBe(400);
+  });
+
+  test("GraphQL needs scope read like the REST routes; the schema is open", async () => {
+    const refused = await app.handle(
+      new Request("http://localhost/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: "{ hosts { hostname } }" }),
+      }),
+    );
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toContain("Bearer");
+    expect((await app.handle(new Request("http://localhost/graphql?query=%7Bhosts%7Bhostname%7D%7D"))).status).toBe(
+      401,
+    );
+    expect((await app.handle(new Request("http://localhost/graphql/schema"))).status).toBe(200);
   });
 
   test("the schema is served as SDL; ClickHouse unreachable is a 503 with Retry-After", async () => {
@@ -317,6 +336,7 @@ describe("limits and bad queries", () => {
       }),
       logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
       registry: createMetricsRegistry({ service: "api", instanceId: "down" }),
+      access: testApiAccess(true),
     });
     const response = await down.handle(
       new Request("http://localhost/graphql", {

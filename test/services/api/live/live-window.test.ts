@@ -21,6 +21,7 @@ import { encodeTelemetryRecord } from "../../../../src/telemetry/record-codec.ts
 import { type BrokerProcess, startBroker } from "../../../support/broker-process.ts";
 import { type EmbeddedClickHouse, startEmbeddedClickHouse } from "../../../support/embedded-clickhouse.ts";
 import { waitUntil } from "../../../support/service-process.ts";
+import { testBrokerToken } from "../../../support/test-tokens.ts";
 import { type CollectorProcess, startCollector, waitReady } from "../../collector/collector-process.ts";
 import { createTopic, produceRecords, rowCount } from "../../collector/telemetry-fixture.ts";
 
@@ -147,7 +148,7 @@ beforeAll(async () => {
   await produce(points(1_200, baseMs, 60_000), true);
   await waitForClickHouse();
   tail = new LiveTail({
-    http: new BrokerHttp({ brokerUrl: broker.url }),
+    http: new BrokerHttp({ brokerUrl: broker.url, token: testBrokerToken }),
     topic,
     group: "collectors",
     store,

@@ -7,6 +7,7 @@ import { createLogger } from "../../../../src/observability/logger.ts";
 import { ManualClock } from "../../../../src/runtime/clock.ts";
 import { type BrokerProcess, startBroker } from "../../../support/broker-process.ts";
 import { freePort } from "../../../support/free-port.ts";
+import { testBrokerToken } from "../../../support/test-tokens.ts";
 import { createTopic, produceRecords } from "../../collector/telemetry-fixture.ts";
 
 let broker: BrokerProcess;
@@ -45,7 +46,7 @@ describe("PipelineMonitor", () => {
     const closedPort = await freePort();
     const self = { name: "api", ready: async () => true };
     const monitor = new PipelineMonitor({
-      http: new BrokerHttp({ brokerUrl: broker.url }),
+      http: new BrokerHttp({ brokerUrl: broker.url, token: testBrokerToken }),
       topic: "telemetry",
       group: "collectors",
       deadLetterTopic: "telemetry.dlq",
@@ -109,7 +110,7 @@ describe("PipelineMonitor", () => {
 
   test("without a broker it reports it unreachable and has no figures", async () => {
     const monitor = new PipelineMonitor({
-      http: new BrokerHttp({ brokerUrl: `http://127.0.0.1:${await freePort()}` }),
+      http: new BrokerHttp({ brokerUrl: `http://127.0.0.1:${await freePort()}`, token: testBrokerToken }),
       topic: "telemetry",
       group: "collectors",
       deadLetterTopic: "telemetry.dlq",

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FleetGpu, FleetMetric, FleetMigInstance, FleetSnapshot } from "../../../../services/api/api-models.ts";
 import { insertDatapoints } from "../../../../src/clickhouse/datapoints-insert.ts";
+import { bearer, testReadToken } from "../../../support/test-tokens.ts";
 import {
   type ApiFixture,
   baseMs,
@@ -159,7 +160,11 @@ describe("GET /api/v1/fleet, large answers", () => {
       }));
       await insertDatapoints(big.client, many, { dedupToken: "fleet-gzip/0" });
       const request = (encoding: string) =>
-        big.app.handle(new Request("http://localhost/api/v1/fleet", { headers: { "accept-encoding": encoding } }));
+        big.app.handle(
+          new Request("http://localhost/api/v1/fleet", {
+            headers: { "accept-encoding": encoding, ...bearer(testReadToken) },
+          }),
+        );
       const plain = await request("identity");
       const text = await plain.text();
       expect(text.length).toBeGreaterThan(64 * 1024);

@@ -16,6 +16,7 @@ import {
   power,
   startApiFixture,
   temperature,
+  testApiAccess,
   utilization,
 } from "../api-fixture.ts";
 
@@ -157,6 +158,7 @@ describe("a ClickHouse error that is not about availability", () => {
       }),
       registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
       limits: { listCacheTtlMs: 0 },
+      access: testApiAccess(true),
     });
     const response = await app.handle(new Request("http://localhost/api/v1/gpus"));
     const body = (await response.json()) as { request_id: string };

@@ -6,7 +6,7 @@ import { insertDatapoints } from "../../../../src/clickhouse/datapoints-insert.t
 import { createFetchReader } from "../../../../src/clickhouse/fetch-reader.ts";
 import { createLogger } from "../../../../src/observability/logger.ts";
 import { createMetricsRegistry, type Registry } from "../../../../src/observability/metrics.ts";
-import { type ApiFixture, gpuA, gpuC, power, startApiFixture, utilization } from "../api-fixture.ts";
+import { type ApiFixture, gpuA, gpuC, power, startApiFixture, testApiAccess, utilization } from "../api-fixture.ts";
 
 /** Server-sent events over a real socket: what a browser's EventSource reads. */
 
@@ -55,6 +55,8 @@ function serve(options: { streamsMax?: number; bufferBytesMax?: number; live?: b
     limits: { listCacheTtlMs: 0 },
     hub,
     live: options.live === false ? undefined : store,
+    // Streams as such; the read scope on them is the 401/403 matrix's and the cookie test's.
+    access: testApiAccess(true),
   });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => app.handle(request) });
   const served = { url: `http://127.0.0.1:${server.port}`, hub, registry, stop: () => server.stop(true) };
