@@ -1,5 +1,6 @@
 import { logConfig } from "../src/config/config-log.ts";
 import { exitOnConfigError, loadConfigOrExit } from "../src/config/env.ts";
+import { exitOnUncaught } from "../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../src/observability/logger.ts";
 import { installShutdown } from "../src/runtime/shutdown.ts";
 import { startBroker } from "./server/broker-server.ts";
@@ -13,6 +14,7 @@ import { BrokerConfig } from "./server/config.ts";
 const config = loadConfigOrExit(BrokerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "broker", instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 logConfig(logger, BrokerConfig, config);
 
 const broker = await startBroker({ config, logger, instanceId }).catch(exitOnConfigError);

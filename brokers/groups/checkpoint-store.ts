@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fsyncDirectoryAsync, isTemporaryFile, unlinkDurably, writeFileAtomicAsync } from "../files/atomic-file.ts";
+import { DiskFullError, isDiskFull } from "../files/disk-full.ts";
 import { type GroupCheckpoint, groupCheckpointValidator } from "./group-checkpoint.ts";
 
 /**
@@ -70,7 +71,13 @@ export class CheckpointStore {
         `group checkpoint ${path}: ${bytes.byteLength} bytes exceed checkpointBytesMax ${this.checkpointBytesMax}`,
       );
     }
-    await writeFileAtomicAsync(path, bytes, { fsyncDirectory: false });
+    try {
+      await writeFileAtomicAsync(path, bytes, { fsyncDirectory: false });
+    } catch (error) {
+      // Named, so a commit refused meanwhile says which write the disk refused.
+      if (isDiskFull(error)) throw new DiskFullError(`writing the checkpoint of group ${checkpoint.group} (${path})`);
+      throw error;
+    }
   }
 
   /** Deletes the group's file; a group never written has none. */

@@ -21,6 +21,10 @@ import { assignSticky, type PartitionOwners } from "./sticky-assignor.ts";
 export interface MemberRecord {
   memberId: string;
   clientId: string;
+  /** Static membership: the identity a restarted process joins with again. */
+  instanceId: string | undefined;
+  /** Member ids this one replaced (newest first, a few): their requests get fenced_instance. */
+  fencedMemberIds: string[];
   /** Ascending, unique. */
   topics: string[];
   sessionTimeoutMs: number;
@@ -43,10 +47,18 @@ export interface PartitionSlot {
   target: string | undefined;
   /** Set while owner !== target: the generation whose assignment first left the owner without it. */
   revokedAtGeneration: number | undefined;
+  /** The group's change number when `owner` got it; undefined for ownership loaded from a checkpoint. */
+  grantedAt?: number;
 }
 
 export class ConsumerGroup {
   generation = 0;
+  /**
+   * Counts changes (the coordinator calls beginChange before each): a grant records
+   * it, and the coordinator answers a grant only once a checkpoint of a change at
+   * least that new is on disk. Not persisted: everything loaded is durable.
+   */
+  changeNumber = 0;
   resetPolicy: OffsetResetPolicy = "earliest";
   readonly members = new Map<string, MemberRecord>();
   /** topic → slot per partition. */
@@ -55,6 +67,12 @@ export class ConsumerGroup {
   readonly offsets = new Map<string, Map<number, number>>();
 
   constructor(readonly name: string) {}
+
+  /** The coordinator is about to change the group: grants made now carry the new change number. */
+  beginChange(): number {
+    this.changeNumber += 1;
+    return this.changeNumber;
+  }
 
   /** New generation: recompute targets stickily, start revocations, grant free partitions. */
   rebalance(partitionCounts: ReadonlyMap<string, number>): void {
@@ -84,16 +102,24 @@ export class ConsumerGroup {
 
   private retarget(slot: PartitionSlot, target: string | undefined): PartitionSlot {
     if (slot.owner === undefined || slot.owner === target) {
-      return { owner: slot.owner, target, revokedAtGeneration: undefined };
+      return { owner: slot.owner, target, revokedAtGeneration: undefined, grantedAt: slot.grantedAt };
     }
-    return { owner: slot.owner, target, revokedAtGeneration: slot.revokedAtGeneration ?? this.generation };
+    return {
+      owner: slot.owner,
+      target,
+      revokedAtGeneration: slot.revokedAtGeneration ?? this.generation,
+      grantedAt: slot.grantedAt,
+    };
   }
 
   /** Hands every unowned partition to its target. */
   private grantFree(): void {
     for (const slots of this.slots.values()) {
       for (const slot of slots) {
-        if (slot.owner === undefined && slot.target !== undefined) slot.owner = slot.target;
+        if (slot.owner === undefined && slot.target !== undefined) {
+          slot.owner = slot.target;
+          slot.grantedAt = this.changeNumber;
+        }
       }
     }
   }
@@ -143,13 +169,57 @@ export class ConsumerGroup {
     this.rebalance(partitionCounts);
   }
 
+  /**
+   * `member` takes `replacedId`'s place (static membership): every partition it owns
+   * or is meant to get passes over as it is. No generation bump: nothing moves.
+   */
+  replaceMember(replacedId: string, member: MemberRecord): void {
+    if (!this.members.delete(replacedId)) throw new Error(`group ${this.name}: no member ${replacedId} to replace`);
+    if (this.members.has(member.memberId)) throw new Error(`group ${this.name}: member ${member.memberId} exists`);
+    this.members.set(member.memberId, member);
+    for (const slots of this.slots.values()) {
+      for (const slot of slots) {
+        if (slot.owner === replacedId) {
+          slot.owner = member.memberId;
+          slot.grantedAt = this.changeNumber;
+        }
+        if (slot.target === replacedId) slot.target = member.memberId;
+      }
+    }
+  }
+
+  /** The member with this instance id, if any. */
+  memberByInstance(instanceId: string): MemberRecord | undefined {
+    for (const member of this.members.values()) if (member.instanceId === instanceId) return member;
+    return undefined;
+  }
+
+  /** The member that replaced `memberId`, if one did. */
+  replacerOf(memberId: string): MemberRecord | undefined {
+    for (const member of this.members.values()) if (member.fencedMemberIds.includes(memberId)) return member;
+    return undefined;
+  }
+
   ownerOf(topic: string, partition: number): string | undefined {
     return this.slots.get(topic)?.[partition]?.owner;
   }
 
-  /** Partitions the member may process now: owned and still meant for it. */
-  assignmentOf(memberId: string): Assignment {
-    return this.collect((slot) => slot.owner === memberId && slot.target === memberId);
+  /**
+   * Partitions the member may process now: owned and still meant for it. With
+   * `durableThrough`, only those whose grant is on disk (a change number at most it).
+   */
+  assignmentOf(memberId: string, durableThrough = Number.POSITIVE_INFINITY): Assignment {
+    return this.collect(
+      (slot) => slot.owner === memberId && slot.target === memberId && (slot.grantedAt ?? 0) <= durableThrough,
+    );
+  }
+
+  /** True when some partition the member owns was granted in a change newer than `durableThrough`. */
+  hasGrantsAfter(memberId: string, durableThrough: number): boolean {
+    for (const slots of this.slots.values()) {
+      for (const slot of slots) if (slot.owner === memberId && (slot.grantedAt ?? 0) > durableThrough) return true;
+    }
+    return false;
   }
 
   /** Owned by the member but meant for another: waiting for it to let go. */
@@ -227,7 +297,13 @@ export class ConsumerGroup {
         }
       }
     }
+    const instances = new Set<string>();
     for (const member of this.members.values()) {
+      if (member.instanceId !== undefined) {
+        if (instances.has(member.instanceId))
+          fail(`group ${this.name}: two members with instance ${member.instanceId}`);
+        instances.add(member.instanceId);
+      }
       if (member.generationAcked > this.generation) {
         fail(`group ${this.name} member ${member.memberId}: acked ${member.generationAcked} > ${this.generation}`);
       }

@@ -50,6 +50,21 @@ export class UnknownMemberError extends GroupError {
   }
 }
 
+/** The member id was replaced by a newer process with the same instance id: stop for good. */
+export class FencedInstanceError extends GroupError {
+  override name = "FencedInstanceError";
+  constructor(
+    readonly group: string,
+    readonly memberId: string,
+    readonly instanceId: string,
+  ) {
+    super(
+      "fenced_instance",
+      `group ${group}: member ${memberId} was replaced by a newer member with instance id ${instanceId}; two processes share that id`,
+    );
+  }
+}
+
 /** A commit names a partition the member does not own. */
 export class NotAssignedError extends GroupError {
   override name = "NotAssignedError";
@@ -60,6 +75,20 @@ export class NotAssignedError extends GroupError {
     readonly partition: number,
   ) {
     super("not_assigned", `group ${group}: member ${memberId} does not own ${topic}/${partition}`);
+  }
+}
+
+/** An offset reset names a partition a member owns: it must leave (or time out) first. */
+export class PartitionOwnedError extends GroupError {
+  override name = "PartitionOwnedError";
+  constructor(
+    readonly group: string,
+    readonly owned: readonly string[],
+  ) {
+    super(
+      "partition_owned",
+      `group ${group}: ${owned.join(", ")} owned by a member; its members must leave or time out before a reset`,
+    );
   }
 }
 

@@ -24,6 +24,8 @@ export const GroupCheckpoint = Type.Object({
     Type.Object({
       memberId: Type.String(),
       clientId: Type.String(),
+      instanceId: Type.Optional(Type.String()),
+      fencedMemberIds: Type.Optional(Type.Array(Type.String())),
       topics: Type.Array(Type.String()),
       sessionTimeoutMs: Type.Integer({ minimum: 1 }),
       generationAcked: Type.Integer({ minimum: 0 }),
@@ -65,6 +67,8 @@ export function checkpointOf(group: ConsumerGroup): GroupCheckpoint {
   const members = [...group.members.values()].map((member) => ({
     memberId: member.memberId,
     clientId: member.clientId,
+    ...(member.instanceId === undefined ? {} : { instanceId: member.instanceId }),
+    fencedMemberIds: member.fencedMemberIds,
     topics: member.topics,
     sessionTimeoutMs: member.sessionTimeoutMs,
     generationAcked: member.generationAcked,
@@ -87,7 +91,14 @@ export function groupFromCheckpoint(checkpoint: GroupCheckpoint, nowMs: number):
   group.generation = checkpoint.generation;
   group.resetPolicy = checkpoint.resetPolicy;
   for (const member of checkpoint.members) {
-    const restored = { ...member, topics: [...member.topics], lastSeenMs: nowMs, revokingSinceMs: undefined };
+    const restored = {
+      ...member,
+      instanceId: member.instanceId,
+      fencedMemberIds: [...(member.fencedMemberIds ?? [])],
+      topics: [...member.topics],
+      lastSeenMs: nowMs,
+      revokingSinceMs: undefined,
+    };
     group.members.set(member.memberId, restored);
   }
   for (const entry of checkpoint.partitions) {

@@ -9,6 +9,7 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
   PartitionOffset,
+  ResetOffsetsRequest,
 } from "../../src/broker-protocol/group-protocol.ts";
 import type { MonotonicClock } from "../../src/runtime/clock.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
@@ -16,9 +17,11 @@ import { CheckpointStore } from "./checkpoint-store.ts";
 import { ConsumerGroup, type MemberRecord, partitionKey } from "./consumer-group.ts";
 import {
   CoordinatorClosedError,
+  FencedInstanceError,
   GroupLimitError,
   InvalidGroupRequestError,
   NotAssignedError,
+  PartitionOwnedError,
   StaleGenerationError,
   UnknownGroupError,
   UnknownMemberError,
@@ -33,7 +36,7 @@ import {
   startOffsetFor,
   topicOffsetsOf,
 } from "./group-views.ts";
-import { validateGeneration, validateJoin, validateOffsets } from "./request-validation.ts";
+import { validateGeneration, validateGroupName, validateJoin, validateOffsets } from "./request-validation.ts";
 
 export interface GroupCoordinatorOptions {
   /** Directory of the group checkpoints (one file per group). */
@@ -46,8 +49,11 @@ export interface GroupCoordinatorOptions {
   /** Partitions of a topic, undefined when the topic does not exist. */
   partitionCount(topic: string): number | undefined;
   limits?: Partial<GroupLimits>;
-  /** Called when a background checkpoint write fails (requests waiting on it get the error too). */
-  onFlushError?: (error: unknown) => void;
+  /**
+   * Called when a checkpoint write fails (`failures` in a row so far); it is retried
+   * with backoff. Requests waiting on it get the error (a commit: 503 on a full disk).
+   */
+  onFlushError?: (error: unknown, failures: number) => void;
 }
 
 export type { PartitionBounds, PartitionBoundsOf } from "./group-views.ts";
@@ -80,14 +86,13 @@ export class GroupCoordinator {
     readonly limits: GroupLimits,
     store: CheckpointStore,
   ) {
-    this.flusher = new CheckpointFlusher(
-      store,
-      (name) => {
+    this.flusher = new CheckpointFlusher(store, {
+      snapshot: (name) => {
         const group = this.groups.get(name);
-        return group === undefined ? undefined : checkpointOf(group);
+        return group === undefined ? undefined : { checkpoint: checkpointOf(group), changeNumber: group.changeNumber };
       },
-      options.onFlushError,
-    );
+      ...(options.onFlushError === undefined ? {} : { onError: options.onFlushError }),
+    });
   }
 
   /**
@@ -132,22 +137,18 @@ export class GroupCoordinator {
     const existing = this.groups.get(groupName);
     if (existing !== undefined) this.evictExpired(existing);
     const group = this.groups.get(groupName) ?? this.createGroup(groupName);
-    const fields = { clientId: request.clientId, topics, sessionTimeoutMs };
+    group.beginChange();
+    const fields = { clientId: request.clientId, instanceId: request.instanceId, topics, sessionTimeoutMs };
     let member: MemberRecord;
     try {
-      member =
-        request.memberId === undefined
-          ? this.addMember(group, fields)
-          : this.updateMember(group, request.memberId, fields);
+      member = this.joinMember(group, request.memberId, fields);
     } catch (error) {
       this.deleteIfIdle(group);
       throw error;
     }
     if (request.resetPolicy !== undefined) group.resetPolicy = request.resetPolicy;
     this.changed(group);
-    const answer = this.memberAssignment(group, member);
-    await this.flusher.whenDurable(group.name);
-    return answer;
+    return await this.answer(group, member);
   }
 
   private createGroup(groupName: string): ConsumerGroup {
@@ -159,14 +160,23 @@ export class GroupCoordinator {
       );
     }
     const group = new ConsumerGroup(groupName);
+    // A group of this name may have been deleted with its last checkpoint not yet rewritten.
+    group.changeNumber = this.flusher.durableChange(groupName);
     this.groups.set(groupName, group);
     return group;
   }
 
-  private addMember(
-    group: ConsumerGroup,
-    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
-  ): MemberRecord {
+  /**
+   * A known member id updates its member; otherwise an instance id held by a current
+   * member replaces that member (static membership); otherwise a new member joins.
+   */
+  private joinMember(group: ConsumerGroup, memberId: string | undefined, fields: MemberFields): MemberRecord {
+    if (memberId !== undefined) return this.updateMember(group, memberId, fields);
+    const previous = fields.instanceId === undefined ? undefined : group.memberByInstance(fields.instanceId);
+    return previous === undefined ? this.addMember(group, fields) : this.replaceMember(group, previous, fields);
+  }
+
+  private addMember(group: ConsumerGroup, fields: MemberFields): MemberRecord {
     if (group.members.size >= this.limits.membersPerGroupMax) {
       const message = `group ${group.name}: cannot add ${fields.clientId}: group is full`;
       throw new GroupLimitError("membersPerGroupMax", this.limits.membersPerGroupMax, message);
@@ -177,6 +187,7 @@ export class GroupCoordinator {
     const member: MemberRecord = {
       memberId,
       ...fields,
+      fencedMemberIds: [],
       lastSeenMs: nowMs,
       generationAcked: 0,
       revokingSinceMs: undefined,
@@ -189,12 +200,35 @@ export class GroupCoordinator {
     return member;
   }
 
-  private updateMember(
-    group: ConsumerGroup,
-    memberId: string,
-    fields: { clientId: string; topics: string[]; sessionTimeoutMs: number },
-  ): MemberRecord {
+  /**
+   * Static membership: a restarted process (same instance id, no member id) takes the
+   * current member's place at once, partitions and generation included; the old id is
+   * fenced. Only changed topics start a new generation.
+   */
+  private replaceMember(group: ConsumerGroup, previous: MemberRecord, fields: MemberFields): MemberRecord {
+    const topicsChanged = previous.topics.join("\n") !== fields.topics.join("\n");
+    if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, previous.memberId);
+    const member: MemberRecord = {
+      memberId: randomUUID(),
+      ...fields,
+      fencedMemberIds: [previous.memberId, ...previous.fencedMemberIds].slice(0, fencedMemberIdsMax),
+      lastSeenMs: this.options.clock(),
+      generationAcked: previous.generationAcked,
+      revokingSinceMs: undefined,
+      fenced: false,
+    };
+    group.replaceMember(previous.memberId, member);
+    if (topicsChanged) group.rebalance(this.partitionCountsOf(group));
+    return member;
+  }
+
+  private updateMember(group: ConsumerGroup, memberId: string, fields: MemberFields): MemberRecord {
     const member = liveMember(group, memberId);
+    if (fields.instanceId !== undefined && fields.instanceId !== member.instanceId) {
+      const holder = group.memberByInstance(fields.instanceId);
+      if (holder !== undefined) group.removeMembers([holder.memberId], this.partitionCountsOf(group));
+      member.instanceId = fields.instanceId;
+    }
     const topicsChanged = member.topics.join("\n") !== fields.topics.join("\n");
     if (topicsChanged) this.assertPartitionsWithin(group, fields.topics, memberId);
     member.clientId = fields.clientId;
@@ -232,14 +266,13 @@ export class GroupCoordinator {
       throw new StaleGenerationError(groupName, generation, group.generation, detail);
     }
     member.lastSeenMs = this.options.clock();
+    group.beginChange();
     const acked = generation > member.generationAcked;
     member.generationAcked = Math.max(member.generationAcked, generation);
     const stillOwned = owned === undefined ? undefined : keysOf(owned);
     const releasedCount = group.release(memberId, generation, (key) => stillOwned?.has(key) !== true);
     if (acked || releasedCount > 0) this.changed(group);
-    const answer = this.memberAssignment(group, member);
-    await this.flusher.whenDurable(group.name);
-    return answer;
+    return await this.answer(group, member);
   }
 
   /** The member leaves: its partitions are free at once and a new generation starts. */
@@ -248,11 +281,14 @@ export class GroupCoordinator {
     const group = this.groups.get(groupName);
     if (group === undefined) throw new UnknownMemberError(groupName, memberId);
     this.evictExpired(group);
-    if (!group.members.has(memberId)) throw new UnknownMemberError(groupName, memberId);
+    // A fenced member may still leave; an unknown or replaced one is told which.
+    if (!group.members.has(memberId)) liveMember(group, memberId);
+    group.beginChange();
     group.removeMembers([memberId], this.partitionCountsOf(group));
     this.changed(group);
     this.deleteIfIdle(group);
-    await this.flusher.whenDurable(group.name);
+    // Best effort: a leave lost with a crash only means the member is evicted after its session.
+    await this.flusher.whenDurable(group.name).catch(() => undefined);
   }
 
   /**
@@ -284,10 +320,53 @@ export class GroupCoordinator {
       }
     }
     member.lastSeenMs = this.options.clock();
+    group.beginChange();
     for (const entry of offsets) group.setOffset(entry.topic, entry.partition, entry.offset);
     this.changed(group);
     await this.flusher.whenDurable(group.name);
     return { committed: offsets.length, generation: group.generation };
+  }
+
+  /**
+   * An operator's reset of committed offsets (the admin route). Refused for a partition
+   * a member owns: that member would commit over the reset, so it must leave first.
+   * Each offset must lie within its partition's log (the high watermark included). A
+   * group that does not exist (yet, or any more) is created with these offsets.
+   */
+  async resetOffsets(
+    groupName: string,
+    request: ResetOffsetsRequest,
+    boundsOf: PartitionBoundsOf,
+  ): Promise<GroupOffsets> {
+    this.assertOpen();
+    validateGroupName(groupName);
+    const existing = this.groups.get(groupName);
+    if (existing !== undefined) this.evictExpired(existing);
+    const { topic, offsets } = request;
+    const current = this.groups.get(groupName);
+    const owned = offsets
+      .filter((entry) => current?.ownerOf(topic, entry.partition) !== undefined)
+      .map((entry) => `${topic}/${entry.partition}`);
+    if (owned.length > 0) throw new PartitionOwnedError(groupName, owned);
+    validateOffsets(
+      offsets.map((entry) => ({ topic, ...entry })),
+      this.limits,
+    );
+    for (const entry of offsets) {
+      const bounds = boundsOf(topic, entry.partition);
+      if (bounds === undefined) throw new InvalidGroupRequestError(`${topic}/${entry.partition} does not exist`);
+      if (entry.offset < bounds.logStartOffset || entry.offset > bounds.highWatermark) {
+        throw new InvalidGroupRequestError(
+          `offset ${entry.offset} of ${topic}/${entry.partition} outside the log ${bounds.logStartOffset}..${bounds.highWatermark}`,
+        );
+      }
+    }
+    const group = this.groups.get(groupName) ?? this.createGroup(groupName);
+    group.beginChange();
+    for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
+    this.changed(group);
+    await this.flusher.whenDurable(group.name);
+    return topicOffsetsOf(group, topic);
   }
 
   /** Committed offsets of one topic and the group's reset policy for the others. */
@@ -330,6 +409,7 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       evicted.push(...this.evictExpired(group));
       if (this.partitionCountsChanged(group)) {
+        group.beginChange();
         group.rebalance(this.partitionCountsOf(group));
         this.changed(group);
       }
@@ -367,11 +447,25 @@ export class GroupCoordinator {
     await this.flusher.drain();
   }
 
+  /**
+   * The answer to a join or heartbeat. It never promises what is not on disk: a
+   * partition granted by a change whose checkpoint is not written yet is left out
+   * (after a crash the grant would be gone while the member worked on it). Normally
+   * the write takes a moment and the answer waits for it; on a full disk the answer
+   * comes without those partitions, so heartbeats go on and nobody is evicted.
+   */
+  private async answer(group: ConsumerGroup, member: MemberRecord): Promise<MemberAssignment> {
+    if (group.hasGrantsAfter(member.memberId, this.flusher.durableChange(group.name))) {
+      await this.flusher.whenDurable(group.name).catch(() => undefined);
+    }
+    return this.memberAssignment(group, member);
+  }
+
   private memberAssignment(group: ConsumerGroup, member: MemberRecord): MemberAssignment {
     return {
       memberId: member.memberId,
       generation: group.generation,
-      assignment: group.assignmentOf(member.memberId),
+      assignment: group.assignmentOf(member.memberId, this.flusher.durableChange(group.name)),
       rebalancing: group.rebalancing,
       sessionTimeoutMs: member.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(1, Math.floor(member.sessionTimeoutMs / 3)),
@@ -396,7 +490,10 @@ export class GroupCoordinator {
         member.fenced = true;
       }
     }
-    if (removed.length > 0) group.removeMembers(removed, this.partitionCountsOf(group));
+    if (removed.length > 0) {
+      group.beginChange();
+      group.removeMembers(removed, this.partitionCountsOf(group));
+    }
     if (events.length > 0) this.changed(group);
     if (removed.length > 0) this.deleteIfIdle(group);
     return events;
@@ -472,10 +569,29 @@ export class GroupCoordinator {
   }
 }
 
-/** The member, unless it is unknown or fenced (then the client must stop and join anew). */
+/** What a join says about its member. */
+interface MemberFields {
+  clientId: string;
+  instanceId: string | undefined;
+  topics: string[];
+  sessionTimeoutMs: number;
+}
+
+/** Replaced member ids remembered per member: enough for a crash loop, bounded in the checkpoint. */
+export const fencedMemberIdsMax = 4;
+
+/**
+ * The member, unless it is unknown or fenced (then the client must stop and join
+ * anew), or was replaced by a restart with its instance id (then it must stop for good).
+ */
 function liveMember(group: ConsumerGroup, memberId: string): MemberRecord {
   const member = group.members.get(memberId);
-  if (member === undefined || member.fenced) throw new UnknownMemberError(group.name, memberId);
+  if (member === undefined) {
+    const replacer = group.replacerOf(memberId);
+    if (replacer?.instanceId !== undefined) throw new FencedInstanceError(group.name, memberId, replacer.instanceId);
+    throw new UnknownMemberError(group.name, memberId);
+  }
+  if (member.fenced) throw new UnknownMemberError(group.name, memberId);
   return member;
 }
 

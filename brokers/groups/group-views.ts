@@ -25,6 +25,7 @@ export function describeGroup(group: ConsumerGroup, nowMs: number): GroupDescrip
     .map((member) => ({
       memberId: member.memberId,
       clientId: member.clientId,
+      instanceId: member.instanceId ?? null,
       topics: [...member.topics],
       sessionTimeoutMs: member.sessionTimeoutMs,
       // Whole ms: a monotonic clock reads fractions.

@@ -22,8 +22,7 @@ export function validateJoin(options: {
   partitionCount: (topic: string) => number | undefined;
 }): string[] {
   const { groupName, request, limits } = options;
-  if (!isValidName(groupName))
-    throw new InvalidGroupRequestError(`group name ${JSON.stringify(groupName)} is not valid`);
+  validateGroupName(groupName);
   if (
     request.memberId !== undefined &&
     (request.memberId.length === 0 || request.memberId.length > memberIdLengthMax)
@@ -51,6 +50,11 @@ export function validateJoin(options: {
     if (options.partitionCount(topic) === undefined) throw new UnknownTopicError(groupName, topic);
   }
   return topics;
+}
+
+export function validateGroupName(groupName: string): void {
+  if (!isValidName(groupName))
+    throw new InvalidGroupRequestError(`group name ${JSON.stringify(groupName)} is not valid`);
 }
 
 export function validateOffsets(offsets: readonly PartitionOffset[], limits: GroupLimits): void {

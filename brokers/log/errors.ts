@@ -70,3 +70,5 @@ export class LogClosedError extends Error {
   override name = "LogClosedError";
   readonly retryable = true;
 }
+
+export { DiskFullError, isDiskFull, whileWriting } from "../files/disk-full.ts";

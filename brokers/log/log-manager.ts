@@ -2,10 +2,12 @@ import { mkdirSync, readdirSync } from "node:fs";
 import type { Logger } from "pino";
 import {
   InvalidTopicError,
+  isDiskFull,
   LogClosedError,
   TopicExistsError,
   UnknownPartitionError,
   UnknownTopicError,
+  whileWriting,
 } from "./errors.ts";
 import { parseTopicMetadataName, partitionDirPath } from "./file-names.ts";
 import { type Clock, type LogManagerApi, type LogManagerOptions, systemClock } from "./log-api.ts";
@@ -57,11 +59,16 @@ export class LogManager implements LogManagerApi {
   private loadTopic(info: TopicInfo): Topic {
     const config = topicConfig(this.config, info.overrides);
     const partitions: PartitionLog[] = [];
-    for (let partition = 0; partition < info.partitions; partition++) {
-      const dir = partitionDirPath(this.dataDir, info.name, partition);
-      partitions.push(
-        PartitionLog.open({ topic: info.name, partition, dir, config, clock: this.clock, logger: this.logger }),
-      );
+    try {
+      for (let partition = 0; partition < info.partitions; partition++) {
+        const dir = partitionDirPath(this.dataDir, info.name, partition);
+        partitions.push(
+          PartitionLog.open({ topic: info.name, partition, dir, config, clock: this.clock, logger: this.logger }),
+        );
+      }
+    } catch (error) {
+      for (const log of partitions) void log.close();
+      throw error;
     }
     const topic = { info, partitions };
     this.topics.set(info.name, topic);
@@ -73,7 +80,11 @@ export class LogManager implements LogManagerApi {
       const timer = setInterval(() => {
         Promise.resolve()
           .then(task)
-          .catch((error: unknown) => this.logger?.error({ err: error }, `${what} failed`));
+          .catch((error: unknown) => {
+            // A full disk postpones checkpoints (recovery then starts further back): a warning, not an error.
+            if (isDiskFull(error)) this.logger?.warn({ err: error }, `${what} postponed: disk full`);
+            else this.logger?.error({ err: error }, `${what} failed`);
+          });
       }, intervalMs);
       timer.unref();
       this.timers.push(timer);
@@ -92,9 +103,19 @@ export class LogManager implements LogManagerApi {
     if (this.topics.size >= this.config.topicsMax) {
       throw new InvalidTopicError(`already ${this.topics.size} topics (topicsMax ${this.config.topicsMax})`);
     }
-    // Partition directories first, metadata last: a crash in between leaves no half topic.
-    this.loadTopic(info);
-    writeTopicMetadata(this.dataDir, info);
+    // Partition directories first, metadata last: a crash in between leaves no half topic,
+    // and neither does a full disk (the loaded partitions are closed again).
+    const topic = this.loadTopic(info);
+    try {
+      whileWriting(
+        () => `writing the metadata of topic ${name}`,
+        () => writeTopicMetadata(this.dataDir, info),
+      );
+    } catch (error) {
+      this.topics.delete(name);
+      await Promise.all(topic.partitions.map((log) => log.close()));
+      throw error;
+    }
     this.logger?.info({ topic: name, partitions, overrides }, "created topic");
     return info;
   }

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, writeSync } from "node:fs";
+import { DiskFullError, isDiskFull, whileWriting } from "./errors.ts";
 
 /**
  * A segment's file of fixed-width entries sorted by a numeric key, binary-searched:
@@ -88,7 +89,10 @@ export abstract class MmapIndex<Entry> {
 
   /** Truncates the file and starts an empty active index preallocated to indexBytesMax. */
   protected startActive(): this {
-    this.fd = openSync(this.path, "w+");
+    this.fd = whileWriting(
+      () => `creating ${this.path}`,
+      () => openSync(this.path, "w+"),
+    );
     ftruncateSync(this.fd, this.indexBytesMax);
     this.bytes = new Uint8Array(Math.min(initialBufferBytes, this.indexBytesMax));
     this.view = new DataView(this.bytes.buffer);
@@ -159,16 +163,33 @@ export abstract class MmapIndex<Entry> {
     this.view = new DataView(grown.buffer);
   }
 
-  /** Mirrors entries added since the last call to the file with one positioned write. */
+  /**
+   * Mirrors entries added since the last call to the file with one positioned write.
+   * On a full disk the entries stay in memory and the next call writes them: the
+   * append they index has happened, and an index never fails it (the log is the truth).
+   */
   writeNewEntries(): void {
     if (this.fd === undefined || this.writtenCount === this.count) return;
     const start = this.writtenCount * this.entryBytes;
     const end = this.count * this.entryBytes;
     let written = 0;
-    while (written < end - start) {
-      written += writeSync(this.fd, this.bytes, start + written, end - start - written, start + written);
+    try {
+      while (written < end - start) {
+        written += writeSync(this.fd, this.bytes, start + written, end - start - written, start + written);
+      }
+    } catch (error) {
+      if (isDiskFull(error)) return;
+      throw error;
     }
     this.writtenCount = this.count;
+  }
+
+  /** Writes what is pending; a DiskFullError when the file still lacks entries (sealing must wait). */
+  assertWritten(): void {
+    this.writeNewEntries();
+    if (this.fd !== undefined && this.writtenCount < this.count) {
+      throw new DiskFullError(`writing ${this.count - this.writtenCount} entries to ${this.path}`);
+    }
   }
 
   entryAt(index: number): Entry {

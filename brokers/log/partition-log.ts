@@ -9,7 +9,7 @@ import {
 } from "../../src/broker-protocol/record-batch.ts";
 import { fsyncDirectory, writeFileAtomic, writeFileAtomicAsync } from "../files/atomic-file.ts";
 import { AppendWaiters } from "./append-waiters.ts";
-import { BatchTooLargeError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
+import { BatchTooLargeError, isDiskFull, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
 import { producerStateFileName } from "./file-names.ts";
 import type { AppendResult, Clock, PartitionLogApi, PartitionLogInfo, ReadResult } from "./log-api.ts";
 import type { LogConfig } from "./log-config.ts";
@@ -87,7 +87,7 @@ export class PartitionLog implements PartitionLogApi {
       logger: options.logger,
     });
     const log = new PartitionLog(options, loaded);
-    log.checkpointSync();
+    log.checkpointWhereSpaceAllows();
     return log;
   }
 
@@ -191,7 +191,17 @@ export class PartitionLog implements PartitionLogApi {
     // The rolled log is fsynced in the background; the recovery point passes it
     // once that fsync (and any earlier roll's) is done.
     const rollOffset = active.nextOffset;
-    const sealed = Promise.all([active.seal(), ...this.pendingSeals]).then(() => undefined);
+    // The next segment exists before the active one seals: either can fail on a full
+    // disk, and then nothing has changed (the active segment goes on, unsealed).
+    const next = Segment.create(this.dir, active.nextOffset, this.config);
+    let sealing: Promise<void>;
+    try {
+      sealing = active.seal();
+    } catch (error) {
+      next.discardEmpty();
+      throw error;
+    }
+    const sealed = Promise.all([sealing, ...this.pendingSeals]).then(() => undefined);
     this.pendingSeals.add(sealed);
     sealed
       .then(() => {
@@ -199,7 +209,7 @@ export class PartitionLog implements PartitionLogApi {
       })
       .catch((error: Error) => this.fail(error))
       .finally(() => this.pendingSeals.delete(sealed));
-    this.segments.push(Segment.create(this.dir, active.nextOffset, this.config));
+    this.segments.push(next);
     // The new file's directory entry must be durable before any fsync of its data counts.
     fsyncDirectory(this.dir);
     this.logger?.info(
@@ -330,6 +340,22 @@ export class PartitionLog implements PartitionLogApi {
     await this.checkpointInFlight;
   }
 
+  /**
+   * The checkpoint at open and close. A full disk must not keep the broker from
+   * starting or stopping: it only means recovery starts further back next time.
+   */
+  private checkpointWhereSpaceAllows(): void {
+    try {
+      this.checkpointSync();
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.logger?.warn(
+        { err: error, topic: this.topic, partition: this.partition },
+        "checkpoint postponed: disk full",
+      );
+    }
+  }
+
   /** The synchronous checkpoint, at open and close (nothing else runs then). */
   private checkpointSync(): void {
     const pending = this.pendingCheckpoint();
@@ -388,7 +414,7 @@ export class PartitionLog implements PartitionLogApi {
     await this.checkpointInFlight?.catch(() => undefined);
     this.appendWaiters.closeAll();
     for (const waiter of this.durableWaiters.splice(0)) waiter.reject(new LogClosedError("log closed before fsync"));
-    if (this.failure === undefined) this.checkpointSync();
+    if (this.failure === undefined) this.checkpointWhereSpaceAllows();
     for (const segment of this.segments) await segment.close();
     for (const [timer, unlink] of this.pendingDeletes) {
       clearTimeout(timer);

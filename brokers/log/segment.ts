@@ -18,6 +18,7 @@ import {
   forEachRecord,
 } from "../../src/broker-protocol/record-batch.ts";
 import { readExactly, scanBatches } from "./batch-scanner.ts";
+import { whileWriting } from "./errors.ts";
 import { Suffix, segmentFilePath } from "./file-names.ts";
 import type { LogConfig } from "./log-config.ts";
 import { relativeOffsetMax } from "./mmap-index.ts";
@@ -115,13 +116,21 @@ export class Segment {
   /** A new empty active segment; refuses to overwrite a non-empty .log. */
   static create(dir: string, baseOffset: number, config: LogConfig): Segment {
     const logPath = segmentFilePath(dir, baseOffset, Suffix.log);
-    const fd = openSync(logPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const fd = whileWriting(
+      () => `creating ${logPath}`,
+      () => openSync(logPath, constants.O_RDWR | constants.O_CREAT, 0o644),
+    );
     const existingBytes = fstatSync(fd).size;
     if (existingBytes !== 0) {
       closeSync(fd);
       throw new Error(`new segment ${logPath} already holds ${existingBytes} bytes`);
     }
-    return Segment.withFreshIndexes(dir, baseOffset, fd, config);
+    try {
+      return Segment.withFreshIndexes(dir, baseOffset, fd, config);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
   }
 
   /**
@@ -208,10 +217,18 @@ export class Segment {
       throw new Error(`append at ${first?.baseOffset} to ${this.logPath}, expected offset ${this.state.nextOffset}`);
     }
     const startPosition = this.state.sizeBytes;
-    let written = 0;
-    while (written < bytes.length) {
-      written += writeSync(this.fd, bytes, written, bytes.length - written, startPosition + written);
-    }
+    // A write cut short by a full disk changes nothing: the state still ends at
+    // startPosition, the next append writes over the partial bytes, and recovery
+    // truncates them should none come.
+    whileWriting(
+      () => `appending ${bytes.length} bytes to ${this.logPath}`,
+      () => {
+        let written = 0;
+        while (written < bytes.length) {
+          written += writeSync(this.fd, bytes, written, bytes.length - written, startPosition + written);
+        }
+      },
+    );
     for (const batch of batches)
       this.indexBatch({ ...batch, position: startPosition + batch.position }, options.indexIntervalBytes);
     this.state.sizeBytes = startPosition + bytes.length;
@@ -356,12 +373,27 @@ export class Segment {
 
   private sealIndexes(): void {
     if (this.sealed) throw new Error(`segment ${this.logPath} sealed twice`);
-    if (!this.isEmpty) {
+    // (A seal that failed on a full disk may have taken the last slot already.)
+    if (!this.isEmpty && this.timeIndex.entryCount < this.timeIndex.entriesMax) {
       this.timeIndex.maybeAppend(this.state.maxTimestampMs, this.state.offsetOfMaxTimestamp, { sealing: true });
     }
+    // Every entry on disk before either index is trimmed and mapped: on a full disk
+    // the segment stays active and whole, and sealing is tried again later.
+    this.offsetIndex.assertWritten();
+    this.timeIndex.assertWritten();
     this.offsetIndex.seal();
     this.timeIndex.seal();
     this.sealed = true;
+  }
+
+  /** A new segment that could not be put to use (its predecessor did not seal): its files go. */
+  discardEmpty(): void {
+    if (!this.isEmpty || this.sealed) throw new Error(`discarding segment ${this.logPath} that holds data`);
+    this.deleted = true;
+    this.offsetIndex.release();
+    this.timeIndex.release();
+    closeSync(this.fd);
+    for (const path of [this.logPath, this.offsetIndex.path, this.timeIndex.path]) unlinkQuietly(path);
   }
 
   /** Clean shutdown: seal (indexes trimmed, log fsynced), then release the files. */

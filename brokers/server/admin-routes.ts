@@ -59,5 +59,5 @@ export function describeTopic(context: BrokerContext, topic: string): TopicInfo 
       sizeBytes: log.sizeBytes,
     });
   }
-  return { name: topic, partitions };
+  return { name: topic, createdAtMs: info.createdAtMs, partitions };
 }

@@ -20,7 +20,7 @@ export interface BrokerContext {
   checkRecords: boolean;
   topicDefaults: { partitions: number; autoCreate: boolean };
   /** Flipped by the disk watcher; produce answers 503 disk_full while true. */
-  disk: { belowWatermark: boolean; freeBytes: number };
+  disk: { belowWatermark: boolean; freeBytes: number /** Set when a write failed with ENOSPC. */; fullReason?: string };
   /** Set at shutdown: produce answers 503 and long-polls end. */
   lifecycle: { stopping: boolean; abort: AbortController };
 }

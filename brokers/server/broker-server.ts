@@ -64,7 +64,11 @@ export async function startBroker(options: BrokerServerOptions): Promise<BrokerS
     clock: options.monotonicClock ?? monotonicMs,
     partitionCount: (topic) => log.topic(topic)?.partitions,
     limits: { sessionTimeoutMsDefault: config.BROKER_GROUP_SESSION_TIMEOUT_MS },
-    onFlushError: (error) => logger.error({ err: error }, "group checkpoint write failed"),
+    // Retried with backoff while it fails: the first failure and then every 20th are logged.
+    onFlushError: (error, failures) => {
+      if (failures === 1 || failures % 20 === 0)
+        logger.error({ err: error, failures }, "group checkpoint write failed; retrying (commits get 503 meanwhile)");
+    },
   });
   const registry = options.registry ?? createMetricsRegistry({ service: "broker", instanceId: options.instanceId });
   const context = buildContext(options, log, registry, groups);
@@ -156,6 +160,7 @@ function checkDisk(context: BrokerContext, dataDir: string): void {
     }
     context.disk.freeBytes = freeBytes;
     context.disk.belowWatermark = below;
+    if (!below) context.disk.fullReason = undefined;
   } catch (error) {
     context.logger.error({ err: error, dataDir }, "disk space check failed");
   }

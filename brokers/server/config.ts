@@ -113,13 +113,14 @@ export const BrokerConfig = Type.Composite([
       default: 10_000,
       minimum: 1_000,
       maximum: 300_000,
-      description: "evict a member silent this long",
+      description: "evict a member silent this long (when its join names no session timeout)",
     }),
     BROKER_GROUP_EVICTION_CHECK_MS: Setting.integer({
-      default: 1_000,
+      default: 250,
       minimum: 50,
       maximum: 60_000,
-      description: "how often silent group members are looked for",
+      description:
+        "how often silent group members are looked for (a dead member loses its partitions within its session plus this)",
     }),
     BROKER_SHUTDOWN_TIMEOUT_MS: Setting.integer({
       default: 20_000,

@@ -5,6 +5,7 @@ import {
   BatchTooLargeError,
   CorruptBatchError,
   InvalidTopicError,
+  isDiskFull,
   LimitExceededError,
   LogClosedError,
   OffsetOutOfRangeError,
@@ -27,6 +28,12 @@ export function toHttpError(error: unknown, retryAfterMs: number): BrokerHttpErr
   }
   const storage = storageError(error, retryAfterMs);
   if (storage !== undefined) return storage;
+  // Wherever the disk filled up (a log, an index, a checkpoint, a producer-id block):
+  // nothing was changed, and the same request succeeds once space is freed.
+  if (isDiskFull(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new BrokerHttpError("disk_full", message, { retryAfterMs: Math.max(1_000, retryAfterMs) });
+  }
   const message = error instanceof Error ? error.message : String(error);
   return new BrokerHttpError("internal", message);
 }

@@ -7,8 +7,17 @@ import { routeDetail, routeSchemas } from "./route-schemas.ts";
 import { ensureTopic } from "./topic-lookup.ts";
 
 const refusals = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 410: ErrorBody, 429: ErrorBody };
-const { listGroups, describeGroup, groupOffsets, deleteGroup, joinGroup, heartbeat, leaveGroup, commitOffsets } =
-  brokerRoutes;
+const {
+  listGroups,
+  describeGroup,
+  groupOffsets,
+  resetGroupOffsets,
+  deleteGroup,
+  joinGroup,
+  heartbeat,
+  leaveGroup,
+  commitOffsets,
+} = brokerRoutes;
 
 /** The consumer-group API: a thin HTTP skin over the coordinator (which owns every rule). */
 export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
@@ -18,22 +27,34 @@ export function groupRoutes(context: BrokerContext, coordinator: GroupCoordinato
     .use(groupMemberRoutes(context, coordinator));
 }
 
-/** What only an admin does to a group as a whole. */
+/** What only an admin does to a group as a whole: delete it, move its committed offsets. */
 function groupAdminRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
-  return new Elysia({ name: "broker-group-admin" }).route(
-    deleteGroup.method,
-    deleteGroup.path,
-    async ({ params }) => {
-      await coordinator.deleteGroup(params.group);
-      context.logger.info({ group: params.group }, "group deleted");
-      return { deleted: true };
-    },
-    {
-      ...routeSchemas(deleteGroup),
-      response: { 200: deleteGroup.response, 400: ErrorBody, 404: ErrorBody },
-      detail: routeDetail(deleteGroup),
-    },
-  );
+  const boundsOf = (topic: string, partition: number) => partitionBounds(context, topic, partition);
+  return new Elysia({ name: "broker-group-admin" })
+    .route(
+      deleteGroup.method,
+      deleteGroup.path,
+      async ({ params }) => {
+        await coordinator.deleteGroup(params.group);
+        context.logger.info({ group: params.group }, "group deleted");
+        return { deleted: true };
+      },
+      {
+        ...routeSchemas(deleteGroup),
+        response: { 200: deleteGroup.response, 400: ErrorBody, 404: ErrorBody },
+        detail: routeDetail(deleteGroup),
+      },
+    )
+    .route(
+      resetGroupOffsets.method,
+      resetGroupOffsets.path,
+      ({ params, body }) => coordinator.resetOffsets(params.group, body, boundsOf),
+      {
+        ...routeSchemas(resetGroupOffsets),
+        response: { 200: resetGroupOffsets.response, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        detail: routeDetail(resetGroupOffsets),
+      },
+    );
 }
 
 /** What a group looks like: listing, description with lag, committed offsets. */

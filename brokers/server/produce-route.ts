@@ -99,7 +99,9 @@ function refuseEarly(context: BrokerContext, request: Request): void {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limits.requestBytesMax) throw tooLarge(context, declared);
   if (context.disk.belowWatermark) {
-    const message = `disk watermark: ${context.disk.freeBytes} bytes free, below ${limits.diskFreeBytesMin}`;
+    const message =
+      context.disk.fullReason ??
+      `disk watermark: ${context.disk.freeBytes} bytes free, below ${limits.diskFreeBytesMin}`;
     throw new BrokerHttpError("disk_full", message, { retryAfterMs: Math.max(1_000, limits.retryAfterMs) });
   }
 }
@@ -141,9 +143,18 @@ async function appendFrame(
   } catch (error) {
     const httpError = toHttpError(error, context.limits.retryAfterMs);
     if (httpError.code === "internal") context.logger.error({ err: error, topic, partition }, "append failed");
+    if (httpError.code === "disk_full") noteDiskFull(context, httpError.message);
     context.metrics.errors.inc({ route: "produce", code: httpError.code });
     return { partition, error: httpError.code, message: httpError.message, retryable: httpError.retryable };
   }
+}
+
+/** Refuse produce requests up front until the disk watcher sees space again (it checks every few seconds). */
+function noteDiskFull(context: BrokerContext, message: string): void {
+  if (context.disk.belowWatermark) return;
+  context.disk.belowWatermark = true;
+  context.disk.fullReason = message;
+  context.logger.warn({ reason: message }, "disk full: produce refused (503 disk_full) until space is free");
 }
 
 /** Records counted from the batch header only (the frame may hold several batches). */

@@ -1,7 +1,7 @@
 import { Admin } from "../../src/broker-client/admin.ts";
 import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { PartitionClient, type PartitionRead } from "../../src/broker-client/partition-client.ts";
-import { decodeTelemetryRecord, recordFormatTag } from "../../src/telemetry/record-codec.ts";
+import { decodeTelemetryRecord, isBinaryRecordTag } from "../../src/telemetry/record-codec.ts";
 import { integerOption, type ParsedArgs } from "./parse-args.ts";
 
 const fetchWaitMs = 1_000;
@@ -81,7 +81,7 @@ async function tailPartition(options: {
 
 /** A binary telemetry record prints as its JSON; any other value as UTF-8 text. */
 function renderValue(value: Uint8Array): string {
-  if (value[0] !== recordFormatTag) return decoder.decode(value);
+  if (!isBinaryRecordTag(value[0])) return decoder.decode(value);
   const decoded = decodeTelemetryRecord(value);
   return decoded.ok
     ? JSON.stringify(decoded.point)

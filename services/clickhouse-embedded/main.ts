@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit } from "../../src/config/env.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
@@ -23,6 +24,7 @@ const service = "clickhouse-embedded";
 const config = loadConfigOrExit(EmbeddedClickHouseConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 logConfig(logger, EmbeddedClickHouseConfig, config);
 const registry = createMetricsRegistry({ service, instanceId });
 

@@ -24,6 +24,7 @@ export interface BatchInserterOptions {
 }
 
 export interface InsertRequest {
+  /** Datapoints rows, each followed by its source columns. */
   body: Uint8Array;
   rows: number;
   dedupToken: string;
@@ -69,7 +70,10 @@ export class BatchInserter {
     for (let attempt = 1; ; attempt++) {
       const startedMs = performance.now();
       try {
-        await insertDatapointRows(this.options.client, request.body, { dedupToken: request.dedupToken });
+        await insertDatapointRows(this.options.client, request.body, {
+          dedupToken: request.dedupToken,
+          withSource: true,
+        });
         metrics.insertDurationSeconds.observe((performance.now() - startedMs) / 1000);
         metrics.insertBatchRows.observe(request.rows);
         metrics.rowsInserted.inc(request.rows);

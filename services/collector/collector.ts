@@ -2,23 +2,25 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { Admin } from "../../src/broker-client/admin.ts";
 import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
-import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { ping } from "../../src/clickhouse/ping.ts";
+import { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { BatchInserter } from "./batch-inserter.ts";
 import type { CollectorConfig } from "./config.ts";
 import { DeadLetterSink, deadLetterBatchBytesMax } from "./dead-letters.ts";
-import { InsertIntentLog, intentsTopicName } from "./insert-intents.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { OffsetRange } from "./offset-range.ts";
 import { type PartitionLag, PartitionWriter } from "./partition-writer.ts";
+import { StoredOffsetsGate } from "./stored-offsets-gate.ts";
 
 export interface CollectorOptions {
   config: CollectorConfig;
   /** The broker and the token presented to it (from BROKER_URL, BROKER_TOKEN or BROKER_TOKEN_FILE). */
   broker: BrokerConnection;
   instanceId: string;
+  /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
+  onFenced?: (error: unknown) => void;
   clickhouse: ClickHouseClient;
   metrics: CollectorMetrics;
   logger: Logger;
@@ -28,9 +30,8 @@ export interface CollectorOptions {
 
 /**
  * One collector: a member of the consumer group whose batch handler writes to
- * ClickHouse (partition-writer.ts), plus the topics it writes to (dead letters,
- * insert intents). `start` joins the group; `stop` finishes the batch in flight,
- * commits and leaves.
+ * ClickHouse (partition-writer.ts), plus the dead-letter topic it writes to.
+ * `start` joins the group; `stop` finishes the batch in flight, commits and leaves.
  */
 export class Collector {
   private constructor(
@@ -44,14 +45,8 @@ export class Collector {
   static async start(options: CollectorOptions): Promise<Collector> {
     const { config, logger } = options;
     const admin = new Admin(options.broker);
-    const source = await admin.ensureTopic(config.COLLECTOR_TOPIC);
-    const intentsTopic = intentsTopicName(config.COLLECTOR_GROUP, config.COLLECTOR_TOPIC);
-    const intentsInfo = await admin.ensureTopic(intentsTopic, source.partitions.length);
-    if (intentsInfo.partitions.length < source.partitions.length) {
-      throw new Error(
-        `${intentsTopic} has ${intentsInfo.partitions.length} partitions, ${config.COLLECTOR_TOPIC} has ${source.partitions.length}`,
-      );
-    }
+    const info = await admin.ensureTopic(config.COLLECTOR_TOPIC);
+    const topic = { name: info.name, id: info.createdAtMs };
     await admin.ensureTopic(config.COLLECTOR_DEAD_LETTER_TOPIC);
     const deadLetterProducer = await Producer.create({
       ...options.broker,
@@ -60,7 +55,6 @@ export class Collector {
       // Room for a set-aside batch of deadLetterBatchBytesMax, base64 in JSON.
       batchBytesMax: 2 * deadLetterBatchBytesMax,
     });
-    const io = new PartitionClient(options.broker);
     const backoff = {
       backoffMsMin: config.COLLECTOR_RETRY_BACKOFF_MS_MIN,
       backoffMsMax: config.COLLECTOR_RETRY_BACKOFF_MS_MAX,
@@ -77,12 +71,12 @@ export class Collector {
       topic: config.COLLECTOR_TOPIC,
       rowsMax: config.COLLECTOR_BATCH_ROWS_MAX,
       lingerMs: config.COLLECTOR_LINGER_MS,
-      fetchBytesMax: config.COLLECTOR_FETCH_BYTES_MAX,
-      intents: new InsertIntentLog(io, intentsTopic, options.clock, logger),
-      io,
       inserter,
       insertsInFlightMax: config.COLLECTOR_INSERTS_IN_FLIGHT_MAX,
+      stored: new StoredOffsetsGate(options.clickhouse, topic),
+      source: new SourceSuffix(topic),
       deadLetters: new DeadLetterSink(deadLetterProducer, options.metrics, logger),
+      metrics: options.metrics,
       logger,
       clock: options.clock,
       commitProcessed: () => consumer?.commit() ?? Promise.resolve(),
@@ -94,6 +88,9 @@ export class Collector {
       group: config.COLLECTOR_GROUP,
       topics: [config.COLLECTOR_TOPIC],
       clientId: options.instanceId,
+      // Static membership when the deployment names its processes (dev stack, chart).
+      ...(config.INSTANCE_ID === "" ? {} : { instanceId: config.INSTANCE_ID }),
+      ...(options.onFenced === undefined ? {} : { onFenced: options.onFenced }),
       eachBatch: writer.handle,
       sessionTimeoutMs: config.COLLECTOR_SESSION_TIMEOUT_MS,
       resetPolicy: "earliest",

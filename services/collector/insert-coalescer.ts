@@ -1,12 +1,14 @@
-import { groupDedupToken } from "../../src/clickhouse/datapoints-insert.ts";
+import type { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import { type MonotonicClock, monotonicMs, realTimer, type Timer } from "../../src/runtime/clock.ts";
 import { type BatchInserter, InsertAbandonedError } from "./batch-inserter.ts";
-import type { InsertIntentLog } from "./insert-intents.ts";
-import { type GroupMember, groupMembersMax, type InsertIntent, type OffsetRange } from "./offset-range.ts";
+import { groupMembersMax, type OffsetRange } from "./offset-range.ts";
+import { sourceDedupToken } from "./source-token.ts";
 
-/** Valid rows as RowBinary, and their total size. */
+/** Valid rows as RowBinary, the offset of each, and their total size. */
 export interface CheckedRows {
   rows: readonly Uint8Array[];
+  /** The source offset of each row, ascending (rows of rejected records are absent). */
+  offsets: readonly number[];
   rowBytes: number;
 }
 
@@ -20,14 +22,13 @@ export interface CoalescedRange extends CheckedRows {
   caughtUp: boolean;
   /**
    * Aborted when the partition is being taken away: a range still waiting is dropped at
-   * once (nothing of it was announced or inserted; the next owner reads it again), so a
-   * rebalance does not wait for inserts queued ahead of it.
+   * once (nothing of it was inserted; the next owner reads it again), so a rebalance
+   * does not wait for inserts queued ahead of it.
    */
   revoked?: AbortSignal;
 }
 
 export interface InsertCoalescerOptions {
-  topic: string;
   /** Rows of one insert at most; a single range larger than this still goes alone. */
   rowsMax: number;
   /** Inserts running at once; the ranges submitted meanwhile form the next ones. */
@@ -39,7 +40,8 @@ export interface InsertCoalescerOptions {
    * allows (each insert has a fixed cost), and a backlog is never held back. 0: no pacing.
    */
   intervalMs: number;
-  intents: InsertIntentLog;
+  /** The source columns every row gets (topic, partition, offset). */
+  source: SourceSuffix;
   inserter: BatchInserter;
   signal: AbortSignal;
   /** After a range is safely in ClickHouse, before its offsets are committed. */
@@ -76,14 +78,18 @@ interface Waiting {
  * made rows visible seconds late; grouped, a collector inserts about once per
  * insert-duration, however many partitions it owns.
  *
- * Effectively once survives grouping: before the insert, every member partition's
- * intent log gets the whole group, and the insert's token is derived from it. A new
- * owner of any member partition that finds the group uncommitted re-inserts the whole
- * group (reading the other members' records from the broker) under the same token, so
- * ClickHouse keeps one copy however many owners replay it (partition-writer.ts).
+ * Exactly once does not depend on how ranges are grouped: every row carries its
+ * source (topic, partition, offset), and a new owner of a partition skips the offsets
+ * ClickHouse holds (partition-writer.ts). What this class must keep is the order
+ * within a partition: a partition is in at most one insert, waiting or running, at a
+ * time, so a later range of a partition is never stored before an earlier one that
+ * could still fail (asserted in `insert`). The insert's token names exactly the rows
+ * of its body, so a retry of the same body is stored once.
  */
 export class InsertCoalescer {
   private readonly waiting: Waiting[] = [];
+  /** Partitions with a range in a running insert. */
+  private readonly inserting = new Set<number>();
   private running = 0;
   private lastStartMs = Number.NEGATIVE_INFINITY;
   private insertMsAverage = 0;
@@ -114,6 +120,11 @@ export class InsertCoalescer {
   insert(entry: CoalescedRange): Promise<void> {
     if (this.waiting.some((other) => other.entry.partition === entry.partition)) {
       throw new Error(`partition ${entry.partition} already has a range waiting (one at a time, in offset order)`);
+    }
+    if (this.inserting.has(entry.partition)) {
+      throw new Error(
+        `partition ${entry.partition} already has a range being inserted (one at a time, in offset order)`,
+      );
     }
     if (this.waiting.length >= this.waitingRangesMax) {
       throw new Error(`${this.waiting.length} ranges already wait for an insert`);
@@ -217,27 +228,27 @@ export class InsertCoalescer {
   }
 
   private async insertGroup(group: readonly Waiting[]): Promise<void> {
+    for (const { entry } of group) this.inserting.add(entry.partition);
     try {
-      const members = group.map(({ entry }): GroupMember => ({ partition: entry.partition, ...entry.range }));
-      await Promise.all(
-        group.map(({ entry }) => this.options.intents.write(entry.partition, [intentOf(entry.range, members)])),
-      );
-      const rows = group.reduce((sum, { entry }) => sum + entry.rows.length, 0);
+      const members = group.map(({ entry }) => entry);
+      const rows = members.reduce((sum, entry) => sum + entry.rows.length, 0);
       if (rows > 0) {
         const startedMs = this.clock();
         await this.options.inserter.insert({
-          body: concatGroupRows(group.map(({ entry }) => entry)),
+          body: concatGroupRows(members, this.options.source),
           rows,
-          dedupToken: groupDedupToken(this.options.topic, members),
-          abandon: () => group.some(({ entry }) => entry.abandon()),
+          dedupToken: sourceDedupToken(this.options.source.topic, members),
+          abandon: () => members.some((entry) => entry.abandon()),
           signal: this.options.signal,
         });
         this.observeInsertMs(this.clock() - startedMs);
       }
-      for (const { entry } of group) this.options.afterInsert?.(entry.partition, entry.range);
+      for (const entry of members) this.options.afterInsert?.(entry.partition, entry.range);
       for (const waiting of group) waiting.resolve();
     } catch (error) {
       for (const waiting of group) waiting.reject(error);
+    } finally {
+      for (const { entry } of group) this.inserting.delete(entry.partition);
     }
   }
 }
@@ -246,21 +257,27 @@ function revokedMessage(entry: CoalescedRange): string {
   return `partition ${entry.partition} range ${entry.range.first}-${entry.range.last} dropped before its insert: the partition is being revoked`;
 }
 
-/** A lone range is announced as before (no group), so its token is the plain range token. */
-export function intentOf(range: OffsetRange, members: readonly GroupMember[]): InsertIntent {
-  return members.length > 1
-    ? { first: range.first, last: range.last, group: [...members] }
-    : { first: range.first, last: range.last };
-}
-
-/** The members' rows back to back, in member order, with one allocation. */
-export function concatGroupRows(entries: readonly CheckedRows[]): Uint8Array {
-  const body = new Uint8Array(entries.reduce((sum, entry) => sum + entry.rowBytes, 0));
+/**
+ * The members' rows back to back, in member order, with one allocation, each row
+ * followed by its source columns (the record's row itself is copied as it is).
+ */
+export function concatGroupRows(
+  entries: readonly (CheckedRows & { partition: number })[],
+  source: SourceSuffix,
+): Uint8Array {
+  let bytes = 0;
+  for (const entry of entries) {
+    if (entry.offsets.length !== entry.rows.length)
+      throw new Error(`partition ${entry.partition}: ${entry.rows.length} rows but ${entry.offsets.length} offsets`);
+    bytes += entry.rowBytes + entry.rows.length * source.bytesPerRow;
+  }
+  const body = new Uint8Array(bytes);
+  const view = new DataView(body.buffer);
   let position = 0;
   for (const entry of entries) {
-    for (const row of entry.rows) {
+    for (const [index, row] of entry.rows.entries()) {
       body.set(row, position);
-      position += row.byteLength;
+      position = source.write(body, view, position + row.byteLength, entry.partition, entry.offsets[index] as number);
     }
   }
   if (position !== body.byteLength) throw new Error(`group rows filled ${position} bytes, expected ${body.byteLength}`);

@@ -10,6 +10,7 @@ import { openTelemetryStore } from "../../src/clickhouse/connect.ts";
 import { logConfig } from "../../src/config/config-log.ts";
 import { loadConfigOrExit, tryOrExitOnConfigError } from "../../src/config/env.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../src/observability/metrics.ts";
 import { type RetryOptions, retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
@@ -24,6 +25,7 @@ const service = "collector";
 const config = loadConfigOrExit(CollectorConfig);
 const instanceId = config.INSTANCE_ID || defaultInstanceId();
 const logger = createLogger({ service, instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 logConfig(logger, CollectorConfig, config);
 const broker = tryOrExitOnConfigError(() =>
   brokerConnectionOf(config, (problem) =>
@@ -54,7 +56,7 @@ warnIfParserLimitLow(logger);
 logger.info({ port: server.port, host: config.COLLECTOR_HOST }, "listening");
 
 const starting = new AbortController();
-installShutdown({
+const shutdown = installShutdown({
   logger,
   timeoutMs: config.COLLECTOR_SHUTDOWN_TIMEOUT_MS,
   steps: [
@@ -106,6 +108,10 @@ if (clickhouse !== undefined) {
           logger,
           clock: Date.now,
           afterInsert,
+          onFenced: (error) => {
+            logger.error({ err: error, instanceId }, "another process joined with this INSTANCE_ID: stopping");
+            void shutdown.run("fenced by another process with the same INSTANCE_ID", 1);
+          },
         }),
       startUp("join the consumer group"),
     ),

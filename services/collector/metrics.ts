@@ -42,6 +42,11 @@ export function createCollectorMetrics(registry: Registry, sources: CollectorGau
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    rowsSkippedStored: new Counter({
+      name: "collector_rows_skipped_stored_total",
+      help: "Rows not inserted because ClickHouse already held their source offsets (a replay after a crash or a rewind)",
+      registers: [registry],
+    }),
     insertRetries: new Counter({
       name: "collector_insert_retries_total",
       help: "ClickHouse inserts that failed and were retried",

@@ -25,31 +25,5 @@ export function assertRange(range: OffsetRange, where: string): void {
   }
 }
 
-/** One partition's range in an insert that covered several partitions. */
-export const GroupMember = Type.Object(
-  {
-    partition: Type.Integer({ minimum: 0 }),
-    first: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    last: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-  },
-  { $id: "GroupMember", additionalProperties: false },
-);
-export type GroupMember = Static<typeof GroupMember>;
-
-/** Most partitions one insert covers; also bounds an intent record's size. */
+/** Most partitions one insert covers. */
 export const groupMembersMax = 64;
-
-/**
- * A range announced before its insert. `group`, when present, lists every partition's
- * range of that one insert (this one included), in insert order: a replay must insert
- * exactly that group again, under its token, for ClickHouse to recognise it.
- */
-export const InsertIntent = Type.Object(
-  {
-    first: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    last: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    group: Type.Optional(Type.Array(GroupMember, { minItems: 2, maxItems: groupMembersMax })),
-  },
-  { $id: "InsertIntent", additionalProperties: false },
-);
-export type InsertIntent = Static<typeof InsertIntent>;

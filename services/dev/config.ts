@@ -13,11 +13,11 @@ export const DevConfig = Type.Object({
   DEV_STREAMERS: Setting.integer({ default: 2, minimum: 0, maximum: 10, description: "streamer processes" }),
   DEV_COLLECTORS: Setting.integer({ default: 2, minimum: 0, maximum: 10, description: "collector processes" }),
   DEV_STREAMER_RATE_ROWS_PER_S: Setting.integer({
-    default: 5_000,
+    default: 10_000,
     minimum: 0,
     maximum: 10_000_000,
     description:
-      "rows/s each dev streamer produces (0 = as fast as the broker accepts; the embedded ClickHouse then falls behind and the backlog grows)",
+      "rows/s of the stream, shared by the dev streamers (their one schedule); 0 = as fast as the broker accepts, without a schedule (the embedded ClickHouse then falls behind and the backlog grows)",
   }),
   DEV_CLICKHOUSE_PORT: port(8123, "embedded ClickHouse HTTP port"),
   DEV_BROKER_PORT: port(9092, "broker HTTP port"),

@@ -11,7 +11,7 @@ export interface StackPlan {
   apiPort: number;
   streamerPortBase: number;
   collectorPortBase: number;
-  /** Rows/s of each streamer; 0 = unlimited. */
+  /** Rows/s of the stream, shared by the streamers; 0 = unlimited. */
   streamerRateRowsPerS: number;
   /**
    * Generated under the data directory (dev-secrets.ts) and handed to the processes

@@ -1,5 +1,6 @@
 import type { Producer } from "../../src/broker-client/producer.ts";
 import { partitionForKey } from "../../src/broker-protocol/partitioner.ts";
+import { scheduledRecordTag } from "../../src/telemetry/record-codec.ts";
 import type { StreamerMetrics } from "./metrics.ts";
 import { RecordStamper } from "./record-stamper.ts";
 import type { RateLimiter } from "./sources/rate-limiter.ts";
@@ -90,6 +91,26 @@ export class BatchProducer {
     }
     this.observe(batch, produced, startedAt);
     return produced;
+  }
+
+  /**
+   * Sends one row of the schedule stamped `tsMs`, unless `owned()` turned false while
+   * a flush paused sends (a revocation clears ownership, then flushes). True when sent.
+   */
+  async sendRow(key: string, tail: Uint8Array, tsMs: number, owned: () => boolean): Promise<boolean> {
+    if (this.pausedUntil !== undefined) await this.pausedUntil;
+    if (!owned()) return false;
+    await this.options.producer.send({
+      key,
+      value: this.stamper.stamp(tsMs, tail, scheduledRecordTag),
+      timestampMs: tsMs,
+    });
+    return true;
+  }
+
+  /** The producer's partition of a key (the same hash), remembered per key. */
+  partitionForKey(key: string): number {
+    return this.partitionOf(key);
   }
 
   /** Sends every row of the batch (no ownership filter, no rate limit). */

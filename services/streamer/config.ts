@@ -41,7 +41,15 @@ export const StreamerConfig = Type.Composite([
       default: 0,
       minimum: 0,
       maximum: 10_000_000,
-      description: "rows per second this streamer produces; 0 = as fast as the broker accepts",
+      description:
+        "rows per second of the whole stream, shared by all streamers (loop: the schedule every streamer follows; once: this pass; dcgm-exporter: a cap on this streamer); 0 = as fast as the broker accepts, without a schedule",
+    }),
+    STREAMER_CATCH_UP_MS_MAX: Setting.integer({
+      default: 60_000,
+      minimum: 0,
+      maximum: 3_600_000,
+      description:
+        "rows due while nobody could send them (a hand-over, a broker outage) are sent late, stamped with their due time, at most this far back; older ones are skipped and counted",
     }),
     STREAMER_BATCH_ROWS: Setting.integer({
       default: 1_000,
@@ -86,16 +94,17 @@ export const StreamerConfig = Type.Composite([
       description: "group the streamers split the GPUs in",
     }),
     STREAMER_HEARTBEAT_MS: Setting.integer({
-      default: 1_000,
+      default: 600,
       minimum: 50,
       maximum: 60_000,
       description: "group heartbeat period (faster while a rebalance is under way)",
     }),
     STREAMER_SESSION_TIMEOUT_MS: Setting.integer({
-      default: 6_000,
+      default: 2_500,
       minimum: 1_000,
       maximum: 300_000,
-      description: "a streamer silent this long loses its GPUs to the others",
+      description:
+        "a streamer silent this long (killed, cut off) loses its GPUs to the others; a restart with the same INSTANCE_ID takes them back at once",
     }),
     STREAMER_EXPORTER_URLS: Setting.string({
       default: "http://127.0.0.1:9400/metrics",

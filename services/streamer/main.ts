@@ -7,6 +7,7 @@
  */
 import { logConfig } from "../../src/config/config-log.ts";
 import { exitOnConfigError, loadConfigOrExit } from "../../src/config/env.ts";
+import { exitOnUncaught } from "../../src/observability/fatal.ts";
 import { createLogger, defaultInstanceId } from "../../src/observability/logger.ts";
 import { installShutdown } from "../../src/runtime/shutdown.ts";
 import { StreamerConfig } from "./config.ts";
@@ -15,6 +16,7 @@ import { type RunningStreamer, startStreamer } from "./streamer.ts";
 const config = loadConfigOrExit(StreamerConfig);
 const instanceId = config.INSTANCE_ID === "" ? defaultInstanceId() : config.INSTANCE_ID;
 const logger = createLogger({ service: "streamer", instanceId, level: config.LOG_LEVEL });
+exitOnUncaught(logger);
 logConfig(logger, StreamerConfig, config);
 
 const stopping = new AbortController();
@@ -25,6 +27,12 @@ const shutdown = installShutdown({
   logger,
   timeoutMs: config.STREAMER_SHUTDOWN_TIMEOUT_MS,
   exit: (code) => process.exit(code === 0 && onceFailed ? 1 : code),
+  // Records the broker never acknowledged are lost with this process: say how many.
+  unfinished: () => {
+    const dropped = streamer?.unacknowledged() ?? 0;
+    streamer?.metrics.rowsDropped.inc({ reason: "shutdown" }, dropped);
+    return { droppedUnacknowledged: dropped };
+  },
   steps: [
     {
       name: "stop reading",
@@ -39,7 +47,13 @@ const shutdown = installShutdown({
   ],
 });
 
-streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal }).catch(exitOnConfigError);
+const onFenced = (error: unknown) => {
+  logger.error({ err: error, instanceId }, "another process joined with this INSTANCE_ID: stopping");
+  void shutdown.run("fenced by another process with the same INSTANCE_ID", 1);
+};
+streamer = await startStreamer({ config, logger, instanceId, signal: stopping.signal, onFenced }).catch(
+  exitOnConfigError,
+);
 if (streamer !== undefined) {
   const complete = await streamer.sourceDone;
   if (config.STREAMER_MODE === "once" && !stopping.signal.aborted) {

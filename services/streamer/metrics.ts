@@ -12,6 +12,11 @@ const rateSampleIntervalMs = 1_000;
 export class StreamerMetrics {
   readonly rowsRead: Counter;
   readonly rowsProduced: Counter;
+  readonly rowsAcked: Counter;
+  readonly rowsSkipped: Counter;
+  readonly rowsDropped: Counter<"reason">;
+  readonly produceRefused: Counter<"code">;
+  readonly scheduleLag: Gauge;
   readonly rowsRejected: Counter<"reason">;
   readonly produceDuration: Histogram;
   readonly rate: Gauge;
@@ -22,13 +27,18 @@ export class StreamerMetrics {
   readonly scrapeFailures: Counter;
   /** Plain mirror of rowsProduced, readable without an async collect. */
   producedCount = 0;
+  /** Plain mirror of rowsAcked. */
+  ackedCount = 0;
   private readonly rateSamples: { atMs: number; produced: number }[] = [];
   private rateTimer: ReturnType<typeof setInterval> | undefined;
   /** Counted when scraped: GPUs are known to the produce path, ownership to the group. */
   ownedGpuCount: () => number = () => 0;
+  /** Read when scraped: how far behind the schedule the streamer's partitions are. */
+  scheduleLagMs: () => number = () => 0;
 
   constructor(registry: Registry) {
     const registers = [registry];
+    const metrics = this;
     this.rowsRead = new Counter({
       name: "streamer_rows_read_total",
       help: "source rows read (valid and rejected)",
@@ -36,8 +46,38 @@ export class StreamerMetrics {
     });
     this.rowsProduced = new Counter({
       name: "streamer_rows_produced_total",
-      help: "records handed to the producer (acknowledged before shutdown completes)",
+      help: "records handed to the producer (streamer_rows_acked_total counts those the broker acknowledged)",
       registers,
+    });
+    this.rowsAcked = new Counter({
+      name: "streamer_rows_acked_total",
+      help: "records the broker acknowledged (stored: they survive this streamer's death)",
+      registers,
+    });
+    this.rowsSkipped = new Counter({
+      name: "streamer_rows_skipped_total",
+      help: "rows of the schedule not sent: due while nobody owned their partition, longer ago than STREAMER_CATCH_UP_MS_MAX",
+      registers,
+    });
+    this.rowsDropped = new Counter({
+      name: "streamer_rows_dropped_total",
+      help: "records handed to the producer and never acknowledged, by reason (delivery_timeout, refused, shutdown)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.produceRefused = new Counter({
+      name: "streamer_produce_refused_total",
+      help: "produce attempts the broker refused or that failed on the way (retried), by code: disk_full, slow_down, shutting_down, network, ...",
+      labelNames: ["code"],
+      registers,
+    });
+    this.scheduleLag = new Gauge({
+      name: "streamer_schedule_lag_seconds",
+      help: "how far behind its schedule the furthest-behind partition of this streamer is (catching up after a hand-over, or held back by the broker)",
+      registers,
+      collect() {
+        this.set(metrics.scheduleLagMs() / 1000);
+      },
     });
     this.rowsRejected = new Counter({
       name: "streamer_rows_rejected_total",
@@ -56,7 +96,6 @@ export class StreamerMetrics {
       help: "rows produced per second, over the last seconds",
       registers,
     });
-    const metrics = this;
     this.ownedGpus = new Gauge({
       name: "streamer_owned_gpus",
       help: "GPUs seen in the source that this streamer owns now",
@@ -81,6 +120,11 @@ export class StreamerMetrics {
       help: "failed dcgm-exporter scrapes",
       registers,
     });
+  }
+
+  countAcked(records: number): void {
+    this.rowsAcked.inc(records);
+    this.ackedCount += records;
   }
 
   countProduced(rows: number): void {

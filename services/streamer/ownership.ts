@@ -21,6 +21,10 @@ export interface OwnershipOptions extends BrokerConnection {
   topic: string;
   partitionCount: number;
   clientId: string;
+  /** Static membership: a restart with the same id takes the partitions back at once. */
+  instanceId?: string;
+  /** Another process joined with this instance id: this streamer must stop. */
+  onFenced?: (error: unknown) => void;
   heartbeatMs: number;
   /** Heartbeat period while partitions are moving, so granted ones are picked up fast. */
   rebalanceHeartbeatMs: number;
@@ -29,6 +33,10 @@ export interface OwnershipOptions extends BrokerConnection {
   requestTimeoutMs: number;
   /** Awaited after partitions stopped being owned and before the broker hears of it: flush here. */
   onRevoked: (partitions: readonly number[]) => Promise<void>;
+  /** Awaited before granted partitions are produced: where to resume each (the schedule's take-over). */
+  onGranting?: (partitions: readonly number[]) => Promise<void>;
+  /** Partitions stopped being owned (revoked, lost or left), right after their flags were cleared. */
+  onReleased?: (partitions: readonly number[]) => void;
   onChange: (owned: readonly number[]) => void;
   onError: (error: unknown, where: string) => void;
   /** Only differences are used (sessions); the produce path passes the same clock to `live`. */
@@ -61,6 +69,8 @@ export class PartitionOwnership {
       group: options.group,
       topics: [options.topic],
       clientId: options.clientId,
+      ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+      ...(options.onFenced === undefined ? {} : { onFenced: options.onFenced }),
       sessionTimeoutMs: options.sessionTimeoutMs,
       heartbeatIntervalMs: options.heartbeatMs,
       rebalanceHeartbeatIntervalMs: options.rebalanceHeartbeatMs,
@@ -70,7 +80,7 @@ export class PartitionOwnership {
         onRetry: ({ error }) => options.onError(error, "join"),
       },
       listener: {
-        onAssigned: async (keys) => this.grant(this.partitionsOf(keys)),
+        onAssigned: (keys) => this.grant(this.partitionsOf(keys)),
         onRevoked: (keys, cause) => this.revoke(this.partitionsOf(keys), cause),
         onLost: (keys) => this.revoke(this.partitionsOf(keys), "rebalance"),
       },
@@ -133,8 +143,9 @@ export class PartitionOwnership {
     return partitions;
   }
 
-  private grant(partitions: readonly number[]): void {
+  private async grant(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0) return;
+    await this.options.onGranting?.(partitions);
     for (const partition of partitions) this.flags[partition] = 1;
     this.options.onChange(this.owned());
   }
@@ -143,6 +154,7 @@ export class PartitionOwnership {
   private async revoke(partitions: readonly number[], cause: RevokeCause): Promise<void> {
     if (partitions.length === 0) return;
     for (const partition of partitions) this.flags[partition] = 0;
+    this.options.onReleased?.(partitions);
     this.options.onChange(this.owned());
     // Leaving comes after the caller's own flush: nothing is left to flush then.
     if (cause === "leave") return;

@@ -1,4 +1,4 @@
-import { recordHeadBytes, writeRecordHead } from "../../src/telemetry/record-codec.ts";
+import { recordFormatTag, recordHeadBytes, writeRecordHead } from "../../src/telemetry/record-codec.ts";
 
 /**
  * Stamps record tails with the processing time straight into a shared slab: the
@@ -17,14 +17,14 @@ export class RecordStamper {
   }
 
   /** Tag, `nowMs` and the tail: a record value. */
-  stamp(nowMs: number, tail: Uint8Array): Uint8Array {
+  stamp(nowMs: number, tail: Uint8Array, tag = recordFormatTag): Uint8Array {
     const recordBytes = recordHeadBytes + tail.byteLength;
     if (this.position + recordBytes > this.slab.length) {
       this.slab = new Uint8Array(Math.max(this.slabBytes, recordBytes));
       this.position = 0;
     }
     const start = this.position;
-    writeRecordHead(this.slab, start, nowMs);
+    writeRecordHead(this.slab, start, nowMs, tag);
     this.slab.set(tail, start + recordHeadBytes);
     this.position = start + recordBytes;
     return this.slab.subarray(start, this.position);

@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { brokerConnectionOf } from "../../src/auth/client-token.ts";
 import { Admin } from "../../src/broker-client/admin.ts";
 import type { BrokerConnection } from "../../src/broker-client/connection.ts";
+import { PartitionClient } from "../../src/broker-client/partition-client.ts";
 import { Producer } from "../../src/broker-client/producer.ts";
 import { oversizedRequest, warnIfParserLimitLow } from "../../src/http/request-limits.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import { createMetricsRegistry } from "../../src/observability/metrics.ts";
+import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.ts";
 import { retry, startUpAttemptsMax, unlessAborted } from "../../src/runtime/retry.ts";
 import { createStreamerApp, openUploadTokens } from "./app.ts";
 import { BatchProducer } from "./batch-producer.ts";
@@ -16,6 +17,8 @@ import { runExporterLoop } from "./exporter-loop.ts";
 import { IdempotencyKeys } from "./idempotency-keys.ts";
 import { StreamerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
+import { produceReports } from "./produce-reports.ts";
+import { ScheduledLoop } from "./scheduled-loop.ts";
 import { CsvFileSource, csvFileSourceDefaults } from "./sources/csv-source.ts";
 import { DcgmExporterSource } from "./sources/dcgm-exporter-source.ts";
 import { RateLimiter } from "./sources/rate-limiter.ts";
@@ -34,6 +37,8 @@ export interface StreamerDeps {
   instanceId: string;
   /** Aborted on shutdown; also ends a start-up still waiting for the broker. */
   signal: AbortSignal;
+  /** Another process joined the group with this one's INSTANCE_ID: it must stop. */
+  onFenced?: (error: unknown) => void;
 }
 
 /** The deps once the settings are resolved: the broker and the token presented to it. */
@@ -51,6 +56,9 @@ export interface RunningStreamer {
   flush(): Promise<void>;
   leaveGroup(): Promise<void>;
   stopHttp(): Promise<void>;
+  /** Records handed to the producer and not acknowledged: what exiting now drops. */
+  unacknowledged(): number;
+  metrics: StreamerMetrics;
 }
 
 /** Start-up's wait between attempts to reach the broker: from a quarter second up to 5 s. */
@@ -63,6 +71,8 @@ const readyTimeoutMs = 2_000;
 const onceStableWaitMs = 10_000;
 /** Heartbeat period while partitions move: granted ones are picked up this fast. */
 const rebalanceHeartbeatMsMax = 200;
+/** The loop looks for a new version of its CSV file this often. */
+const fileCheckIntervalMs = 5_000;
 
 /**
  * Serves HTTP at once (/health answers while the broker is still unreachable), then
@@ -73,20 +83,98 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
   const { config, logger, instanceId, signal } = options;
   const broker = brokerConnectionOf(config, (problem) => logger.error({ problem }, "BROKER_TOKEN_FILE rejected"));
   const deps: ResolvedDeps = { ...options, broker };
-  const uploadTokens = openUploadTokens(config, logger);
   const registry = createMetricsRegistry({ service: "streamer", instanceId });
   const metrics = new StreamerMetrics(registry);
   let uploadTarget: UploadTarget | undefined;
   let ownership: PartitionOwnership | undefined;
+  const http = serveHttp(deps, registry, metrics, { ownership: () => ownership, uploadTarget: () => uploadTarget });
+  const { port } = http;
+  const stopHttp = () => http.stop();
+
+  const producer = await connect({ ...deps, metrics });
+  if (producer === undefined) {
+    await stopHttp();
+    return undefined;
+  }
+  const batchProducer = newBatchProducer(config, producer, metrics);
+  const flush = () => batchProducer.whilePaused(() => producer.flush());
+  const readSignal = new AbortController();
+  const sourceDeps = { ...deps, batchProducer, metrics, signal: readSignal.signal };
+  const loop = scheduledLoopOf({ ...sourceDeps, producer, ownershipFlags: () => owner });
+  const owner = newOwnership({ ...deps, producer, metrics, flush, loop });
+  ownership = owner;
+  uploadTarget = { batchProducer, flush };
+  metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
+  metrics.scheduleLagMs = () => loop?.lagMs(Date.now()) ?? 0;
+  metrics.startRateSampling(Date.now);
+  // The loop loads its file before the first partitions are granted (their take-over needs it).
+  const loopDone = loop?.run().then(() => true);
+
+  if (!(await owner.start(signal))) {
+    // Shut down before the group was joined: nothing was produced, nothing to hand over.
+    readSignal.abort();
+    await loopDone;
+    metrics.stopRateSampling();
+    await producer.close();
+    await stopHttp();
+    return undefined;
+  }
+  if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
+  const sourceDone = (loopDone ?? runSource({ ...sourceDeps, ownership: owner })).catch((error) => {
+    logger.error({ err: error }, "source loop failed");
+    return false;
+  });
+  logger.info(
+    {
+      producerId: producer.currentProducerId,
+      partitions: producer.partitionCount,
+      member: owner.member,
+      source: config.STREAMER_SOURCE,
+    },
+    "streaming",
+  );
+  return {
+    port,
+    producerId: producer.currentProducerId,
+    partitionCount: producer.partitionCount,
+    sourceDone,
+    stopReading: async () => {
+      readSignal.abort();
+      await sourceDone;
+    },
+    flush: async () => {
+      await flush();
+      metrics.stopRateSampling();
+      logger.info(
+        { produced: metrics.producedCount, acked: metrics.ackedCount, unacknowledged: producer.unacknowledgedRecords },
+        "flushed",
+      );
+    },
+    leaveGroup: () => owner.leave(),
+    stopHttp,
+    unacknowledged: () => producer.unacknowledgedRecords,
+    metrics,
+  };
+}
+
+/** /health, /ready, /metrics, /swagger and the upload, served before the broker is reached. */
+function serveHttp(
+  deps: ResolvedDeps,
+  registry: Registry,
+  metrics: StreamerMetrics,
+  live: { ownership: () => PartitionOwnership | undefined; uploadTarget: () => UploadTarget | undefined },
+): { port: number; stop(): Promise<void> } {
+  const { config, logger } = deps;
+  const uploadTokens = openUploadTokens(config, logger);
   const app = createStreamerApp({
     registry,
     logger,
-    broker,
+    broker: deps.broker,
     uploadTokens: uploadTokens.store,
-    joined: () => ownership?.joined === true,
+    joined: () => live.ownership()?.joined === true,
     readyTimeoutMs,
     upload: {
-      target: () => uploadTarget,
+      target: live.uploadTarget,
       metrics,
       logger,
       bytesMax: config.STREAMER_UPLOAD_BYTES_MAX,
@@ -109,65 +197,50 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
   warnIfParserLimitLow(logger);
   const port = server.port ?? config.STREAMER_PORT;
   logger.info({ port, host: config.STREAMER_HOST }, "listening");
-  const stopHttp = async () => {
-    uploadTokens.stop();
-    await server.stop();
-  };
-
-  const producer = await connect(deps);
-  if (producer === undefined) {
-    await stopHttp();
-    return undefined;
-  }
-  const batchProducer = newBatchProducer(config, producer, metrics);
-  const flush = () => batchProducer.whilePaused(() => producer.flush());
-  const owner = newOwnership({ ...deps, producer, metrics, flush });
-  ownership = owner;
-  uploadTarget = { batchProducer, flush };
-  metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
-  metrics.startRateSampling(Date.now);
-
-  if (!(await owner.start(signal))) {
-    // Shut down before the group was joined: nothing was produced, nothing to hand over.
-    metrics.stopRateSampling();
-    await producer.close();
-    await stopHttp();
-    return undefined;
-  }
-  if (config.STREAMER_MODE === "once") await owner.waitStable(onceStableWaitMs);
-  const readSignal = new AbortController();
-  const sourceDone = runSource({ ...deps, batchProducer, ownership: owner, metrics, signal: readSignal.signal }).catch(
-    (error) => {
-      logger.error({ err: error }, "source loop failed");
-      return false;
-    },
-  );
-  logger.info(
-    {
-      producerId: producer.currentProducerId,
-      partitions: producer.partitionCount,
-      member: owner.member,
-      source: config.STREAMER_SOURCE,
-    },
-    "streaming",
-  );
   return {
     port,
-    producerId: producer.currentProducerId,
-    partitionCount: producer.partitionCount,
-    sourceDone,
-    stopReading: async () => {
-      readSignal.abort();
-      await sourceDone;
+    stop: async () => {
+      uploadTokens.stop();
+      await server.stop();
     },
-    flush: async () => {
-      await flush();
-      metrics.stopRateSampling();
-      logger.info({ produced: metrics.producedCount }, "flushed");
-    },
-    leaveGroup: () => owner.leave(),
-    stopHttp,
   };
+}
+
+interface LoopDeps extends ResolvedDeps {
+  batchProducer: BatchProducer;
+  producer: Producer;
+  metrics: StreamerMetrics;
+  /** The ownership, made after the loop (it calls the loop on hand-overs). */
+  ownershipFlags: () => PartitionOwnership;
+}
+
+/** The CSV loop on the shared schedule; undefined for the other sources and modes. */
+function scheduledLoopOf(deps: LoopDeps): ScheduledLoop | undefined {
+  const { config, logger, batchProducer, producer, metrics, signal } = deps;
+  if (config.STREAMER_SOURCE !== "csv" || config.STREAMER_MODE !== "loop") return undefined;
+  const path = config.STREAMER_CSV_PATH;
+  return new ScheduledLoop({
+    source: new CsvFileSource({ ...csvFileSourceDefaults, path, batchRowsMax: config.STREAMER_BATCH_ROWS }),
+    path,
+    batchProducer,
+    ownership: {
+      get flags() {
+        return deps.ownershipFlags().flags;
+      },
+      live: (nowMs) => deps.ownershipFlags().live(nowMs),
+    },
+    partitionCount: producer.partitionCount,
+    rowsPerSecond: config.STREAMER_RATE_ROWS_PER_S,
+    catchUpMsMax: config.STREAMER_CATCH_UP_MS_MAX,
+    io: new PartitionClient(deps.broker),
+    topic: config.STREAMER_TOPIC,
+    metrics,
+    logger,
+    clock: Date.now,
+    signal,
+    retryWaitMs,
+    fileCheckIntervalMs,
+  });
 }
 
 function newBatchProducer(config: StreamerConfig, producer: Producer, metrics: StreamerMetrics): BatchProducer {
@@ -184,16 +257,20 @@ interface OwnershipDeps extends ResolvedDeps {
   producer: Producer;
   metrics: StreamerMetrics;
   flush: () => Promise<void>;
+  loop: ScheduledLoop | undefined;
 }
 
 function newOwnership(deps: OwnershipDeps): PartitionOwnership {
-  const { config, logger, instanceId, producer, metrics, flush } = deps;
+  const { config, logger, instanceId, producer, metrics, flush, loop } = deps;
   return new PartitionOwnership({
     ...deps.broker,
     group: config.STREAMER_GROUP,
     topic: config.STREAMER_TOPIC,
     partitionCount: producer.partitionCount,
     clientId: instanceId,
+    // Static membership when the deployment names its processes (dev stack, chart).
+    ...(config.INSTANCE_ID === "" ? {} : { instanceId: config.INSTANCE_ID }),
+    ...(deps.onFenced === undefined ? {} : { onFenced: deps.onFenced }),
     heartbeatMs: config.STREAMER_HEARTBEAT_MS,
     rebalanceHeartbeatMs: Math.min(config.STREAMER_HEARTBEAT_MS, rebalanceHeartbeatMsMax),
     sessionTimeoutMs: config.STREAMER_SESSION_TIMEOUT_MS,
@@ -202,6 +279,12 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
       await flush().catch((error) => countFlushError(metrics, logger, error));
       logger.info({ partitions }, "partitions revoked: flushed, handing over");
     },
+    ...(loop === undefined
+      ? {}
+      : {
+          onGranting: (partitions) => loop.takeOver(partitions),
+          onReleased: (partitions) => loop.release(partitions),
+        }),
     onChange: (owned) => {
       metrics.ownedPartitions.set(owned.length);
       logger.info({ owned, producerId: producer.currentProducerId }, "owned partitions");
@@ -212,7 +295,7 @@ function newOwnership(deps: OwnershipDeps): PartitionOwnership {
 }
 
 /** Ensures the topic and creates the producer, retrying while the broker is not reachable. */
-async function connect(deps: ResolvedDeps): Promise<Producer | undefined> {
+async function connect(deps: ResolvedDeps & { metrics: StreamerMetrics }): Promise<Producer | undefined> {
   const { config, logger, signal } = deps;
   const admin = new Admin({ ...deps.broker, requestTimeoutMs: readyTimeoutMs * 2 });
   const attempt = async () => {
@@ -226,6 +309,7 @@ async function connect(deps: ResolvedDeps): Promise<Producer | undefined> {
       bufferBytesMax: config.STREAMER_BUFFER_BYTES_MAX,
       deliveryTimeoutMs: config.STREAMER_DELIVERY_TIMEOUT_MS,
       clock: Date.now,
+      ...produceReports(deps.metrics, logger, () => performance.now()),
     });
   };
   return await unlessAborted(

@@ -1,5 +1,10 @@
 import type { TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
-import type { GroupDetail, GroupListing } from "../broker-protocol/group-protocol.ts";
+import type {
+  GroupDetail,
+  GroupListing,
+  GroupOffsets,
+  ResetOffsetsRequest,
+} from "../broker-protocol/group-protocol.ts";
 import { brokerRoutes, healthPath, routeRequest } from "../broker-protocol/routes.ts";
 import { BrokerHttp, type BrokerHttpOptions } from "./http-client.ts";
 import { ensureTopicExists } from "./topic-ensure.ts";
@@ -50,6 +55,11 @@ export class Admin {
 
   describeGroup(group: string): Promise<GroupDetail> {
     return this.http.json(routeRequest(brokerRoutes.describeGroup, { group }));
+  }
+
+  /** Moves committed offsets of partitions no member of the group owns (409 partition_owned otherwise). */
+  resetGroupOffsets(group: string, request: ResetOffsetsRequest): Promise<GroupOffsets> {
+    return this.http.json(routeRequest(brokerRoutes.resetGroupOffsets, { group }), request);
   }
 
   /** Deletes a group that has no members, with its committed offsets (admin scope). */

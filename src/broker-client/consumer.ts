@@ -17,6 +17,10 @@ export interface ConsumerOptions extends BrokerConnection {
   group: string;
   topics: string[];
   clientId?: string;
+  /** Static membership (group-membership.ts): a restart with the same id takes the partitions back at once. */
+  instanceId?: string;
+  /** Another process joined with our instance id: this consumer has stopped for good. */
+  onFenced?: (error: unknown) => void;
   /** Called once per fetched batch of a partition; the offsets are committed only after it resolves. */
   eachBatch: (batch: ConsumedBatch) => Promise<void> | void;
   sessionTimeoutMs?: number;
@@ -38,6 +42,9 @@ export interface ConsumerOptions extends BrokerConnection {
   /** For heartbeats, sessions and auto-commits: durations only. */
   clock?: MonotonicClock;
 }
+
+/** Heartbeat period while the group's partitions move. */
+const rebalanceHeartbeatIntervalMs = 200;
 
 /**
  * A consumer-group member: the group membership (group-membership.ts) hands it
@@ -71,8 +78,14 @@ export class Consumer {
       group: options.group,
       topics: options.topics,
       clientId: options.clientId ?? `consumer-${process.pid}`,
-      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+      ...(options.onFenced === undefined ? {} : { onFenced: options.onFenced }),
+      ...(options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeoutMs: options.sessionTimeoutMs, requestTimeoutMs: Math.ceil(options.sessionTimeoutMs / 3) }),
       ...(options.resetPolicy === undefined ? {} : { resetPolicy: options.resetPolicy }),
+      // Granted partitions are picked up within this while a rebalance is under way.
+      rebalanceHeartbeatIntervalMs: rebalanceHeartbeatIntervalMs,
       joinRetry: {
         deadlineMs: options.connectTimeoutMs ?? 30_000,
         backoff: options.backoff ?? defaultBackoff,

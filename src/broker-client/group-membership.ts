@@ -13,17 +13,20 @@ import { assignmentKeys, type PartitionKey, toAssignment } from "./partition-key
  * of it. It follows the hand-over contract of src/broker-protocol/group-protocol.ts:
  *
  * - A partition that leaves the assignment is revoked from the listener first
- *   (`onRevoked`: stop it, commit it); while that runs it is still listed as owned,
- *   and the heartbeat that follows at once is what hands it to its next owner.
- * - Newly assigned partitions are given to the listener (`onAssigned`) after the
- *   revoked ones are done.
+ *   (`onRevoked`: stop it, commit it); while that runs it is listed as still owned in
+ *   every heartbeat, and the heartbeat that follows its end is what hands it to its
+ *   next owner.
+ * - Newly assigned partitions are given to the listener (`onAssigned`).
+ * - Listener calls run one at a time, in the order the answers asked for them, but
+ *   never hold up the heartbeats: a listener finishing a slow insert or flush keeps
+ *   its session (and its partitions) instead of being evicted for its silence.
  * - Liveness counts from when the last successful heartbeat (or join) was *sent*:
  *   once a session has passed since, or the broker answers unknown_member (evicted,
  *   fenced), the partitions are lost (`onLost`: stop, do not commit) and the member
  *   joins anew.
- *
- * Static membership (a stable instance id per member, issue 14) belongs here: the
- * join request is built in one place (`joinRequest`) and a leave in one (`leave`).
+ * - With an instance id (static membership, Kafka's group.instance.id) a restarted
+ *   process takes its predecessor's partitions back at once; the predecessor, if it
+ *   still runs, is fenced (`fenced_instance`) and stops for good (`onFenced`).
  */
 
 export type { PartitionKey };
@@ -50,6 +53,12 @@ export interface GroupMembershipOptions extends BrokerConnection {
   topics: readonly string[];
   /** Who the member is, for people (broker's describe, logs). */
   clientId: string;
+  /**
+   * A stable identity across restarts (the pod or process name): a new process with
+   * the same id takes the partitions of the old one at once, without a rebalance.
+   * Two live processes must never share one.
+   */
+  instanceId?: string;
   /** Asked of the broker, which bounds it; liveness follows the broker's answer. */
   sessionTimeoutMs?: number;
   resetPolicy?: OffsetResetPolicy;
@@ -61,6 +70,8 @@ export interface GroupMembershipOptions extends BrokerConnection {
   joinRetry: RetryOptions;
   listener: MembershipListener;
   onError: (error: unknown, where: string) => void;
+  /** Another process joined with this member's instance id: this one has stopped for good. */
+  onFenced?: (error: unknown) => void;
   clock: MonotonicClock;
 }
 
@@ -78,11 +89,19 @@ export class GroupMembership {
   private lastOkSentMs = 0;
   /** Partitions the listener processes now. */
   private readonly assignedKeys = new Set<PartitionKey>();
+  /** Granted partitions whose onAssigned is queued or running. */
+  private readonly startingKeys = new Set<PartitionKey>();
   /** Revoked partitions the listener is still finishing: owned until it is done. */
   private readonly releasingKeys = new Set<PartitionKey>();
+  /** Listener calls, chained: one at a time, in order. */
+  private listenerWork: Promise<void> = Promise.resolve();
   private leaving = false;
+  private fenced = false;
   private readonly stopSignal = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Ends the loop's wait early: a revocation finished and the broker must hear of it now. */
+  private beatNow: (() => void) | undefined;
+  private beatAgain = false;
   private readonly stableWaiters = new Set<() => void>();
 
   constructor(private readonly options: GroupMembershipOptions) {
@@ -106,6 +125,11 @@ export class GroupMembership {
     return this.memberIdNow !== undefined;
   }
 
+  /** True once another process took this member's instance id: it never joins again. */
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
   /** Partitions the listener processes now, sorted. */
   assigned(): PartitionKey[] {
     return [...this.assignedKeys].sort();
@@ -125,6 +149,7 @@ export class GroupMembership {
     if (this.loop !== undefined || this.leaving)
       throw new Error(`membership of ${this.options.group} already started or left`);
     await retry(() => this.join(), { ...this.options.joinRetry, ...(signal === undefined ? {} : { signal }) });
+    await this.listenerWork;
     this.loop = this.runLoop();
   }
 
@@ -150,23 +175,32 @@ export class GroupMembership {
     const memberId = this.memberIdNow;
     if (memberId === undefined) throw new Error(`not a member of group ${this.options.group}`);
     const sentMs = this.options.clock();
-    const owned = toAssignment(new Set([...this.assignedKeys, ...this.releasingKeys]));
-    const state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned });
+    const state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned: this.owned() });
     this.lastOkSentMs = sentMs;
     this.generationNow = state.generation;
   }
 
-  /** Stops heartbeating, revokes everything from the listener (cause "leave") and leaves the group. */
+  /**
+   * Revokes everything from the listener (cause "leave") while still heartbeating,
+   * then stops heartbeating and leaves the group.
+   */
   async leave(): Promise<void> {
     if (this.leaving) return;
     this.leaving = true;
+    this.queueRevoke([...this.assignedKeys, ...this.startingKeys], "leave");
+    await this.listenerWork;
     this.stopSignal.abort();
+    this.beatNow?.();
     await this.loop;
-    await this.revoke([...this.assignedKeys], "leave");
     const memberId = this.memberIdNow;
     this.memberIdNow = undefined;
     if (memberId === undefined) return;
     await this.groups.leave(memberId).catch((error) => this.options.onError(error, "leave"));
+  }
+
+  /** What the broker must keep ours: processed, being started, or being finished. */
+  private owned() {
+    return toAssignment(new Set([...this.assignedKeys, ...this.startingKeys, ...this.releasingKeys]));
   }
 
   private joinRequest() {
@@ -174,6 +208,7 @@ export class GroupMembership {
     return {
       ...(this.memberIdNow === undefined ? {} : { memberId: this.memberIdNow }),
       clientId: options.clientId,
+      ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
       topics: [...options.topics],
       ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
       ...(options.resetPolicy === undefined ? {} : { resetPolicy: options.resetPolicy }),
@@ -185,17 +220,36 @@ export class GroupMembership {
     const state = await this.groups.join(this.joinRequest());
     this.memberIdNow = state.memberId;
     this.lastOkSentMs = sentMs;
-    await this.apply(state);
+    this.apply(state);
   }
 
   private async runLoop(): Promise<void> {
     const stop = this.stopSignal.signal;
-    let again = false;
-    while (!stop.aborted) {
-      if (!again) await sleep(this.periodMs(), stop);
+    while (!stop.aborted && !this.fenced) {
+      await this.waitForBeat(stop);
       if (stop.aborted) return;
-      again = await this.tick();
+      await this.tick();
     }
+  }
+
+  /** Sleeps a heartbeat period, or less when a finished revocation must be told at once. */
+  private async waitForBeat(stop: AbortSignal): Promise<void> {
+    if (this.beatAgain) {
+      this.beatAgain = false;
+      return;
+    }
+    const woken = new Promise<void>((resolve) => {
+      this.beatNow = resolve;
+    });
+    await Promise.race([sleep(this.periodMs(), stop), woken]);
+    this.beatNow = undefined;
+    this.beatAgain = false;
+  }
+
+  /** A revocation finished: heartbeat now (or right after the heartbeat under way). */
+  private heartbeatSoon(): void {
+    if (this.beatNow !== undefined) this.beatNow();
+    else this.beatAgain = true;
   }
 
   private periodMs(): number {
@@ -203,34 +257,31 @@ export class GroupMembership {
     return this.rebalancing ? (this.options.rebalanceHeartbeatIntervalMs ?? steady) : steady;
   }
 
-  /** One heartbeat (or a rejoin); true when partitions were just let go of and the broker must hear at once. */
-  private async tick(): Promise<boolean> {
+  /** One heartbeat (or a rejoin). */
+  private async tick(): Promise<void> {
     const memberId = this.memberIdNow;
     if (memberId === undefined) {
-      await this.join().catch((error) => this.options.onError(error, "rejoin"));
-      return false;
+      await this.join().catch((error) => this.onJoinError(error));
+      return;
     }
     const sentMs = this.options.clock();
     let state: MemberAssignment;
     try {
-      const owned = toAssignment(this.assignedKeys);
-      state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned });
+      state = await this.groups.heartbeat({ memberId, generation: this.generationNow, owned: this.owned() });
       this.lastOkSentMs = sentMs;
     } catch (error) {
       await this.onHeartbeatError(error);
-      return false;
+      return;
     }
-    try {
-      return await this.apply(state);
-    } catch (error) {
-      // The listener failed to start a partition: it is still ours at the broker, and
-      // the next answer lists it again, so the next tick tries once more.
-      this.options.onError(error, "assignment");
-      return false;
-    }
+    this.apply(state);
   }
 
   private async onHeartbeatError(error: unknown): Promise<void> {
+    const code = error instanceof BrokerClientError ? error.code : "";
+    if (code === "fenced_instance") {
+      this.fence(error);
+      return;
+    }
     this.options.onError(error, "heartbeat");
     const status = error instanceof BrokerClientError ? error.status : 0;
     // 410 unknown_member: evicted or fenced; 404: the group itself is gone.
@@ -238,17 +289,33 @@ export class GroupMembership {
     const lost = evicted || !this.live(this.options.clock());
     if (lost) {
       // Another member may own our partitions now: stop before anything else.
-      const keys = [...this.assignedKeys];
-      this.assignedKeys.clear();
-      if (keys.length > 0) await this.options.listener.onLost(keys);
+      this.queueLost();
       if (evicted) this.memberIdNow = undefined;
     }
     // 409: stale generation or not assigned: our view is behind; a rejoin brings it up to date.
-    if (lost || status === 409) await this.join().catch((joinError) => this.options.onError(joinError, "rejoin"));
+    if (lost || status === 409) await this.join().catch((joinError) => this.onJoinError(joinError));
   }
 
-  /** Takes a broker answer: revoked partitions first (finished by the listener), then the granted ones. */
-  private async apply(state: MemberAssignment): Promise<boolean> {
+  private onJoinError(error: unknown): void {
+    if (error instanceof BrokerClientError && error.code === "fenced_instance") this.fence(error);
+    else this.options.onError(error, "rejoin");
+  }
+
+  /** Another process has our instance id: stop everything and never come back. */
+  private fence(error: unknown): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.queueLost();
+    this.memberIdNow = undefined;
+    this.options.onError(error, "fenced");
+    this.options.onFenced?.(error);
+  }
+
+  /**
+   * Takes a broker answer: revocations and grants are queued for the listener (in
+   * that order); the heartbeats go on meanwhile.
+   */
+  private apply(state: MemberAssignment): void {
     if (state.memberId !== this.memberIdNow) {
       throw new Error(`group ${this.options.group} answered member ${state.memberId}, we are ${this.memberIdNow}`);
     }
@@ -257,27 +324,72 @@ export class GroupMembership {
     this.heartbeatIntervalMs = state.heartbeatIntervalMs;
     this.sessionTimeoutMs = state.sessionTimeoutMs;
     const wanted = assignmentKeys(state.assignment);
-    const revoked = [...this.assignedKeys].filter((key) => !wanted.has(key));
-    await this.revoke(revoked, "rebalance");
-    const added = [...wanted].filter((key) => !this.assignedKeys.has(key));
-    if (added.length > 0 && !this.leaving) {
-      await this.options.listener.onAssigned(added);
-      for (const key of added) this.assignedKeys.add(key);
-    }
+    const held = [...this.assignedKeys, ...this.startingKeys];
+    this.queueRevoke(
+      held.filter((key) => !wanted.has(key)),
+      "rebalance",
+    );
+    const added = [...wanted].filter((key) => !this.assignedKeys.has(key) && !this.startingKeys.has(key));
+    if (added.length > 0 && !this.leaving) this.queueAssign(added);
     if (!this.rebalancing) for (const release of this.stableWaiters) release();
-    return revoked.length > 0;
   }
 
-  private async revoke(keys: readonly PartitionKey[], cause: RevokeCause): Promise<void> {
+  private enqueue(task: () => Promise<void>): void {
+    this.listenerWork = this.listenerWork.then(task);
+  }
+
+  private queueAssign(keys: readonly PartitionKey[]): void {
+    for (const key of keys) this.startingKeys.add(key);
+    this.enqueue(async () => {
+      // Revoked or lost before its turn came: nothing to start.
+      const starting = keys.filter((key) => this.startingKeys.has(key));
+      if (starting.length === 0) return;
+      try {
+        await this.options.listener.onAssigned(starting);
+      } catch (error) {
+        // Still ours at the broker: the next answer lists it again and it is retried then.
+        for (const key of starting) this.startingKeys.delete(key);
+        this.options.onError(error, "assignment");
+        return;
+      }
+      for (const key of starting) {
+        if (!this.startingKeys.delete(key)) continue;
+        this.assignedKeys.add(key);
+      }
+    });
+  }
+
+  private queueRevoke(keys: readonly PartitionKey[], cause: RevokeCause): void {
     if (keys.length === 0) return;
     for (const key of keys) {
       this.assignedKeys.delete(key);
+      this.startingKeys.delete(key);
       this.releasingKeys.add(key);
     }
-    try {
-      await this.options.listener.onRevoked(keys, cause);
-    } finally {
-      for (const key of keys) this.releasingKeys.delete(key);
-    }
+    this.enqueue(async () => {
+      try {
+        await this.options.listener.onRevoked(keys, cause);
+      } catch (error) {
+        this.options.onError(error, "revoke");
+      } finally {
+        for (const key of keys) this.releasingKeys.delete(key);
+        this.heartbeatSoon();
+      }
+    });
+  }
+
+  /** The session is gone: everything held is stopped without a commit. */
+  private queueLost(): void {
+    const keys = [...this.assignedKeys, ...this.startingKeys];
+    this.assignedKeys.clear();
+    this.startingKeys.clear();
+    if (keys.length === 0) return;
+    this.enqueue(async () => {
+      try {
+        await this.options.listener.onLost(keys);
+      } catch (error) {
+        this.options.onError(error, "lost");
+      }
+    });
   }
 }

@@ -47,8 +47,8 @@ export interface AppendedBatch {
  * Direct, group-less access to one partition, for what the producer and the
  * consumer do not do: appending to a chosen partition (the producer hashes keys)
  * and reading from a known offset or a known offset range (a consumer is handed
- * what the group assigns, from its committed offset). Used by the collector's
- * recovery and intent log and by `broker tail`.
+ * what the group assigns, from its committed offset). Used by `broker tail`, the
+ * streamers' take-over (reading a partition's tail) and tests.
  */
 export class PartitionClient {
   private readonly http: BrokerHttp;
@@ -64,7 +64,7 @@ export class PartitionClient {
   /**
    * Appends the records as one batch to `partition` and resolves once the broker
    * acknowledged it. Not idempotent: a caller that retries after a lost answer may
-   * append the batch twice (the collector's intents tolerate that).
+   * append the batch twice.
    */
   async append(options: { topic: string; partition: number; records: readonly RecordInput[] }): Promise<AppendedBatch> {
     const { topic, partition, records } = options;

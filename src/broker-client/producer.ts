@@ -60,6 +60,28 @@ export interface ProducerOptions extends BrokerConnection {
   /** Producer id + sequence numbers so a retried batch is appended once (default true). */
   idempotent?: boolean;
   clock?: () => number;
+  /** Told of every batch the broker acknowledged (a duplicate retry included). */
+  onAcked?: (ack: BatchAck & { records: number }) => void;
+  /**
+   * Told of every refused produce request or frame the producer retries (disk full,
+   * slow down, shutting down, unreachable): the caller logs and counts them.
+   */
+  onRefused?: (refusal: ProduceRefusal) => void;
+  /** Told of every batch given up for good (its records are dropped). */
+  onDropped?: (drop: { partition: number; records: number; error: unknown }) => void;
+}
+
+/** A produce attempt the broker (or the network) refused; the batch is retried after `retryInMs`. */
+export interface ProduceRefusal {
+  partition: number;
+  records: number;
+  /** HTTP status, 0 for a network error or timeout. */
+  status: number;
+  /** The broker's error code (disk_full, slow_down, shutting_down, ...), or "network" when it was not reached. */
+  code: string;
+  message: string;
+  attempt: number;
+  retryInMs: number;
 }
 
 export class ProducerError extends Error {
@@ -108,6 +130,8 @@ export class Producer {
   >;
   private readonly backoff: BackoffOptions;
   private bufferedBytes = 0;
+  /** Records buffered or in flight, not acknowledged yet. */
+  private pendingRecords = 0;
   private readonly waiters: SendWaiter[] = [];
   private requestsInFlight = 0;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -175,6 +199,11 @@ export class Producer {
   /** Bytes buffered and not yet acknowledged. */
   get bufferedBytesNow(): number {
     return this.bufferedBytes;
+  }
+
+  /** Records handed to send() and not acknowledged (nor given up) yet: what a crash now would drop. */
+  get unacknowledgedRecords(): number {
+    return this.pendingRecords;
   }
 
   partitionForKey(key: string): number {
@@ -255,6 +284,7 @@ export class Producer {
       );
     }
     this.bufferedBytes += batch === openBefore ? batch.bytes - bytesBefore : batch.bytes;
+    this.pendingRecords += 1;
     if (queue.sealed.length > sealedBefore) this.pump();
     this.lingerTimer ??= setTimeout(() => this.onLinger(), this.limits.lingerMs);
     return batch;
@@ -438,14 +468,16 @@ export class Producer {
     queue.retryAtMs = 0;
     if (batch.sequence >= 0 && batch.producerId === this.producerId)
       queue.nextSequence = (batch.sequence + batch.builder.recordCount) % (sequenceMax + 1);
-    batch.ack.resolve({
+    const ack = {
       topic: this.options.topic,
       partition: batch.partition,
       baseOffset: result.baseOffset ?? -1,
       lastOffset: result.lastOffset ?? -1,
       duplicate: result.duplicate === true,
-    });
+    };
+    batch.ack.resolve(ack);
     this.release(batch);
+    this.options.onAcked?.({ ...ack, records: batch.builder.recordCount });
   }
 
   private onFailure(batch: PendingBatch, error: BrokerClientError): void {
@@ -465,6 +497,15 @@ export class Producer {
       const delayMs = backoffDelayMs(this.backoff, batch.attempts, error.retryAfterMs);
       queue.retryAtMs = this.clock() + delayMs;
       this.scheduleRetry(delayMs);
+      this.options.onRefused?.({
+        partition: batch.partition,
+        records: batch.builder.recordCount,
+        status: error.status,
+        code: error.code,
+        message: error.message,
+        attempt: batch.attempts,
+        retryInMs: delayMs,
+      });
       return;
     }
     this.failBatch(batch, error);
@@ -484,6 +525,7 @@ export class Producer {
     if (this.failures.length > failuresKeptMax) this.failures.shift();
     batch.ack.reject(error);
     this.release(batch);
+    this.options.onDropped?.({ partition: batch.partition, records: batch.builder.recordCount, error });
   }
 
   /**
@@ -528,6 +570,7 @@ export class Producer {
   }
 
   private release(batch: PendingBatch): void {
+    this.pendingRecords -= batch.builder.recordCount;
     this.accumulator.release(batch);
     this.bufferedBytes -= batch.bytes;
     if (this.bufferedBytes < 0) throw new ProducerError(`buffered bytes went negative: ${this.bufferedBytes}`);

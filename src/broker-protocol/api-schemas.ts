@@ -14,7 +14,9 @@ export const ErrorCodeStatus = {
   unknown_partition: 404,
   unknown_group: 404,
   unknown_member: 410,
+  fenced_instance: 410,
   not_assigned: 409,
+  partition_owned: 409,
   group_limit: 429,
   topic_exists: 409,
   stale_generation: 409,
@@ -94,7 +96,14 @@ export const PartitionInfo = Type.Object({
 export type PartitionInfo = Static<typeof PartitionInfo>;
 
 export const TopicInfo = Type.Object(
-  { name: Type.String(), partitions: Type.Array(PartitionInfo) },
+  {
+    name: Type.String(),
+    createdAtMs: Type.Integer({
+      minimum: 0,
+      description: "when the broker created the topic: a topic recreated under the same name gets a new one",
+    }),
+    partitions: Type.Array(PartitionInfo),
+  },
   { $id: "TopicInfo" },
 );
 export type TopicInfo = Static<typeof TopicInfo>;

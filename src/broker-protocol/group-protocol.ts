@@ -19,6 +19,10 @@ import { namePattern } from "./names.ts";
  * - A member that holds a revoked partition longer than the broker's revocation
  *   timeout is fenced: its requests get unknown_member (stop everything, join anew)
  *   and its partitions move once its session has timed out.
+ * - A join with the instance id of a current member (static membership) replaces it
+ *   at once: the new member id inherits the old one's partitions and generation, no
+ *   rebalance. Requests with the old member id get fenced_instance from then on: that
+ *   process must stop for good (another process has its identity).
  * - A member must stop processing everything once its session timeout has passed
  *   since it *sent* its last heartbeat that succeeded (sending time, so the broker's
  *   later receive time is never earlier): the broker evicts it only after that.
@@ -31,6 +35,7 @@ import { namePattern } from "./names.ts";
 export const groupNameLengthMax = 200;
 export const memberIdLengthMax = 64;
 export const clientIdLengthMax = 200;
+export const instanceIdLengthMax = 200;
 /** Topics one member may subscribe to. */
 export const topicsPerMemberMax = 64;
 /** Offsets one commit request may carry. */
@@ -46,6 +51,12 @@ export const MemberId = Type.String({
   minLength: 1,
   maxLength: memberIdLengthMax,
   description: "assigned by the broker",
+});
+export const InstanceId = Type.String({
+  pattern: namePattern,
+  maxLength: instanceIdLengthMax,
+  description:
+    "static membership: a member's identity across restarts (a pod or process name). A join with the instance id of a current member replaces it at once (its partitions, no rebalance) and fences the old member id",
 });
 export const Generation = Type.Integer({ minimum: 0, description: "bumped by every membership change" });
 export const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -70,6 +81,7 @@ export const JoinGroupRequest = Type.Object(
   {
     memberId: Type.Optional(MemberId),
     clientId: Type.String({ minLength: 1, maxLength: clientIdLengthMax, description: "who the member is, for people" }),
+    instanceId: Type.Optional(InstanceId),
     topics: Type.Array(TopicName, { minItems: 1, maxItems: topicsPerMemberMax }),
     sessionTimeoutMs: Type.Optional(
       Type.Integer({ minimum: 1, description: "evicted when silent this long; the broker bounds it" }),
@@ -142,6 +154,24 @@ export const CommitOffsetsResponse = Type.Object(
 );
 export type CommitOffsetsResponse = Static<typeof CommitOffsetsResponse>;
 
+/**
+ * An operator moves a group's committed offsets (Kafka's `--reset-offsets`). Only
+ * partitions no member owns may be moved: a live owner would overwrite the new
+ * offset with its next commit, so the group's members leave (or die and time out) first.
+ */
+export const ResetOffsetsRequest = Type.Object(
+  {
+    topic: TopicName,
+    offsets: Type.Array(Type.Object({ partition: PartitionNumber, offset: Offset }), {
+      minItems: 1,
+      maxItems: offsetsPerCommitMax,
+      description: "next offset to consume per partition; each within the partition's log",
+    }),
+  },
+  { $id: "ResetOffsetsRequest", additionalProperties: false },
+);
+export type ResetOffsetsRequest = Static<typeof ResetOffsetsRequest>;
+
 export const GroupOffsets = Type.Object(
   {
     group: GroupName,
@@ -161,6 +191,7 @@ export type GroupState = Static<typeof GroupState>;
 export const MemberDescription = Type.Object({
   memberId: MemberId,
   clientId: Type.String(),
+  instanceId: Type.Union([Type.String(), Type.Null()], { description: "static members only" }),
   topics: Type.Array(TopicName),
   sessionTimeoutMs: Type.Integer({ minimum: 1 }),
   silentMs: Type.Integer({ minimum: 0, description: "time since the member was last heard from" }),
@@ -219,7 +250,9 @@ export type GroupDetail = Static<typeof GroupDetail>;
 export const GroupErrorStatus = {
   stale_generation: 409,
   not_assigned: 409,
+  partition_owned: 409,
   unknown_member: 410,
+  fenced_instance: 410,
   unknown_group: 404,
   unknown_topic: 404,
   bad_request: 400,

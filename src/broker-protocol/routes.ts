@@ -20,6 +20,7 @@ import {
   LeaveGroupRequest,
   LeaveGroupResponse,
   MemberAssignment,
+  ResetOffsetsRequest,
   TopicName,
 } from "./group-protocol.ts";
 
@@ -167,6 +168,17 @@ export const brokerRoutes = {
     response: GroupOffsets,
     tag: "groups",
     summary: "Committed offsets of one topic and the reset policy",
+  },
+  resetGroupOffsets: {
+    method: "POST",
+    path: "/v1/groups/:group/offsets",
+    scopes: ["admin"],
+    params: GroupParams,
+    body: ResetOffsetsRequest,
+    status: 200,
+    response: GroupOffsets,
+    tag: "groups",
+    summary: "Move committed offsets of partitions no member owns (409 partition_owned otherwise)",
   },
   deleteGroup: {
     method: "DELETE",

@@ -1,4 +1,6 @@
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import type { Logger } from "../observability/logger.ts";
+import { clickHouseLoggerClass } from "./client-logger.ts";
 
 export interface ClickHouseClientOptions {
   url: string;
@@ -8,6 +10,8 @@ export interface ClickHouseClientOptions {
   requestTimeoutMs: number;
   /** Extra settings sent with every request. */
   settings?: Record<string, string | number>;
+  /** The process's logger: the client's own warnings become JSON lines there. Without one it logs nothing. */
+  logger?: Logger;
 }
 
 /**
@@ -25,5 +29,10 @@ export function createClickHouse(options: ClickHouseClientOptions): ClickHouseCl
     // or a reused socket fails with "socket hang up".
     keep_alive: { enabled: true, idle_socket_ttl: 2_000 },
     clickhouse_settings: options.settings ?? {},
+    // Never the client's default console logger: it writes multi-line plain text.
+    log:
+      options.logger === undefined
+        ? { level: ClickHouseLogLevel.OFF }
+        : { LoggerClass: clickHouseLoggerClass(options.logger), level: ClickHouseLogLevel.WARN },
   });
 }

@@ -26,6 +26,7 @@ export async function openTelemetryStore(options: OpenTelemetryStoreOptions): Pr
     username: config.CLICKHOUSE_USER,
     password: config.CLICKHOUSE_PASSWORD,
     requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+    ...(options.log === undefined ? {} : { logger: options.log }),
   };
   if (config.CLICKHOUSE_MIGRATE_ON_START) {
     const bootstrap = createClickHouse({ ...connection, database: bootstrapDatabase });

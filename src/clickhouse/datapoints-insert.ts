@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { type ClickHouseClient, drainStream } from "@clickhouse/client";
 import type { TelemetryPoint } from "../domain/telemetry.ts";
 import { encodeTelemetryRecord, recordColumns, recordRow } from "../telemetry/record-codec.ts";
+import { sourceColumns } from "./source-columns.ts";
 
 /** One insert body at most; ClickHouse is happiest with 1,000-100,000 rows an insert. */
 export const insertBodyBytesMax = 256 * 1024 * 1024;
@@ -11,6 +11,8 @@ export const dedupTokenLengthMax = 512;
 export interface DatapointsInsertOptions {
   /** Same batch, same token: a re-insert is stored once (see the datapoints table's settings). */
   dedupToken: string;
+  /** Every row is followed by its source columns (source-columns.ts): what a collector inserts. */
+  withSource?: boolean;
 }
 
 export interface DatapointsInsertResult {
@@ -28,25 +30,8 @@ export function batchDedupToken(batch: {
   return `${batch.topic}/${batch.partition}/${batch.firstOffset}-${batch.lastOffset}`;
 }
 
-/**
- * The token of one insert covering ranges of several partitions (in insert order):
- * bounded in length whatever the member count, and the same for the same ranges.
- * A single range keeps its own token, so its replay matches either way.
- */
-export function groupDedupToken(
-  topic: string,
-  members: readonly { partition: number; first: number; last: number }[],
-): string {
-  if (members.length === 0) throw new RangeError("groupDedupToken: no members");
-  const [only] = members;
-  if (members.length === 1 && only !== undefined) {
-    return batchDedupToken({ topic, partition: only.partition, firstOffset: only.first, lastOffset: only.last });
-  }
-  const ranges = members.map((member) => `${member.partition}:${member.first}-${member.last}`).join(",");
-  return `${topic}/group/${createHash("sha256").update(ranges).digest("hex")}`;
-}
-
 const insertSql = `INSERT INTO datapoints (${recordColumns.join(", ")}) FORMAT RowBinary`;
+const sourcedInsertSql = `INSERT INTO datapoints (${[...recordColumns, ...sourceColumns].join(", ")}) FORMAT RowBinary`;
 
 /**
  * Inserts a RowBinary body of datapoints rows (binary records without their tag, see
@@ -66,7 +51,7 @@ export async function insertDatapointRows(
     );
   }
   const result = await client.exec({
-    query: insertSql,
+    query: options.withSource === true ? sourcedInsertSql : insertSql,
     values: Readable.from([body], { objectMode: false }),
     clickhouse_settings: {
       insert_deduplicate: 1,

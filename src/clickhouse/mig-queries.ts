@@ -3,7 +3,7 @@ import { metricsPerGpuMax } from "./gpu-queries.ts";
 import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
 
 /**
- * Reads of the MIG instance registry (`mig_instances`, migration 6): a MIG instance is
+ * Reads of the MIG instance registry (`mig_instances`, migration 7): a MIG instance is
  * its GPU's UUID plus dcgm-exporter's `GPU_I_ID`, with the profile, workload, first
  * and last report and metrics of its own datapoints. Nothing here scans datapoints.
  */

@@ -1,7 +1,7 @@
 /**
  * Which GPUs a Kubernetes workload filter (namespace, pod, container; each exact) picks,
  * in the registry queries. A GPU is used by the pods of its own datapoints and by those
- * of its MIG instances (migration 6 keeps them apart), so it matches when its own
+ * of its MIG instances (migration 7 keeps them apart), so it matches when its own
  * workload or one of its instances' has every non-empty value asked for. An empty value
  * asks for "none": `namespace=` picks GPUs that neither they nor any of their instances
  * are used by a pod of any namespace.

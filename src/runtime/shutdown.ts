@@ -12,14 +12,16 @@ export interface ShutdownOptions {
   steps: ShutdownStep[];
   /** After this the process exits 1 even if a step is still running. */
   timeoutMs: number;
+  /** What is left undone when the deadline passes (e.g. records dropped): added to that log line. */
+  unfinished?: () => Record<string, unknown>;
   /** Injected for tests; defaults to process.exit. */
   exit?: (code: number) => void;
   signals?: NodeJS.Signals[];
 }
 
 export interface Shutdown {
-  /** Runs the steps once; later calls return the same promise. */
-  run: (reason: string) => Promise<number>;
+  /** Runs the steps once; later calls return the same promise. `exitCode` is the least it exits with. */
+  run: (reason: string, exitCode?: number) => Promise<number>;
   /** Removes the signal handlers (tests). */
   dispose: () => void;
 }
@@ -33,8 +35,9 @@ export function installShutdown(options: ShutdownOptions): Shutdown {
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   let running: Promise<number> | undefined;
 
-  const run = (reason: string): Promise<number> => {
-    running ??= runSteps(options, reason).then((code) => {
+  const run = (reason: string, exitCode = 0): Promise<number> => {
+    running ??= runSteps(options, reason).then((stepsCode) => {
+      const code = Math.max(stepsCode, exitCode);
       exit(code);
       return code;
     });
@@ -61,7 +64,7 @@ async function runSteps(options: ShutdownOptions, reason: string): Promise<numbe
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<number>((resolve) => {
     timer = setTimeout(() => {
-      logger.error({ timeoutMs }, "shutdown deadline passed; exiting with work unfinished");
+      logger.error({ timeoutMs, ...options.unfinished?.() }, "shutdown deadline passed; exiting with work unfinished");
       resolve(1);
     }, timeoutMs);
   });

@@ -30,6 +30,18 @@ import type { SourcePoint } from "./source-point.ts";
  */
 
 export const recordFormatTag = 0x01;
+/**
+ * The same binary row, sent by a streamer on the CSV loop's shared schedule: its
+ * timestamp is its due time, so a streamer taking its partition over can tell from
+ * it where the previous owner stopped. Nothing else writes this tag, so an upload
+ * or another producer of the same rows is never taken for the schedule.
+ */
+export const scheduledRecordTag = 0x02;
+
+/** Either binary tag: the row after it is the same. */
+export function isBinaryRecordTag(tag: number | undefined): boolean {
+  return tag === recordFormatTag || tag === scheduledRecordTag;
+}
 const jsonOpenBrace = 0x7b;
 /** Tag plus the Int64 processing time: what stamping writes in front of a tail. */
 export const recordHeadBytes = 9;
@@ -83,8 +95,9 @@ export function stampRecord(tsMs: number, tail: Uint8Array): Uint8Array {
 }
 
 /** Writes the tag and `tsMs` at `offset`: recordHeadBytes bytes. */
-export function writeRecordHead(bytes: Uint8Array, offset: number, tsMs: number): void {
-  bytes[offset] = recordFormatTag;
+export function writeRecordHead(bytes: Uint8Array, offset: number, tsMs: number, tag = recordFormatTag): void {
+  if (!isBinaryRecordTag(tag)) throw new RangeError(`record tag ${tag} is not a binary tag`);
+  bytes[offset] = tag;
   writeInt64(new DataView(bytes.buffer, bytes.byteOffset + offset + 1, 8), 0, tsMs);
 }
 
@@ -95,7 +108,7 @@ export function encodeTelemetryRecord(point: TelemetryPoint): Uint8Array {
 
 /** The RowBinary row inside a binary record (a view, no copy). */
 export function recordRow(value: Uint8Array): Uint8Array {
-  if (value[0] !== recordFormatTag) throw new Error(`not a binary telemetry record (tag ${value[0]})`);
+  if (!isBinaryRecordTag(value[0])) throw new Error(`not a binary telemetry record (tag ${value[0]})`);
   return value.subarray(1);
 }
 
@@ -231,7 +244,7 @@ function assertEpochMs(value: number, name: string): void {
  * JSON records are checked by decoding them.
  */
 export function checkTelemetryRecord(value: Uint8Array): RecordVerdict {
-  if (value[0] !== recordFormatTag) {
+  if (!isBinaryRecordTag(value[0])) {
     const decoded = decodeTelemetryRecord(value);
     return decoded.ok ? verdictOk : { ok: false, reason: decoded.reason, detail: decoded.detail };
   }
@@ -259,7 +272,7 @@ export function recordFieldIndex(name: TelemetryFieldName): number {
 
 /** checkTelemetryRecord for a binary record, filling `positions` as it walks; a JSON record is refused ("unknown_shape"). */
 export function checkAndLocateRecord(value: Uint8Array, positions: Int32Array): RecordVerdict {
-  if (value[0] !== recordFormatTag) return { ok: false, reason: "unknown_shape", detail: "not a binary record" };
+  if (!isBinaryRecordTag(value[0])) return { ok: false, reason: "unknown_shape", detail: "not a binary record" };
   if (positions.length !== fieldPlans.length * 2) throw new RangeError(`positions must hold ${fieldPlans.length * 2}`);
   return locatingScanner.reset(value).locateInto(positions).scan() ?? verdictOk;
 }
@@ -311,8 +324,11 @@ function bytesEqual(bytes: Uint8Array, offset: number, other: Uint8Array): boole
 /** Parses and validates one record value (binary or JSON); never throws. */
 export function decodeTelemetryRecord(input: string | Uint8Array): RecordDecodeResult {
   if (typeof input === "string" || isJsonRecord(input)) return decodeJsonRecord(input);
-  if (input[0] !== recordFormatTag)
-    return reject("unknown_shape", `format tag ${input[0]}: neither ${recordFormatTag} (binary) nor '{' (JSON)`);
+  if (!isBinaryRecordTag(input[0]))
+    return reject(
+      "unknown_shape",
+      `format tag ${input[0]}: neither ${recordFormatTag} or ${scheduledRecordTag} (binary) nor '{' (JSON)`,
+    );
   const scanner = new RecordScanner(true).reset(input);
   const problem = scanner.scan();
   return problem ?? { ok: true, point: scanner.point() };

@@ -17,6 +17,7 @@ import { Producer } from "../../src/broker-client/producer.ts";
 import { createClickHouse } from "../../src/clickhouse/client.ts";
 import { insertDatapointRows, joinRecordRows } from "../../src/clickhouse/datapoints-insert.ts";
 import { migrate } from "../../src/clickhouse/migrations.ts";
+import { SourceSuffix } from "../../src/clickhouse/source-columns.ts";
 import { encodeRecordTail, stampRecord } from "../../src/telemetry/record-codec.ts";
 import { startCollector } from "../services/collector/collector-process.ts";
 import { startBroker } from "../support/broker-process.ts";
@@ -168,6 +169,7 @@ async function runCeiling(
  * records, validate and join them into insert bodies, on this one thread.
  */
 async function runCollectorPath(brokerUrl: string): Promise<number> {
+  const source = new SourceSuffix({ name: "telemetry", id: Date.now() });
   const io = new PartitionClient({ brokerUrl, token: testBrokerToken });
   const began = performance.now();
   let rows = 0;
@@ -183,14 +185,16 @@ async function runCollectorPath(brokerUrl: string): Promise<number> {
         fetchBytesMax: 8 * 1024 * 1024,
       });
       const values: Uint8Array[] = [];
+      const offsets: number[] = [];
       let bytes = 0;
       for (const record of read.records) {
         const admission = admitRecord(record.value);
         if (!admission.ok) throw new Error(`bench record at ${partition}/${record.offset} is invalid`);
         values.push(admission.row);
+        offsets.push(record.offset);
         bytes += admission.row.byteLength;
       }
-      concatGroupRows([{ rows: values, rowBytes: bytes }]);
+      concatGroupRows([{ partition, rows: values, offsets, rowBytes: bytes }], source);
       rows += values.length;
       from = through + 1;
     }

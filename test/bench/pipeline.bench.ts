@@ -97,7 +97,8 @@ function portsOf(stack: PipelineStack, kind: "streamer" | "collector", count: nu
 async function measureThroughput(stack: PipelineStack): Promise<{ rowsPerS: number; producedPerS: number }> {
   stack.plan.extraEnv = {
     ...stack.plan.extraEnv,
-    streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(throughputRatePerStreamer) },
+    // The rate is the stream's, shared by the streamers: BENCH_STREAMER_RATE stays per streamer.
+    streamer: { STREAMER_MODE: "loop", STREAMER_RATE_ROWS_PER_S: String(throughputRatePerStreamer * streamers) },
   };
   await stack.stack.scale("streamer", streamers);
   const collectorPorts = portsOf(stack, "collector", collectors);

@@ -78,6 +78,21 @@ test("ClickHouse down for a while: not ready, nothing committed, SIGTERM still e
     () => "offsets of the first 2,000 records not committed",
   );
 
+  // Frozen, ClickHouse answers nothing: /ready still answers, at once, not ready.
+  clickhouse.kill("SIGSTOP");
+  try {
+    for (let probe = 0; probe < 3; probe += 1) {
+      const startedMs = performance.now();
+      const ready = await fetch(`${first.url}/ready`, { signal: AbortSignal.timeout(5_000) });
+      expect(performance.now() - startedMs).toBeLessThan(2_000);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { clickhouse: false, broker: true } });
+    }
+  } finally {
+    clickhouse.kill("SIGCONT");
+  }
+  await waitReady(first);
+
   await clickhouse.stop();
   await produceRecords(broker.url, topic, wireRecords(2_000, 3_000, baseMs));
   await waitUntil(

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
 import { decodeTelemetryRecord } from "../../src/telemetry/record-codec.ts";
-import { startStreamer } from "../services/streamer/streamer-process.ts";
+import { startStreamer, waitUntil } from "../services/streamer/streamer-process.ts";
 import { readTopic, type TopicRecord } from "../services/streamer/topic-records.ts";
 import { type BrokerProcess, startBroker } from "../support/broker-process.ts";
 import { freePort } from "../support/free-port.ts";
@@ -95,6 +95,10 @@ describe("streamer once mode", () => {
       env: { STREAMER_MODE: "loop", STREAMER_CSV_PATH: path, STREAMER_TOPIC: "bad-csv", STREAMER_GROUP: "bad-csv" },
     });
     await streamer.waitForLog('"CSV parsed"');
+    await waitUntil(
+      async () => (await readTopic(broker.url, "bad-csv").catch(() => [])).length >= 3,
+      () => "the three good rows were never produced",
+    );
     const page = await (await fetch(`${streamer.url}/metrics`)).text();
     expect(await streamer.stop()).toBe(0);
     expect(rejectedSeries(page, "missing_uuid")).toBe(1);
@@ -106,9 +110,9 @@ describe("streamer once mode", () => {
       [5, "non_numeric_value"],
       [6, "wrong_column_count"],
     ]);
-    const records = await readTopic(broker.url, "bad-csv");
-    expect(records.length % 3).toBe(0); // whole passes of the three good rows
-    expect(records.length).toBeGreaterThanOrEqual(3);
+    // Only the three good rows are ever produced, each GPU's in the loop's order.
+    const uuids = new Set(decoded(await readTopic(broker.url, "bad-csv")).map(({ point }) => point.uuid));
+    expect(uuids).toEqual(new Set(sampleRows.slice(0, 3).map((row) => row[4]!)));
   }, 30_000);
 });
 
@@ -188,6 +192,8 @@ describe("SIGTERM", () => {
     expect(performance.now() - stoppedAt).toBeLessThan(15_000);
     const flushed = streamer.entries().find((entry) => entry.msg === "flushed");
     expect(flushed?.produced).toBeGreaterThan(0);
+    expect(flushed?.acked).toBe(flushed?.produced);
+    expect(flushed?.unacknowledged).toBe(0);
     const records = await readTopic(broker.url, "sigterm");
     expect(records.length).toBe(flushed?.produced as number);
     const steps = streamer
@@ -195,6 +201,35 @@ describe("SIGTERM", () => {
       .filter((entry) => entry.msg === "shutdown step done")
       .map((entry) => entry.step);
     expect(steps).toEqual(["stop reading", "flush what was read", "leave the group", "stop http"]);
+  }, 30_000);
+});
+
+describe("SIGTERM with the broker gone", () => {
+  test("the deadline's log line says how many records were dropped unacknowledged; refusals were logged", async () => {
+    const own = await startBroker();
+    const streamer = await startStreamer({
+      brokerUrl: own.url,
+      env: {
+        STREAMER_TOPIC: "gone",
+        STREAMER_GROUP: "gone",
+        STREAMER_RATE_ROWS_PER_S: "20000",
+        STREAMER_SHUTDOWN_TIMEOUT_MS: "2000",
+      },
+    });
+    await streamer.waitForLog('"CSV parsed"');
+    await Bun.sleep(300);
+    await own.stop();
+    await streamer.waitForLog("the broker refused a produce request");
+    expect(await streamer.stop()).toBe(1);
+    const deadline = streamer
+      .entries()
+      .find((entry) => entry.msg === "shutdown deadline passed; exiting with work unfinished");
+    expect(deadline?.droppedUnacknowledged).toBeGreaterThan(0);
+    const refused = streamer
+      .entries()
+      .find((entry) => entry.msg === "the broker refused a produce request; retrying (nothing is dropped)");
+    expect(refused).toMatchObject({ status: 0, attempt: 1 });
+    expect(String(refused?.message)).toContain("/v1/topics/gone/produce");
   }, 30_000);
 });
 

@@ -47,8 +47,8 @@ export interface EmbeddedClickHouse {
   exited: Promise<number | null>;
   /** SIGTERM, wait for a graceful exit (SIGKILL after 15 s); removes a temp data dir. Idempotent. */
   stop(): Promise<void>;
-  /** SIGKILL now (a crash); the data dir stays. Call stop() afterwards to clean up. */
-  kill(): void;
+  /** SIGKILL now (a crash; or another signal, e.g. SIGSTOP to freeze it); the data dir stays. Call stop() afterwards to clean up. */
+  kill(signal?: NodeJS.Signals): void;
   /** The child's last log lines (stdout and stderr), for failure messages. */
   logs(): string[];
 }
@@ -97,7 +97,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     await stop();
     throw error;
   }
-  const kill = () => server.kill("SIGKILL");
+  const kill = (signal: NodeJS.Signals = "SIGKILL") => server.kill(signal);
   return {
     url: server.url,
     port: server.port,

@@ -41,6 +41,13 @@ interface ReplayCache extends FileIdentity {
   summary: CsvParseSummary;
 }
 
+/** Every valid row of the file, kept in memory: what the loop's schedule walks. */
+export interface LoadedRows {
+  keys: readonly string[];
+  tails: readonly Uint8Array[];
+  summary: CsvPassSummary;
+}
+
 /** Defaults the streamer's settings start from; a cached row costs about 420 bytes. */
 export const csvFileSourceDefaults: Omit<CsvFileSourceOptions, "path"> = {
   readChunkBytes: 1024 * 1024,
@@ -86,6 +93,22 @@ export class CsvFileSource {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Every valid row of the file, parsed once and kept (a changed file is parsed
+   * again). The schedule needs them all at hand, so a file of more than
+   * rowsCachedMax rows, or one that changed while it was read, is refused.
+   */
+  async load(): Promise<LoadedRows> {
+    const summary = await this.pass(() => undefined);
+    const cache = this.cache;
+    if (cache === undefined || cache.contentHash !== summary.contentHash) {
+      throw new CsvFormatError(
+        `${this.options.path}: ${summary.accepted} rows cannot be kept for the loop (more than rowsCachedMax ${this.options.rowsCachedMax}, or the file changed while read)`,
+      );
+    }
+    return { keys: cache.keys, tails: cache.tails, summary };
   }
 
   private async replay(cache: ReplayCache, onBatch: OnRowBatch): Promise<CsvPassSummary> {

@@ -3,7 +3,8 @@ import { gpuRegistryMigration } from "./0002-gpu-registry.ts";
 import { rollupMigration } from "./0003-rollup-1m.ts";
 import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
 import { gpuWorkloadMigration } from "./0005-gpu-workload.ts";
-import { migInstancesMigration } from "./0006-mig-instances.ts";
+import { sourceOffsetsMigration } from "./0006-source-offsets.ts";
+import { migInstancesMigration } from "./0007-mig-instances.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -13,5 +14,6 @@ export const migrations: readonly Migration[] = Object.freeze([
   rollupMigration,
   minuteFanoutMigration,
   gpuWorkloadMigration,
+  sourceOffsetsMigration,
   migInstancesMigration,
 ]);

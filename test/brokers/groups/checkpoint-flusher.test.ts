@@ -19,14 +19,15 @@ async function setUp() {
   const { store } = await CheckpointStore.open({ directory, checkpointBytesMax: 64 * 1024 });
   const groups = new Map<string, ConsumerGroup>();
   const errors: unknown[] = [];
-  const flusher = new CheckpointFlusher(
-    store,
-    (name) => {
+  const flusher = new CheckpointFlusher(store, {
+    snapshot: (name) => {
       const group = groups.get(name);
-      return group === undefined ? undefined : checkpointOf(group);
+      return group === undefined ? undefined : { checkpoint: checkpointOf(group), changeNumber: group.changeNumber };
     },
-    (error) => errors.push(error),
-  );
+    onError: (error) => errors.push(error),
+    retryMsMin: 20,
+    retryMsMax: 100,
+  });
   return { directory, store, groups, flusher, errors };
 }
 
@@ -74,6 +75,28 @@ describe("CheckpointFlusher", () => {
     group.setOffset("telemetry", 0, 2);
     await flusher.whenDurable("a");
     expect((await readCheckpoint(directory, "a")).offsets[0]?.offset).toBe(2);
+  });
+
+  test("a failed round is retried on its own with backoff until it lands; durableChange follows the disk", async () => {
+    const { directory, groups, flusher, errors } = await setUp();
+    const group = groupWithOffset("a", 1);
+    group.beginChange();
+    groups.set("a", group);
+    await rm(directory, { recursive: true });
+    flusher.markDirty("a");
+    await expect(flusher.whenDurable("a")).rejects.toThrow(/ENOENT|no such file/);
+    expect(flusher.durableChange("a")).toBe(0);
+    expect(flusher.failing).toBe(true);
+    await Bun.sleep(150);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    // Space (here: the directory) comes back; nobody asks, the retry writes it.
+    await mkdir(directory);
+    const deadline = performance.now() + 2_000;
+    while (flusher.durableChange("a") === 0 && performance.now() < deadline) await Bun.sleep(10);
+    expect(flusher.durableChange("a")).toBe(1);
+    expect(flusher.failing).toBe(false);
+    expect((await readCheckpoint(directory, "a")).offsets[0]?.offset).toBe(1);
+    await flusher.drain();
   });
 
   test("a failed write rejects its waiters, stays dirty and succeeds on the next request", async () => {

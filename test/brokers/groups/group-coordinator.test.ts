@@ -3,9 +3,11 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  FencedInstanceError,
   GroupLimitError,
   InvalidGroupRequestError,
   NotAssignedError,
+  PartitionOwnedError,
   StaleGenerationError,
   UnknownGroupError,
   UnknownMemberError,
@@ -546,6 +548,41 @@ describe("GroupCoordinator offsets", () => {
   });
 });
 
+describe("GroupCoordinator offset reset", () => {
+  const bounds = () => ({ logStartOffset: 10, highWatermark: 500 });
+
+  test("moves offsets of unowned partitions durably, refuses owned ones and offsets outside the log", async () => {
+    const { coordinator, clock, dataDir } = await setUp({ topics: { telemetry: 2 } });
+    const a = await join1(coordinator, "a", { sessionTimeoutMs: 1_000 });
+    await coordinator.commit("collectors", a.memberId, a.generation, [
+      { topic: "telemetry", partition: 0, offset: 400 },
+      { topic: "telemetry", partition: 1, offset: 300 },
+    ]);
+    const reset = { topic: "telemetry", offsets: [{ partition: 1, offset: 20 }] };
+    const owned = await coordinator.resetOffsets("collectors", reset, bounds).catch((error: unknown) => error);
+    expect(owned).toBeInstanceOf(PartitionOwnedError);
+    expect((owned as PartitionOwnedError).message).toContain("telemetry/1");
+    expect((owned as PartitionOwnedError).httpStatus).toBe(409);
+    // The member dies: once its session ran out, its partitions are free to move.
+    clock.advance(1_500);
+    const done = await coordinator.resetOffsets("collectors", reset, bounds);
+    expect(done.offsets).toEqual([
+      { partition: 0, offset: 400 },
+      { partition: 1, offset: 20 },
+    ]);
+    const outside = { topic: "telemetry", offsets: [{ partition: 0, offset: 501 }] };
+    expect(coordinator.resetOffsets("collectors", outside, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    const below = { topic: "telemetry", offsets: [{ partition: 0, offset: 9 }] };
+    expect(coordinator.resetOffsets("collectors", below, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    // A group that does not exist is created with the offsets (seeding a group before its members start).
+    expect((await coordinator.resetOffsets("fresh", reset, bounds)).offsets).toEqual([{ partition: 1, offset: 20 }]);
+    expect(coordinator.describe("fresh").state).toBe("empty");
+    await coordinator.close();
+    const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2 } });
+    expect(reopened.committedOffsets("collectors", "telemetry").offsets).toContainEqual({ partition: 1, offset: 20 });
+  });
+});
+
 describe("GroupCoordinator limits", () => {
   test("members per group, groups and partitions per group are bounded with clear errors", async () => {
     const { coordinator } = await setUp({
@@ -600,5 +637,80 @@ describe("GroupCoordinator limits", () => {
       limits: { sessionTimeoutMsMin: 5_000, sessionTimeoutMsDefault: 1_000 },
     });
     await expect(open).rejects.toThrow(/sessionTimeoutMsMin 5000 <= sessionTimeoutMsDefault 1000/);
+  });
+});
+
+describe("GroupCoordinator static membership", () => {
+  const staticJoin = (coordinator: GroupCoordinator, clientId: string, instanceId: string, memberId?: string) =>
+    coordinator.join("collectors", {
+      clientId,
+      instanceId,
+      topics: ["telemetry"],
+      sessionTimeoutMs: 2_000,
+      ...(memberId === undefined ? {} : { memberId }),
+    });
+
+  test("a restart with the same instance id takes the partitions back at once; the old id is fenced", async () => {
+    const { coordinator, clock } = await setUp({ topics: { telemetry: 4 } });
+    const a = await staticJoin(coordinator, "a", "collector-1");
+    const b = await staticJoin(coordinator, "b", "collector-2");
+    let settledA = await ack(coordinator, await ack(coordinator, a));
+    const settledB = await ack(coordinator, await ack(coordinator, b));
+    settledA = await ack(coordinator, settledA);
+    const before = coordinator.describe("collectors");
+    expect(before.state).toBe("stable");
+    // collector-1 is killed and its replacement starts 300 ms later, long before its session ends.
+    clock.advance(300);
+    const restarted = await staticJoin(coordinator, "a again", "collector-1");
+    expect(restarted.memberId).not.toBe(a.memberId);
+    expect(restarted.generation).toBe(before.generation);
+    expect(partitionsOf(restarted.assignment)).toEqual(partitionsOf(settledA.assignment));
+    expect(restarted.rebalancing).toBe(false);
+    const after = coordinator.describe("collectors");
+    expect(after.members.map((member) => member.instanceId).sort()).toEqual(["collector-1", "collector-2"]);
+    expect(partitionsOf((await ack(coordinator, settledB)).assignment)).toEqual(partitionsOf(settledB.assignment));
+    // The old process, were it still running, is refused for good: heartbeat, commit and leave.
+    const offsets = [{ topic: "telemetry", partition: partitionsOf(settledA.assignment)[0]!, offset: 5 }];
+    for (const attempt of [
+      coordinator.heartbeat("collectors", a.memberId, settledA.generation),
+      coordinator.commit("collectors", a.memberId, settledA.generation, offsets),
+      coordinator.leave("collectors", a.memberId),
+    ]) {
+      const error = await attempt.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(FencedInstanceError);
+      expect((error as FencedInstanceError).httpStatus).toBe(410);
+    }
+    // The new member commits at the generation it was given.
+    await coordinator.commit("collectors", restarted.memberId, restarted.generation, offsets);
+  });
+
+  test("a static member that does not come back is evicted after its session and its partitions move", async () => {
+    const { coordinator, clock } = await setUp({ topics: { telemetry: 4 } });
+    const a = await staticJoin(coordinator, "a", "streamer-1");
+    const b = await staticJoin(coordinator, "b", "streamer-2");
+    await ack(coordinator, await ack(coordinator, a));
+    clock.advance(1_500);
+    await ack(coordinator, b);
+    clock.advance(1_000);
+    expect(coordinator.tick().map((event) => event.clientId)).toEqual(["a"]);
+    const bNow = await ack(coordinator, await ack(coordinator, b));
+    expect(partitionsOf(bNow.assignment)).toEqual([0, 1, 2, 3]);
+    // The instance comes back later: an ordinary join (a rebalance), nothing to replace.
+    const back = await staticJoin(coordinator, "a", "streamer-1");
+    expect(back.generation).toBeGreaterThan(bNow.generation);
+  });
+
+  test("the instance ids and the fenced ids survive a restart of the coordinator", async () => {
+    const { coordinator, dataDir } = await setUp({ topics: { telemetry: 2 } });
+    const a = await staticJoin(coordinator, "a", "collector-1");
+    const replaced = await staticJoin(coordinator, "a2", "collector-1");
+    await coordinator.close();
+    const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2 } });
+    expect(reopened.describe("collectors").members.map((member) => [member.memberId, member.instanceId])).toEqual([
+      [replaced.memberId, "collector-1"],
+    ]);
+    expect(reopened.heartbeat("collectors", a.memberId, a.generation)).rejects.toBeInstanceOf(FencedInstanceError);
+    const third = await staticJoin(reopened, "a3", "collector-1");
+    expect(partitionsOf(third.assignment)).toEqual([0, 1]);
   });
 });

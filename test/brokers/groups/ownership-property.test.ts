@@ -9,9 +9,10 @@ import type { Assignment, MemberAssignment } from "../../../src/broker-protocol/
 import { ManualClock } from "../../../src/runtime/clock.ts";
 
 /**
- * Randomized sequences of joins, heartbeats (some answers lost), commits, leaves,
- * freezes (a member stops talking but keeps processing until its own session timer
- * says stop) and clock jumps. After every step: every partition a client processes
+ * Randomized sequences of joins (some static, with an instance id), heartbeats (some
+ * answers lost), commits, leaves, freezes (a member stops talking but keeps processing
+ * until its own session timer says stop), crashes of static members followed by a
+ * restart with the same instance id, and clock jumps. After every step: every partition a client processes
  * is owned by that client on the broker, so no two clients process one partition.
  * At the end, once everyone heartbeats, the group is stable, complete and balanced.
  */
@@ -53,6 +54,8 @@ interface SimClient {
   lastSuccessMs: number;
   frozen: boolean;
   topics: string[];
+  /** Static members only. */
+  instanceId?: string;
 }
 
 const processingOf = (client: SimClient) => new Set([...client.assigned, ...client.draining]);
@@ -83,6 +86,7 @@ class Simulation {
     fenced: 0,
     revocationFenced: 0,
     restarts: 0,
+    replacements: 0,
   };
 
   constructor(readonly random: () => number) {}
@@ -126,6 +130,7 @@ class Simulation {
     else if (roll < 0.78) this.freeze(this.pick(live));
     else if (roll < 0.82) this.thaw(this.pick(this.clients.filter((client) => client.frozen)));
     else if (roll < 0.86) this.finishDraining(this.pick(live));
+    else if (roll < 0.88) await this.crashAndRestart(this.pick(this.clients.filter((client) => client.instanceId)));
     else if (roll < 0.95) this.clock.advance(Math.floor(this.random() * sessionTimeoutMs * 0.6));
     else {
       const events = this.coordinator.tick();
@@ -135,11 +140,13 @@ class Simulation {
     this.selfFence();
   }
 
-  async join(): Promise<void> {
+  async join(options: { instanceId?: string; topics?: string[] } = {}): Promise<SimClient> {
     this.joinedCount += 1;
     const name = `client-${this.joinedCount}`;
-    const subscribed = this.random() < 0.7 ? ["telemetry", "dlq"] : ["telemetry"];
-    const answer = await this.coordinator.join("g", { clientId: name, topics: subscribed, sessionTimeoutMs });
+    const subscribed = options.topics ?? (this.random() < 0.7 ? ["telemetry", "dlq"] : ["telemetry"]);
+    const instanceId = options.instanceId ?? (this.random() < 0.4 ? `instance-${this.joinedCount}` : undefined);
+    const request = { clientId: name, topics: subscribed, sessionTimeoutMs };
+    const answer = await this.coordinator.join("g", instanceId === undefined ? request : { ...request, instanceId });
     const client: SimClient = {
       name,
       memberId: answer.memberId,
@@ -149,10 +156,37 @@ class Simulation {
       lastSuccessMs: this.clock.now(),
       frozen: false,
       topics: subscribed,
+      ...(instanceId === undefined ? {} : { instanceId }),
     };
     this.clients.push(client);
     await this.adopt(client, answer);
     this.counts.joins += 1;
+    return client;
+  }
+
+  /**
+   * A static member's process dies (it processes nothing any more) and its
+   * replacement joins with the same instance id: it gets the dead one's partitions at
+   * once, and the dead one's member id is fenced for good.
+   */
+  async crashAndRestart(client: SimClient | undefined): Promise<void> {
+    if (client?.instanceId === undefined) return;
+    this.drop(client);
+    // Members whose session ran out go first (a join evicts them too), so what follows is the replacement alone.
+    this.counts.evictions += this.coordinator.tick().filter((event) => event.reason === "session_timeout").length;
+    const group = this.coordinator.listGroups().some((entry) => entry.group === "g")
+      ? this.coordinator.describe("g")
+      : undefined;
+    const wasMember = group?.members.some((member) => member.memberId === client.memberId) === true;
+    const generationBefore = group?.generation;
+    const replacement = await this.join({ instanceId: client.instanceId, topics: client.topics });
+    if (wasMember) {
+      // The old member was still there (not evicted yet): it was replaced without a rebalance.
+      expect(replacement.generation).toBe(generationBefore ?? -1);
+      const fenced = await this.coordinator.heartbeat("g", client.memberId, client.generation).catch((e) => e);
+      expect((fenced as GroupError).code).toBe("fenced_instance");
+      this.counts.replacements += 1;
+    }
   }
 
   /**
@@ -272,7 +306,7 @@ class Simulation {
 
   expectRefusal(error: unknown): void {
     expect(error).toBeInstanceOf(GroupError);
-    expect(["stale_generation", "unknown_member"]).toContain((error as GroupError).code);
+    expect(["stale_generation", "unknown_member", "fenced_instance"]).toContain((error as GroupError).code);
   }
 
   /** Every processed partition is owned by its processor on the broker. */
@@ -351,6 +385,8 @@ class Simulation {
   }
 }
 
+let replacementsSeen = 0;
+
 describe("partition ownership under random membership churn", () => {
   for (const seed of seeds) {
     test(`seed ${seed}: no partition is processed by two clients, and the group converges`, async () => {
@@ -365,9 +401,13 @@ describe("partition ownership under random membership churn", () => {
       simulation.counts.revocationFenced = simulation.fencedSeen.size;
       if (process.env.GROUPS_PROPERTY_VERBOSE === "1") console.log(seed, simulation.counts);
       const { joins, heartbeats, commits } = simulation.counts;
+      replacementsSeen += simulation.counts.replacements;
       expect(joins).toBeGreaterThan(0);
       expect(heartbeats).toBeGreaterThan(50);
       expect(commits).toBeGreaterThan(0);
     });
   }
+  test("static members were replaced without a rebalance in the runs above", () => {
+    expect(replacementsSeen).toBeGreaterThan(10);
+  });
 });

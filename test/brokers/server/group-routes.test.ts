@@ -82,6 +82,27 @@ describe("consumer-group routes", () => {
     expect(await gone.json()).toMatchObject({ error: "unknown_member" });
   });
 
+  test("an offset reset moves unowned partitions only; out of the log is a 400", async () => {
+    const joined = (await (
+      await post("/v1/groups/g4/join", { clientId: "a", topics: ["events"] })
+    ).json()) as MemberAssignment;
+    const reset = { topic: "events", offsets: [{ partition: 0, offset: 2 }] };
+    const owned = await post("/v1/groups/g4/offsets", reset);
+    expect(owned.status).toBe(409);
+    expect(await owned.json()).toMatchObject({ error: "partition_owned", retryable: false });
+    await post("/v1/groups/g4/commit", {
+      memberId: joined.memberId,
+      generation: joined.generation,
+      offsets: [{ topic: "events", partition: 0, offset: 5 }],
+    });
+    await post("/v1/groups/g4/leave", { memberId: joined.memberId });
+    const done = await post("/v1/groups/g4/offsets", reset);
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ group: "g4", topic: "events", offsets: [{ partition: 0, offset: 2 }] });
+    const beyond = await post("/v1/groups/g4/offsets", { topic: "events", offsets: [{ partition: 0, offset: 6 }] });
+    expect(beyond.status).toBe(400);
+  });
+
   test("bad requests and unknown groups get 400 and 404", async () => {
     expect((await post("/v1/groups/g2/join", { clientId: "a", topics: [] })).status).toBe(400);
     expect((await post("/v1/groups/bad name/join", { clientId: "a", topics: ["events"] })).status).toBe(400);

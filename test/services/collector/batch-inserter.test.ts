@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { BatchInserter, InsertAbandonedError } from "../../../services/collector/batch-inserter.ts";
+import { concatGroupRows } from "../../../services/collector/insert-coalescer.ts";
 import { createCollectorMetrics } from "../../../services/collector/metrics.ts";
 import { createClickHouse } from "../../../src/clickhouse/client.ts";
-import { batchDedupToken, joinRecordRows } from "../../../src/clickhouse/datapoints-insert.ts";
+import { batchDedupToken } from "../../../src/clickhouse/datapoints-insert.ts";
+import { SourceSuffix } from "../../../src/clickhouse/source-columns.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
-import { encodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
+import { encodeTelemetryRecord, recordRow } from "../../../src/telemetry/record-codec.ts";
 import { type ClickHouseFixture, startClickHouseFixture } from "../../src/clickhouse/fixture.ts";
 import { freePort } from "../../support/free-port.ts";
 import { metricValue } from "../../support/prometheus.ts";
@@ -38,10 +40,16 @@ function newInserter(target: ClickHouseClient) {
   return { inserter, registry };
 }
 
+const source = new SourceSuffix({ name: "telemetry", id: 1 });
+
+/** A collector's body: rows of records at offsets from..from+count-1 of partition 3, each with its source. */
 function body(from: number, count: number): Uint8Array {
-  return joinRecordRows(
-    Array.from({ length: count }, (_, index) => encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))),
+  const rows = Array.from({ length: count }, (_, index) =>
+    recordRow(encodeTelemetryRecord(pointAt(from + index, recentBaseMs()))),
   );
+  const offsets = rows.map((_, index) => from + index);
+  const rowBytes = rows.reduce((sum, row) => sum + row.byteLength, 0);
+  return concatGroupRows([{ partition: 3, rows, offsets, rowBytes }], source);
 }
 
 test("a replayed batch (same offset range, same token) is stored once; another range is stored", async () => {

@@ -108,6 +108,26 @@ describe("GroupMembership", () => {
     expect(overlaps).toEqual([]);
   }, 20_000);
 
+  test("a revocation that takes longer than the session keeps the member alive: heartbeats go on meanwhile", async () => {
+    const broker = await brokerWithTopic(2);
+    const slow = member(broker, "slow", { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 200, revokeDelayMs: 2_500 });
+    await slow.membership.start();
+    const memberId = slow.membership.memberId;
+    const other = member(broker, "other", { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 200 });
+    await other.membership.start();
+    await waitFor(
+      () => other.membership.assigned().length === 1,
+      () => `other holds ${other.membership.assigned()}`,
+    );
+    // The slow member finished its revocation long after a session had passed, and was never evicted.
+    expect(slow.membership.memberId).toBe(memberId);
+    expect(slow.recorder.events.some((event) => event.startsWith("slow lost"))).toBe(false);
+    expect(slow.recorder.events.some((event) => event.startsWith("slow revoked(rebalance)"))).toBe(true);
+    expect(slow.errors).not.toContain("heartbeat");
+    const overlap = [...slow.recorder.held].filter((key) => other.recorder.held.has(key));
+    expect(overlap).toEqual([]);
+  }, 20_000);
+
   test("liveness counts from when the last successful heartbeat was sent, not when its answer came", async () => {
     const broker = await brokerWithTopic(1);
     // Each read of the clock is a second later: a member reading it after the answer would think itself younger.
@@ -186,6 +206,29 @@ describe("GroupMembership", () => {
     expect(second.errors).not.toContain("heartbeat");
     expect(second.membership.memberId).toBeDefined();
   }, 20_000);
+
+  test("a second process with the same instance id takes the partitions at once; the first stops for good", async () => {
+    const broker = await brokerWithTopic(2);
+    const fencings: unknown[] = [];
+    const first = member(broker, "first", { instanceId: "streamer-1", onFenced: (error) => fencings.push(error) });
+    await first.membership.start();
+    const generation = first.membership.generation;
+    const second = member(broker, "second", { instanceId: "streamer-1" });
+    await second.membership.start();
+    expect(second.membership.assigned()).toEqual(["owned/0", "owned/1"]);
+    expect(second.membership.generation).toBe(generation);
+    await waitFor(
+      () => fencings.length === 1,
+      () => `first's events ${first.recorder.events}`,
+    );
+    expect(first.recorder.events).toEqual(["first assigned owned/0,owned/1", "first lost owned/0,owned/1"]);
+    expect(first.membership.isFenced).toBe(true);
+    expect(first.errors).toContain("fenced");
+    // It does not come back to fence the second one.
+    await Bun.sleep(400);
+    expect(second.membership.assigned()).toEqual(["owned/0", "owned/1"]);
+    expect(second.recorder.events).toEqual(["second assigned owned/0,owned/1"]);
+  });
 
   test("the first join is retried within its limits, then the last error is thrown", async () => {
     const broker = await brokerWithTopic(1);

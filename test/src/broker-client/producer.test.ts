@@ -151,6 +151,8 @@ describe("Producer", () => {
       BROKER_FLUSH: "always",
     });
     await createTopic(url, "pressed", 12);
+    const refusals: string[] = [];
+    let acked = 0;
     const producer = await Producer.create({
       brokerUrl: url,
       token: testBrokerToken,
@@ -159,9 +161,19 @@ describe("Producer", () => {
       requestBytesMax: 3100,
       lingerMs: 1,
       backoff: { backoffMsMin: 1, backoffMsMax: 10 },
+      onRefused: (refusal) => refusals.push(`${refusal.status} ${refusal.code}`),
+      onAcked: (ack) => {
+        acked += ack.records;
+      },
     });
     for (const record of keyedRecords(60, 40)) await producer.send(record);
+    expect(producer.unacknowledgedRecords).toBeGreaterThan(0);
     await producer.close();
+    // Every refusal was told (the streamer logs and counts them); every record acknowledged once.
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(new Set(refusals)).toEqual(new Set(["429 slow_down"]));
+    expect(acked).toBe(60 * 40);
+    expect(producer.unacknowledgedRecords).toBe(0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const slowDowns = metrics
       .split("\n")
@@ -260,6 +272,28 @@ describe("Producer", () => {
       "intruder1",
       "second",
     ]);
+  });
+
+  test("a broker under its disk watermark refuses with 503 disk_full: each refusal is told, the batch retried", async () => {
+    const full = await broker({ BROKER_DISK_FREE_BYTES_MIN: String(Number.MAX_SAFE_INTEGER) });
+    await createTopic(full.url, "disk", 2);
+    const refusals: { status: number; code: string; message: string }[] = [];
+    const producer = await Producer.create({
+      brokerUrl: full.url,
+      token: testBrokerToken,
+      topic: "disk",
+      lingerMs: 1,
+      backoff: { backoffMsMin: 5, backoffMsMax: 20 },
+      // Given up soon after the test, so no retry outlives it.
+      deliveryTimeoutMs: 2_000,
+      onRefused: (refusal) => refusals.push(refusal),
+    });
+    await producer.send({ key: "k", value: "v" });
+    const deadline = performance.now() + 5_000;
+    while (refusals.length < 2 && performance.now() < deadline) await Bun.sleep(10);
+    expect(refusals[0]).toMatchObject({ status: 503, code: "disk_full" });
+    expect(refusals[0]?.message).toContain("disk watermark");
+    expect(producer.unacknowledgedRecords).toBe(1);
   });
 
   test("a batch the broker refuses for good fails flush with the reason", async () => {

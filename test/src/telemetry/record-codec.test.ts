@@ -17,6 +17,7 @@ import {
   recordFieldIndex,
   recordFormatTag,
   recordRow,
+  scheduledRecordTag,
   stampRecord,
 } from "../../../src/telemetry/record-codec.ts";
 
@@ -65,6 +66,18 @@ describe("encodeTelemetryRecord", () => {
     const record = encodeTelemetryRecord(point());
     expect(record[0]).toBe(recordFormatTag);
     expect(new DataView(record.buffer, record.byteOffset + 1, 8).getBigInt64(0, true)).toBe(1_763_790_000_123n);
+  });
+
+  test("a record of the loop's schedule differs only by its tag: same point, same row", () => {
+    const plain = encodeTelemetryRecord(point());
+    const scheduled = plain.slice();
+    scheduled[0] = scheduledRecordTag;
+    expect(decodeTelemetryRecord(scheduled)).toEqual({ ok: true, point: point() });
+    expect(checkTelemetryRecord(scheduled)).toEqual({ ok: true });
+    expect(recordRow(scheduled)).toEqual(recordRow(plain));
+    const unknown = plain.slice();
+    unknown[0] = 0x03;
+    expect(decodeTelemetryRecord(unknown)).toMatchObject({ ok: false, reason: "unknown_shape" });
   });
 
   test("round trips plain and awkward points", () => {
@@ -238,6 +251,16 @@ describe("checkAndLocateRecord and findLabel", () => {
       if (!decoded.ok) throw new Error("encoded record does not decode");
       expect(located(record)).toEqual(locatedFields(decoded.point));
     }
+  });
+
+  test("a record of the loop's schedule (tag 0x02) is located like a plain one; an unknown tag is refused", () => {
+    const plain = encodeTelemetryRecord(point({ labels: { GPU_I_ID: "3" }, pod: "train-7" }));
+    const scheduled = plain.slice();
+    scheduled[0] = scheduledRecordTag;
+    expect(located(scheduled)).toEqual(located(plain));
+    const unknown = plain.slice();
+    unknown[0] = 0x03;
+    expect(checkAndLocateRecord(unknown, newRecordPositions())).toMatchObject({ ok: false, reason: "unknown_shape" });
   });
 
   test("a JSON record is not located (it has no byte layout)", () => {

@@ -24,7 +24,7 @@ import type { Migration } from "./migration.ts";
  * it keeps instances apart.
  */
 export const migInstancesMigration: Migration = {
-  version: 6,
+  version: 7,
   name: "MIG instances: datapoints, latest values, rollup and a registry per GPU instance",
   statements: [
     `ALTER TABLE {{db}}.datapoints
