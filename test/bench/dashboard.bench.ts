@@ -271,6 +271,8 @@ async function withUncachedApi<T>(stack: PipelineStack, run: (apiUrl: string) =>
       API_HOST: "127.0.0.1",
       API_PORT: String(port),
       API_LIST_CACHE_TTL_MS: "0",
+      // On 127.0.0.1 like the dev stack's API, whose read scope is open too.
+      API_READ_OPEN: "true",
       BROKER_URL: "",
       LOG_LEVEL: "warn",
     },
@@ -357,7 +359,7 @@ async function main(): Promise<void> {
   let reporting: ReturnType<typeof reportEverySecond> | undefined;
   try {
     await stack.stack.scale("collector", 1);
-    await new Admin({ brokerUrl: stack.brokerUrl }).ensureTopic("telemetry", 12);
+    await new Admin({ brokerUrl: stack.brokerUrl, token: stack.brokerToken }).ensureTopic("telemetry", 12);
     const producer = await Producer.create({
       brokerUrl: stack.brokerUrl,
       token: stack.brokerToken,
