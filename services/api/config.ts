@@ -108,6 +108,18 @@ export const ApiConfig = Type.Composite([
       maximum: 86_400,
       description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
     }),
+    API_EXPORT_ROWS_MAX: Setting.integer({
+      default: 1_000_000,
+      minimum: 10_000,
+      maximum: 100_000_000,
+      description:
+        "datapoints one NDJSON or CSV export of a telemetry window streams at most (a larger window without `limit` is a 400)",
+    }),
+    API_CORS_ORIGINS: Setting.string({
+      default: "",
+      description:
+        "browser origins allowed to call the API from another site, comma-separated (e.g. https://grafana.example.com), or * for any; empty: none (no CORS headers)",
+    }),
     BROKER_URL: Type.String({
       default: "http://127.0.0.1:9092",
       pattern: "^(https?://[^\\s/]+(/.*)?)?$",
@@ -138,7 +150,7 @@ export const ApiConfig = Type.Composite([
       default: 2_000_000,
       minimum: 1_000,
       maximum: 100_000_000,
-      description: "datapoints the live tail holds at most (28 bytes each); past it the tail keeps a shorter span",
+      description: "datapoints the live tail holds at most (30 bytes each); past it the tail keeps a shorter span",
     }),
     API_LIVE_COMMIT_POLL_MS: Setting.integer({
       default: 100,

@@ -22,6 +22,7 @@ import { openApiAccess } from "./api-access.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { parseCorsOrigins } from "./cors.ts";
 import { cursorKeyFromConfig } from "./cursor-codec.ts";
 import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
 import { LiveTail } from "./live/live-tail.ts";
@@ -74,6 +75,7 @@ const limits = {
   fleetStaleAfterMs: config.API_FLEET_STALE_AFTER_S * 1_000,
   streamsMax: config.API_STREAMS_MAX,
   streamBufferBytesMax: config.API_STREAM_BUFFER_BYTES_MAX,
+  exportRowsMax: config.API_EXPORT_ROWS_MAX,
 };
 const hub = new StreamHub({
   streamsMax: limits.streamsMax,
@@ -109,7 +111,7 @@ const tail =
         clock: wallMs,
         logger: logger.child({ component: "live-tail" }),
         registry,
-        onArrived: (rows) => hub.publish(rows),
+        onArrived: (rows) => hub.publishArrived(rows),
       });
 const monitor = new PipelineMonitor({
   http: broker,
@@ -126,6 +128,14 @@ const monitor = new PipelineMonitor({
   logger,
 });
 const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
+const cors = (() => {
+  try {
+    return parseCorsOrigins(config.API_CORS_ORIGINS);
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad configuration");
+    process.exit(1);
+  }
+})();
 const app = createApiApp({
   clickhouse,
   reader,
@@ -136,6 +146,7 @@ const app = createApiApp({
   live: tail === undefined ? undefined : store,
   hub,
   pipeline: { monitor, tail },
+  cors,
   ...(cursorKey === undefined ? {} : { cursorKey }),
 });
 function cursorKeyOrExit(text: string): Uint8Array | undefined {
