@@ -14,6 +14,8 @@ export interface CliContext {
 
 /** A command of the table: its grammar and what it does; resolves to the exit code. */
 export interface Command extends CommandSpec {
+  /** Needs no broker (`token new`): no token is looked for. */
+  offline?: boolean;
   run(context: CliContext): Promise<number> | number;
 }
 

@@ -70,9 +70,13 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { command } = line;
+  const run = commands.find((candidate) => candidate === command.spec);
+  if (run === undefined) throw new Error(`no runner for ${command.spec.words.join(" ")}`);
   const brokerUrl = brokerUrlOf(command.flags.get("broker"));
   const tokenFlag = command.flags.get("token");
-  const connection = { brokerUrl, token: cliToken(typeof tokenFlag === "string" ? tokenFlag : undefined, brokerUrl) };
+  // A command that needs no broker does not look for a token either (nor fails on a bad one).
+  const token = run.offline ? undefined : cliToken(typeof tokenFlag === "string" ? tokenFlag : undefined, brokerUrl);
+  const connection = { brokerUrl, token };
   const context: CliContext = {
     command,
     admin: new Admin(connection),
@@ -80,8 +84,6 @@ async function main(argv: readonly string[]): Promise<number> {
     out: (text) => process.stdout.write(`${text}\n`),
     json: command.flags.get("output") === "json",
   };
-  const run = commands.find((candidate) => candidate === command.spec);
-  if (run === undefined) throw new Error(`no runner for ${command.spec.words.join(" ")}`);
   return await run.run(context);
 }
 

@@ -14,6 +14,7 @@ export const tokenCommand: Command = {
     groups: { kind: "text", value: "a,b", help: "limit a consume token to these consumer groups" },
   },
   summary: "print a new token and the entry a broker's token list holds for it (no broker needed)",
+  offline: true,
   run(context) {
     const token = newToken();
     const groups = textFlag(context, "groups");
