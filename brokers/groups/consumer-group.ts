@@ -276,6 +276,17 @@ export class ConsumerGroup {
     topicOffsets.set(partition, offset);
   }
 
+  /** Drops every committed offset of `topic`. */
+  forgetOffsets(topic: string): void {
+    this.offsets.delete(topic);
+  }
+
+  /** True when a member (live or fenced) subscribes to `topic`. */
+  subscribesTo(topic: string): boolean {
+    for (const member of this.members.values()) if (member.topics.includes(topic)) return true;
+    return false;
+  }
+
   committedOffset(topic: string, partition: number): number | undefined {
     return this.offsets.get(topic)?.get(partition);
   }

@@ -9,7 +9,7 @@ import type {
   JoinGroupRequest,
   MemberAssignment,
   PartitionOffset,
-  ResetOffsetsRequest,
+  ResetOffsetsResult,
 } from "../../src/broker-protocol/group-protocol.ts";
 import type { MonotonicClock } from "../../src/runtime/clock.ts";
 import { CheckpointFlusher } from "./checkpoint-flusher.ts";
@@ -57,6 +57,14 @@ export interface GroupCoordinatorOptions {
 }
 
 export type { PartitionBounds, PartitionBoundsOf } from "./group-views.ts";
+
+/** An offset reset with every target resolved to an offset (the HTTP layer resolves times and ends of the log). */
+export interface OffsetReset {
+  topic: string;
+  /** Next offset to consume, per partition. */
+  offsets: readonly { partition: number; offset: number }[];
+  dryRun: boolean;
+}
 
 /**
  * A member removed (session_timeout: its partitions move now) or fenced
@@ -328,21 +336,19 @@ export class GroupCoordinator {
   }
 
   /**
-   * An operator's reset of committed offsets (the admin route). Refused for a partition
-   * a member owns: that member would commit over the reset, so it must leave first.
-   * Each offset must lie within its partition's log (the high watermark included). A
-   * group that does not exist (yet, or any more) is created with these offsets.
+   * An operator's reset of committed offsets (the admin route), all or nothing. Refused
+   * for a partition a member owns: that member would commit over the reset, so it must
+   * leave first. Each offset must lie within its partition's log (the high watermark
+   * included). A group that does not exist (yet, or any more) is created with these
+   * offsets. A dry run checks the same and answers the same, moving nothing.
    */
-  async resetOffsets(
-    groupName: string,
-    request: ResetOffsetsRequest,
-    boundsOf: PartitionBoundsOf,
-  ): Promise<GroupOffsets> {
+  async resetOffsets(groupName: string, reset: OffsetReset, boundsOf: PartitionBoundsOf): Promise<ResetOffsetsResult> {
     this.assertOpen();
     validateGroupName(groupName);
     const existing = this.groups.get(groupName);
     if (existing !== undefined) this.evictExpired(existing);
-    const { topic, offsets } = request;
+    const { topic } = reset;
+    const offsets = [...reset.offsets].sort((a, b) => a.partition - b.partition);
     const current = this.groups.get(groupName);
     const owned = offsets
       .filter((entry) => current?.ownerOf(topic, entry.partition) !== undefined)
@@ -352,21 +358,21 @@ export class GroupCoordinator {
       offsets.map((entry) => ({ topic, ...entry })),
       this.limits,
     );
-    for (const entry of offsets) {
-      const bounds = boundsOf(topic, entry.partition);
-      if (bounds === undefined) throw new InvalidGroupRequestError(`${topic}/${entry.partition} does not exist`);
-      if (entry.offset < bounds.logStartOffset || entry.offset > bounds.highWatermark) {
-        throw new InvalidGroupRequestError(
-          `offset ${entry.offset} of ${topic}/${entry.partition} outside the log ${bounds.logStartOffset}..${bounds.highWatermark}`,
-        );
-      }
+    const partitions = offsets.map((entry, index) => {
+      if (offsets[index - 1]?.partition === entry.partition)
+        throw new InvalidGroupRequestError(`partition ${topic}/${entry.partition} named twice`);
+      const bounds = boundsWithin(topic, entry, boundsOf);
+      const before = current?.committedOffset(topic, entry.partition) ?? null;
+      return { partition: entry.partition, before, after: entry.offset, ...bounds };
+    });
+    if (!reset.dryRun) {
+      const group = current ?? this.createGroup(groupName);
+      group.beginChange();
+      for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
+      this.changed(group);
+      await this.flusher.whenDurable(group.name);
     }
-    const group = this.groups.get(groupName) ?? this.createGroup(groupName);
-    group.beginChange();
-    for (const entry of offsets) group.setOffset(topic, entry.partition, entry.offset);
-    this.changed(group);
-    await this.flusher.whenDurable(group.name);
-    return topicOffsetsOf(group, topic);
+    return { group: groupName, topic, dryRun: reset.dryRun, partitions };
   }
 
   /** Committed offsets of one topic and the group's reset policy for the others. */
@@ -439,6 +445,35 @@ export class GroupCoordinator {
     this.groups.delete(groupName);
     this.flusher.markDirty(groupName);
     await this.flusher.whenDurable(groupName);
+  }
+
+  /** Groups with a member subscribed to `topic`, by name: a topic in use is not deleted under them. */
+  groupsSubscribedTo(topic: string): string[] {
+    return [...this.groups.values()]
+      .filter((group) => group.subscribesTo(topic))
+      .map((group) => group.name)
+      .sort(compareText);
+  }
+
+  /**
+   * A deleted topic's committed offsets leave every group (as Kafka drops them), so a
+   * topic created again under that name starts by each group's reset policy. A group
+   * left with no members and no offsets is forgotten. Resolves once durable, with the
+   * names of the groups that held offsets.
+   */
+  async forgetTopic(topic: string): Promise<string[]> {
+    this.assertOpen();
+    const changed: string[] = [];
+    for (const group of [...this.groups.values()]) {
+      if (!group.offsets.has(topic)) continue;
+      group.beginChange();
+      group.forgetOffsets(topic);
+      this.changed(group);
+      this.deleteIfIdle(group);
+      changed.push(group.name);
+    }
+    await Promise.all(changed.map((name) => this.flusher.whenDurable(name)));
+    return changed.sort(compareText);
   }
 
   /** Refuses new requests and waits until every change is on disk. */
@@ -593,6 +628,22 @@ function liveMember(group: ConsumerGroup, memberId: string): MemberRecord {
   }
   if (member.fenced) throw new UnknownMemberError(group.name, memberId);
   return member;
+}
+
+/** The partition's bounds, when `entry.offset` lies within them; a 400 naming both otherwise. */
+function boundsWithin(
+  topic: string,
+  entry: { partition: number; offset: number },
+  boundsOf: PartitionBoundsOf,
+): PartitionBounds {
+  const bounds = boundsOf(topic, entry.partition);
+  if (bounds === undefined) throw new InvalidGroupRequestError(`${topic}/${entry.partition} does not exist`);
+  if (entry.offset < bounds.logStartOffset || entry.offset > bounds.highWatermark) {
+    throw new InvalidGroupRequestError(
+      `offset ${entry.offset} of ${topic}/${entry.partition} outside the log ${bounds.logStartOffset}..${bounds.highWatermark}`,
+    );
+  }
+  return { logStartOffset: bounds.logStartOffset, highWatermark: bounds.highWatermark };
 }
 
 function keysOf(assignment: Assignment): Set<string> {

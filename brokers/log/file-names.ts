@@ -42,6 +42,26 @@ export function partitionDirPath(dataDir: string, topic: string, partition: numb
   return join(dataDir, partitionDirName(topic, partition));
 }
 
+/**
+ * A deleted topic's partition directory is renamed to `<topic>-<p>.<stamp>.deleted`
+ * before its files go (fileDeleteDelayMs later, or at the next open): the name never
+ * matches a live partition again, so a topic created anew under the same name starts
+ * empty. `stamp` keeps two deletions of the same name apart.
+ */
+export function deletedPartitionDirName(topic: string, partition: number, stamp: string): string {
+  if (!/^[A-Za-z0-9]+$/.test(stamp)) throw new RangeError(`bad deletion stamp "${stamp}"`);
+  return `${partitionDirName(topic, partition)}.${stamp}${Suffix.deleted}`;
+}
+
+export function isDeletedDirName(name: string): boolean {
+  return name.endsWith(Suffix.deleted);
+}
+
+/** A name shaped like a partition directory (`<topic>-<partition>`), whether or not its topic exists. */
+export function looksLikePartitionDirName(name: string): boolean {
+  return /^[A-Za-z0-9._-]+-(0|[1-9][0-9]{0,5})$/.test(name);
+}
+
 export function topicMetadataPath(dataDir: string, topic: string): string {
   return join(dataDir, topic + topicMetadataSuffix);
 }

@@ -81,6 +81,8 @@ export interface PartitionLogApi {
 export interface LogManagerApi {
   readonly config: LogConfig;
   createTopic(name: string, partitions: number, overrides?: TopicOverrides): Promise<TopicInfo>;
+  /** Throws UnknownTopicError. Durable once resolved: a restart does not bring the topic back. */
+  deleteTopic(name: string): Promise<TopicInfo>;
   listTopics(): TopicInfo[];
   /** Undefined when the topic does not exist. */
   topic(name: string): TopicInfo | undefined;

@@ -1,5 +1,8 @@
-import { mkdirSync, readdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
+import { fsyncDirectory, unlinkDurably } from "../files/atomic-file.ts";
 import {
   InvalidTopicError,
   isDiskFull,
@@ -9,7 +12,15 @@ import {
   UnknownTopicError,
   whileWriting,
 } from "./errors.ts";
-import { parseTopicMetadataName, partitionDirPath } from "./file-names.ts";
+import {
+  deletedPartitionDirName,
+  isDeletedDirName,
+  looksLikePartitionDirName,
+  parseTopicMetadataName,
+  partitionDirName,
+  partitionDirPath,
+  topicMetadataPath,
+} from "./file-names.ts";
 import { type Clock, type LogManagerApi, type LogManagerOptions, systemClock } from "./log-api.ts";
 import { type LogConfig, type TopicOverrides, topicConfig } from "./log-config.ts";
 import { PartitionLog } from "./partition-log.ts";
@@ -21,13 +32,20 @@ export const retentionCheckIntervalMs = 60_000;
 interface Topic {
   info: TopicInfo;
   partitions: PartitionLog[];
+  /** Set while deleteTopic runs: the topic is still found (its logs answer LogClosedError), never deleted twice. */
+  deleting?: boolean;
 }
 
 /**
  * All topics of one data directory: `<dataDir>/<topic>.topic.json` names a topic,
  * `<dataDir>/<topic>-<partition>/` holds each partition's segments. Opening loads
- * (and recovers) every partition; background timers fsync (interval policy),
- * checkpoint recovery points and apply retention.
+ * (and recovers) every partition and removes partition directories of no topic;
+ * background timers fsync (interval policy), checkpoint recovery points and apply
+ * retention.
+ *
+ * The metadata file is the topic: created last, deleted first. So a directory
+ * without one is the debris of a create or a delete cut short, and goes at the
+ * next open (a topic created again under that name must not find old segments).
  */
 export class LogManager implements LogManagerApi {
   readonly config: LogConfig;
@@ -36,6 +54,8 @@ export class LogManager implements LogManagerApi {
   private readonly logger: Logger | undefined;
   private readonly topics = new Map<string, Topic>();
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  /** Directories of deleted topics, removed fileDeleteDelayMs after the delete (or at close). */
+  private readonly pendingDirDeletes = new Map<ReturnType<typeof setTimeout>, () => void>();
   private closed = false;
 
   private constructor(options: LogManagerOptions) {
@@ -52,6 +72,7 @@ export class LogManager implements LogManagerApi {
       const topic = parseTopicMetadataName(name);
       if (topic !== undefined) manager.loadTopic(readTopicMetadata(options.dataDir, topic));
     }
+    manager.removeStrayDirectories();
     manager.startTimers();
     return manager;
   }
@@ -73,6 +94,23 @@ export class LogManager implements LogManagerApi {
     const topic = { info, partitions };
     this.topics.set(info.name, topic);
     return topic;
+  }
+
+  /** Partition directories no loaded topic owns: a create or delete cut short (see the class comment). */
+  private removeStrayDirectories(): void {
+    const owned = new Set<string>();
+    for (const topic of this.topics.values()) {
+      for (let partition = 0; partition < topic.info.partitions; partition++)
+        owned.add(partitionDirName(topic.info.name, partition));
+    }
+    for (const entry of readdirSync(this.dataDir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || owned.has(entry.name)) continue;
+      const deleted = isDeletedDirName(entry.name);
+      if (!deleted && !looksLikePartitionDirName(entry.name)) continue;
+      rmSync(join(this.dataDir, entry.name), { recursive: true, force: true });
+      const why = deleted ? "the rest of a deleted topic" : "a partition directory of no topic";
+      this.logger?.warn({ dir: join(this.dataDir, entry.name) }, `removed ${why}`);
+    }
   }
 
   private startTimers(): void {
@@ -118,6 +156,55 @@ export class LogManager implements LogManagerApi {
     }
     this.logger?.info({ topic: name, partitions, overrides }, "created topic");
     return info;
+  }
+
+  /**
+   * Deletes a topic. Its metadata goes first, durably: from then on a restart does not
+   * load it, and the next open removes whatever else is left. Then its partitions are
+   * closed (flushed, waiters woken) and their directories renamed to `*.deleted`, whose
+   * files go fileDeleteDelayMs later. A request that reaches a partition meanwhile gets
+   * LogClosedError (retryable); after that, UnknownTopicError.
+   */
+  async deleteTopic(name: string): Promise<TopicInfo> {
+    this.assertOpen();
+    const topic = this.topics.get(name);
+    if (topic === undefined || topic.deleting === true) throw new UnknownTopicError(name);
+    topic.deleting = true;
+    try {
+      await unlinkDurably(topicMetadataPath(this.dataDir, name));
+    } catch (error) {
+      topic.deleting = false;
+      throw error;
+    }
+    try {
+      await Promise.all(topic.partitions.map((log) => log.close()));
+      this.moveAside(topic);
+    } finally {
+      this.topics.delete(name);
+    }
+    this.logger?.info({ topic: name, partitions: topic.info.partitions }, "deleted topic");
+    return topic.info;
+  }
+
+  /** Renames a deleted topic's partition directories out of the way and schedules their removal. */
+  private moveAside(topic: Topic): void {
+    const stamp = randomUUID().replaceAll("-", "");
+    const moved: string[] = [];
+    for (const log of topic.partitions) {
+      const target = join(this.dataDir, deletedPartitionDirName(topic.info.name, log.partition, stamp));
+      renameSync(log.dir, target);
+      moved.push(target);
+    }
+    fsyncDirectory(this.dataDir);
+    const remove = () => {
+      for (const dir of moved) rmSync(dir, { recursive: true, force: true });
+    };
+    const timer = setTimeout(() => {
+      this.pendingDirDeletes.delete(timer);
+      remove();
+    }, this.config.fileDeleteDelayMs);
+    timer.unref();
+    this.pendingDirDeletes.set(timer, remove);
   }
 
   listTopics(): TopicInfo[] {
@@ -175,6 +262,11 @@ export class LogManager implements LogManagerApi {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     await Promise.all(this.allPartitions().map((log) => log.close()));
     this.topics.clear();
+    for (const [timer, remove] of this.pendingDirDeletes) {
+      clearTimeout(timer);
+      remove();
+    }
+    this.pendingDirDeletes.clear();
   }
 
   private allPartitions(): PartitionLog[] {

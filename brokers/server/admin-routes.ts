@@ -1,13 +1,19 @@
 import { Elysia } from "elysia";
-import { ErrorBody, type TopicInfo, type TopicList } from "../../src/broker-protocol/api-schemas.ts";
+import {
+  type DeleteTopicResponse,
+  ErrorBody,
+  type TopicInfo,
+  type TopicList,
+} from "../../src/broker-protocol/api-schemas.ts";
 import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
+import type { GroupCoordinator } from "../groups/group-coordinator.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { BrokerHttpError } from "./http-error.ts";
 import { routeDetail, routeSchemas } from "./route-schemas.ts";
 
 /** Topic administration and producer ids: low-rate JSON routes. */
-export function adminRoutes(context: BrokerContext) {
-  const { listTopics: list, createTopic, describeTopic: describe, allocateProducerId } = brokerRoutes;
+export function adminRoutes(context: BrokerContext, coordinator: GroupCoordinator) {
+  const { listTopics: list, createTopic, describeTopic: describe, deleteTopic, allocateProducerId } = brokerRoutes;
   return new Elysia({ name: "broker-admin" })
     .route(list.method, list.path, () => listTopics(context), {
       response: { 200: list.response },
@@ -34,6 +40,16 @@ export function adminRoutes(context: BrokerContext) {
       response: { 200: describe.response, 404: ErrorBody },
       detail: routeDetail(describe),
     })
+    .route(
+      deleteTopic.method,
+      deleteTopic.path,
+      ({ params, query }) => deleteTopicNow(context, coordinator, params.topic, query.force ?? false),
+      {
+        ...routeSchemas(deleteTopic),
+        response: { 200: deleteTopic.response, 404: ErrorBody, 409: ErrorBody },
+        detail: routeDetail(deleteTopic),
+      },
+    )
     .route(allocateProducerId.method, allocateProducerId.path, () => ({ producerId: context.producerIds.allocate() }), {
       response: { 200: allocateProducerId.response },
       detail: routeDetail(allocateProducerId),
@@ -60,4 +76,31 @@ export function describeTopic(context: BrokerContext, topic: string): TopicInfo 
     });
   }
   return { name: topic, createdAtMs: info.createdAtMs, partitions };
+}
+
+/**
+ * Deletes a topic unless it is protected (without force) or a group member subscribes
+ * to it: its consumers would fail, or auto-create it again empty under them. The
+ * groups' committed offsets of it go too, so a topic created again starts afresh.
+ */
+async function deleteTopicNow(
+  context: BrokerContext,
+  coordinator: GroupCoordinator,
+  topic: string,
+  force: boolean,
+): Promise<DeleteTopicResponse> {
+  if (context.log.topic(topic) === undefined) throw new BrokerHttpError("unknown_topic", `unknown topic "${topic}"`);
+  if (context.protectedTopics.has(topic) && !force) {
+    const message = `topic "${topic}" is protected (BROKER_PROTECTED_TOPICS); delete it with force=true if its records are no longer needed`;
+    throw new BrokerHttpError("topic_protected", message);
+  }
+  const groups = coordinator.groupsSubscribedTo(topic);
+  if (groups.length > 0) {
+    const message = `topic "${topic}" is consumed by group ${groups.join(", ")}: stop the group's members first`;
+    throw new BrokerHttpError("topic_in_use", message);
+  }
+  const info = await context.log.deleteTopic(topic);
+  const groupsWithOffsetsRemoved = await coordinator.forgetTopic(topic);
+  context.logger.info({ topic, partitions: info.partitions, force, groupsWithOffsetsRemoved }, "topic deleted");
+  return { name: topic, partitions: info.partitions, groupsWithOffsetsRemoved };
 }

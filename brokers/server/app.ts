@@ -46,7 +46,7 @@ const fetchResponseDoc = {
 const scopeDescriptions = {
   produce: "produce records, allocate producer ids, read topic metadata",
   consume: "join consumer groups, heartbeat, fetch, commit (an entry may limit it to named groups)",
-  admin: "create topics, delete groups, reset offsets, read topic and group metadata",
+  admin: "create and delete topics, delete groups, reset offsets, read topic and group metadata",
 };
 
 /**
@@ -115,7 +115,7 @@ function brokerRoutesApp(options: BrokerAppOptions) {
         }),
       },
     )
-    .use(adminRoutes(context))
+    .use(adminRoutes(context, options.groups))
     .use(groupRoutes(context, options.groups));
 }
 

@@ -19,6 +19,8 @@ export interface BrokerContext {
    */
   checkRecords: boolean;
   topicDefaults: { partitions: number; autoCreate: boolean };
+  /** Topics a delete refuses without force (BROKER_PROTECTED_TOPICS). */
+  protectedTopics: ReadonlySet<string>;
   /** Flipped by the disk watcher; produce answers 503 disk_full while true. */
   disk: {
     belowWatermark: boolean;

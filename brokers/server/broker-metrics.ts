@@ -77,7 +77,7 @@ export function createBrokerMetrics(registry: Registry, sources: GaugeSources): 
       },
     }),
     highWatermark: new Gauge({
-      name: "broker_high_watermark",
+      name: "broker_high_watermark_offset",
       help: "next offset to be written per partition",
       labelNames: ["topic", "partition"],
       registers,

@@ -14,7 +14,7 @@ import { createBrokerApp } from "./app.ts";
 import { openBrokerTokens } from "./broker-access.ts";
 import type { BrokerContext } from "./broker-context.ts";
 import { createBrokerMetrics } from "./broker-metrics.ts";
-import { type BrokerConfig, serverLimits } from "./config.ts";
+import { type BrokerConfig, protectedTopicsOf, serverLimits } from "./config.ts";
 import { partitionBounds } from "./group-routes.ts";
 import { InFlightGate } from "./in-flight-gate.ts";
 import { ProducerIdAllocator } from "./producer-ids.ts";
@@ -110,6 +110,7 @@ function logConfigOf(config: BrokerConfig) {
     batchBytesMax,
     appendBytesMax,
     waitMsMax: config.BROKER_WAIT_MS_MAX,
+    fileDeleteDelayMs: config.BROKER_FILE_DELETE_DELAY_MS,
   });
 }
 
@@ -134,6 +135,7 @@ function buildContext(
     producerIds: new ProducerIdAllocator(config.BROKER_DATA_DIR),
     checkRecords: options.checkRecords ?? true,
     topicDefaults: { partitions: config.BROKER_DEFAULT_PARTITIONS, autoCreate: config.BROKER_AUTO_CREATE_TOPICS },
+    protectedTopics: protectedTopicsOf(config),
     disk: { belowWatermark: false, freeBytes: Number.POSITIVE_INFINITY, totalBytes: 0 },
     lifecycle: { stopping: false, abort: new AbortController() },
   };

@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { isValidName } from "../../src/broker-protocol/names.ts";
 import { CommonConfig } from "../../src/config/common.ts";
 import { Setting } from "../../src/config/settings.ts";
 import { tokenListFormat, tokensReloadSetting } from "../../src/config/token-settings.ts";
@@ -67,6 +68,18 @@ export const BrokerConfig = Type.Composite([
       description: "partitions of an auto-created topic or a create without a count",
     }),
     BROKER_AUTO_CREATE_TOPICS: Setting.boolean({ default: true, description: "create a topic on first produce" }),
+    BROKER_PROTECTED_TOPICS: Setting.string({
+      default: "telemetry.dlq",
+      description:
+        "comma-separated topics a delete refuses without force (409 topic_protected): the collectors' dead-letter topic holds the only copy of records that could not be stored",
+    }),
+    BROKER_FILE_DELETE_DELAY_MS: Setting.integer({
+      default: 60_000,
+      minimum: 0,
+      maximum: 3_600_000,
+      description:
+        "deleted files (segments past retention, a deleted topic's directories) are renamed at once and removed this much later",
+    }),
     BROKER_REQUEST_BYTES_MAX: Setting.integer({
       default: 16 * MiB,
       minimum: 1024,
@@ -140,7 +153,7 @@ export const BrokerConfig = Type.Composite([
       description: `tokens with scope consume (group membership, fetch, commits, topic metadata): ${tokenListFormat}; an entry followed by groups=a,b works for those groups only`,
     }),
     BROKER_TOKENS_ADMIN: Setting.secret({
-      description: `tokens with scope admin (create topics, delete groups, offset resets, topic and group metadata): ${tokenListFormat}`,
+      description: `tokens with scope admin (create and delete topics, delete groups, offset resets, topic and group metadata): ${tokenListFormat}`,
     }),
     BROKER_TOKENS_DIR: Setting.string({
       default: "",
@@ -173,4 +186,14 @@ export function serverLimits(config: BrokerConfig): ServerLimits {
     retryAfterMs: config.BROKER_RETRY_AFTER_MS,
     diskFreeBytesMin: config.BROKER_DISK_FREE_BYTES_MIN,
   };
+}
+
+/** BROKER_PROTECTED_TOPICS as names; a name no topic could have is a configuration error. */
+export function protectedTopicsOf(config: BrokerConfig): ReadonlySet<string> {
+  const names = config.BROKER_PROTECTED_TOPICS.split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const invalid = names.filter((name) => !isValidName(name));
+  if (invalid.length > 0) throw new Error(`BROKER_PROTECTED_TOPICS: ${invalid.join(", ")} is not a topic name`);
+  return new Set(names);
 }

@@ -3,6 +3,7 @@ import { ErrorBody } from "../../src/broker-protocol/api-schemas.ts";
 import { brokerRoutes } from "../../src/broker-protocol/routes.ts";
 import type { GroupCoordinator, PartitionBounds } from "../groups/group-coordinator.ts";
 import type { BrokerContext } from "./broker-context.ts";
+import { resolveResetTargets } from "./offset-targets.ts";
 import { routeDetail, routeSchemas } from "./route-schemas.ts";
 import { ensureTopic } from "./topic-lookup.ts";
 
@@ -48,7 +49,18 @@ function groupAdminRoutes(context: BrokerContext, coordinator: GroupCoordinator)
     .route(
       resetGroupOffsets.method,
       resetGroupOffsets.path,
-      ({ params, body }) => coordinator.resetOffsets(params.group, body, boundsOf),
+      async ({ params, body }) => {
+        const result = await coordinator.resetOffsets(params.group, resolveResetTargets(context.log, body), boundsOf);
+        if (!result.dryRun) {
+          const moved = result.partitions.map((entry) => ({
+            partition: entry.partition,
+            from: entry.before,
+            to: entry.after,
+          }));
+          context.logger.info({ group: result.group, topic: result.topic, moved }, "group offsets reset");
+        }
+        return result;
+      },
       {
         ...routeSchemas(resetGroupOffsets),
         response: { 200: resetGroupOffsets.response, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },

@@ -9,7 +9,8 @@ import { requiresScope } from "../../src/http/route-security.ts";
  * its Swagger text. The protocol's schemas are plain TypeBox; path and query values
  * arrive as text, and Elysia by itself converts only `Number` schemas there, not
  * TypeBox integers, so their integers become Elysia's text-accepting `t.Integer`
- * (same bounds, same decoded number).
+ * (same bounds, same decoded number) and their booleans `t.BooleanString`
+ * ("true"/"false").
  */
 
 type SchemaHook<R extends RouteSpec> = (R extends { params: infer P } ? { params: P } : unknown) &
@@ -36,7 +37,10 @@ export function routeDetail(route: RouteSpec, extra: Record<string, unknown> = {
   return { tags: [route.tag], summary: route.summary, ...requiresScope(...route.scopes), ...requestBody, ...extra };
 }
 
-/** The same object schema with every integer accepting its decimal text. */
+/** The same object schema with every integer accepting its decimal text, every boolean "true"/"false". */
 export function fromText<S extends TObject>(schema: S): S {
-  return replaceSchemaType(schema, { from: Type.Integer(), to: (integer) => t.Integer(integer) }) as S;
+  return replaceSchemaType(schema, [
+    { from: Type.Integer(), to: (integer) => t.Integer(integer) },
+    { from: Type.Boolean(), to: (boolean) => t.BooleanString(boolean) },
+  ]) as S;
 }

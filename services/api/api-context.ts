@@ -42,6 +42,8 @@ export interface ApiLimits {
   streamBufferBytesMax: number;
   /** A comment line on every stream this often, so idle connections stay open. */
   streamHeartbeatMs: number;
+  /** Datapoints one NDJSON or CSV export streams at most. */
+  exportRowsMax: number;
 }
 
 export const apiLimitsDefault: ApiLimits = {
@@ -61,6 +63,7 @@ export const apiLimitsDefault: ApiLimits = {
   streamsMax: 1_000,
   streamBufferBytesMax: 4 * 1024 * 1024,
   streamHeartbeatMs: 5_000,
+  exportRowsMax: 1_000_000,
 };
 
 /** What the data routes need; built once by createApiApp. */

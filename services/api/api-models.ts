@@ -2,7 +2,14 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Gpu as DomainGpu } from "../../src/domain/gpu.ts";
 import { MetricInfo } from "../../src/domain/metric-catalog.ts";
 import { requiresScope } from "../../src/http/route-security.ts";
-import { BadRequestError, InternalError, NotFoundError, UnauthorizedError, UnavailableError } from "./errors.ts";
+import {
+  BadRequestError,
+  ErrorDetail,
+  InternalError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+} from "./errors.ts";
 import { componentId, componentName } from "./openapi-ids.ts";
 
 /**
@@ -15,12 +22,54 @@ const NextCursor = Type.Union([Type.String(), Type.Null()], {
   description: "pass as `cursor` to get the next page; null on the last page",
 });
 
-export const Gpu = Type.Object(DomainGpu.properties, {
-  $id: componentId("Gpu"),
-  additionalProperties: false,
-  description: "A GPU: identity, placement, when it reported and which metrics",
-});
+const GpuId = (description: string) =>
+  Type.String({
+    description: `${description}: the GPU's UUID, or UUID:migN for its MIG instance with GPU_I_ID N (use it as {id})`,
+  });
+
+export const MigInstance = Type.Object(
+  {
+    id: GpuId("the instance's id"),
+    gpu_instance_id: Type.String({ description: "dcgm-exporter's GPU_I_ID label" }),
+    profile: Type.String({ description: "GPU_I_PROFILE, e.g. 1g.10gb; empty when the exporter did not say" }),
+    namespace: Type.String({ description: "Kubernetes namespace of the pod using the instance; empty when none" }),
+    pod: Type.String({ description: "Kubernetes pod using the instance at its latest datapoint; empty when none" }),
+    container: Type.String({ description: "container in that pod; empty when none" }),
+    first_seen: Timestamp("first datapoint of the instance"),
+    last_seen: Timestamp("latest datapoint of the instance"),
+    metrics: Type.Array(Type.String(), { description: "DCGM fields the instance has reported" }),
+  },
+  {
+    $id: componentId("MigInstance"),
+    additionalProperties: false,
+    description: "A MIG instance of a GPU (its UUID plus GPU_I_ID): a GPU of its own for every route that takes {id}",
+  },
+);
+
+export const Gpu = Type.Object(
+  {
+    id: GpuId("how to address it"),
+    ...DomainGpu.properties,
+    gpu_instance_id: Type.Union([Type.String(), Type.Null()], {
+      description: "the MIG instance's GPU_I_ID when this is one; null for a whole GPU",
+    }),
+    gpu_instance_profile: Type.Union([Type.String(), Type.Null()], {
+      description: "the MIG instance's GPU_I_PROFILE when this is one; null for a whole GPU",
+    }),
+    mig_instances: Type.Array(Type.Ref(MigInstance), {
+      description: "the GPU's MIG instances (empty without MIG, and for an instance itself)",
+    }),
+  },
+  {
+    $id: componentId("Gpu"),
+    additionalProperties: false,
+    description:
+      "A GPU or a MIG instance: identity, placement, workload, when it reported and which metrics. " +
+      "A MIG instance has its GPU's uuid, placement and model, and its own workload, times and metrics.",
+  },
+);
 export type Gpu = Static<typeof Gpu>;
+export type MigInstance = Static<typeof MigInstance>;
 
 export const GpuPage = Type.Object(
   { items: Type.Array(Type.Ref(Gpu)), next_cursor: NextCursor },
@@ -37,12 +86,21 @@ export const LatestValue = Type.Object(
   },
   { $id: componentId("LatestValue"), additionalProperties: false },
 );
+export type LatestValue = Static<typeof LatestValue>;
 
 export const GpuDetail = Type.Object(
-  { ...DomainGpu.properties, latest: Type.Array(Type.Ref(LatestValue), { description: "one entry per metric" }) },
+  { ...Gpu.properties, latest: Type.Array(Type.Ref(LatestValue), { description: "one entry per metric" }) },
   { $id: componentId("GpuDetail"), additionalProperties: false, description: "A GPU and its latest value per metric" },
 );
 export type GpuDetail = Static<typeof GpuDetail>;
+
+function WorkloadProperties(what: string) {
+  return {
+    namespace: Type.String({ description: `Kubernetes namespace of the pod ${what}; empty when none` }),
+    pod: Type.String({ description: `Kubernetes pod ${what}; empty when none` }),
+    container: Type.String({ description: "container in that pod; empty when none" }),
+  };
+}
 
 export const TelemetryItem = Type.Object(
   {
@@ -51,6 +109,7 @@ export const TelemetryItem = Type.Object(
     value: Type.Number(),
     unit: Type.String(),
     source_timestamp: Timestamp("the exporter's own timestamp, kept for provenance"),
+    ...WorkloadProperties("the datapoint was measured for"),
   },
   { $id: componentId("TelemetryItem"), additionalProperties: false },
 );
@@ -63,7 +122,7 @@ const ResolvedWindow = {
 
 export const TelemetryPage = Type.Object(
   {
-    gpu: Type.String({ description: "GPU UUID" }),
+    gpu: GpuId("the GPU or MIG instance"),
     ...ResolvedWindow,
     items: Type.Array(Type.Ref(TelemetryItem)),
     next_cursor: NextCursor,
@@ -92,7 +151,7 @@ export const SummarySeries = Type.Object(
 
 export const TelemetrySummary = Type.Object(
   {
-    gpu: Type.String({ description: "GPU UUID" }),
+    gpu: GpuId("the GPU or MIG instance"),
     step: Type.String({ description: "bucket width" }),
     agg: Type.String({ description: "aggregate per bucket" }),
     source: Type.Union([Type.Literal("raw"), Type.Literal("rollup")], {
@@ -121,14 +180,24 @@ export type HostList = Static<typeof HostList>;
 
 export const CatalogMetric = Type.Object(
   {
-    ...MetricInfo.properties,
+    name: MetricInfo.properties.name,
+    unit: Type.String({ description: "unit of the value; empty for a metric the catalog does not describe" }),
+    kind: Type.Union([Type.Literal("gauge"), Type.Literal("counter"), Type.Literal("unknown")], {
+      description: "unknown for a metric the catalog does not describe",
+    }),
+    description: Type.String({ description: "empty for a metric the catalog does not describe" }),
+    in_catalog: Type.Boolean({ description: "whether the DCGM metric catalog describes it (units, kind)" }),
     has_data: Type.Boolean({ description: "whether any GPU has reported this metric (within retention)" }),
   },
   { $id: componentId("CatalogMetric"), additionalProperties: false },
 );
 export const MetricList = Type.Object(
   { items: Type.Array(Type.Ref(CatalogMetric)) },
-  { $id: componentId("MetricList"), additionalProperties: false, description: "The DCGM metric catalog" },
+  {
+    $id: componentId("MetricList"),
+    additionalProperties: false,
+    description: "The DCGM metric catalog and every other metric stored, by name",
+  },
 );
 export type MetricList = Static<typeof MetricList>;
 
@@ -137,22 +206,44 @@ export const FleetMetric = Type.Object(
   { $id: componentId("FleetMetric"), additionalProperties: false },
 );
 
+const FleetValues = {
+  values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
+    description: "values[i] is the latest value of metrics[i]; null when it has not reported it",
+  }),
+  timestamps: Type.Array(Type.Union([Timestamp("when values[i] was measured"), Type.Null()]), {
+    description: "timestamps[i] is the processing time of values[i]; null with it",
+  }),
+};
+
+export const FleetMigInstance = Type.Object(
+  {
+    id: GpuId("the instance's id"),
+    gpu_instance_id: Type.String({ description: "GPU_I_ID" }),
+    profile: Type.String({ description: "GPU_I_PROFILE, e.g. 1g.10gb" }),
+    ...WorkloadProperties("using the instance at its latest datapoint"),
+    last_seen: Timestamp("the instance's latest datapoint of any metric"),
+    stale: Type.Boolean({ description: "last_seen is more than stale_after_ms before generated_at" }),
+    ...FleetValues,
+  },
+  {
+    $id: componentId("FleetMigInstance"),
+    additionalProperties: false,
+    description: "A MIG instance of a fleet GPU: its workload and the latest values of the chosen metrics",
+  },
+);
+
 export const FleetGpu = Type.Object(
   {
     uuid: Type.String({ description: "GPU UUID" }),
     hostname: Type.String(),
     gpu_index: Type.Integer({ minimum: 0 }),
     model: Type.String(),
-    namespace: Type.String({ description: "Kubernetes namespace of the pod using the GPU; empty when none" }),
-    pod: Type.String({ description: "Kubernetes pod using the GPU at its latest datapoint; empty when none" }),
-    container: Type.String({ description: "container in that pod; empty when none" }),
-    last_seen: Timestamp("the GPU's latest datapoint of any metric"),
+    ...WorkloadProperties("using the GPU itself at its latest datapoint"),
+    last_seen: Timestamp("the GPU's latest datapoint of any metric (its own or an instance's)"),
     stale: Type.Boolean({ description: "last_seen is more than stale_after_ms before generated_at" }),
-    values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
-      description: "values[i] is the latest value of metrics[i]; null when this GPU has not reported it",
-    }),
-    timestamps: Type.Array(Type.Union([Timestamp("when values[i] was measured"), Type.Null()]), {
-      description: "timestamps[i] is the processing time of values[i]; null with it",
+    ...FleetValues,
+    mig_instances: Type.Array(Type.Ref(FleetMigInstance), {
+      description: "its MIG instances, by GPU_I_ID; the GPU's own values are those of datapoints without one",
     }),
   },
   {
@@ -162,6 +253,7 @@ export const FleetGpu = Type.Object(
   },
 );
 export type FleetGpu = Static<typeof FleetGpu>;
+export type FleetMigInstance = Static<typeof FleetMigInstance>;
 
 export const FleetSnapshot = Type.Object(
   {
@@ -200,15 +292,17 @@ export type FleetChanges = Static<typeof FleetChanges>;
 
 export const StreamDatapoint = Type.Object(
   {
-    gpu: Type.String({ description: "GPU UUID" }),
+    gpu: GpuId("the GPU or MIG instance"),
     timestamp: Timestamp("processing time (the datapoint's time), UTC, milliseconds"),
     metric: Type.String(),
     value: Type.Number(),
     unit: Type.String(),
     source_timestamp: Timestamp("the exporter's own timestamp"),
+    ...WorkloadProperties("the datapoint was measured for"),
   },
   { $id: componentId("StreamDatapoint"), additionalProperties: false },
 );
+export type StreamDatapoint = Static<typeof StreamDatapoint>;
 
 export const DatapointBatch = Type.Object(
   { items: Type.Array(Type.Ref(StreamDatapoint)) },
@@ -326,8 +420,46 @@ export const PipelineStatus = Type.Object(
 );
 export type PipelineStatus = Static<typeof PipelineStatus>;
 
+export const GraphqlRequest = Type.Object(
+  {
+    query: Type.String({ minLength: 1, maxLength: 16_384, description: "the GraphQL query" }),
+    variables: Type.Optional(
+      Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: "values of its variables" }),
+    ),
+    operationName: Type.Optional(
+      Type.Union([Type.String({ maxLength: 256 }), Type.Null()], { description: "which operation to run" }),
+    ),
+  },
+  { $id: componentId("GraphqlRequest"), description: "A GraphQL request (GraphQL over HTTP)" },
+);
+
+export const GraphqlError = Type.Object(
+  {
+    message: Type.String(),
+    locations: Type.Optional(Type.Array(Type.Object({ line: Type.Integer(), column: Type.Integer() }))),
+    path: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Integer()]))),
+    extensions: Type.Object(
+      {
+        code: Type.String({ description: "bad_request, unavailable or internal, as the REST errors' `error`" }),
+        details: Type.Optional(Type.Array(ErrorDetail)),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { $id: componentId("GraphqlError") },
+);
+
+export const GraphqlResponse = Type.Object(
+  {
+    data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    errors: Type.Optional(Type.Array(Type.Ref(GraphqlError))),
+  },
+  { $id: componentId("GraphqlResponse"), description: "A GraphQL result: data, and the errors when any" },
+);
+
 /** name → schema, for `app.model(...)`; each name equals its $id's last segment (asserted below). */
 export const apiModels = {
+  MigInstance,
   Gpu,
   GpuPage,
   LatestValue,
@@ -342,6 +474,7 @@ export const apiModels = {
   CatalogMetric,
   MetricList,
   FleetMetric,
+  FleetMigInstance,
   FleetGpu,
   FleetSnapshot,
   FleetChanges,
@@ -349,6 +482,9 @@ export const apiModels = {
   DatapointBatch,
   StreamEnd,
   PipelineStatus,
+  GraphqlRequest,
+  GraphqlError,
+  GraphqlResponse,
   BadRequestError,
   UnauthorizedError,
   NotFoundError,

@@ -9,10 +9,12 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { Registry } from "../../src/observability/metrics.ts";
 import { type ApiAccess, apiScopes } from "./api-access.ts";
 import { type ApiContext, type ApiLimits, apiLimitsDefault } from "./api-context.ts";
+import { type CorsPolicy, corsPlugin, withCors } from "./cors.ts";
 import { randomCursorKey } from "./cursor-codec.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { readTokenCookie } from "./dashboard/read-token-cookie.ts";
 import { errorHandler } from "./error-handler.ts";
+import { graphqlRoutes } from "./graphql/graphql-routes.ts";
 import { FleetFeeds } from "./live/fleet-feeds.ts";
 import { StreamHub } from "./live/stream-hub.ts";
 import type { TailStore } from "./live/tail-store.ts";
@@ -48,6 +50,8 @@ export interface ApiAppOptions {
   cursorKey?: Uint8Array;
   /** Who may read (api-access.ts); every data route needs scope read unless it is open. */
   access: ApiAccess;
+  /** Origins allowed to call the API from a browser on another site; default none (API_CORS_ORIGINS). */
+  cors?: CorsPolicy | undefined;
 }
 
 /**
@@ -90,6 +94,8 @@ export function createApiApp(options: ApiAppOptions) {
     check: () => withTimeout(ping(options.clickhouse), limits.readyTimeoutMs),
   };
   const app = new Elysia({ name: "api" })
+    // First, so its headers cover every route; its preflight route (OPTIONS /*) is declared open to the guard.
+    .use(corsPlugin(options.cors))
     .use(observer.plugin)
     .use(errorHandler({ logger: options.logger, requestId: observer.requestId, retryAfterS: limits.retryAfterS }))
     .use(openApiPlugin())
@@ -101,13 +107,16 @@ export function createApiApp(options: ApiAppOptions) {
     .use(catalogRoutes(context))
     .use(fleetRoutes(context, readFleet))
     .use(streamRoutes(context, { hub, feeds, datapointsAvailable: options.live !== undefined }))
-    .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)));
+    .use(pipelineRoutes(context, options.pipeline ?? idlePipeline(options.logger)))
+    .use(graphqlRoutes(context, { readFleet, logger: options.logger, requestId: observer.requestId }));
   guardApp(app, {
     realm: "api",
     tokens: options.access.tokens,
     openScopes: options.access.readOpen ? apiScopes : [],
     tokenCookie: readTokenCookie,
-    refuse: (refusal, request) => refusalResponse(refusal, request, observer.requestId(request)),
+    // A refusal leaves before the hooks that add CORS headers: it gets them here, so a page can read it.
+    refuse: (refusal, request) =>
+      withCors(options.cors, request, refusalResponse(refusal, request, observer.requestId(request))),
     onRefused: refusalRecorder(options.registry, options.logger),
   });
   return app;

@@ -62,7 +62,7 @@ export const ApiConfig = Type.Composite([
     API_GPU_HEALTH_METRICS: Setting.boolean({
       default: true,
       description:
-        "serve GPU alert signals on /metrics (telemetry_gpu_temperature_celsius, telemetry_gpu_xid_error_code, telemetry_gpu_throttled, telemetry_data_freshness_seconds), read from ClickHouse when scraped",
+        "serve GPU alert signals on /metrics (telemetry_gpu_temperature_celsius, telemetry_xid_error_gpus, telemetry_throttled_gpus, telemetry_data_freshness_seconds), read from ClickHouse when scraped",
     }),
     API_GPU_HEALTH_STALE_S: Setting.integer({
       default: 300,
@@ -125,6 +125,18 @@ export const ApiConfig = Type.Composite([
       maximum: 86_400,
       description: "a GPU whose latest datapoint is older than this is marked stale (fleet answers, dashboard)",
     }),
+    API_EXPORT_ROWS_MAX: Setting.integer({
+      default: 1_000_000,
+      minimum: 10_000,
+      maximum: 100_000_000,
+      description:
+        "datapoints one NDJSON or CSV export of a telemetry window streams at most (a larger window without `limit` is a 400)",
+    }),
+    API_CORS_ORIGINS: Setting.string({
+      default: "",
+      description:
+        "browser origins allowed to call the API from another site, comma-separated (e.g. https://grafana.example.com), or * for any; empty: none (no CORS headers)",
+    }),
     BROKER_URL: Type.String({
       default: "http://127.0.0.1:9092",
       pattern: "^(https?://[^\\s/]+(/.*)?)?$",
@@ -155,7 +167,7 @@ export const ApiConfig = Type.Composite([
       default: 2_000_000,
       minimum: 1_000,
       maximum: 100_000_000,
-      description: "datapoints the live tail holds at most (28 bytes each); past it the tail keeps a shorter span",
+      description: "datapoints the live tail holds at most (30 bytes each); past it the tail keeps a shorter span",
     }),
     API_LIVE_COMMIT_POLL_MS: Setting.integer({
       default: 100,

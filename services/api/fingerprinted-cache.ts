@@ -8,7 +8,7 @@ export interface FingerprintedCacheOptions {
   charsMax: number;
   /** A body longer than this is answered but not kept. */
   entryCharsMax: number;
-  /** Names the metric: `api_<name>_cache_total`. */
+  /** Names the metric: `api_<name>_cache_lookups_total`. */
   name: string;
   registry: Registry;
 }
@@ -46,7 +46,7 @@ export class FingerprintedCache {
         throw new RangeError(`FingerprintedCache ${name} must be a non-negative integer, got ${value}`);
     }
     this.lookups = new Counter({
-      name: `api_${options.name}_cache_total`,
+      name: `api_${options.name}_cache_lookups_total`,
       help: `${options.name} answers looked up in the cache, by result (hit; miss; changed: the data's fingerprint moved on; first: asked once, not looked up)`,
       labelNames: ["result"],
       registers: [options.registry],

@@ -5,8 +5,9 @@ import { Counter, Gauge, type Registry } from "../../src/observability/metrics.t
 
 /**
  * GPU alert signals for Prometheus, read from ClickHouse when /metrics is scraped: each
- * GPU's latest temperature, its last XID error code (while non-zero) and the throttle
- * reasons of its latest clock event bitmask, plus the age of the newest stored datapoint.
+ * GPU's latest temperature, its last XID error (while non-zero: a series per GPU, the code
+ * as a label, value 1, so a sum counts GPUs) and the throttle causes of its latest clock
+ * event bitmask (likewise), plus the age of the newest stored datapoint.
  * The PrometheusRule of the chart alerts on them (over Prometheus' own history:
  * `max_over_time`, `changes`), so the GPUs need no Prometheus of their own.
  *
@@ -85,7 +86,7 @@ export function registerGpuHealthMetrics(options: GpuHealthOptions): void {
   });
 }
 
-/** Each reporting GPU's temperature, and its XID while not 0. */
+/** Each reporting GPU's temperature, and the GPUs whose last XID is not 0. */
 function registerValueGauges(registers: Registry[], snapshots: SnapshotCache, staleMs: number): void {
   new Gauge<GpuLabel>({
     name: "telemetry_gpu_temperature_celsius",
@@ -101,17 +102,17 @@ function registerValueGauges(registers: Registry[], snapshots: SnapshotCache, st
       }
     },
   });
-  new Gauge<GpuLabel>({
-    name: "telemetry_gpu_xid_error_code",
-    help: "the last XID error a GPU reported (DCGM_FI_DEV_XID_ERRORS), while it is not 0",
-    labelNames: gpuLabels,
+  new Gauge<GpuLabel | "xid">({
+    name: "telemetry_xid_error_gpus",
+    help: "1 for each GPU whose last XID error (DCGM_FI_DEV_XID_ERRORS, label xid) is not 0; the sum counts such GPUs",
+    labelNames: [...gpuLabels, "xid"],
     registers,
     async collect() {
       this.reset();
       const { rows, atMs } = await snapshots.get();
       for (const row of rows) {
         const xid = freshValue(row, xidMetric, atMs - staleMs);
-        if (xid !== undefined && xid !== 0) this.set(labelsOf(row), xid);
+        if (xid !== undefined && xid !== 0) this.set({ ...labelsOf(row), xid: String(Math.trunc(xid)) }, 1);
       }
     },
   });
@@ -119,8 +120,8 @@ function registerValueGauges(registers: Registry[], snapshots: SnapshotCache, st
 
 function registerThrottleGauge(registers: Registry[], snapshots: SnapshotCache, staleMs: number): void {
   new Gauge<GpuLabel | "reason">({
-    name: "telemetry_gpu_throttled",
-    help: "1 while a GPU's latest clock event reasons hold a throttle cause (thermal, power, hardware_slowdown)",
+    name: "telemetry_throttled_gpus",
+    help: "1 for each GPU whose latest clock event reasons hold a throttle cause (label reason: thermal, power, hardware_slowdown); the sum counts such GPUs",
     labelNames: [...gpuLabels, "reason"],
     registers,
     async collect() {

@@ -24,6 +24,7 @@ import { openApiAccess } from "./api-access.ts";
 import { apiLimitsDefault } from "./api-context.ts";
 import { createApiApp } from "./app.ts";
 import { ApiConfig } from "./config.ts";
+import { parseCorsOrigins } from "./cors.ts";
 import { cursorKeyFromConfig } from "./cursor-codec.ts";
 import { dashboardBundle } from "./dashboard/dashboard-routes.ts";
 import { registerGpuHealthMetrics } from "./gpu-health-metrics.ts";
@@ -97,6 +98,7 @@ const limits = {
   fleetStaleAfterMs: config.API_FLEET_STALE_AFTER_S * 1_000,
   streamsMax: config.API_STREAMS_MAX,
   streamBufferBytesMax: config.API_STREAM_BUFFER_BYTES_MAX,
+  exportRowsMax: config.API_EXPORT_ROWS_MAX,
 };
 const hub = new StreamHub({
   streamsMax: limits.streamsMax,
@@ -132,7 +134,7 @@ const tail =
         clock: wallMs,
         logger: logger.child({ component: "live-tail" }),
         registry,
-        onArrived: (rows) => hub.publish(rows),
+        onArrived: (rows) => hub.publishArrived(rows),
       });
 const monitor = new PipelineMonitor({
   http: broker,
@@ -149,6 +151,14 @@ const monitor = new PipelineMonitor({
   logger,
 });
 const cursorKey = cursorKeyOrExit(config.API_CURSOR_KEY);
+const cors = (() => {
+  try {
+    return parseCorsOrigins(config.API_CORS_ORIGINS);
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, "bad configuration");
+    process.exit(1);
+  }
+})();
 const app = createApiApp({
   clickhouse,
   reader,
@@ -159,6 +169,7 @@ const app = createApiApp({
   live: tail === undefined ? undefined : store,
   hub,
   pipeline: { monitor, tail },
+  cors,
   ...(cursorKey === undefined ? {} : { cursorKey }),
 });
 function cursorKeyOrExit(text: string): Uint8Array | undefined {

@@ -20,6 +20,7 @@ const tags = [
   { name: "fleet", description: "The latest values of the whole fleet, and its live stream" },
   { name: "hosts", description: "Hosts with GPUs" },
   { name: "metrics", description: "The DCGM metric catalog" },
+  { name: "graphql", description: "The same data as GraphQL, at /graphql" },
   { name: "operations", description: "Liveness, readiness and Prometheus metrics" },
 ];
 

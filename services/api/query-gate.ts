@@ -49,7 +49,7 @@ export class QueryGate {
     });
     const gate = this;
     new Gauge({
-      name: "api_clickhouse_queries_in_flight",
+      name: "api_clickhouse_in_flight_queries",
       help: "ClickHouse queries running",
       registers,
       collect() {
@@ -57,7 +57,7 @@ export class QueryGate {
       },
     });
     new Gauge({
-      name: "api_clickhouse_queue_length",
+      name: "api_clickhouse_queued_requests",
       help: "requests waiting for a ClickHouse slot",
       registers,
       collect() {

@@ -87,6 +87,41 @@ function fractionMs(fraction: string, rounding: Rounding): number {
   return rounding === "up" && hasFiner ? millis + 1 : millis;
 }
 
+const epochMsPattern = /^\d{1,16}$/;
+
+/**
+ * A time parameter: RFC 3339, or integer milliseconds since the epoch (what Grafana's
+ * `${__from}` and `${__to}` give). Milliseconds are the finest step either way.
+ */
+export function parseTimeParameter(text: string, rounding: Rounding): ParsedTime {
+  if (!epochMsPattern.test(text)) {
+    const parsed = parseRfc3339(text, rounding);
+    if (parsed.ok) return parsed;
+    if (!/^[+-]?\d+(\.\d*)?$/.test(text)) {
+      if (!parsed.problem.startsWith("not an RFC 3339")) return parsed;
+      return {
+        ok: false,
+        problem: `neither RFC 3339 (${example}) nor integer epoch milliseconds (e.g. 1752871354000)`,
+      };
+    }
+    return { ok: false, problem: "not integer epoch milliseconds (digits only, e.g. 1752871354000) nor RFC 3339" };
+  }
+  const epochMs = Number(text);
+  if (epochMs < epochMsMin || epochMs > epochMsMax) {
+    return { ok: false, problem: `epoch milliseconds outside the supported range ${epochMsMin}..${epochMsMax}` };
+  }
+  return { ok: true, epochMs };
+}
+
+/** The OpenAPI text of a time parameter. */
+export function timeParameterDescription(which: string): string {
+  return (
+    `${which}, inclusive: RFC 3339 with any offset and optional fraction ` +
+    "(e.g. 2025-07-18T20:42:34Z, 2025-07-18T22:42:34.5+02:00) or integer epoch milliseconds " +
+    `(e.g. 1752871354000, as Grafana's \${__from} and \${__to} give them); milliseconds are the finest step`
+  );
+}
+
 /** Our output form: UTC, always three fractional digits, e.g. 2025-07-18T20:42:34.000Z. */
 export function formatRfc3339(epochMs: number): string {
   return new Date(epochMs).toISOString();

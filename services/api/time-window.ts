@@ -1,5 +1,5 @@
 import { ApiError, badRequest } from "./errors.ts";
-import { formatRfc3339, parseRfc3339 } from "./time-parsing.ts";
+import { formatRfc3339, parseTimeParameter } from "./time-parsing.ts";
 
 export interface TimeWindowLimits {
   /** Window length when start_time is not given. */
@@ -21,7 +21,7 @@ export interface TimeWindowQuery {
 }
 
 /**
- * Both bounds are optional: end_time defaults to now and start_time to
+ * Both bounds are optional and take RFC 3339 or epoch milliseconds: end_time defaults to now and start_time to
  * end_time − windowMsDefault, so `GET .../telemetry` alone shows the last hour.
  */
 export function resolveTimeWindow(query: TimeWindowQuery, nowMs: number, limits: TimeWindowLimits): TimeWindow {
@@ -44,7 +44,7 @@ export function resolveTimeWindow(query: TimeWindowQuery, nowMs: number, limits:
 }
 
 function parseBound(field: string, text: string, rounding: "up" | "down"): number {
-  const parsed = parseRfc3339(text, rounding);
+  const parsed = parseTimeParameter(text, rounding);
   if (!parsed.ok) throw badRequest(field, `${JSON.stringify(text)} is ${parsed.problem}`);
   return parsed.epochMs;
 }

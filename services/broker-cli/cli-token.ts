@@ -1,6 +1,5 @@
 import { clientToken, type TokenProvider } from "../../src/auth/client-token.ts";
 import { readDevToken } from "../dev/dev-secrets.ts";
-import type { ParsedArgs } from "./parse-args.ts";
 
 const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
@@ -11,11 +10,10 @@ const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
  * dev`; a dev token is never sent to another host).
  */
 export function cliToken(
-  args: ParsedArgs,
+  flag: string | undefined,
   brokerUrl: string,
   env: Record<string, string | undefined> = process.env,
 ): TokenProvider | undefined {
-  const flag = args.options.get("token");
   const given = clientToken({
     token: { name: flag === undefined ? "BROKER_TOKEN" : "--token", value: flag ?? env.BROKER_TOKEN ?? "" },
     file: { name: "BROKER_TOKEN_FILE", path: flag === undefined ? (env.BROKER_TOKEN_FILE ?? "") : "" },

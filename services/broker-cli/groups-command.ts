@@ -1,18 +1,35 @@
-import type { Admin } from "../../src/broker-client/admin.ts";
-import { formatTable } from "./table.ts";
+import { type Command, operand, printJson } from "./cli-context.ts";
+import { printTable } from "./table.ts";
 
-export async function runGroupsCommand(admin: Admin, rest: string[], out: (line: string) => void): Promise<number> {
-  const [action, group] = rest;
-  if (action === "list") {
-    const { groups } = await admin.listGroups();
-    const rows = groups.map((g) => [g.group, g.state, g.generation, g.memberCount]);
-    for (const line of formatTable(["GROUP", "STATE", "GENERATION", "MEMBERS"], rows)) out(line);
+const groupsList: Command = {
+  words: ["groups", "list"],
+  operands: [],
+  flags: {},
+  summary: "every consumer group: state, generation, members",
+  async run(context) {
+    const listing = await context.admin.listGroups();
+    if (context.json) {
+      printJson(context, listing);
+      return 0;
+    }
+    const rows = listing.groups.map((g) => [g.group, g.state, g.generation, g.memberCount]);
+    printTable(context.out, ["GROUP", "STATE", "GENERATION", "MEMBERS"], rows);
     return 0;
-  }
-  if (action === "describe") {
-    if (group === undefined) throw new Error("groups describe: which group?");
-    const info = await admin.describeGroup(group);
-    out(
+  },
+};
+
+const groupsDescribe: Command = {
+  words: ["groups", "describe"],
+  operands: ["group"],
+  flags: {},
+  summary: "a group's members and, per partition, committed offset, high watermark, lag and owner",
+  async run(context) {
+    const info = await context.admin.describeGroup(operand(context, "group"));
+    if (context.json) {
+      printJson(context, info);
+      return 0;
+    }
+    context.out(
       `group ${info.group}: ${info.state}, generation ${info.generation}, ${info.members.length} members, total lag ${info.lag.totalLag}`,
     );
     const clientOf = new Map(info.members.map((m) => [m.memberId, m.clientId]));
@@ -24,15 +41,23 @@ export async function runGroupsCommand(admin: Admin, rest: string[], out: (line:
       p.lag,
       p.memberId === null ? "-" : `${clientOf.get(p.memberId) ?? "?"} (${p.memberId.slice(0, 8)})`,
     ]);
-    for (const line of formatTable(["TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "OWNER"], rows))
-      out(line);
+    printTable(context.out, ["TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "OWNER"], rows);
     return 0;
-  }
-  if (action === "delete") {
-    if (group === undefined) throw new Error("groups delete: which group?");
-    await admin.deleteGroup(group);
-    out(`deleted group ${group} and its committed offsets`);
+  },
+};
+
+const groupsDelete: Command = {
+  words: ["groups", "delete"],
+  operands: ["group"],
+  flags: {},
+  summary: "delete a group without members, with its committed offsets",
+  async run(context) {
+    const group = operand(context, "group");
+    await context.admin.deleteGroup(group);
+    if (context.json) printJson(context, { group, deleted: true });
+    else context.out(`deleted group ${group} and its committed offsets`);
     return 0;
-  }
-  throw new Error(`groups: unknown action ${action ?? "(none)"}; use list, describe or delete`);
-}
+  },
+};
+
+export const groupsCommands: readonly Command[] = [groupsList, groupsDescribe, groupsDelete];

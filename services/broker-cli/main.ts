@@ -1,59 +1,116 @@
 import { Admin } from "../../src/broker-client/admin.ts";
 import { BrokerClientError } from "../../src/broker-client/http-client.ts";
+import type { CliContext, Command } from "./cli-context.ts";
+import { outputFlag } from "./cli-context.ts";
 import { cliToken } from "./cli-token.ts";
-import { runGroupsCommand } from "./groups-command.ts";
-import { parseArgs } from "./parse-args.ts";
-import { runProduceCommand } from "./produce-command.ts";
-import { runTailCommand } from "./tail-command.ts";
-import { runTokenCommand } from "./token-command.ts";
-import { runTopicsCommand } from "./topics-command.ts";
+import {
+  type CommandSpec,
+  commandHelp,
+  type FlagSpec,
+  parseCommandLine,
+  UsageError,
+  usageLine,
+} from "./command-line.ts";
+import { groupsCommands } from "./groups-command.ts";
+import { produceCommand } from "./produce-command.ts";
+import { resetOffsetsCommand } from "./reset-offsets-command.ts";
+import { tailCommand } from "./tail-command.ts";
+import { tokenCommand } from "./token-command.ts";
+import { topicsCommands } from "./topics-command.ts";
 
 /**
- * The broker's command-line tool, in the spirit of Kafka's:
- *   bun run broker -- topics list | create <t> [--partitions N] | describe <t>
- *   bun run broker -- groups list | describe <g> | delete <g>
- *   bun run broker -- tail <topic> [--from-beginning] [--partition N] [--max N]
- *   bun run broker -- produce <topic>            (stdin lines: key<TAB>value)
- *   bun run broker -- token new [--groups a,b]   (a token and its list entry)
- * The broker is --broker URL, else BROKER_URL, else http://127.0.0.1:9092; the token
- * as cli-token.ts finds it.
+ * The broker's command-line tool, in the spirit of Kafka's (`bun run broker -- …`).
+ * The commands are a table (command-line.ts parses against it and renders the help
+ * from it); exit codes: 0 done, 1 the broker or the work failed, 2 a usage mistake.
  */
-const usage = `usage: bun run broker -- [--broker URL] [--token TOKEN] <command>
-  topics list
-  topics create <topic> [--partitions N]
-  topics describe <topic>
-  groups list
-  groups describe <group>
-  groups delete <group>      (a group without members)
-  tail <topic> [--from-beginning] [--partition N] [--max N]
-  produce <topic>            reads lines "key<TAB>value" from stdin
-  token new [--groups a,b]   prints a new token and the entry a broker lists for it
-token: --token, else BROKER_TOKEN or BROKER_TOKEN_FILE, else (broker on this host) .data/secrets/broker-admin-token`;
+const commands: readonly Command[] = [
+  ...topicsCommands,
+  ...groupsCommands,
+  resetOffsetsCommand,
+  tailCommand,
+  produceCommand,
+  tokenCommand,
+];
 
-async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  if (args.positional.length === 0 || args.flags.has("help")) {
-    process.stdout.write(`${usage}\n`);
-    return args.positional.length === 0 ? 2 : 0;
+const defaultBrokerUrl = "http://127.0.0.1:9092";
+
+const globalFlags: Readonly<Record<string, FlagSpec>> = {
+  broker: {
+    kind: "text",
+    value: "URL",
+    alias: "bootstrap-server",
+    help: `the broker (default: BROKER_URL, else ${defaultBrokerUrl}); host:port means http://host:port`,
+  },
+  token: {
+    kind: "text",
+    value: "TOKEN",
+    help: "bearer token (default: BROKER_TOKEN, BROKER_TOKEN_FILE, else the dev stack's admin token)",
+  },
+  output: outputFlag,
+};
+
+function usage(): string {
+  const lines = commands.map((command) => `  ${usageLine(command).padEnd(72)}`.trimEnd());
+  const summaries = commands.map((command) => `  ${command.words.join(" ").padEnd(22)} ${command.summary}`);
+  return [
+    "usage: bun run broker -- [--broker URL | --bootstrap-server HOST:PORT] [--token TOKEN] [--output table|json] <command>",
+    ...lines,
+    "",
+    ...summaries,
+    "",
+    "token: --token, else BROKER_TOKEN or BROKER_TOKEN_FILE, else (broker on this host) .data/secrets/broker-admin-token",
+    "`bun run broker -- <command> --help` explains one command. Exit codes: 0 done, 1 failed, 2 usage mistake.",
+  ].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const line = parseCommandLine(argv, commands, globalFlags);
+  if (line.kind === "help") {
+    process.stdout.write(`${line.command === undefined ? usage() : commandHelp(line.command, globalFlags)}\n`);
+    return 0;
   }
-  const [command, ...rest] = args.positional;
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  if (command === "token") return runTokenCommand(rest, args, out);
-  const brokerUrl = args.options.get("broker") || process.env.BROKER_URL || "http://127.0.0.1:9092";
-  const connection = { brokerUrl, token: cliToken(args, brokerUrl) };
-  const admin = new Admin(connection);
-  if (command === "topics") return await runTopicsCommand(admin, rest, args, out);
-  if (command === "groups") return await runGroupsCommand(admin, rest, out);
-  if (command === "tail") return await runTailCommand(connection, rest, args, out);
-  if (command === "produce") return await runProduceCommand(connection, rest, out);
-  process.stderr.write(`unknown command ${command}\n${usage}\n`);
-  return 2;
+  const { command } = line;
+  const run = commands.find((candidate) => candidate === command.spec);
+  if (run === undefined) throw new Error(`no runner for ${command.spec.words.join(" ")}`);
+  const brokerUrl = brokerUrlOf(command.flags.get("broker"));
+  const tokenFlag = command.flags.get("token");
+  // A command that needs no broker does not look for a token either (nor fails on a bad one).
+  const token = run.offline ? undefined : cliToken(typeof tokenFlag === "string" ? tokenFlag : undefined, brokerUrl);
+  const connection = { brokerUrl, token };
+  const context: CliContext = {
+    command,
+    admin: new Admin(connection),
+    connection,
+    out: (text) => process.stdout.write(`${text}\n`),
+    json: command.flags.get("output") === "json",
+  };
+  return await run.run(context);
+}
+
+/** `--broker`/`--bootstrap-server`, else BROKER_URL, else the default; a bare host:port (Kafka's form) is http. */
+function brokerUrlOf(flag: unknown): string {
+  const given = (typeof flag === "string" ? flag : "") || process.env.BROKER_URL || defaultBrokerUrl;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
+}
+
+function reportUsage(error: UsageError): void {
+  const spec: CommandSpec | undefined = error.command;
+  const hint =
+    spec === undefined
+      ? usage()
+      : `usage: bun run broker -- ${usageLine(spec)}\n(bun run broker -- ${spec.words.join(" ")} --help explains it)`;
+  process.stderr.write(`error: ${error.message}\n${hint}\n`);
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  const message = error instanceof BrokerClientError || error instanceof Error ? error.message : String(error);
-  process.stderr.write(`error: ${message}\n`);
-  process.exitCode = 1;
+  if (error instanceof UsageError) {
+    reportUsage(error);
+    process.exitCode = 2;
+  } else {
+    const message = error instanceof BrokerClientError || error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error: ${message}\n`);
+    process.exitCode = 1;
+  }
 }

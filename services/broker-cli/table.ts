@@ -9,3 +9,11 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd(),
   );
 }
+
+export function printTable(
+  out: (line: string) => void,
+  header: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+): void {
+  for (const line of formatTable(header, rows)) out(line);
+}

@@ -1,62 +1,77 @@
 import { Admin } from "../../src/broker-client/admin.ts";
-import type { BrokerConnection } from "../../src/broker-client/connection.ts";
 import { PartitionClient, type PartitionRead } from "../../src/broker-client/partition-client.ts";
 import { decodeTelemetryRecord, isBinaryRecordTag } from "../../src/telemetry/record-codec.ts";
-import { integerOption, type ParsedArgs } from "./parse-args.ts";
+import { type Command, integerFlag, operand, switchFlag } from "./cli-context.ts";
 
 const fetchWaitMs = 1_000;
 const fetchBytesMax = 1024 * 1024;
 const decoder = new TextDecoder();
 
-/**
- * Prints records as they arrive, one line each: partition, offset, ISO time, key,
- * value. No consumer group: it reads like Kafka's console consumer without one.
- */
-export async function runTailCommand(
-  connection: BrokerConnection,
-  rest: string[],
-  args: ParsedArgs,
-  out: (line: string) => void,
-): Promise<number> {
-  const [topic] = rest;
-  if (topic === undefined) throw new Error("tail: which topic?");
-  const info = await new Admin(connection).describeTopic(topic);
-  const only = integerOption(args, "partition");
-  const maxRecords = integerOption(args, "max") ?? Number.POSITIVE_INFINITY;
-  const fromBeginning = args.flags.has("from-beginning");
-  const partitions = info.partitions.filter((p) => only === undefined || p.partition === only);
-  if (partitions.length === 0) throw new Error(`topic ${topic} has no partition ${only}`);
-  const reader = new PartitionClient(connection);
-  const stop = new AbortController();
-  let printed = 0;
-  const print = (line: string) => {
-    if (printed >= maxRecords) return;
-    out(line);
-    printed += 1;
-    if (printed >= maxRecords) stop.abort();
-  };
-  process.once("SIGINT", () => stop.abort());
-  await Promise.all(
-    partitions.map((p) =>
-      tailPartition({
-        reader,
-        topic,
-        partition: p.partition,
-        offset: fromBeginning ? p.logStartOffset : p.highWatermark,
-        print,
-        signal: stop.signal,
-      }),
-    ),
-  );
-  return 0;
+/** One record as tail prints it. */
+interface TailedRecord {
+  partition: number;
+  offset: number;
+  timestamp: string;
+  key: string;
+  /** A telemetry record decoded, else the value as text. */
+  value: unknown;
 }
+
+/**
+ * Prints records as they arrive: partition, offset, ISO time, key, value, tab-separated
+ * (with --output json, one JSON object per record and line). No consumer group: it
+ * reads like Kafka's console consumer without one.
+ */
+export const tailCommand: Command = {
+  words: ["tail"],
+  operands: ["topic"],
+  flags: {
+    "from-beginning": { kind: "switch", help: "start at the first offset stored (default: at the end, new records)" },
+    partition: { kind: "integer", value: "P", help: "only partition P" },
+    max: { kind: "integer", value: "N", alias: "max-messages", help: "stop after N records" },
+  },
+  summary: "print a topic's records as they arrive (--output json: one JSON object per line)",
+  async run(context) {
+    const topic = operand(context, "topic");
+    const info = await new Admin(context.connection).describeTopic(topic);
+    const only = integerFlag(context, "partition");
+    const maxRecords = integerFlag(context, "max") ?? Number.POSITIVE_INFINITY;
+    const fromBeginning = switchFlag(context, "from-beginning");
+    const partitions = info.partitions.filter((p) => only === undefined || p.partition === only);
+    if (partitions.length === 0) throw new Error(`topic ${topic} has no partition ${only}`);
+    const stop = new AbortController();
+    let printed = 0;
+    const print = (record: TailedRecord) => {
+      if (printed >= maxRecords) return;
+      context.out(context.json ? JSON.stringify(record) : textLine(record));
+      printed += 1;
+      if (printed >= maxRecords) stop.abort();
+    };
+    if (maxRecords === 0) return 0;
+    process.once("SIGINT", () => stop.abort());
+    const reader = new PartitionClient(context.connection);
+    await Promise.all(
+      partitions.map((p) =>
+        tailPartition({
+          reader,
+          topic,
+          partition: p.partition,
+          offset: fromBeginning ? p.logStartOffset : p.highWatermark,
+          print,
+          signal: stop.signal,
+        }),
+      ),
+    );
+    return 0;
+  },
+};
 
 async function tailPartition(options: {
   reader: PartitionClient;
   topic: string;
   partition: number;
   offset: number;
-  print: (line: string) => void;
+  print: (record: TailedRecord) => void;
   signal: AbortSignal;
 }): Promise<void> {
   const { reader, topic, partition, signal } = options;
@@ -70,20 +85,26 @@ async function tailPartition(options: {
       throw error;
     }
     for (const record of read.records) {
-      const time = new Date(record.timestampMs).toISOString();
-      options.print(
-        `${partition}\t${record.offset}\t${time}\t${decoder.decode(record.key)}\t${renderValue(record.value)}`,
-      );
+      options.print({
+        partition,
+        offset: record.offset,
+        timestamp: new Date(record.timestampMs).toISOString(),
+        key: decoder.decode(record.key),
+        value: decodedValue(record.value),
+      });
     }
     offset = read.nextOffset;
   }
 }
 
-/** A binary telemetry record prints as its JSON; any other value as UTF-8 text. */
-function renderValue(value: Uint8Array): string {
+function textLine(record: TailedRecord): string {
+  const value = typeof record.value === "string" ? record.value : JSON.stringify(record.value);
+  return `${record.partition}\t${record.offset}\t${record.timestamp}\t${record.key}\t${value}`;
+}
+
+/** A binary telemetry record as its JSON object; any other value as UTF-8 text. */
+function decodedValue(value: Uint8Array): unknown {
   if (!isBinaryRecordTag(value[0])) return decoder.decode(value);
   const decoded = decodeTelemetryRecord(value);
-  return decoded.ok
-    ? JSON.stringify(decoded.point)
-    : `<${decoded.reason}: ${decoded.detail}> ${Buffer.from(value).toString("base64")}`;
+  return decoded.ok ? decoded.point : `<${decoded.reason}: ${decoded.detail}> ${Buffer.from(value).toString("base64")}`;
 }

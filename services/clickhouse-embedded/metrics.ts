@@ -23,7 +23,7 @@ export function createEndpointMetrics(
   queue: { queueLength: () => number; busy: () => boolean },
 ): EndpointMetrics {
   new Gauge({
-    name: "clickhouse_embedded_queue_length",
+    name: "clickhouse_embedded_queued_queries",
     help: "Queries waiting for the chdb connection",
     registers: [registry],
     collect() {
@@ -31,8 +31,8 @@ export function createEndpointMetrics(
     },
   });
   new Gauge({
-    name: "clickhouse_embedded_engine_busy",
-    help: "1 while a query runs on the chdb connection",
+    name: "clickhouse_embedded_running_queries",
+    help: "Queries running on the chdb connection (one connection: 0 or 1)",
     registers: [registry],
     collect() {
       this.set(queue.busy() ? 1 : 0);

@@ -1,13 +1,10 @@
 import { Counter, Gauge, Histogram, latencyBucketsSeconds, type Registry } from "../../src/observability/metrics.ts";
 import type { RowRejectionReason } from "../../src/telemetry/source-point.ts";
 
-/** Samples of the produced-rows counter kept for the current-rate gauge (one a second). */
-const rateSamplesMax = 6;
-const rateSampleIntervalMs = 1_000;
-
 /**
  * The streamer's Prometheus series. Names are part of the contract: dashboards and the
- * dev stack's status panel read streamer_rows_produced_total.
+ * dev stack's status panel read streamer_rows_produced_total. Rates are Prometheus'
+ * rate() over the counters, never a gauge computed here.
  */
 export class StreamerMetrics {
   readonly rowsRead: Counter;
@@ -19,7 +16,6 @@ export class StreamerMetrics {
   readonly scheduleLag: Gauge;
   readonly rowsRejected: Counter<"reason">;
   readonly produceDuration: Histogram;
-  readonly rate: Gauge;
   readonly ownedGpus: Gauge;
   readonly ownedPartitions: Gauge;
   readonly loops: Counter;
@@ -34,8 +30,6 @@ export class StreamerMetrics {
   producedCount = 0;
   /** Plain mirror of rowsAcked. */
   ackedCount = 0;
-  private readonly rateSamples: { atMs: number; produced: number }[] = [];
-  private rateTimer: ReturnType<typeof setInterval> | undefined;
   /** Counted when scraped: GPUs are known to the produce path, ownership to the group. */
   ownedGpuCount: () => number = () => 0;
   /** Exporter targets known (discovery) and owned by this streamer; 0 with the CSV source. */
@@ -96,11 +90,6 @@ export class StreamerMetrics {
       name: "streamer_produce_duration_seconds",
       help: "time to hand one batch of rows to the producer (includes backpressure and rate waits)",
       buckets: latencyBucketsSeconds,
-      registers,
-    });
-    this.rate = new Gauge({
-      name: "streamer_rate_rows_per_s",
-      help: "rows produced per second, over the last seconds",
       registers,
     });
     this.ownedGpus = new Gauge({
@@ -174,24 +163,5 @@ export class StreamerMetrics {
   countRejected(byReason: Partial<Record<RowRejectionReason, number>>): void {
     for (const [reason, count] of Object.entries(byReason))
       if (count !== undefined) this.rowsRejected.inc({ reason }, count);
-  }
-
-  /** Starts sampling the produced counter for streamer_rate_rows_per_s. */
-  startRateSampling(nowMs: () => number): void {
-    this.rateTimer ??= setInterval(() => this.sampleRate(nowMs()), rateSampleIntervalMs);
-    this.rateTimer.unref();
-  }
-
-  stopRateSampling(): void {
-    clearInterval(this.rateTimer);
-    this.rateTimer = undefined;
-  }
-
-  private sampleRate(atMs: number): void {
-    this.rateSamples.push({ atMs, produced: this.producedCount });
-    if (this.rateSamples.length > rateSamplesMax) this.rateSamples.shift();
-    const first = this.rateSamples[0];
-    if (first === undefined || atMs <= first.atMs) return;
-    this.rate.set(((this.producedCount - first.produced) * 1000) / (atMs - first.atMs));
   }
 }

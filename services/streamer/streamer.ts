@@ -123,7 +123,6 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
   metrics.ownedGpuCount = () => batchProducer.ownedGpuCount(owner.flags);
   metrics.scheduleLagMs = () => loop?.lagMs(Date.now()) ?? 0;
   if (exporter !== undefined) claimTargets(exporter, owner, metrics);
-  metrics.startRateSampling(Date.now);
   // The loop loads its file before the first partitions are granted (their take-over needs it).
   const loopDone = loop?.run().then(() => true);
 
@@ -131,7 +130,6 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
     // Shut down before the group was joined: nothing was produced, nothing to hand over.
     readSignal.abort();
     await loopDone;
-    metrics.stopRateSampling();
     await producer.close();
     await stopHttp();
     return undefined;
@@ -161,7 +159,6 @@ export async function startStreamer(options: StreamerDeps): Promise<RunningStrea
     },
     flush: async () => {
       await flush();
-      metrics.stopRateSampling();
       logger.info(
         { produced: metrics.producedCount, acked: metrics.ackedCount, unacknowledged: producer.unacknowledgedRecords },
         "flushed",

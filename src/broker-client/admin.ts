@@ -1,9 +1,9 @@
-import type { TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
+import type { DeleteTopicResponse, TopicInfo, TopicList } from "../broker-protocol/api-schemas.ts";
 import type {
   GroupDetail,
   GroupListing,
-  GroupOffsets,
   ResetOffsetsRequest,
+  ResetOffsetsResult,
 } from "../broker-protocol/group-protocol.ts";
 import { brokerRoutes, healthPath, routeRequest } from "../broker-protocol/routes.ts";
 import { BrokerHttp, type BrokerHttpOptions } from "./http-client.ts";
@@ -42,6 +42,15 @@ export class Admin {
   }
 
   /**
+   * Deletes a topic with its files and the groups' committed offsets of it (admin
+   * scope). Refused with 409 topic_in_use while a group member subscribes to it, and
+   * 409 topic_protected for a protected topic unless `force`.
+   */
+  deleteTopic(name: string, options: { force?: boolean } = {}): Promise<DeleteTopicResponse> {
+    return this.http.json(routeRequest(brokerRoutes.deleteTopic, { topic: name }, { force: options.force }));
+  }
+
+  /**
    * The topic's description, creating it first when it does not exist: with the
    * partition count asked when this token has admin, else by the broker's auto-create.
    */
@@ -57,8 +66,11 @@ export class Admin {
     return this.http.json(routeRequest(brokerRoutes.describeGroup, { group }));
   }
 
-  /** Moves committed offsets of partitions no member of the group owns (409 partition_owned otherwise). */
-  resetGroupOffsets(group: string, request: ResetOffsetsRequest): Promise<GroupOffsets> {
+  /**
+   * Moves committed offsets of partitions no member of the group owns (409
+   * partition_owned otherwise), all or none; `dryRun` answers the plan only.
+   */
+  resetGroupOffsets(group: string, request: ResetOffsetsRequest): Promise<ResetOffsetsResult> {
     return this.http.json(routeRequest(brokerRoutes.resetGroupOffsets, { group }), request);
   }
 

@@ -19,6 +19,8 @@ export const ErrorCodeStatus = {
   partition_owned: 409,
   group_limit: 429,
   topic_exists: 409,
+  topic_in_use: 409,
+  topic_protected: 409,
   stale_generation: 409,
   rebalance_in_progress: 409,
   out_of_order_sequence: 409,
@@ -113,6 +115,25 @@ export const TopicList = Type.Object(
   { $id: "TopicList" },
 );
 export type TopicList = Static<typeof TopicList>;
+
+export const DeleteTopicQuery = Type.Object({
+  force: Type.Optional(
+    Type.Boolean({ description: "delete a protected topic too (BROKER_PROTECTED_TOPICS, e.g. the dead-letter topic)" }),
+  ),
+});
+export type DeleteTopicQuery = Static<typeof DeleteTopicQuery>;
+
+export const DeleteTopicResponse = Type.Object(
+  {
+    name: Type.String(),
+    partitions: Type.Integer({ minimum: 1, description: "partitions deleted" }),
+    groupsWithOffsetsRemoved: Type.Array(Type.String(), {
+      description: "consumer groups whose committed offsets of the topic were removed",
+    }),
+  },
+  { $id: "DeleteTopicResponse" },
+);
+export type DeleteTopicResponse = Static<typeof DeleteTopicResponse>;
 
 export const ProducerIdResponse = Type.Object(
   { producerId: Type.Integer({ minimum: 1, description: "unique per broker data dir; never reused" }) },

@@ -155,22 +155,80 @@ export const CommitOffsetsResponse = Type.Object(
 export type CommitOffsetsResponse = Static<typeof CommitOffsetsResponse>;
 
 /**
+ * Where an operator's reset moves one partition (Kafka's `--to-offset`,
+ * `--to-datetime`, `--to-earliest`, `--to-latest`). The broker resolves a time or an
+ * end of the log against the partition as it is when the request arrives.
+ */
+export const OffsetResetTarget = Type.Object(
+  {
+    partition: PartitionNumber,
+    offset: Type.Optional(Offset),
+    timestampMs: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description:
+          "epoch milliseconds: the first record with a timestamp at or after it (the time index), else the high watermark",
+      }),
+    ),
+    position: Type.Optional(
+      Type.Union([Type.Literal("earliest"), Type.Literal("latest")], {
+        description: "earliest: the log start offset; latest: the high watermark",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: "one partition and where it moves: exactly one of offset, timestampMs and position",
+  },
+);
+export type OffsetResetTarget = Static<typeof OffsetResetTarget>;
+
+/**
  * An operator moves a group's committed offsets (Kafka's `--reset-offsets`). Only
  * partitions no member owns may be moved: a live owner would overwrite the new
- * offset with its next commit, so the group's members leave (or die and time out) first.
+ * offset with its next commit, so the group's members leave (or die and time out)
+ * first. All of the partitions move, or none (a 409 or 400 names the first problem).
  */
 export const ResetOffsetsRequest = Type.Object(
   {
     topic: TopicName,
-    offsets: Type.Array(Type.Object({ partition: PartitionNumber, offset: Offset }), {
+    offsets: Type.Array(OffsetResetTarget, {
       minItems: 1,
       maxItems: offsetsPerCommitMax,
-      description: "next offset to consume per partition; each within the partition's log",
+      description: "where each partition moves (each partition once); every offset within the partition's log",
     }),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description: "answer what the reset would do, or the error it would get, without moving anything",
+      }),
+    ),
   },
   { $id: "ResetOffsetsRequest", additionalProperties: false },
 );
 export type ResetOffsetsRequest = Static<typeof ResetOffsetsRequest>;
+
+export const ResetOffsetsResult = Type.Object(
+  {
+    group: GroupName,
+    topic: TopicName,
+    dryRun: Type.Boolean({ description: "true: nothing was moved" }),
+    partitions: Type.Array(
+      Type.Object({
+        partition: PartitionNumber,
+        before: Type.Union([Offset, Type.Null()], {
+          description: "committed offset before the reset; null when none was committed",
+        }),
+        after: Type.Integer({ minimum: 0, description: "committed offset after the reset: next offset to consume" }),
+        logStartOffset: Offset,
+        highWatermark: Offset,
+      }),
+      { description: "the partitions of the request, ascending" },
+    ),
+  },
+  { $id: "ResetOffsetsResult" },
+);
+export type ResetOffsetsResult = Static<typeof ResetOffsetsResult>;
 
 export const GroupOffsets = Type.Object(
   {

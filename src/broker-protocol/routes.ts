@@ -1,6 +1,8 @@
 import { type Static, type TObject, type TSchema, Type } from "@sinclair/typebox";
 import {
   CreateTopicBody,
+  DeleteTopicQuery,
+  DeleteTopicResponse,
   FetchQuery,
   ProduceResponse,
   ProducerIdResponse,
@@ -21,6 +23,7 @@ import {
   LeaveGroupResponse,
   MemberAssignment,
   ResetOffsetsRequest,
+  ResetOffsetsResult,
   TopicName,
 } from "./group-protocol.ts";
 
@@ -36,7 +39,7 @@ import {
  * What a bearer token may do (design: security model). `consume` covers group
  * membership, fetches and commits (a consume token may be limited to named groups:
  * then every route with a `:group` answers 403 for the others); `admin` covers topics
- * and groups as a whole (creating topics, deleting groups). Reading topic metadata
+ * and groups as a whole (creating and deleting topics, deleting groups, moving offsets). Reading topic metadata
  * needs any scope. Every route names the scopes of which one suffices.
  */
 export type BrokerScope = "produce" | "consume" | "admin";
@@ -107,6 +110,18 @@ export const brokerRoutes = {
     tag: "topics",
     summary: "Describe a topic: per partition start, high watermark, size",
   },
+  deleteTopic: {
+    method: "DELETE",
+    path: "/v1/topics/:topic",
+    scopes: ["admin"],
+    params: TopicParams,
+    query: DeleteTopicQuery,
+    status: 200,
+    response: DeleteTopicResponse,
+    tag: "topics",
+    summary:
+      "Delete a topic, its partitions' files and the groups' committed offsets of it (409 topic_in_use while a group member subscribes to it; 409 topic_protected for a protected topic without force=true)",
+  },
   produce: {
     method: "POST",
     path: "/v1/topics/:topic/produce",
@@ -176,9 +191,10 @@ export const brokerRoutes = {
     params: GroupParams,
     body: ResetOffsetsRequest,
     status: 200,
-    response: GroupOffsets,
+    response: ResetOffsetsResult,
     tag: "groups",
-    summary: "Move committed offsets of partitions no member owns (409 partition_owned otherwise)",
+    summary:
+      "Move committed offsets of partitions no member owns (409 partition_owned otherwise): to an offset, a time or an end of the log; dryRun only answers the plan",
   },
   deleteGroup: {
     method: "DELETE",

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type Static, Type } from "@sinclair/typebox";
 import { assertLimit, queryRows } from "./typed-query.ts";
+import { migWorkloadsJoin, type WorkloadFilter, workloadCondition, workloadParams } from "./workload-filter.ts";
 
 /**
  * Reads of the GPU registry (`gpus`) and the latest values (`gpu_latest`), both kept by
@@ -58,26 +59,51 @@ const gpuSelect = `SELECT
     arraySort(groupUniqArrayArray(metrics)) AS metrics
 FROM gpus`;
 
-export interface ListGpusOptions {
+export interface ListGpusOptions extends WorkloadFilter {
   hostname?: string | undefined;
+  model?: string | undefined;
   limit: number;
   /** Keyset: only GPUs whose uuid sorts after this one (the last uuid of the previous page). */
   afterUuid?: string | undefined;
 }
 
-/** GPUs in uuid order; pass the last uuid back as `afterUuid` for the next page. */
+const gpuColumns =
+  "uuid, hostname, gpu_index, device, model, driver_version, namespace, pod, container, first_seen_ms, last_seen_ms, metrics";
+
+/**
+ * GPUs in uuid order; pass the last uuid back as `afterUuid` for the next page. A
+ * workload filter (namespace, pod, container) matches a GPU's own workload or one of
+ * its MIG instances' (workload-filter.ts).
+ */
 export async function listGpus(client: ClickHouseClient, options: ListGpusOptions): Promise<GpuRow[]> {
   assertLimit(options.limit, gpusPageLimitMax, "listGpus limit");
-  const byHost = options.hostname !== undefined;
-  return queryRows(client, {
-    name: "list gpus",
-    sql: `${gpuSelect}
+  const placement = (["hostname", "model"] as const).filter((column) => options[column] !== undefined);
+  const having = placement.map((column) => `${column} = {${column}:String}`).join(" AND ");
+  const registry = `${gpuSelect}
 WHERE uuid > {after_uuid:String}
 GROUP BY uuid
-${byHost ? "HAVING hostname = {hostname:String}" : ""}
+${having === "" ? "" : `HAVING ${having}`}`;
+  const workload = workloadCondition(options, "registry");
+  const sql =
+    workload === undefined
+      ? `${registry}\nORDER BY uuid\nLIMIT {limit:UInt32}`
+      : `SELECT registry.${gpuColumns.replace("uuid, ", "uuid AS uuid, ")}
+FROM (${registry}) AS registry
+${migWorkloadsJoin("registry")}
+WHERE ${workload}
 ORDER BY uuid
-LIMIT {limit:UInt32}`,
-    params: { after_uuid: options.afterUuid ?? "", hostname: options.hostname ?? "", limit: options.limit },
+LIMIT {limit:UInt32}
+SETTINGS join_use_nulls = 0`;
+  return queryRows(client, {
+    name: "list gpus",
+    sql,
+    params: {
+      after_uuid: options.afterUuid ?? "",
+      hostname: options.hostname ?? "",
+      model: options.model ?? "",
+      limit: options.limit,
+      ...workloadParams(options),
+    },
     row: GpuRow,
     rowsMax: options.limit,
   });
@@ -113,8 +139,15 @@ LIMIT 1`,
   return rows[0];
 }
 
-/** The newest value of every metric the GPU reported, by metric name. */
-export async function latestValues(client: ClickHouseClient, uuid: string): Promise<LatestValueRow[]> {
+/**
+ * The newest value of every metric the GPU reported, by metric name: its own
+ * (`gpuInstance` empty) or one of its MIG instances'.
+ */
+export async function latestValues(
+  client: ClickHouseClient,
+  uuid: string,
+  gpuInstance = "",
+): Promise<LatestValueRow[]> {
   return queryRows(client, {
     name: "latest values",
     sql: `SELECT
@@ -122,11 +155,11 @@ export async function latestValues(client: ClickHouseClient, uuid: string): Prom
     toUnixTimestamp64Milli(tupleElement(max(latest), 'ts')) AS ts_ms,
     tupleElement(max(latest), 'value') AS value
 FROM gpu_latest
-WHERE uuid = {uuid:String}
+WHERE uuid = {uuid:String} AND gpu_instance = {gpu_instance:String}
 GROUP BY metric
 ORDER BY metric
 LIMIT {limit:UInt32}`,
-    params: { uuid, limit: metricsPerGpuMax },
+    params: { uuid, gpu_instance: gpuInstance, limit: metricsPerGpuMax },
     row: LatestValueRow,
     rowsMax: metricsPerGpuMax,
   });

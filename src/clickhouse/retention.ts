@@ -14,6 +14,7 @@ export const retentionTtlColumns: Readonly<Record<string, string>> = Object.free
   datapoints_1m: "minute",
   gpus: "toDateTime(last_seen)",
   gpu_latest: "toDateTime(latest.ts)",
+  mig_instances: "toDateTime(last_seen)",
 });
 
 const TableTtlRow = Type.Object({ name: Type.String(), engine_full: Type.String() });

@@ -1,20 +1,25 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { type SeriesKey, seriesCondition, seriesParams } from "./series-filter.ts";
 import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
+import { type WorkloadFilter, workloadFields, workloadParams } from "./workload-filter.ts";
 
 export const telemetryPageLimitMax = 10_000;
 export const metricsFilterCountMax = 64;
 
 /**
- * One datapoint as the API serves it. Pages are in the total order
- * (ts, metric, source_ts, value), ascending or descending. Two rows equal in all four
- * fields cannot be told apart by a client; they are not collapsed (each was a record),
- * and the cursor counts how many of them it has passed (`skip`).
+ * One datapoint as the API serves it, with the Kubernetes workload it was measured for.
+ * Pages are in the total order (ts, metric, source_ts, value), ascending or descending.
+ * Two rows equal in all four fields are not collapsed (each was a record), and the
+ * cursor counts how many of them it has passed (`skip`).
  */
 export const TelemetryPointRow = Type.Object({
   ts_ms: Type.Integer(),
   metric: Type.String(),
   value: Type.Number(),
   source_ts_ms: Type.Integer(),
+  namespace: Type.String(),
+  pod: Type.String(),
+  container: Type.String(),
 });
 export type TelemetryPointRow = Static<typeof TelemetryPointRow>;
 
@@ -30,6 +35,10 @@ export type TelemetryCursor = Static<typeof TelemetryCursor>;
 
 export interface TelemetryPageOptions {
   uuid: string;
+  /** The MIG instance (GPU_I_ID) whose datapoints to read; empty or absent: the GPU's own. */
+  gpuInstance?: string | undefined;
+  /** Only datapoints measured for this workload (exact values; empty means none). */
+  workload?: WorkloadFilter | undefined;
   /** Inclusive bounds, UTC epoch milliseconds. */
   startMs: number;
   endMs: number;
@@ -83,15 +92,46 @@ export function finishTelemetryPage(
   return { rows, next: nextCursor(rows, after) };
 }
 
-function pageSql(options: TelemetryPageOptions): string {
-  const direction = options.order === "asc" ? "ASC" : "DESC";
-  const from = options.order === "asc" ? ">=" : "<=";
+/**
+ * How many datapoints a window holds for these filters (the cursor aside): what an
+ * export checks against its bound before it starts.
+ */
+export async function telemetryRowCount(client: RowsClient, options: TelemetryPageOptions): Promise<number> {
+  assertPageOptions(options);
+  const rows = await queryRows(client, {
+    name: "telemetry row count",
+    sql: `SELECT count() AS n FROM datapoints WHERE ${windowConditions(options).join("\n  AND ")}`,
+    params: pageParams(options),
+    row: CountRow,
+    rowsMax: 1,
+  });
+  return rows[0]?.n ?? 0;
+}
+
+const CountRow = Type.Object({ n: Type.Integer({ minimum: 0 }) });
+
+/** The GPU or instance, the window and the filters; the cursor's keyset comes on top. */
+function windowConditions(options: TelemetryPageOptions): string[] {
+  return ["uuid = {uuid:String}", "gpu_instance = {gpu_instance:String}", ...filterConditions(options)];
+}
+
+/** The window, metrics and workload, whatever the series. */
+function filterConditions(options: Omit<TelemetryPageOptions, "uuid">): string[] {
   const conditions = [
-    "uuid = {uuid:String}",
     "ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
     "ts <= fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
   ];
   if (options.metrics !== undefined) conditions.push("has({metrics:Array(String)}, metric)");
+  for (const field of workloadFields) {
+    if (options.workload?.[field] !== undefined) conditions.push(`${field} = {${field}:String}`);
+  }
+  return conditions;
+}
+
+function pageSql(options: TelemetryPageOptions): string {
+  const direction = options.order === "asc" ? "ASC" : "DESC";
+  const from = options.order === "asc" ? ">=" : "<=";
+  const conditions = windowConditions(options);
   if (options.after !== undefined) {
     // The ts condition alone lets the primary key skip granules; the tuple is the exact keyset.
     conditions.push(`ts ${from} fromUnixTimestamp64Milli({after_ts_ms:Int64}, 'UTC')`);
@@ -104,7 +144,10 @@ function pageSql(options: TelemetryPageOptions): string {
     toUnixTimestamp64Milli(ts) AS ts_ms,
     metric,
     value,
-    toUnixTimestamp64Milli(source_ts) AS source_ts_ms
+    toUnixTimestamp64Milli(source_ts) AS source_ts_ms,
+    namespace,
+    pod,
+    container
 FROM datapoints
 WHERE ${conditions.join("\n  AND ")}
 ORDER BY ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
@@ -124,6 +167,8 @@ const pageSettings = "use_uncompressed_cache = 1, max_threads = 1";
 function pageParams(options: TelemetryPageOptions): Record<string, unknown> {
   return {
     uuid: options.uuid,
+    gpu_instance: options.gpuInstance ?? "",
+    ...workloadParams(options.workload ?? {}),
     start_ms: options.startMs,
     end_ms: options.endMs,
     metrics: options.metrics ?? [],
@@ -184,4 +229,71 @@ function assertPageOptions(options: TelemetryPageOptions): void {
   if (options.after !== undefined && !Number.isFinite(options.after.value)) {
     throw new RangeError(`telemetry cursor value must be finite, got ${options.after.value}`);
   }
+}
+
+/** GPUs and MIG instances one batched page query reads at most. */
+export const telemetrySeriesPerQueryMax = 1_000;
+
+export const SeriesTelemetryRow = Type.Object({
+  ...TelemetryPointRow.properties,
+  uuid: Type.String(),
+  gpu_instance: Type.String(),
+});
+
+export interface TelemetryPagesOptions extends Omit<TelemetryPageOptions, "uuid" | "gpuInstance" | "after"> {
+  series: readonly SeriesKey[];
+}
+
+/**
+ * The first page of the same window, filters, order and limit for several GPUs or MIG
+ * instances, in one query (LIMIT … BY series): what a GraphQL list asks for. Pages are
+ * cut as telemetryPage cuts them, keyed by `uuid\ngpu_instance`.
+ */
+export async function telemetryPagesOf(
+  client: RowsClient,
+  options: TelemetryPagesOptions,
+): Promise<Map<string, TelemetryPage>> {
+  assertLimit(options.series.length, telemetrySeriesPerQueryMax, "telemetry pages series");
+  const first = options.series[0] as SeriesKey;
+  assertPageOptions({ ...options, uuid: first.uuid, gpuInstance: first.gpuInstance });
+  const direction = options.order === "asc" ? "ASC" : "DESC";
+  const conditions = filterConditions(options);
+  const rowsMax = options.series.length * (options.limit + 1);
+  const rows = await queryRows(client, {
+    name: "telemetry pages",
+    sql: `SELECT
+    uuid,
+    toString(gpu_instance) AS gpu_instance,
+    toUnixTimestamp64Milli(ts) AS ts_ms,
+    metric,
+    value,
+    toUnixTimestamp64Milli(source_ts) AS source_ts_ms,
+    namespace,
+    pod,
+    container
+FROM datapoints
+WHERE ${seriesCondition(options.series)}
+  AND ${conditions.join("\n  AND ")}
+ORDER BY uuid, gpu_instance, ts ${direction}, metric ${direction}, source_ts ${direction}, value ${direction}
+LIMIT {per_series:UInt32} BY uuid, gpu_instance
+LIMIT {rows_max:UInt32}
+SETTINGS ${pageSettings}`,
+    params: {
+      ...pageParams({ ...options, uuid: "", gpuInstance: "" }),
+      ...seriesParams(options.series),
+      per_series: options.limit + 1,
+      rows_max: rowsMax,
+    },
+    row: SeriesTelemetryRow,
+    rowsMax,
+  });
+  const bySeries = new Map<string, TelemetryPointRow[]>(options.series.map((key) => [seriesKeyText(key), []]));
+  for (const { uuid, gpu_instance, ...row } of rows) bySeries.get(`${uuid}\n${gpu_instance}`)?.push(row);
+  return new Map(
+    [...bySeries].map(([key, seriesRows]) => [key, finishTelemetryPage(seriesRows, options.limit, undefined)]),
+  );
+}
+
+export function seriesKeyText(key: SeriesKey): string {
+  return `${key.uuid}\n${key.gpuInstance}`;
 }

@@ -1,7 +1,7 @@
-import type { ClickHouseClient } from "@clickhouse/client";
 import { type Static, Type } from "@sinclair/typebox";
+import { seriesCondition, seriesParams } from "./series-filter.ts";
 import { metricsFilterCountMax } from "./telemetry-page.ts";
-import { queryRows } from "./typed-query.ts";
+import { assertLimit, queryRows, type RowsClient } from "./typed-query.ts";
 
 export const summaryAggregations = ["avg", "min", "max", "last"] as const;
 export type SummaryAggregation = (typeof summaryAggregations)[number];
@@ -24,6 +24,8 @@ export type SummaryRow = Static<typeof SummaryRow>;
 
 export interface SummaryOptions {
   uuid: string;
+  /** The MIG instance (GPU_I_ID) to summarize; empty or absent: the GPU's own datapoints. */
+  gpuInstance?: string | undefined;
   startMs: number;
   endMs: number;
   stepSeconds: number;
@@ -96,60 +98,95 @@ const aggregateSql: Record<"raw" | "rollup", Record<SummaryAggregation, string>>
 };
 
 /** A downsampled series per metric, ordered by metric then bucket. Empty buckets are absent. */
-export async function summary(client: ClickHouseClient, options: SummaryOptions): Promise<Summary> {
+export async function summary(client: RowsClient, options: SummaryOptions): Promise<Summary> {
+  const { plan, rows } = await summaries(client, {
+    ...options,
+    series: [{ uuid: options.uuid, gpuInstance: options.gpuInstance ?? "" }],
+  });
+  return { ...plan, rows: rows.map(({ uuid: _uuid, gpu_instance: _instance, ...row }) => row) };
+}
+
+export const SeriesSummaryRow = Type.Object({
+  ...SummaryRow.properties,
+  uuid: Type.String(),
+  gpu_instance: Type.String(),
+});
+export type SeriesSummaryRow = Static<typeof SeriesSummaryRow>;
+
+/** GPUs and MIG instances whose summaries one query computes at most. */
+export const summarySeriesPerQueryMax = 1_000;
+
+export interface SummariesOptions extends Omit<SummaryOptions, "uuid" | "gpuInstance"> {
+  /** Each a GPU (empty gpuInstance) or a MIG instance. */
+  series: readonly { uuid: string; gpuInstance: string }[];
+}
+
+/**
+ * The summaries of several GPUs or MIG instances with the same window, step and
+ * aggregate, in one query: rows by uuid, instance, metric, bucket.
+ */
+export async function summaries(
+  client: RowsClient,
+  options: SummariesOptions,
+): Promise<{ plan: SummaryPlan; rows: SeriesSummaryRow[] }> {
   const plan = planSummary(options);
   const metricCount = options.metrics?.length ?? 0;
   if (metricCount > metricsFilterCountMax) {
     throw new RangeError(`summary metric filter has ${metricCount} names, more than ${metricsFilterCountMax}`);
   }
-  const rowsMax = plan.bucketCount * (options.metrics?.length ?? summarySeriesMax);
+  assertLimit(options.series.length, summarySeriesPerQueryMax, "summaries series");
+  const rowsMax = options.series.length * plan.bucketCount * (options.metrics?.length ?? summarySeriesMax);
   const rows = await queryRows(client, {
     name: `summary from ${plan.source}`,
     sql: plan.source === "rollup" ? rollupSql(options) : rawSql(options),
     params: {
-      uuid: options.uuid,
+      ...seriesParams(options.series),
       step_s: options.stepSeconds,
       first_ms: plan.firstBucketMs,
       end_exclusive_ms: plan.endExclusiveMs,
       metrics: options.metrics ?? [],
       rows_max: rowsMax + 1,
     },
-    row: SummaryRow,
+    row: SeriesSummaryRow,
     rowsMax,
   });
-  return { ...plan, rows };
+  return { plan, rows };
 }
 
-function metricFilter(options: SummaryOptions): string {
+function metricFilter(options: SummariesOptions): string {
   return options.metrics === undefined ? "" : "\n  AND has({metrics:Array(String)}, metric)";
 }
 
-function rawSql(options: SummaryOptions): string {
+function rawSql(options: SummariesOptions): string {
   return `SELECT
+    uuid,
+    gpu_instance,
     metric,
     intDiv(toUnixTimestamp64Milli(ts), {step_s:UInt32} * 1000) * {step_s:UInt32} * 1000 AS bucket_ms,
     ${aggregateSql.raw[options.agg]} AS value,
     count() AS samples
 FROM datapoints
-WHERE uuid = {uuid:String}
+WHERE ${seriesCondition(options.series)}
   AND ts >= fromUnixTimestamp64Milli({first_ms:Int64}, 'UTC')
   AND ts < fromUnixTimestamp64Milli({end_exclusive_ms:Int64}, 'UTC')${metricFilter(options)}
-GROUP BY metric, bucket_ms
-ORDER BY metric, bucket_ms
+GROUP BY uuid, gpu_instance, metric, bucket_ms
+ORDER BY uuid, gpu_instance, metric, bucket_ms
 LIMIT {rows_max:UInt32}`;
 }
 
-function rollupSql(options: SummaryOptions): string {
+function rollupSql(options: SummariesOptions): string {
   return `SELECT
+    uuid,
+    toString(gpu_instance) AS gpu_instance,
     metric,
     intDiv(toUnixTimestamp(minute), {step_s:UInt32}) * {step_s:UInt32} * 1000 AS bucket_ms,
     ${aggregateSql.rollup[options.agg]} AS value,
     sum(value_count) AS samples
 FROM datapoints_1m
-WHERE uuid = {uuid:String}
+WHERE ${seriesCondition(options.series)}
   AND minute >= toDateTime(intDiv({first_ms:Int64}, 1000), 'UTC')
   AND minute < toDateTime(intDiv({end_exclusive_ms:Int64}, 1000), 'UTC')${metricFilter(options)}
-GROUP BY metric, bucket_ms
-ORDER BY metric, bucket_ms
+GROUP BY uuid, gpu_instance, metric, bucket_ms
+ORDER BY uuid, gpu_instance, metric, bucket_ms
 LIMIT {rows_max:UInt32}`;
 }

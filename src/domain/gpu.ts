@@ -4,7 +4,7 @@ import { gpuIndexMax, textLengthMax } from "./telemetry.ts";
 /** A GPU as the registry knows it: identity, placement and when it reported. */
 export const Gpu = Type.Object(
   {
-    uuid: Type.String({ minLength: 1, maxLength: textLengthMax, description: "GPU UUID (the API's id)" }),
+    uuid: Type.String({ minLength: 1, maxLength: textLengthMax, description: "GPU UUID" }),
     hostname: Type.String({ maxLength: textLengthMax }),
     gpu_index: Type.Integer({ minimum: 0, maximum: gpuIndexMax }),
     device: Type.String({ maxLength: textLengthMax }),

@@ -3,13 +3,23 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 export { Counter, Gauge, Histogram, Registry };
 
 /**
- * A registry with cheap process metrics and the service/instance labels on every
- * series. prom-client's collectDefaultMetrics is not used: on Bun its heap metrics
- * walk the whole heap, costing 10–100 ms of CPU per scrape in a busy process.
+ * The labels every series of a process carries. Not `service` and `instance`:
+ * Prometheus sets those on every target it scrapes (`instance` always, `service` under
+ * the Prometheus Operator) and renames clashing ones `exported_*`.
+ */
+export const defaultLabelNames = { service: "pipeline_service", instance: "pipeline_instance" } as const;
+
+/**
+ * A registry with cheap process metrics and the pipeline_service/pipeline_instance
+ * labels on every series. prom-client's collectDefaultMetrics is not used: on Bun its
+ * heap metrics walk the whole heap, costing 10–100 ms of CPU per scrape in a busy process.
  */
 export function createMetricsRegistry(options: { service: string; instanceId: string }): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service: options.service, instance: options.instanceId });
+  registry.setDefaultLabels({
+    [defaultLabelNames.service]: options.service,
+    [defaultLabelNames.instance]: options.instanceId,
+  });
   registerProcessMetrics(registry);
   return registry;
 }

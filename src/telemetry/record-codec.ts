@@ -251,6 +251,76 @@ export function checkTelemetryRecord(value: Uint8Array): RecordVerdict {
   return checkingScanner.reset(value).scan() ?? verdictOk;
 }
 
+/**
+ * Where each field of a binary record is: for field `i` (telemetryFields order),
+ * `positions[2i]` is the byte offset of its value (a string's or the labels map's
+ * first byte after the length prefix, or the entry count) and `positions[2i + 1]` its
+ * byte length (a string's bytes; for the map, the bytes of all its entries). Filled by
+ * checkAndLocateRecord, which checks the record exactly as checkTelemetryRecord does:
+ * a reader that wants a few fields reads them in place, without decoding the rest.
+ */
+export function newRecordPositions(): Int32Array {
+  return new Int32Array(fieldPlans.length * 2);
+}
+
+/** The index of a field in `positions` (times two), by name. */
+export function recordFieldIndex(name: TelemetryFieldName): number {
+  const index = fieldPlans.findIndex((plan) => plan.name === name);
+  if (index < 0) throw new Error(`no record field ${name}`);
+  return index;
+}
+
+/** checkTelemetryRecord for a binary record, filling `positions` as it walks; a JSON record is refused ("unknown_shape"). */
+export function checkAndLocateRecord(value: Uint8Array, positions: Int32Array): RecordVerdict {
+  if (!isBinaryRecordTag(value[0])) return { ok: false, reason: "unknown_shape", detail: "not a binary record" };
+  if (positions.length !== fieldPlans.length * 2) throw new RangeError(`positions must hold ${fieldPlans.length * 2}`);
+  return locatingScanner.reset(value).locateInto(positions).scan() ?? verdictOk;
+}
+
+/**
+ * The value of label `name` (its UTF-8 bytes) in a checked record's labels map, as
+ * [offset, length] in `into`; false when absent. The first entry of a name wins, as a
+ * ClickHouse Map lookup does.
+ */
+export function findLabel(value: Uint8Array, positions: Int32Array, name: Uint8Array, into: Int32Array): boolean {
+  const count = readVarUIntAt(value, positions[labelsFieldIndex * 2] as number).value;
+  let at = varUIntResult.next;
+  for (let entry = 0; entry < count; entry += 1) {
+    const keyLength = readVarUIntAt(value, at).value;
+    const keyStart = varUIntResult.next;
+    const valueLength = readVarUIntAt(value, keyStart + keyLength).value;
+    const valueStart = varUIntResult.next;
+    if (keyLength === name.length && bytesEqual(value, keyStart, name)) {
+      into[0] = valueStart;
+      into[1] = valueLength;
+      return true;
+    }
+    at = valueStart + valueLength;
+  }
+  return false;
+}
+
+const varUIntResult = { value: 0, next: 0 };
+
+/** An LEB128 length in a record already checked (so it ends within the record), into varUIntResult (no object per call). */
+function readVarUIntAt(bytes: Uint8Array, offset: number): { value: number; next: number } {
+  let value = 0;
+  let at = offset;
+  for (let shift = 0; shift < 28; shift += 7) {
+    const byte = bytes[at++] as number;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) break;
+  }
+  varUIntResult.value = value;
+  varUIntResult.next = at;
+  return varUIntResult;
+}
+
+function bytesEqual(bytes: Uint8Array, offset: number, other: Uint8Array): boolean {
+  for (let index = 0; index < other.length; index += 1) if (bytes[offset + index] !== other[index]) return false;
+  return true;
+}
+
 /** Parses and validates one record value (binary or JSON); never throws. */
 export function decodeTelemetryRecord(input: string | Uint8Array): RecordDecodeResult {
   if (typeof input === "string" || isJsonRecord(input)) return decodeJsonRecord(input);
@@ -288,8 +358,15 @@ class RecordScanner {
   /** Decoding: the fields' values in record order; a Map's entries go to `map` first. */
   private readonly values: unknown[] = [];
   private readonly texts: string[] = [];
+  /** Where each field was found (checkAndLocateRecord); undefined when not wanted. */
+  private positions: Int32Array | undefined;
 
   constructor(private readonly decode: boolean) {}
+
+  locateInto(positions: Int32Array): this {
+    this.positions = positions;
+    return this;
+  }
 
   reset(bytes: Uint8Array): this {
     if (this.view.buffer !== bytes.buffer) this.view = new DataView(bytes.buffer);
@@ -329,8 +406,10 @@ class RecordScanner {
 
   /** One loop over the declared fields, dispatching on a small integer: the check is the collector's hot path. */
   private fields(): void {
+    const positions = this.positions;
     for (let index = 0; index < fieldPlans.length; index += 1) {
       const plan = fieldPlans[index] as FieldPlan;
+      const start = this.position;
       switch (plan.kind) {
         case kindTimestamp:
           this.timestamp(plan.name);
@@ -350,7 +429,19 @@ class RecordScanner {
           this.map(plan);
           break;
       }
+      if (positions !== undefined) this.place(positions, index, plan, start);
     }
+  }
+
+  /** A string's or the map's content after its length prefix; fixed-width fields as they are. */
+  private place(positions: Int32Array, index: number, plan: FieldPlan, start: number): void {
+    let from = start;
+    if (plan.kind === kindString) {
+      while ((this.bytes[from] as number) >= 0x80) from += 1;
+      from += 1;
+    }
+    positions[index * 2] = from;
+    positions[index * 2 + 1] = this.position - from;
   }
 
   private timestamp(name: string): void {
@@ -449,6 +540,8 @@ class RecordScanner {
 }
 
 const checkingScanner = new RecordScanner(false);
+const locatingScanner = new RecordScanner(false);
+const labelsFieldIndex = fieldPlans.findIndex((plan) => plan.kind === kindMap);
 const telemetryPointChecker = TypeCompiler.Compile(TelemetryPoint);
 
 function decodeJsonRecord(input: string | Uint8Array): RecordDecodeResult {

@@ -251,7 +251,7 @@ async function activeParts(client: ClickHouseClient): Promise<number> {
 async function pageCacheCounts(baseUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const counts: Record<string, number> = { hit: 0, miss: 0, changed: 0, first: 0 };
-  for (const match of text.matchAll(/^api_telemetry_page_cache_total\{result="(\w+)"[^}]*\} (\d+)/gm)) {
+  for (const match of text.matchAll(/^api_telemetry_page_cache_lookups_total\{result="(\w+)"[^}]*\} (\d+)/gm)) {
     counts[match[1] as string] = Number(match[2]);
   }
   return counts;

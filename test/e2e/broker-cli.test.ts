@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { digestEntry } from "../../src/auth/token-syntax.ts";
+import { Admin } from "../../src/broker-client/admin.ts";
 import { Consumer } from "../../src/broker-client/consumer.ts";
 import { startTestBroker, type TestBroker } from "../brokers/server/test-broker.ts";
 import { testBrokerToken } from "../support/test-tokens.ts";
+import { noDevData, runCli } from "./broker-cli-process.ts";
 
-const cliMain = new URL("../../services/broker-cli/main.ts", import.meta.url).pathname;
 let broker: TestBroker;
 
 beforeAll(async () => {
@@ -15,29 +15,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await broker.cleanup();
-  rmSync(noDevData, { recursive: true, force: true });
 });
 
-/** No dev stack's secrets where the CLI looks for them, unless a test puts them there. */
-const noDevData = mkdtempSync(join(tmpdir(), "cli-dev-data-"));
-
-async function cli(
-  args: string[],
-  stdin?: string,
-  env: Record<string, string> = { BROKER_TOKEN: testBrokerToken },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(["bun", cliMain, "--broker", broker.url, ...args], {
-    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, BROKER_URL: "", BROKER_TOKEN: "", BROKER_TOKEN_FILE: "", DEV_DATA_DIR: noDevData, ...env },
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+function cli(args: string[], stdin?: string, env?: Record<string, string>) {
+  return runCli(broker.url, args, { ...(stdin === undefined ? {} : { stdin }), ...(env === undefined ? {} : { env }) });
 }
 
 describe("bun run broker (CLI)", () => {
@@ -83,6 +64,63 @@ describe("bun run broker (CLI)", () => {
     const described = await cli(["groups", "describe", "readers"]);
     expect(described.stdout).toContain("TOPIC    PARTITION  COMMITTED  HIGH-WATERMARK  LAG");
     expect(described.stdout).toContain("total lag 0");
+  });
+
+  test("--output json prints one JSON document: the broker's answer", async () => {
+    const admin = new Admin({ brokerUrl: broker.url, token: testBrokerToken });
+    const json = async (args: string[]) => {
+      const run = await cli([...args, "--output", "json"]);
+      expect([args, run.code, run.stderr]).toEqual([args, 0, ""]);
+      return JSON.parse(run.stdout) as unknown;
+    };
+    expect(await json(["topics", "list"])).toEqual(await admin.listTopics());
+    expect(await json(["topics", "describe", "metrics"])).toEqual(await admin.describeTopic("metrics"));
+    expect(await json(["groups", "list"])).toEqual(await admin.listGroups());
+    const described = (await json(["groups", "describe", "readers"])) as { lag: unknown; offsets: unknown };
+    const expected = await admin.describeGroup("readers");
+    expect([described.lag, described.offsets]).toEqual([expected.lag, expected.offsets]);
+    expect(await json(["token", "new"])).toMatchObject({ token: expect.any(String), entry: expect.any(String) });
+  });
+
+  test("tail stops after --max (or Kafka's --max-messages); --output json prints a JSON object per record", async () => {
+    const tail = await cli(["tail", "metrics", "--from-beginning", "--max-messages", "2", "--output", "json"]);
+    expect(tail.code).toBe(0);
+    const records = tail.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toHaveLength(2);
+    for (const record of records) {
+      expect(Object.keys(record).sort()).toEqual(["key", "offset", "partition", "timestamp", "value"]);
+      expect(String(record.value)).toMatch(/^(first|second|third)$/);
+    }
+  });
+
+  test("an unknown or misplaced flag is refused with a message and exit code 2, before anything runs", async () => {
+    const typo = await cli(["tail", "metrics", "--max-mesages", "5"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toStartWith("error: unknown option --max-mesages; did you mean --max-messages?\n");
+    expect(typo.stderr).toContain("usage: bun run broker -- tail <topic>");
+    expect(typo.stdout).toBe("");
+    const misplaced = await cli(["topics", "list", "--partitions", "3"]);
+    expect([misplaced.code, misplaced.stderr.split("\n")[0]]).toEqual([2, "error: topics list takes no --partitions"]);
+    const badValue = await cli(["topics", "create", "x", "--partitions", "three"]);
+    expect([badValue.code, badValue.stderr.split("\n")[0]]).toEqual([
+      2,
+      'error: --partitions must be a non-negative integer, got "three"',
+    ]);
+    expect((await cli(["topics", "describe", "x"])).code).toBe(1);
+    const help = await cli(["groups", "reset-offsets", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--to-datetime TIME");
+  });
+
+  test("--bootstrap-server takes the broker as Kafka's tools do: host:port, or a URL", async () => {
+    const hostPort = new URL(broker.url).host;
+    for (const given of [hostPort, broker.url]) {
+      const run = await runCli(undefined, ["--bootstrap-server", given, "topics", "list"]);
+      expect([given, run.code, run.stdout]).toEqual([given, 0, expect.stringContaining("metrics")]);
+    }
   });
 
   test("errors are one line on stderr with a non-zero exit", async () => {

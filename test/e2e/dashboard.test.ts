@@ -33,6 +33,7 @@ interface Gpu {
   device: string;
   model: string;
   metrics: string[];
+  mig_instances: { id: string }[];
 }
 
 let pipeline: PipelineStack;
@@ -99,6 +100,26 @@ async function produceNow(gpu: Gpu, metric: string, value: number): Promise<numb
   return ts;
 }
 
+/** A datapoint of one of `gpu`'s MIG instances, as dcgm-exporter labels it. */
+function migPoint(
+  gpu: Gpu,
+  instance: { id: string; profile: string; namespace: string; pod: string; container: string },
+): Omit<TelemetryPoint, "ts" | "value"> {
+  return {
+    source_ts: Date.now(),
+    uuid: gpu.uuid,
+    hostname: gpu.hostname,
+    gpu_index: gpu.gpu_index,
+    device: gpu.device,
+    model: gpu.model,
+    metric: "DCGM_FI_DEV_FB_USED",
+    namespace: instance.namespace,
+    pod: instance.pod,
+    container: instance.container,
+    labels: { GPU_I_ID: instance.id, GPU_I_PROFILE: instance.profile },
+  };
+}
+
 async function operationCount(documentUrl: string): Promise<number> {
   const document: { paths: Record<string, Record<string, unknown>> } = await getJson(documentUrl);
   return Object.values(document.paths).reduce((sum, operations) => sum + Object.keys(operations).length, 0);
@@ -133,6 +154,12 @@ describe("the dashboard in a real browser", () => {
       const points = Number(await page.locator(`.chart[data-metric="${metric}"]`).getAttribute("data-points"));
       expect({ metric, hasData: points > 0 }).toEqual({ metric, hasData: true });
     }
+    // The value axis is as wide as its labels: 80,000 MiB needs more room than 100 %, and fits.
+    const axisWidth = async (metric: string) =>
+      (await page.locator(`.chart[data-metric="${metric}"] .u-axis`).nth(1).boundingBox())?.width ?? 0;
+    const [framebuffer, percent] = [await axisWidth("DCGM_FI_DEV_FB_FREE"), await axisWidth(utilization)];
+    expect(framebuffer).toBeGreaterThan(percent);
+    expect(framebuffer).toBeGreaterThan(60);
     // A few live buckets make a better picture; the check above does not depend on it.
     await page
       .waitForFunction(() => Number(document.querySelector(".chart")?.getAttribute("data-points")) >= 3, undefined, {
@@ -152,9 +179,77 @@ describe("the dashboard in a real browser", () => {
     );
     expect(await page.locator("table.partitions tr").count()).toBe(13);
     expect(await page.locator('.processes li[data-status="ready"]').count()).toBeGreaterThanOrEqual(5);
+    // The dev stack probes 10 streamer and 10 collector slots; the 9 + 9 idle ones are one line per kind.
+    const idle = await page.locator(".processes li.idle > span:nth-child(2)").allTextContents();
+    expect(idle.sort()).toEqual(["9 collector slots", "9 streamer slots"]);
     expect(await page.locator('[data-tile="live-tail"] .tile-value').textContent()).toBe("live");
     await screenshot("pipeline");
   }, 60_000);
+
+  test("a MIG GPU lists its instances and their pods: on its page, each instance's own page, the fleet tooltip", async () => {
+    const { page } = browser;
+    const [first] = (await fleet()).items;
+    const gpu: Gpu = await getJson(`${pipeline.apiUrl}/api/v1/gpus/${first?.uuid}`);
+    const instances = [
+      {
+        id: "1",
+        profile: "3g.40gb",
+        namespace: "research",
+        pod: "bert-pretrain-0",
+        container: "trainer",
+        value: 30_218,
+      },
+      {
+        id: "9",
+        profile: "1g.10gb",
+        namespace: "inference",
+        pod: "triton-7c9d8-abcde",
+        container: "server",
+        value: 9_811,
+      },
+    ];
+    for (let round = 0; round < 3; round += 1) {
+      await produceRecords(
+        pipeline.brokerUrl,
+        "telemetry",
+        instances.map((instance) => ({
+          key: gpu.uuid,
+          value: encodeTelemetryRecord({
+            ...migPoint(gpu, instance),
+            ts: Date.now() - round * 1_000,
+            value: instance.value + round,
+          }),
+        })),
+      );
+    }
+    await eventually(
+      "the GPU's MIG instances in the registry",
+      async () =>
+        (await getJson<Gpu>(`${pipeline.apiUrl}/api/v1/gpus/${gpu.uuid}`)).mig_instances.length === 2
+          ? true
+          : undefined,
+      30_000,
+    );
+    await page.goto(`${pipeline.apiUrl}/#/gpu/${gpu.uuid}?window=5m`);
+    const list = page.locator('dd[data-field="mig-instances"] li');
+    await list.first().waitFor({ timeout: 20_000 });
+    expect(await list.count()).toBe(2);
+    expect(await list.first().textContent()).toContain("research/bert-pretrain-0 (trainer)");
+    await list.nth(1).locator("a").click();
+    await page.waitForURL(`**/#/gpu/${encodeURIComponent(`${gpu.uuid}:mig9`)}`);
+    await page.waitForSelector('.chart[data-metric="DCGM_FI_DEV_FB_USED"][data-points]', { timeout: 20_000 });
+    expect(await page.locator("h1").textContent()).toBe(`${gpu.hostname} · GPU ${gpu.gpu_index} · MIG 9`);
+    expect(await page.locator('dd[data-field="mig"]').textContent()).toContain("1g.10gb");
+    expect(await page.locator('dd[data-field="pod"]').textContent()).toBe("inference/triton-7c9d8-abcde (server)");
+    await screenshot("gpu-mig");
+    await page.goto(`${pipeline.apiUrl}/`);
+    const cell = page.locator(`.gpu-cell[data-uuid="${gpu.uuid}"]`);
+    await cell.waitFor({ timeout: 20_000 });
+    await cell.hover();
+    const tooltip = page.locator(".tooltip table.mig-table");
+    await tooltip.waitFor({ state: "visible", timeout: 5_000 });
+    expect(await tooltip.textContent()).toContain("triton-7c9d8-abcde");
+  }, 90_000);
 
   test("the live views change within 3 s of new data arriving", async () => {
     const { page } = browser;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApiApp } from "../../services/api/app.ts";
+import { parseCorsOrigins } from "../../services/api/cors.ts";
 import { createCollectorApp } from "../../services/collector/ops-app.ts";
 import { controlRoutes, startControlServer } from "../../services/dev/control-server.ts";
 import { ProcessSupervisor } from "../../services/dev/process-supervisor.ts";
@@ -233,7 +234,10 @@ describe("401/403 on every route of every service", () => {
     expect(admin.status).toBe(403);
   });
 
-  test("API: every data route needs scope read; operations and Swagger are open", async () => {
+  test.each([
+    ["without CORS", ""],
+    ["with CORS for any origin (its preflight route is open)", "*"],
+  ])("API %s: every data route needs scope read; operations and Swagger are open", async (_, corsOrigins) => {
     const clickhouse = createClickHouse({
       url: deadUrl,
       username: "default",
@@ -248,10 +252,13 @@ describe("401/403 on every route of every service", () => {
       registry: createMetricsRegistry({ service: "api", instanceId: "matrix" }),
       access: { tokens: storeOf({ read: readToken }), readOpen: false },
       limits: { readyTimeoutMs: 500 },
+      cors: parseCorsOrigins(corsOrigins),
     });
     try {
       const routes = routesOf(app);
       expect(routes.filter((route) => route.access !== "open").length).toBeGreaterThanOrEqual(6);
+      const preflights = routes.filter((route) => route.method === "OPTIONS");
+      expect(preflights).toEqual(corsOrigins === "" ? [] : [{ method: "OPTIONS", path: "/*", access: "open" }]);
       const { problems } = await walk({
         name: "api",
         routes,

@@ -277,14 +277,14 @@ async function expectAlertSignals(exporters: number): Promise<void> {
     "the API's XID signal for every exporter's fourth GPU",
     async () => {
       const page = await (await fetch(`${stack.apiUrl}/metrics`)).text();
-      const xids = page.split("\n").filter((line) => line.startsWith("telemetry_gpu_xid_error_code{"));
-      return xids.length === exporters && xids.every((line) => line.endsWith(" 79")) ? page : undefined;
+      const xids = page.split("\n").filter((line) => line.startsWith("telemetry_xid_error_gpus{"));
+      return xids.length === exporters && xids.every((line) => line.includes('xid="79"')) ? page : undefined;
     },
     30_000,
   );
   const thermal = apiPage
     .split("\n")
-    .filter((line) => line.startsWith("telemetry_gpu_throttled{") && line.includes('reason="thermal"'));
+    .filter((line) => line.startsWith("telemetry_throttled_gpus{") && line.includes('reason="thermal"'));
   expect(thermal).toHaveLength(exporters);
   expect(thermal[0]).toContain('workload_pod="llama3-70b-finetune-1"');
   const collectorUrl = `http://127.0.0.1:${stack.plan.collectorPortBase}`;

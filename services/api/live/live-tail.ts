@@ -1,16 +1,18 @@
 import { Type } from "@sinclair/typebox";
 import type { ConsumedBatch } from "../../../src/broker-client/consumed-batch.ts";
 import type { BrokerHttp } from "../../../src/broker-client/http-client.ts";
-import type { DecodedRecord } from "../../../src/broker-protocol/record-batch.ts";
 import { queryRows, type RowsClient } from "../../../src/clickhouse/typed-query.ts";
 import type { Logger } from "../../../src/observability/logger.ts";
 import { Counter, Gauge, type Registry } from "../../../src/observability/metrics.ts";
 import type { WallClock } from "../../../src/runtime/clock.ts";
 import { sleep } from "../../../src/runtime/sleep.ts";
-import { decodeTelemetryRecord } from "../../../src/telemetry/record-codec.ts";
 import { committedOffsets, describeTopic, fetchBatch, isOffsetOutOfRange } from "./broker-reads.ts";
+import { InternerFullError } from "./byte-interner.ts";
 import { FreshnessWindow } from "./freshness-window.ts";
-import type { TailRow, TailStore } from "./tail-store.ts";
+import { TailColumns } from "./tail-columns.ts";
+import type { TailDictionary } from "./tail-dictionary.ts";
+import { TailRecordReader } from "./tail-record-reader.ts";
+import type { TailStore } from "./tail-store.ts";
 
 /**
  * Keeps the tail store equal to what ClickHouse holds from the horizon on, by reading
@@ -50,9 +52,17 @@ export interface LiveTailOptions {
   /**
    * Rows as they arrive from the broker, before the collectors insert them (each once,
    * also across syncs): the datapoint streams, which show a datapoint as soon as it is
-   * safe in the broker rather than when a collector's commit makes it queryable.
+   * safe in the broker rather than when a collector's commit makes it queryable. The
+   * rows are `rows` [from, to), valid during the call only; ids are `names`'.
    */
-  onArrived: (rows: readonly TailRow[]) => void;
+  onArrived: (rows: ArrivedRows) => void;
+}
+
+export interface ArrivedRows {
+  columns: TailColumns;
+  from: number;
+  to: number;
+  names: TailDictionary;
 }
 
 export type LiveTailState = "syncing" | "live" | "catching_up" | "stopped";
@@ -75,7 +85,8 @@ interface PartitionTail {
   partition: number;
   position: number;
   committed: number | undefined;
-  pending: { offset: number; row: TailRow }[];
+  /** Records read and not yet committed, in offset order. */
+  pending: TailColumns;
 }
 
 const retryMsMin = 200;
@@ -83,8 +94,6 @@ const retryMsMax = 5_000;
 const freshnessSamplesPerPoll = 8;
 /** A partition is fetched at most this often while records flow (the streams' added delay at worst). */
 const fetchIntervalMsMin = 25;
-/** Records decoded between two yields to the event loop (about 5 ms of work). */
-const decodeSliceRecords = 1_000;
 
 export class LiveTail {
   private state: LiveTailState = "syncing";
@@ -95,6 +104,7 @@ export class LiveTail {
   readonly freshness = new FreshnessWindow(4_096);
   /** Per partition, one past the last offset handed to onArrived: a new sync reads some again. */
   private readonly arrivedThrough = new Map<number, number>();
+  private readonly reader = new TailRecordReader();
   private readonly resyncs: Counter<"reason">;
   private readonly visibleRows: Counter;
 
@@ -183,7 +193,8 @@ export class LiveTail {
     const earliest = (resetPolicy ?? "earliest") === "earliest";
     const partitions: PartitionTail[] = described.partitions.map((info) => {
       const committed = offsets.get(info.partition) ?? (earliest ? info.logStartOffset : undefined);
-      return { partition: info.partition, position: committed ?? info.highWatermark, committed, pending: [] };
+      const pending = new TailColumns(this.options.pendingRecordsMax);
+      return { partition: info.partition, position: committed ?? info.highWatermark, committed, pending };
     });
     this.options.logger.info({ horizonMs, partitions: partitions.length }, "live tail synced");
     const epoch = new AbortController();
@@ -202,7 +213,7 @@ export class LiveTail {
     const pendingMax = Math.max(1, Math.floor(this.options.pendingRecordsMax / partitionCount));
     let failures = 0;
     while (!signal.aborted) {
-      if (tail.pending.length >= pendingMax) {
+      if (tail.pending.size >= pendingMax) {
         await sleep(this.options.commitPollMs, signal);
         continue;
       }
@@ -218,12 +229,13 @@ export class LiveTail {
         });
         failures = 0;
         if (batch === undefined) continue;
-        await this.take(tail, batch, signal);
+        this.take(tail, batch);
         // Records keep arriving: wait a little so each fetch brings more of them, not one each.
         await sleep(Math.max(0, fetchIntervalMsMin - (performance.now() - startedMs)), signal);
       } catch (error) {
         if (signal.aborted) return;
         if (isOffsetOutOfRange(error)) throw new Resync(`retention: partition ${tail.partition} moved past the tail`);
+        if (error instanceof InternerFullError) throw new Resync(`dictionary: ${error.message}`);
         failures += 1;
         this.lastError = describe(error);
         await sleep(Math.min(retryMsMax, retryMsMin * 2 ** Math.min(failures, 5)), signal);
@@ -232,31 +244,24 @@ export class LiveTail {
   }
 
   /**
-   * Decodes a fetched batch a slice at a time, yielding to the event loop in between:
-   * a fetch after a pause can hold tens of thousands of records (~5 µs each), and
-   * requests must not wait for all of them. The position moves with each slice, so the
-   * tail never looks further behind the commits than it is.
+   * Reads a fetched batch into the partition's pending rows, decoding only the fields
+   * the tail keeps (tail-record-reader.ts): about a microsecond a record and no object
+   * per record, so a whole fetch (fetchBytesMax) is read in one go.
    */
-  private async take(tail: PartitionTail, batch: ConsumedBatch, signal: AbortSignal): Promise<void> {
-    const records = batch.records;
-    for (let start = 0; start < records.length; start += decodeSliceRecords) {
-      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      if (signal.aborted) return;
-      const arrivedThrough = this.arrivedThrough.get(tail.partition) ?? 0;
-      const end = Math.min(records.length, start + decodeSliceRecords);
-      const arrived: TailRow[] = [];
-      for (let index = start; index < end; index += 1) {
-        const record = records[index] as DecodedRecord;
-        const row = tailRow(record.value);
-        if (row === undefined) continue;
-        tail.pending.push({ offset: record.offset, row });
-        if (record.offset >= arrivedThrough) arrived.push(row);
-      }
-      tail.position = (records[end - 1]?.offset ?? tail.position - 1) + 1;
-      this.arrivedThrough.set(tail.partition, Math.max(arrivedThrough, tail.position));
-      if (arrived.length > 0) this.options.onArrived(arrived);
-    }
+  private take(tail: PartitionTail, batch: ConsumedBatch): void {
+    const names = this.options.store.dictionary;
+    const arrivedThrough = this.arrivedThrough.get(tail.partition) ?? 0;
+    const pending = tail.pending;
+    // Offsets ascend, so the rows not handed on before are the last ones read (appending may compact the front).
+    let arrived = 0;
+    batch.forEachRecord((record) => {
+      if (this.reader.read(record.value, record.offset, names, pending) && record.offset >= arrivedThrough)
+        arrived += 1;
+    });
     tail.position = Math.max(tail.position, batch.nextOffset);
+    this.arrivedThrough.set(tail.partition, Math.max(arrivedThrough, tail.position));
+    if (arrived > 0)
+      this.options.onArrived({ columns: pending, from: pending.length - arrived, to: pending.length, names });
   }
 
   private async commitLoop(partitions: PartitionTail[], signal: AbortSignal): Promise<void> {
@@ -272,21 +277,22 @@ export class LiveTail {
         continue;
       }
       const visible = this.advance(partitions, offsets);
+      this.visibleRows.inc(visible);
       const caughtUp = partitions.every((tail) => tail.committed === undefined || tail.position >= tail.committed);
       store.setLive(caughtUp);
       this.state = caughtUp ? "live" : "catching_up";
-      if (visible.length > 0) this.publish(visible);
       store.maintain(this.options.clock());
       await sleep(this.options.commitPollMs, signal);
     }
   }
 
-  /** Applies new committed offsets; returns the rows they made visible, in partition order. */
-  private advance(partitions: PartitionTail[], offsets: ReadonlyMap<number, number>): TailRow[] {
+  /** Applies new committed offsets: the rows they made visible move from pending to the store. */
+  private advance(partitions: PartitionTail[], offsets: ReadonlyMap<number, number>): number {
     for (const partition of offsets.keys()) {
       if (partition >= partitions.length) throw new Resync(`partitions: ${partition} is new`);
     }
-    const visible: TailRow[] = [];
+    const nowMs = this.options.clock();
+    let visible = 0;
     for (const tail of partitions) {
       const committed = offsets.get(tail.partition);
       if (tail.committed === undefined) {
@@ -298,32 +304,21 @@ export class LiveTail {
         throw new Resync(`rewind: partition ${tail.partition} committed ${committed} after ${tail.committed}`);
       }
       tail.committed = committed;
-      let taken = 0;
-      while (taken < tail.pending.length && (tail.pending[taken]?.offset ?? 0) < committed) {
-        visible.push(tail.pending[taken]?.row as TailRow);
-        taken += 1;
-      }
-      if (taken > 0) tail.pending.splice(0, taken);
+      const count = tail.pending.countBelow(committed);
+      if (count === 0) continue;
+      this.sampleFreshness(tail.pending, count, nowMs);
+      this.options.store.append(tail.pending, count);
+      visible += count;
     }
     return visible;
   }
 
-  private publish(rows: readonly TailRow[]): void {
-    const nowMs = this.options.clock();
-    this.options.store.add(rows);
-    this.visibleRows.inc(rows.length);
-    const step = Math.max(1, Math.floor(rows.length / freshnessSamplesPerPoll));
-    for (let index = 0; index < rows.length; index += step) {
-      this.freshness.add(nowMs, nowMs - (rows[index]?.tsMs ?? nowMs));
+  private sampleFreshness(pending: TailColumns, count: number, nowMs: number): void {
+    const step = Math.max(1, Math.floor(count / freshnessSamplesPerPoll));
+    for (let index = pending.first; index < pending.first + count; index += step) {
+      this.freshness.add(nowMs, nowMs - (pending.ts[index] ?? nowMs));
     }
   }
-}
-
-function tailRow(value: Uint8Array): TailRow | undefined {
-  const decoded = decodeTelemetryRecord(value);
-  if (!decoded.ok) return undefined;
-  const { point } = decoded;
-  return { uuid: point.uuid, tsMs: point.ts, metric: point.metric, sourceTsMs: point.source_ts, value: point.value };
 }
 
 const NewestPartRow = Type.Object({ max_time: Type.String({ pattern: "^[0-9]+$" }) });

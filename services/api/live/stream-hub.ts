@@ -3,6 +3,7 @@ import type { Logger } from "../../../src/observability/logger.ts";
 import { Counter, Gauge, type Registry } from "../../../src/observability/metrics.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
 import { EventStream, type EventStreamCloseReason } from "./event-stream.ts";
+import type { ArrivedRows } from "./live-tail.ts";
 import type { TailRow } from "./tail-store.ts";
 
 export interface StreamHubOptions {
@@ -44,7 +45,7 @@ export class StreamHub {
     const registers = [options.registry];
     const hub = this;
     new Gauge({
-      name: "api_streams_open",
+      name: "api_open_streams",
       help: "server-sent event streams open, by kind",
       labelNames: ["kind"],
       registers,
@@ -102,7 +103,10 @@ export class StreamHub {
     return stream.send(event, data);
   }
 
-  /** The datapoints of these GPUs (and metrics, when given) go to `stream` as they become visible. */
+  /**
+   * The datapoints of these GPUs or MIG instances (by API id: UUID or UUID:migN; and of
+   * these metrics, when given) go to `stream` as they arrive.
+   */
   subscribeDatapoints(stream: EventStream, uuids: readonly string[], metrics: readonly string[]): void {
     const subscription: DatapointSubscription = {
       stream,
@@ -119,12 +123,33 @@ export class StreamHub {
     }
   }
 
-  /** Rows that just became visible: one `datapoints` event per subscribed stream. */
+  /** Rows as the live tail reads them: only those of followed series become objects. */
+  publishArrived(arrived: ArrivedRows): void {
+    if (this.byGpu.size === 0) return;
+    const { columns, names } = arrived;
+    const rows: TailRow[] = [];
+    for (let index = arrived.from; index < arrived.to; index += 1) {
+      const gpu = names.seriesName(columns.series[index] as number);
+      if (!this.byGpu.has(gpu)) continue;
+      const workload = names.workload(columns.workload[index] as number);
+      rows.push({
+        gpu,
+        tsMs: columns.ts[index] as number,
+        metric: names.metricName(columns.metric[index] as number),
+        sourceTsMs: columns.sourceTs[index] as number,
+        value: columns.value[index] as number,
+        ...workload,
+      });
+    }
+    if (rows.length > 0) this.publish(rows);
+  }
+
+  /** Rows that just arrived: one `datapoints` event per subscribed stream. */
   publish(rows: readonly TailRow[]): void {
     if (this.byGpu.size === 0) return;
     const batches = new Map<EventStream, TailRow[]>();
     for (const row of rows) {
-      const subscribers = this.byGpu.get(row.uuid);
+      const subscribers = this.byGpu.get(row.gpu);
       if (subscribers === undefined) continue;
       for (const subscription of subscribers) {
         if (subscription.metrics !== undefined && !subscription.metrics.has(row.metric)) continue;
@@ -170,12 +195,15 @@ export class StreamHub {
 /** The `datapoints` event: the rows as the telemetry endpoint shows them, with the GPU they belong to. */
 export function datapointsEvent(rows: readonly TailRow[]): string {
   const items = rows.map((row) => ({
-    gpu: row.uuid,
+    gpu: row.gpu,
     timestamp: formatRfc3339(row.tsMs),
     metric: row.metric,
     value: row.value,
     unit: findMetric(row.metric)?.unit ?? "",
     source_timestamp: formatRfc3339(row.sourceTsMs),
+    namespace: row.namespace ?? "",
+    pod: row.pod ?? "",
+    container: row.container ?? "",
   }));
   return JSON.stringify({ items });
 }

@@ -1,8 +1,13 @@
 import type { TelemetryCursor, TelemetryPointRow } from "../../../src/clickhouse/telemetry-page.ts";
+import type { WorkloadFilter } from "../../../src/clickhouse/workload-filter.ts";
+import type { TailColumns } from "./tail-columns.ts";
+import { migSeparator, seriesName, TailDictionary } from "./tail-dictionary.ts";
+
+export { compareUtf8 } from "./tail-dictionary.ts";
 
 /**
- * The recent datapoints every GPU has in ClickHouse, in memory: what serves live
- * windows (end = now) without a query, and the datapoint streams.
+ * The recent datapoints every GPU and MIG instance has in ClickHouse, in memory: what
+ * serves live windows (end = now) without a query.
  *
  * The store is complete from its horizon on: it holds every datapoint with
  * ts >= horizonMs that ClickHouse holds from the offsets the collectors committed
@@ -10,17 +15,23 @@ import type { TelemetryCursor, TelemetryPointRow } from "../../../src/clickhouse
  * ClickHouse's to answer. The horizon only moves forward: past `spanMs` before now,
  * and further when more than `rowsMax` rows are held.
  *
- * Each GPU's rows are kept in the API's page order (ts, metric, source_ts, value) in
- * columns of typed arrays (28 bytes a row), so a window is two binary searches and
- * a scan, and a page is cut exactly as telemetryPage's SQL cuts it.
+ * Each series' rows (a GPU's own, or a MIG instance's) are kept in the API's page
+ * order (ts, metric, source_ts, value) in columns of typed arrays (30 bytes a row;
+ * names and workloads are dictionary ids), so a window is two binary searches and a
+ * scan, and a page is cut exactly as telemetryPage's SQL cuts it.
  */
 
+/** One datapoint given as an object (tests, the rare JSON record). */
 export interface TailRow {
-  uuid: string;
+  /** The series: the GPU's UUID, or UUID:migN for MIG instance N. */
+  gpu: string;
   tsMs: number;
   metric: string;
   sourceTsMs: number;
   value: number;
+  namespace?: string;
+  pod?: string;
+  container?: string;
 }
 
 export interface TailStoreOptions {
@@ -32,11 +43,15 @@ export interface TailStoreOptions {
 
 export interface TailRowsOptions {
   uuid: string;
+  /** The MIG instance (GPU_I_ID); empty or absent: the GPU's own rows. */
+  gpuInstance?: string | undefined;
   /** Inclusive; rows before the horizon are not the store's to give. */
   startMs: number;
   endMs: number;
   /** Only these metrics; undefined: all. */
   metrics?: readonly string[] | undefined;
+  /** Only rows of this workload (exact fields). */
+  workload?: WorkloadFilter | undefined;
   order: "asc" | "desc";
   /** Start at this key (inclusive) and skip `skip` rows, as the SQL does. */
   after?: TelemetryCursor | undefined;
@@ -45,15 +60,14 @@ export interface TailRowsOptions {
 }
 
 const capacityInitial = 64;
-/** More metrics than this in one API process is a bug upstream (the catalog has 26). */
-export const tailMetricsMax = 65_535;
 
-/** One GPU's rows, sorted by key, live from `first` to `length`. */
+/** One series' rows, sorted by key, live from `first` to `length`. */
 class Series {
   ts = new Float64Array(capacityInitial);
   sourceTs = new Float64Array(capacityInitial);
   value = new Float64Array(capacityInitial);
   metric = new Uint16Array(capacityInitial);
+  workload = new Uint32Array(capacityInitial);
   first = 0;
   length = 0;
 
@@ -65,7 +79,7 @@ class Series {
     if (this.length < this.ts.length) return;
     const live = this.size;
     const capacity = live * 2 > this.ts.length ? this.ts.length * 2 : this.ts.length;
-    const move = <A extends Float64Array | Uint16Array>(from: A, make: (n: number) => A): A => {
+    const move = <A extends Float64Array | Uint16Array | Uint32Array>(from: A, make: (n: number) => A): A => {
       const to = capacity === from.length ? from : make(capacity);
       to.set(from.subarray(this.first, this.length), 0);
       return to;
@@ -74,23 +88,31 @@ class Series {
     this.sourceTs = move(this.sourceTs, (n) => new Float64Array(n));
     this.value = move(this.value, (n) => new Float64Array(n));
     this.metric = move(this.metric, (n) => new Uint16Array(n));
+    this.workload = move(this.workload, (n) => new Uint32Array(n));
     this.first = 0;
     this.length = live;
   }
 }
 
+/** A row's key for comparisons, without an object per row. */
+interface Key {
+  tsMs: number;
+  rank: number;
+  sourceTsMs: number;
+  value: number;
+}
+
 export class TailStore {
   private horizon: number | undefined;
   private live = false;
-  private readonly series = new Map<string, Series>();
-  private readonly metricNames: string[] = [];
-  private readonly metricIds = new Map<string, number>();
-  /** Rank of each metric id in byte order of the names (ClickHouse's String order). */
-  private ranks: number[] = [];
-  private sortedNames: string[] = [];
+  private names = new TailDictionary();
+  /** By series id; undefined where a series has no rows. */
+  private series: (Series | undefined)[] = [];
+  private seriesWithRows = 0;
   private rows = 0;
   /** Rows per whole second of ts, for choosing a horizon that keeps rowsMax. */
   private readonly perSecond = new Map<number, number>();
+  private readonly probe: Key = { tsMs: 0, rank: 0, sourceTsMs: 0, value: 0 };
 
   constructor(private readonly options: TailStoreOptions) {
     if (!Number.isSafeInteger(options.spanMs) || options.spanMs < 1000)
@@ -107,6 +129,11 @@ export class TailStore {
     return this.live ? this.horizon : undefined;
   }
 
+  /** Ids of series, metrics and workloads; replaced at every reset (rows read before it are read again). */
+  get dictionary(): TailDictionary {
+    return this.names;
+  }
+
   /** Whether every committed row has been added: the store answers windows only then. */
   setLive(live: boolean): void {
     this.live = live && this.horizon !== undefined;
@@ -116,8 +143,9 @@ export class TailStore {
     return this.rows;
   }
 
+  /** GPUs and MIG instances with rows. */
   get gpuCount(): number {
-    return this.series.size;
+    return this.seriesWithRows;
   }
 
   /** Starts over, complete from `horizonMs` on (nothing is held yet, nothing from then on is missing). */
@@ -126,37 +154,55 @@ export class TailStore {
       throw new RangeError(`TailStore horizon must be integer milliseconds, got ${horizonMs}`);
     this.horizon = horizonMs;
     this.live = false;
-    this.series.clear();
+    this.names = new TailDictionary();
+    this.series = [];
+    this.seriesWithRows = 0;
     this.perSecond.clear();
     this.rows = 0;
   }
 
-  has(uuid: string): boolean {
-    return (this.series.get(uuid)?.size ?? 0) > 0;
+  /** Whether the store holds rows of a series (a UUID, or UUID:migN). */
+  has(gpu: string): boolean {
+    const id = this.names.findSeries(gpu);
+    return id !== undefined && (this.series[id]?.size ?? 0) > 0;
   }
 
-  /** Adds rows ClickHouse now holds; rows older than the horizon are ClickHouse's alone. */
+  /** Adds rows given as objects; rows older than the horizon are ClickHouse's alone. */
   add(rows: readonly TailRow[]): void {
-    const horizon = this.horizon;
-    if (horizon === undefined) return;
     for (const row of rows) {
-      if (row.tsMs < horizon) continue;
-      let series = this.series.get(row.uuid);
-      if (series === undefined) {
-        series = new Series();
-        this.series.set(row.uuid, series);
-      }
-      this.insert(series, row);
-      const second = Math.floor(row.tsMs / 1000);
-      this.perSecond.set(second, (this.perSecond.get(second) ?? 0) + 1);
-      this.rows += 1;
+      const [uuid = "", instance = ""] = row.gpu.split(migSeparator);
+      const series = this.names.seriesOf(this.names.gpus.idOfText(uuid), this.names.gpuInstances.idOfText(instance));
+      const workload = this.names.workloadOf(
+        this.names.namespaces.idOfText(row.namespace ?? ""),
+        this.names.pods.idOfText(row.pod ?? ""),
+        this.names.containers.idOfText(row.container ?? ""),
+      );
+      this.insertRow(series, row.tsMs, this.names.metricOfText(row.metric), row.sourceTsMs, row.value, workload);
     }
+    if (this.rows > this.options.rowsMax) this.maintain(Number.NEGATIVE_INFINITY);
+  }
+
+  /** Adds the first `count` rows of `columns` (ids of this store's dictionary), then drops them there. */
+  append(columns: TailColumns, count: number): void {
+    if (count > columns.size) throw new RangeError(`append ${count} of ${columns.size} rows`);
+    const end = columns.first + count;
+    for (let index = columns.first; index < end; index += 1) {
+      this.insertRow(
+        columns.series[index] as number,
+        columns.ts[index] as number,
+        columns.metric[index] as number,
+        columns.sourceTs[index] as number,
+        columns.value[index] as number,
+        columns.workload[index] as number,
+      );
+    }
+    columns.shift(count);
     if (this.rows > this.options.rowsMax) this.maintain(Number.NEGATIVE_INFINITY);
   }
 
   /**
    * Moves the horizon to `nowMs - spanMs` in whole seconds (and further while over
-   * rowsMax) and drops what falls behind it: a walk over every GPU, so at most once a
+   * rowsMax) and drops what falls behind it: a walk over every series, so at most once a
    * second however often it is called.
    */
   maintain(nowMs: number): void {
@@ -166,37 +212,103 @@ export class TailStore {
     if (this.rows > this.options.rowsMax) horizon = Math.max(horizon, this.horizonKeeping(this.options.rowsMax));
     if (horizon === this.horizon) return;
     this.horizon = horizon;
-    for (const [uuid, series] of this.series) {
-      while (series.first < series.length && (series.ts[series.first] ?? 0) < horizon) series.first += 1;
-      if (series.size === 0) this.series.delete(uuid);
-    }
     let rows = 0;
-    for (const series of this.series.values()) rows += series.size;
+    let withRows = 0;
+    for (let id = 0; id < this.series.length; id += 1) {
+      const series = this.series[id];
+      if (series === undefined) continue;
+      while (series.first < series.length && (series.ts[series.first] ?? 0) < horizon) series.first += 1;
+      if (series.size === 0) this.series[id] = undefined;
+      else {
+        rows += series.size;
+        withRows += 1;
+      }
+    }
     this.rows = rows;
+    this.seriesWithRows = withRows;
     for (const second of this.perSecond.keys()) if ((second + 1) * 1000 <= horizon) this.perSecond.delete(second);
   }
 
-  /** Up to `count` rows of one GPU in page order after the cursor, from the horizon on. */
+  /** Up to `count` rows of one series in page order after the cursor, from the horizon on. */
   select(options: TailRowsOptions): TelemetryPointRow[] {
-    const series = this.series.get(options.uuid);
+    const id = this.names.findSeries(seriesName(options.uuid, options.gpuInstance ?? ""));
+    const series = id === undefined ? undefined : this.series[id];
     const horizon = this.horizon;
     if (series === undefined || horizon === undefined || options.count < 1) return [];
     const startMs = Math.max(options.startMs, horizon);
     if (options.endMs < startMs) return [];
-    const wanted = options.metrics === undefined ? undefined : new Set(options.metrics);
+    const filter = this.rowFilter(options);
     return options.order === "asc"
-      ? this.selectAscending(series, { ...options, startMs }, wanted)
-      : this.selectDescending(series, { ...options, startMs }, wanted);
+      ? this.selectAscending(series, { ...options, startMs }, filter)
+      : this.selectDescending(series, { ...options, startMs }, filter);
   }
 
-  private selectAscending(series: Series, options: TailRowsOptions, wanted: Set<string> | undefined) {
+  private insertRow(
+    seriesId: number,
+    tsMs: number,
+    metric: number,
+    sourceTsMs: number,
+    value: number,
+    workload: number,
+  ) {
+    const horizon = this.horizon;
+    if (horizon === undefined || tsMs < horizon) return;
+    let series = this.series[seriesId];
+    if (series === undefined) {
+      series = new Series();
+      this.series[seriesId] = series;
+      this.seriesWithRows += 1;
+    }
+    series.ensureRoom();
+    const probe = this.probe;
+    probe.tsMs = tsMs;
+    probe.rank = this.names.metricRank(metric);
+    probe.sourceTsMs = sourceTsMs;
+    probe.value = value;
+    let at = series.length;
+    // Rows mostly arrive in order: only a row older than the last one is placed by search.
+    if (at > series.first && this.compareAt(series, at - 1, probe) > 0) {
+      at = this.upperBound(series, probe);
+      for (const column of [series.ts, series.sourceTs, series.value, series.metric, series.workload]) {
+        column.copyWithin(at + 1, at, series.length);
+      }
+    }
+    series.ts[at] = tsMs;
+    series.sourceTs[at] = sourceTsMs;
+    series.value[at] = value;
+    series.metric[at] = metric;
+    series.workload[at] = workload;
+    series.length += 1;
+    const second = Math.floor(tsMs / 1000);
+    this.perSecond.set(second, (this.perSecond.get(second) ?? 0) + 1);
+    this.rows += 1;
+  }
+
+  /** Which rows a page's metric and workload filters let through, by index. */
+  private rowFilter(options: TailRowsOptions): ((series: Series, index: number) => boolean) | undefined {
+    const wanted = options.metrics === undefined ? undefined : new Set(options.metrics);
+    const workload = options.workload;
+    const asked =
+      workload === undefined
+        ? []
+        : (["namespace", "pod", "container"] as const).filter((f) => workload[f] !== undefined);
+    if (wanted === undefined && asked.length === 0) return undefined;
+    return (series, index) => {
+      if (wanted !== undefined && !wanted.has(this.names.metricName(series.metric[index] ?? 0))) return false;
+      if (asked.length === 0) return true;
+      const of = this.names.workload(series.workload[index] ?? 0);
+      return asked.every((field) => of[field] === workload?.[field]);
+    };
+  }
+
+  private selectAscending(series: Series, options: TailRowsOptions, passes: RowFilter | undefined) {
     let index = this.lowerBoundTs(series, options.startMs);
     if (options.after !== undefined) index = Math.max(index, this.lowerBoundKey(series, options.after));
     let skip = options.after?.skip ?? 0;
     const rows: TelemetryPointRow[] = [];
     for (; index < series.length && rows.length < options.count; index += 1) {
       if ((series.ts[index] ?? 0) > options.endMs) break;
-      if (!this.passes(series, index, wanted)) continue;
+      if (passes !== undefined && !passes(series, index)) continue;
       if (skip > 0) {
         skip -= 1;
         continue;
@@ -206,14 +318,14 @@ export class TailStore {
     return rows;
   }
 
-  private selectDescending(series: Series, options: TailRowsOptions, wanted: Set<string> | undefined) {
+  private selectDescending(series: Series, options: TailRowsOptions, passes: RowFilter | undefined) {
     let index = this.lowerBoundTs(series, options.endMs + 1) - 1;
     if (options.after !== undefined) index = Math.min(index, this.upperBoundKey(series, options.after) - 1);
     let skip = options.after?.skip ?? 0;
     const rows: TelemetryPointRow[] = [];
     for (; index >= series.first && rows.length < options.count; index -= 1) {
       if ((series.ts[index] ?? 0) < options.startMs) break;
-      if (!this.passes(series, index, wanted)) continue;
+      if (passes !== undefined && !passes(series, index)) continue;
       if (skip > 0) {
         skip -= 1;
         continue;
@@ -223,68 +335,32 @@ export class TailStore {
     return rows;
   }
 
-  private passes(series: Series, index: number, wanted: Set<string> | undefined): boolean {
-    return wanted === undefined || wanted.has(this.metricNames[series.metric[index] ?? 0] ?? "");
-  }
-
   private rowAt(series: Series, index: number): TelemetryPointRow {
+    const workload = this.names.workload(series.workload[index] ?? 0);
     return {
       ts_ms: series.ts[index] ?? 0,
-      metric: this.metricNames[series.metric[index] ?? 0] ?? "",
+      metric: this.names.metricName(series.metric[index] ?? 0),
       value: series.value[index] ?? 0,
       source_ts_ms: series.sourceTs[index] ?? 0,
+      namespace: workload.namespace,
+      pod: workload.pod,
+      container: workload.container,
     };
   }
 
-  private insert(series: Series, row: TailRow): void {
-    const metric = this.metricId(row.metric);
-    series.ensureRoom();
-    const key = { tsMs: row.tsMs, rank: this.ranks[metric] ?? 0, sourceTsMs: row.sourceTsMs, value: row.value };
-    let at = series.length;
-    // Rows mostly arrive in order: only a row older than the last one is placed by search.
-    if (at > series.first && this.compareAt(series, at - 1, key) > 0) {
-      at = this.upperBound(series, key);
-      for (const column of [series.ts, series.sourceTs, series.value, series.metric]) {
-        column.copyWithin(at + 1, at, series.length);
-      }
-    }
-    series.ts[at] = row.tsMs;
-    series.sourceTs[at] = row.sourceTsMs;
-    series.value[at] = row.value;
-    series.metric[at] = metric;
-    series.length += 1;
-  }
-
-  private metricId(name: string): number {
-    const known = this.metricIds.get(name);
-    if (known !== undefined) return known;
-    if (this.metricNames.length >= tailMetricsMax) throw new Error(`TailStore: more than ${tailMetricsMax} metrics`);
-    const id = this.metricNames.length;
-    this.metricNames.push(name);
-    this.metricIds.set(name, id);
-    this.sortedNames = [...this.metricNames].sort(compareUtf8);
-    const rankOf = new Map(this.sortedNames.map((sorted, rank) => [sorted, rank]));
-    this.ranks = this.metricNames.map((known) => rankOf.get(known) ?? 0);
-    return id;
-  }
-
-  /** A cursor's metric as a rank; a name the store never saw sits between the ranks around it. */
-  private rankOfName(name: string): number {
-    const id = this.metricIds.get(name);
-    if (id !== undefined) return this.ranks[id] ?? 0;
-    let below = 0;
-    while (below < this.sortedNames.length && compareUtf8(this.sortedNames[below] ?? "", name) < 0) below += 1;
-    return below - 0.5;
-  }
-
   private cursorKey(after: TelemetryCursor): Key {
-    return { tsMs: after.tsMs, rank: this.rankOfName(after.metric), sourceTsMs: after.sourceTsMs, value: after.value };
+    return {
+      tsMs: after.tsMs,
+      rank: this.names.rankOfName(after.metric),
+      sourceTsMs: after.sourceTsMs,
+      value: after.value,
+    };
   }
 
   private compareAt(series: Series, index: number, key: Key): number {
     const ts = series.ts[index] ?? 0;
     if (ts !== key.tsMs) return ts < key.tsMs ? -1 : 1;
-    const rank = this.ranks[series.metric[index] ?? 0] ?? 0;
+    const rank = this.names.metricRank(series.metric[index] ?? 0);
     if (rank !== key.rank) return rank < key.rank ? -1 : 1;
     const sourceTs = series.sourceTs[index] ?? 0;
     if (sourceTs !== key.sourceTsMs) return sourceTs < key.sourceTsMs ? -1 : 1;
@@ -345,14 +421,4 @@ export class TailStore {
   }
 }
 
-interface Key {
-  tsMs: number;
-  rank: number;
-  sourceTsMs: number;
-  value: number;
-}
-
-/** ClickHouse orders String by bytes: UTF-8 order, which differs from UTF-16 order above U+FFFF. */
-export function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
+type RowFilter = (series: Series, index: number) => boolean;

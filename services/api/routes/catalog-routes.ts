@@ -23,13 +23,7 @@ export function catalogRoutes(context: ApiContext) {
       "/api/v1/hosts",
       async () => {
         const body = await hostsCache.get("hosts", async () => {
-          const rows = await context.queries.run(() => listHosts(context.clickhouse));
-          const items = rows.map((row) => ({
-            hostname: row.hostname,
-            gpu_count: row.gpu_count,
-            last_seen: formatRfc3339(row.last_seen_ms),
-          }));
-          return hostListJson.serialize({ items });
+          return hostListJson.serialize({ items: await readHosts(context) });
         });
         return jsonResponse(body);
       },
@@ -47,9 +41,7 @@ export function catalogRoutes(context: ApiContext) {
       "/api/v1/metrics",
       async () => {
         const body = await metricsCache.get("metrics", async () => {
-          const withData = await context.queries.run(() => metricsWithData(context.clickhouse));
-          const items = metricCatalog.map((metric) => ({ ...metric, has_data: withData.has(metric.name) }));
-          return metricListJson.serialize({ items });
+          return metricListJson.serialize({ items: await readMetrics(context) });
         });
         return jsonResponse(body);
       },
@@ -59,10 +51,36 @@ export function catalogRoutes(context: ApiContext) {
         detail: {
           ...readAccess,
           tags: ["metrics"],
-          summary: "The DCGM metric catalog",
+          summary: "The DCGM metric catalog and the metrics stored",
           description:
-            "Every metric the API knows (valid `metric` values), with unit, kind, description and whether any GPU has data.",
+            "The catalog's metrics (dcgm-exporter's defaults, with unit, kind and description) and every other metric " +
+            "any GPU has reported, by name, each saying whether it has data. Any DCGM_FI_* name is a valid `metric` " +
+            "filter; the catalog only supplies units and descriptions where it knows them.",
         },
       },
     );
+}
+
+/** The catalog in its order, then what else is stored (unit and description unknown), by name. */
+export function metricList(withData: ReadonlySet<string>): MetricList["items"] {
+  const catalog = metricCatalog.map((metric) => ({ ...metric, in_catalog: true, has_data: withData.has(metric.name) }));
+  const known = new Set(metricCatalog.map((metric) => metric.name));
+  const others = [...withData]
+    .filter((name) => !known.has(name))
+    .sort()
+    .map((name) => ({ name, unit: "", kind: "unknown" as const, description: "", in_catalog: false, has_data: true }));
+  return [...catalog, ...others];
+}
+
+export async function readHosts(context: ApiContext): Promise<HostList["items"]> {
+  const rows = await context.queries.run(() => listHosts(context.clickhouse));
+  return rows.map((row) => ({
+    hostname: row.hostname,
+    gpu_count: row.gpu_count,
+    last_seen: formatRfc3339(row.last_seen_ms),
+  }));
+}
+
+export async function readMetrics(context: ApiContext): Promise<MetricList["items"]> {
+  return metricList(await context.queries.run(() => metricsWithData(context.clickhouse)));
 }

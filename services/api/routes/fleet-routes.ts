@@ -1,11 +1,10 @@
 import { Elysia, t } from "elysia";
-import { type FleetFilter, fleetLatest } from "../../../src/clickhouse/fleet-latest.ts";
-import { metricCatalog } from "../../../src/domain/metric-catalog.ts";
+import { type FleetFilter, fleetLatest, fleetMigInstances } from "../../../src/clickhouse/fleet-latest.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, type FleetSnapshot, readAccess } from "../api-models.ts";
 import { fleetSnapshot } from "../fleet-snapshot.ts";
 import { KeyedSharedRead } from "../keyed-shared-read.ts";
-import { parseMetricFilter } from "../metric-filter.ts";
+import { metricFilterCountMax, parseMetricFilter } from "../metric-filter.ts";
 import { ResponseCache } from "../response-cache.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 
@@ -20,15 +19,18 @@ const filterText = (description: string) =>
 export const FleetQuery = t.Object({
   metric: t.Optional(
     t.Array(t.String({ maxLength: 128 }), {
-      maxItems: metricCatalog.length * 2,
+      maxItems: metricFilterCountMax,
       description:
-        "Metrics whose latest values to return, in this order; repeat the parameter or separate names with commas. Default: every metric the GPUs reported, by name.",
+        "Metrics whose latest values to return (any DCGM_FI_* field), in this order; repeat the parameter or separate names with commas. Default: every metric the GPUs reported, by name.",
     }),
   ),
   hostname: filterText("only GPUs on this host"),
   model: filterText("only GPUs of this model"),
-  namespace: filterText("only GPUs used by a pod of this Kubernetes namespace; empty: GPUs no pod uses"),
-  pod: filterText("only GPUs used by this pod"),
+  namespace: filterText(
+    "only GPUs used by a pod of this Kubernetes namespace, themselves or through a MIG instance; empty: GPUs no pod uses",
+  ),
+  pod: filterText("only GPUs used by this pod, themselves or through a MIG instance"),
+  container: filterText("only GPUs used by this container of a pod"),
 });
 export type FleetQuery = typeof FleetQuery.static;
 
@@ -39,7 +41,13 @@ export interface FleetRequest {
 
 export function fleetRequest(query: FleetQuery): FleetRequest {
   return {
-    filter: { hostname: query.hostname, model: query.model, namespace: query.namespace, pod: query.pod },
+    filter: {
+      hostname: query.hostname,
+      model: query.model,
+      namespace: query.namespace,
+      pod: query.pod,
+      container: query.container,
+    },
     metrics: metricsInAskedOrder(query.metric),
   };
 }
@@ -72,11 +80,15 @@ export function createFleetReader(context: ApiContext): FleetReader {
   const reads = new KeyedSharedRead<FleetAnswer>(sharedFiltersMax);
   const read = async (request: FleetRequest): Promise<FleetAnswer> => {
     const limit = context.limits.fleetGpusMax;
-    const rows = await context.queries.run(() =>
-      fleetLatest(context.reader, { filter: request.filter, metrics: request.metrics, limit }),
+    const options = { filter: request.filter, metrics: request.metrics, limit };
+    // Two queries at once, one slot: the GPUs that match, and the MIG instances (those of these GPUs are kept).
+    const [rows, instances] = await context.queries.run(() =>
+      Promise.all([fleetLatest(context.reader, options), fleetMigInstances(context.reader, options)]),
     );
+    const uuids = new Set(rows.map((row) => row.uuid));
     const snapshot = fleetSnapshot({
       rows,
+      instances: instances.filter((instance) => uuids.has(instance.uuid)),
       metrics: request.metrics,
       limit,
       nowMs: context.clock(),
@@ -135,7 +147,8 @@ export function fleetRoutes(context: ApiContext, readFleet: FleetReader) {
           description:
             "One answer for the whole fleet (at most " +
             `${context.limits.fleetGpusMax} GPUs, ordered by host and index; \`truncated\` says when more match): ` +
-            "each GPU's placement, workload, last report and the latest value of each chosen metric. " +
+            "each GPU's placement, workload, last report and the latest value of each chosen metric, and the same for " +
+            "each of its MIG instances. A workload filter matches a GPU used by that pod itself or through a MIG instance. " +
             "Read from the GPU registry and the latest values, which materialized views keep: it never scans datapoints. " +
             "Requests with the same parameters that arrive while one is read share the next read, and answers are " +
             `reused briefly: at most ${2 * context.limits.listCacheTtlMs} ms old (GET /api/v1/fleet/stream is fresher).`,

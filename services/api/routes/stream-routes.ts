@@ -7,7 +7,8 @@ import { lookupGpu } from "../gpu-lookup.ts";
 import type { EventStream } from "../live/event-stream.ts";
 import type { FleetFeeds } from "../live/fleet-feeds.ts";
 import type { StreamHub, StreamKind } from "../live/stream-hub.ts";
-import { parseMetricFilter } from "../metric-filter.ts";
+import { seriesName } from "../live/tail-dictionary.ts";
+import { metricFilterCountMax, parseMetricFilter } from "../metric-filter.ts";
 import { FleetQuery, fleetRequest } from "./fleet-routes.ts";
 
 /** GPUs one datapoint stream may follow: a page of charts, a host, a selection. */
@@ -75,10 +76,14 @@ export function streamRoutes(context: ApiContext, options: StreamRoutesOptions) 
           gpu: t.Array(t.String({ minLength: 1, maxLength: gpuIdLengthMax }), {
             minItems: 1,
             maxItems: streamGpusMax,
-            description: "GPUs to follow: UUIDs or hostname:index; repeat the parameter or separate with commas",
+            description:
+              "GPUs to follow: UUIDs or hostname:index, with :migN for a MIG instance; repeat the parameter or separate with commas",
           }),
           metric: t.Optional(
-            t.Array(t.String({ maxLength: 128 }), { maxItems: 64, description: "only these metrics; default: all" }),
+            t.Array(t.String({ maxLength: 128 }), {
+              maxItems: metricFilterCountMax,
+              description: "only these metrics; default: all",
+            }),
           ),
         }),
         detail: {
@@ -135,15 +140,18 @@ export function streamRoutes(context: ApiContext, options: StreamRoutesOptions) 
     );
 }
 
-/** UUIDs as given; hostname:index looked up in the registry (404 when unknown). */
+/** UUIDs (and UUID:migN) as given; hostname:index looked up in the registry (404 when unknown). */
 async function resolveGpus(context: ApiContext, ids: readonly string[]): Promise<string[]> {
-  const uuids = new Set<string>();
+  const gpus = new Set<string>();
   for (const id of ids.flatMap((value) => value.split(",")).map((value) => value.trim())) {
     if (id === "") continue;
     const reference = parseGpuId(id);
-    if (reference.kind === "uuid") uuids.add(reference.uuid);
-    else uuids.add((await context.queries.run(() => lookupGpu(context.clickhouse, id))).uuid);
+    if (reference.kind === "uuid") gpus.add(seriesName(reference.uuid, reference.gpuInstance));
+    else {
+      const gpu = await context.queries.run(() => lookupGpu(context.clickhouse, id));
+      gpus.add(seriesName(gpu.uuid, reference.gpuInstance));
+    }
   }
-  if (uuids.size > streamGpusMax) throw new ApiError("bad_request", `more than ${streamGpusMax} GPUs`);
-  return [...uuids];
+  if (gpus.size > streamGpusMax) throw new ApiError("bad_request", `more than ${streamGpusMax} GPUs`);
+  return [...gpus];
 }

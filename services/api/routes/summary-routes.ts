@@ -4,7 +4,7 @@ import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
 import { errorResponses, readAccess, type TelemetrySummary } from "../api-models.ts";
 import { ApiError } from "../errors.ts";
-import { lookupGpu } from "../gpu-lookup.ts";
+import { lookupSeries } from "../gpu-lookup.ts";
 import { parseMetricFilter } from "../metric-filter.ts";
 import { formatRfc3339 } from "../time-parsing.ts";
 import { resolveTimeWindow, type TimeWindow } from "../time-window.ts";
@@ -43,20 +43,21 @@ export function summaryRoutes(context: ApiContext) {
         windowMsMax: context.limits.summaryWindowMsMax,
       });
       assertBucketCount(window, step, context.limits.summaryBucketsMax);
-      const { gpu, result } = await context.queries.run(async () => {
-        const gpu = await lookupGpu(context.clickhouse, params.id);
+      const { series, result } = await context.queries.run(async () => {
+        const series = await lookupSeries(context.clickhouse, params.id);
         const result = await summary(context.clickhouse, {
-          uuid: gpu.uuid,
+          uuid: series.gpu.uuid,
+          gpuInstance: series.instance?.gpu_instance,
           startMs: window.startMs,
           endMs: window.endMs,
           stepSeconds: summarySteps[step],
           agg,
           metrics: metrics.length === 0 ? undefined : metrics,
         });
-        return { gpu, result };
+        return { series, result };
       });
       return {
-        gpu: gpu.uuid,
+        gpu: series.id,
         step,
         agg,
         source: result.source,
@@ -73,7 +74,7 @@ export function summaryRoutes(context: ApiContext) {
       detail: {
         ...readAccess,
         tags: ["telemetry"],
-        summary: "A GPU's downsampled series",
+        summary: "A GPU's (or MIG instance's) downsampled series",
         description:
           "Buckets are aligned to multiples of `step` since the epoch and whole: every bucket touching " +
           "[start_time, end_time] covers its full width. Buckets without data are omitted. " +
@@ -84,7 +85,7 @@ export function summaryRoutes(context: ApiContext) {
 }
 
 /** Buckets touching the window, counted as the store counts them (epoch-aligned, whole). */
-function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: number): void {
+export function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: number): void {
   const stepMs = summarySteps[step] * 1_000;
   const count = Math.floor(window.endMs / stepMs) - Math.floor(window.startMs / stepMs) + 1;
   if (count <= bucketsMax) return;
@@ -97,7 +98,7 @@ function assertBucketCount(window: TimeWindow, step: SummaryStep, bucketsMax: nu
   ]);
 }
 
-function groupSeries(rows: readonly SummaryRow[]): TelemetrySummary["series"] {
+export function groupSeries(rows: readonly SummaryRow[]): TelemetrySummary["series"] {
   const series: TelemetrySummary["series"] = [];
   for (const row of rows) {
     let current = series[series.length - 1];

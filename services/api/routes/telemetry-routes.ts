@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia, t } from "elysia";
 import { getGpu } from "../../../src/clickhouse/gpu-queries.ts";
+import { getMigInstance } from "../../../src/clickhouse/mig-queries.ts";
 import {
   type DatapointsParts,
   DatapointsPartsReader,
@@ -10,22 +11,26 @@ import {
   TelemetryCursor,
   type TelemetryPageOptions,
   type TelemetryPointRow,
+  type TelemetryPage as TelemetryRowsPage,
   telemetryPage,
   telemetryPageLimitMax,
 } from "../../../src/clickhouse/telemetry-page.ts";
-import { findMetric, metricCatalog } from "../../../src/domain/metric-catalog.ts";
+import { type WorkloadFilter, workloadFields } from "../../../src/clickhouse/workload-filter.ts";
+import { findMetric } from "../../../src/domain/metric-catalog.ts";
 import { type ApiContext, apiModelsPlugin, jsonRoute } from "../api-context.ts";
-import { errorResponses, readAccess, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
+import { readAccess, type TelemetryItem, type TelemetryPage } from "../api-models.ts";
 import { type CursorCodec, createCursorCodec, cursorLengthMax, queryCheck } from "../cursor-codec.ts";
 import { badRequest } from "../errors.ts";
 import { FingerprintedCache } from "../fingerprinted-cache.ts";
 import { type GpuReference, parseGpuId } from "../gpu-id.ts";
 import { gpuNotFound, lookupGpu } from "../gpu-lookup.ts";
 import { liveTelemetryPage, type PageSource } from "../live/live-window.ts";
-import { parseMetricFilter } from "../metric-filter.ts";
+import { seriesName } from "../live/tail-dictionary.ts";
+import { metricFilterCountMax, parseMetricFilter } from "../metric-filter.ts";
 import { jsonResponse, type SerializedJson } from "../serialized-json.ts";
 import { SharedRead } from "../shared-read.ts";
-import { epochMsMax, epochMsMin, formatRfc3339 } from "../time-parsing.ts";
+import { type ExportFormat, exportFormatOf, exportResponses, exportTelemetry } from "../telemetry-export.ts";
+import { epochMsMax, epochMsMin, formatRfc3339, timeParameterDescription } from "../time-parsing.ts";
 import { describeMs, resolveTimeWindow, type TimeWindow } from "../time-window.ts";
 import { GpuParams } from "./gpu-routes.ts";
 
@@ -36,46 +41,66 @@ const pageCacheEntriesMax = 10_000;
 /** A page of telemetryLimitMax items is about 1.3 M characters; larger answers are not kept. */
 const pageCacheEntryCharsMax = 2_000_000;
 
-const timeDescription = (which: string) =>
-  `${which}, inclusive, RFC 3339 with any offset and optional fraction ` +
-  "(e.g. 2025-07-18T20:42:34Z, 2025-07-18T22:42:34.5+02:00); milliseconds are the finest step";
-
 /** start_time, end_time and metric: shared with the summary route. */
 export const windowQueryProperties = (limits: ApiContext["limits"]) => ({
   start_time: t.Optional(
     t.String({
       maxLength: timeTextLengthMax,
-      description: `${timeDescription("Window start")}. Default: end_time − ${describeMs(limits.telemetryWindowMsDefault)}.`,
+      description: `${timeParameterDescription("Window start")}. Default: end_time − ${describeMs(limits.telemetryWindowMsDefault)}.`,
     }),
   ),
   end_time: t.Optional(
     t.String({
       maxLength: timeTextLengthMax,
-      description: `${timeDescription("Window end")}. Default: now. At most ${describeMs(limits.telemetryWindowMsMax)} after start_time.`,
+      description: `${timeParameterDescription("Window end")}. Default: now. At most ${describeMs(limits.telemetryWindowMsMax)} after start_time.`,
     }),
   ),
   metric: t.Optional(
     t.Array(t.String({ maxLength: 128 }), {
-      maxItems: metricCatalog.length * 2,
-      description: "Only these DCGM fields; repeat the parameter or separate names with commas. Default: all.",
+      maxItems: metricFilterCountMax,
+      description:
+        "Only these DCGM fields (any DCGM_FI_* name, or a name of the catalog); repeat the parameter or separate names with commas. Default: all.",
     }),
   ),
 });
+
+const workloadText = (description: string) =>
+  t.Optional(t.String({ maxLength: 256, description: `${description} (exact match; empty: none)` }));
+
+/** Only the datapoints measured for a Kubernetes workload. */
+export const workloadQueryProperties = {
+  namespace: workloadText("Only datapoints measured while a pod of this namespace used the GPU"),
+  pod: workloadText("Only datapoints measured while this pod used the GPU"),
+  container: workloadText("Only datapoints measured for this container"),
+};
 
 const TelemetryCursorPosition = Type.Object({
   after: TelemetryCursor,
   startMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
   endMs: Type.Integer({ minimum: epochMsMin, maximum: epochMsMax }),
 });
-type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
+export type TelemetryCursorCodec = CursorCodec<typeof TelemetryCursorPosition>;
 
-/** GET /api/v1/gpus/{id}/telemetry: one GPU's datapoints in a window, keyset-paginated. */
+/** The telemetry cursors, shared by REST and GraphQL. */
+export function telemetryCursorCodec(key: Uint8Array): TelemetryCursorCodec {
+  return createCursorCodec("telemetry", TelemetryCursorPosition, key);
+}
+
+/** GET /api/v1/gpus/{id}/telemetry: one GPU's datapoints in a window, keyset-paginated, or exported whole. */
 export function telemetryRoutes(context: ApiContext) {
+  const exportRowsMax = context.limits.exportRowsMax;
   const TelemetryQuery = t.Object({
     ...windowQueryProperties(context.limits),
+    ...workloadQueryProperties,
     order: t.Optional(t.UnionEnum(["asc", "desc"], { default: "asc", description: "by time; asc is oldest first" })),
     limit: t.Optional(
-      t.Integer({ minimum: 1, maximum: telemetryLimitMax, default: telemetryLimitDefault, description: "page size" }),
+      t.Integer({
+        minimum: 1,
+        maximum: Math.max(telemetryLimitMax, exportRowsMax),
+        description:
+          `JSON: page size, at most ${telemetryLimitMax} (default ${telemetryLimitDefault}). ` +
+          `NDJSON and CSV: rows at most, up to ${exportRowsMax} (default: the whole window, which must then hold at most ${exportRowsMax}).`,
+      }),
     ),
     cursor: t.Optional(
       t.String({
@@ -83,10 +108,19 @@ export function telemetryRoutes(context: ApiContext) {
         description: "next_cursor of the previous page; repeat the other parameters",
       }),
     ),
+    // No default (UnionEnum's is its first value): without `format`, Accept decides.
+    format: t.Optional(
+      t.UnionEnum(["json", "ndjson", "csv"], {
+        default: undefined,
+        description:
+          "json: a page (default); ndjson or csv: the window streamed whole, one datapoint a line. " +
+          "Without it, an Accept of application/x-ndjson or text/csv chooses the export.",
+      }),
+    ),
   });
   const partsReader = new DatapointsPartsReader(context.reader);
   const pages: PageAnswering = {
-    cursor: createCursorCodec("telemetry", TelemetryCursorPosition, context.cursorKey),
+    cursor: telemetryCursorCodec(context.cursorKey),
     cache: new FingerprintedCache({
       name: "telemetry_page",
       entriesMax: pageCacheEntriesMax,
@@ -98,42 +132,57 @@ export function telemetryRoutes(context: ApiContext) {
   };
   return new Elysia({ name: "telemetry-routes" }).use(apiModelsPlugin).get(
     "/api/v1/gpus/:id/telemetry",
-    ({ params, query }): Promise<Response> => {
-      const reference = parseGpuId(params.id);
-      const request: TelemetryRequest = {
+    async ({ params, query, request }): Promise<Response> => {
+      const format = exportFormatOf(query.format, request.headers.get("accept"));
+      const telemetry: TelemetryRequest = {
         id: params.id,
-        reference,
+        reference: parseGpuId(params.id),
         metrics: parseMetricFilter(query.metric),
+        workload: workloadFilterOf(query),
         order: query.order ?? "asc",
-        limit: query.limit ?? telemetryLimitDefault,
+        limit: query.limit ?? (format === "json" ? telemetryLimitDefault : undefined),
         query,
       };
-      return context.queries.run(() => answerTelemetry(context, pages, request));
+      if (format === "json") return context.queries.run(() => answerTelemetry(context, pages, telemetry));
+      return exportWindow(context, pages.cursor, telemetry, format);
     },
     {
       ...jsonRoute,
       params: GpuParams,
       query: TelemetryQuery,
-      response: { 200: "TelemetryPage", ...errorResponses },
+      // Documented by hand (exportResponses): a `response` schema would leave out the NDJSON and CSV answers.
       detail: {
         ...readAccess,
         tags: ["telemetry"],
-        summary: "A GPU's datapoints in a time window",
+        summary: "A GPU's (or MIG instance's) datapoints in a time window; NDJSON and CSV exports",
         description:
           "Ordered by (timestamp, metric), ascending unless `order=desc`. Both bounds are inclusive. " +
           "Without bounds the last hour is returned. Walk a window completely by passing `next_cursor` back as `cursor` " +
-          "(with the same other parameters) until it is null: no datapoint is skipped or repeated.",
+          "(with the same other parameters) until it is null: no datapoint is skipped or repeated. " +
+          "`format=ndjson` or `format=csv` (or the matching Accept) streams the window instead, in the same order, " +
+          `one datapoint a line, at most ${exportRowsMax} rows: without \`limit\` a window that holds more is a 400, ` +
+          "with it the export stops after `limit` rows. An export that fails midway is cut off without its final " +
+          "chunk, so a client sees an incomplete transfer rather than a short file.",
+        responses: exportResponses(),
       },
     },
   );
 }
 
-interface TelemetryRequest {
+export function workloadFilterOf(query: Partial<Record<(typeof workloadFields)[number], string>>): WorkloadFilter {
+  const filter: WorkloadFilter = {};
+  for (const field of workloadFields) if (query[field] !== undefined) filter[field] = query[field];
+  return filter;
+}
+
+export interface TelemetryRequest {
   id: string;
   reference: GpuReference;
   metrics: string[];
+  workload: WorkloadFilter;
   order: "asc" | "desc";
-  limit: number;
+  /** Page size (JSON), or the most rows an export may stream (undefined: the whole window). */
+  limit: number | undefined;
   query: { start_time?: string; end_time?: string; cursor?: string };
 }
 
@@ -143,6 +192,42 @@ interface PageAnswering {
   cache: FingerprintedCache;
   /** The datapoints parts, read once for all requests waiting at that moment. */
   parts: SharedRead<DatapointsParts>;
+}
+
+export interface ResolvedTelemetryRequest extends TelemetryRequest {
+  uuid: string;
+  gpuInstance: string;
+  check: string;
+  window: TimeWindow;
+  after: TelemetryCursor | undefined;
+}
+
+/**
+ * The GPU, the window (from the cursor, or the bounds and now) and the cursor's position.
+ * A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
+ */
+export async function resolveRequest(
+  context: ApiContext,
+  codec: TelemetryCursorCodec,
+  request: TelemetryRequest,
+): Promise<ResolvedTelemetryRequest> {
+  const { reference, metrics, order, query, workload } = request;
+  const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
+  const gpuInstance = reference.gpuInstance;
+  const workloadKey = workloadFields.map((field) => workload[field] ?? "\u0000").join("\u0001");
+  const check = queryCheck([
+    "telemetry",
+    seriesName(uuid, gpuInstance),
+    query.start_time ?? "",
+    query.end_time ?? "",
+    metrics.join(","),
+    order,
+    workloadKey,
+  ]);
+  const position = query.cursor === undefined ? undefined : codec.decode(check, query.cursor);
+  if (position !== undefined) checkCursorWindow(position, windowLimits(context).windowMsMax);
+  const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
+  return { ...request, uuid, gpuInstance, check, window, after: position?.after };
 }
 
 /**
@@ -159,30 +244,33 @@ async function answerTelemetry(
   pages: PageAnswering,
   request: TelemetryRequest,
 ): Promise<Response> {
-  const { reference, metrics, order, query } = request;
-  // A UUID is looked up only when the page is empty (to tell "no data" from "no GPU").
-  const uuid = reference.kind === "uuid" ? reference.uuid : (await lookupGpu(context.clickhouse, request.id)).uuid;
-  const check = queryCheck(["telemetry", uuid, query.start_time ?? "", query.end_time ?? "", metrics.join(","), order]);
-  const position = query.cursor === undefined ? undefined : pages.cursor.decode(check, query.cursor);
-  if (position !== undefined) checkCursorWindow(position, windowLimits(context).windowMsMax);
-  const window: TimeWindow = position ?? resolveTimeWindow(query, context.clock(), windowLimits(context));
+  if (request.limit !== undefined && request.limit > telemetryLimitMax) {
+    throw badRequest(
+      "limit",
+      `a JSON page holds at most ${telemetryLimitMax} datapoints; use format=ndjson or csv for more`,
+    );
+  }
+  const resolved = await resolveRequest(context, pages.cursor, request);
+  const { window } = resolved;
   // Everything the body depends on, verbatim (the cursor check is a hash and may collide).
   const key = JSON.stringify([
-    uuid,
-    query.start_time ?? null,
-    query.end_time ?? null,
-    metrics,
-    order,
+    resolved.uuid,
+    resolved.gpuInstance,
+    request.query.start_time ?? null,
+    request.query.end_time ?? null,
+    request.metrics,
+    request.workload,
+    request.order,
     window,
     request.limit,
-    position?.after ?? null,
+    resolved.after ?? null,
   ]);
   // A window the live tail reaches is answered from memory (and ClickHouse before the horizon), never cached.
   const live = context.live?.horizonMs !== undefined && window.endMs >= context.live.horizonMs;
   const fingerprint = !live && pages.cache.wanted(key) ? windowFingerprint(await pages.parts.get(), window) : undefined;
   const kept = fingerprint === undefined ? undefined : pages.cache.get(key, fingerprint);
   if (kept !== undefined) return withSource(jsonResponse(kept), "cache");
-  const body = await queryTelemetry(context, pages.cursor, { ...request, uuid, check, window, after: position?.after });
+  const body = await queryTelemetry(context, pages.cursor, resolved);
   // An empty page is not kept: whether it should be a 404 depends on the GPU registry, not on these parts.
   // Nor is a page with rows of the live tail: it may lack rows inserted but not yet committed.
   if (fingerprint !== undefined && body.itemCount > 0 && body.source === "clickhouse")
@@ -190,11 +278,40 @@ async function answerTelemetry(
   return withSource(jsonResponse(body.json), body.source);
 }
 
-interface ResolvedTelemetryRequest extends TelemetryRequest {
-  uuid: string;
-  check: string;
-  window: TimeWindow;
-  after: TelemetryCursor | undefined;
+export function pageOptions(request: ResolvedTelemetryRequest, limit: number, after: TelemetryCursor | undefined) {
+  const options: TelemetryPageOptions = {
+    uuid: request.uuid,
+    gpuInstance: request.gpuInstance,
+    workload: request.workload,
+    startMs: request.window.startMs,
+    endMs: request.window.endMs,
+    metrics: request.metrics.length === 0 ? undefined : request.metrics,
+    order: request.order,
+    limit,
+    after,
+  };
+  return options;
+}
+
+/** One page as the live tail and ClickHouse together (or ClickHouse alone) cut it. */
+export async function readPage(
+  context: ApiContext,
+  options: TelemetryPageOptions,
+): Promise<{ page: TelemetryRowsPage; source: PageSource }> {
+  return context.live === undefined
+    ? { page: await telemetryPage(context.reader, options), source: "clickhouse" }
+    : await liveTelemetryPage(context.reader, context.live, options);
+}
+
+/** An empty first page of an unknown GPU or MIG instance is a 404, not an empty page. */
+async function assertSeriesExists(context: ApiContext, request: ResolvedTelemetryRequest): Promise<void> {
+  if (request.reference.kind !== "uuid") return;
+  if (context.live?.has(seriesName(request.uuid, request.gpuInstance)) === true) return;
+  const known =
+    request.gpuInstance === ""
+      ? await getGpu(context.clickhouse, request.uuid)
+      : await getMigInstance(context.reader, { uuid: request.uuid, gpuInstance: request.gpuInstance });
+  if (known === undefined) throw gpuNotFound(request.id, request.reference);
 }
 
 /**
@@ -207,33 +324,46 @@ async function queryTelemetry(
   cursor: TelemetryCursorCodec,
   request: ResolvedTelemetryRequest,
 ): Promise<{ json: SerializedJson; itemCount: number; source: PageSource }> {
-  const { uuid, window, metrics, reference } = request;
-  const options: TelemetryPageOptions = {
-    uuid,
-    startMs: window.startMs,
-    endMs: window.endMs,
-    metrics: metrics.length === 0 ? undefined : metrics,
-    order: request.order,
-    limit: request.limit,
-    after: request.after,
-  };
-  const { page, source } =
-    context.live === undefined
-      ? { page: await telemetryPage(context.reader, options), source: "clickhouse" as const }
-      : await liveTelemetryPage(context.reader, context.live, options);
-  if (page.rows.length === 0 && request.after === undefined && reference.kind === "uuid") {
-    if (context.live?.has(uuid) !== true && (await getGpu(context.clickhouse, uuid)) === undefined)
-      throw gpuNotFound(request.id, reference);
-  }
+  const { page, source } = await readPage(context, pageOptions(request, request.limit ?? 1, request.after));
+  if (page.rows.length === 0 && request.after === undefined) await assertSeriesExists(context, request);
+  const body = telemetryPageBody(cursor, request, page);
+  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+export function telemetryPageBody(
+  cursor: TelemetryCursorCodec,
+  request: ResolvedTelemetryRequest,
+  page: TelemetryRowsPage,
+): TelemetryPage {
+  const { window } = request;
   const next_cursor = page.next === undefined ? null : cursor.encode(request.check, { ...window, after: page.next });
-  const body: TelemetryPage = {
-    gpu: uuid,
+  return {
+    gpu: seriesName(request.uuid, request.gpuInstance),
     start_time: formatRfc3339(window.startMs),
     end_time: formatRfc3339(window.endMs),
     items: telemetryItems(page.rows),
     next_cursor,
   };
-  return { json: { text: JSON.stringify(body) }, itemCount: body.items.length, source };
+}
+
+/** The window (from the cursor on, when given) streamed page by page as NDJSON or CSV. */
+async function exportWindow(
+  context: ApiContext,
+  codec: TelemetryCursorCodec,
+  request: TelemetryRequest,
+  format: Exclude<ExportFormat, "json">,
+): Promise<Response> {
+  const resolved = await context.queries.run(() => resolveRequest(context, codec, request));
+  return exportTelemetry(context, {
+    format,
+    gpu: seriesName(resolved.uuid, resolved.gpuInstance),
+    window: resolved.window,
+    rowsMax: request.limit,
+    options: (limit, after) => pageOptions(resolved, limit, after ?? resolved.after),
+    readPage: (options) => readPage(context, options),
+    assertExists: () => assertSeriesExists(context, resolved),
+    items: telemetryItems,
+  });
 }
 
 /** Which store answered (memory, ClickHouse, both, the page cache): for operators and benchmarks. */
@@ -255,7 +385,7 @@ export function windowLimits(context: ApiContext) {
 }
 
 /** Rows come sorted by time, so consecutive rows mostly share their timestamps: each is formatted once. */
-function telemetryItems(rows: readonly TelemetryPointRow[]): TelemetryItem[] {
+export function telemetryItems(rows: readonly TelemetryPointRow[]): TelemetryItem[] {
   const timestamps = new LastFormatted();
   const sourceTimestamps = new LastFormatted();
   return rows.map((row) => ({
@@ -264,6 +394,9 @@ function telemetryItems(rows: readonly TelemetryPointRow[]): TelemetryItem[] {
     value: row.value,
     unit: findMetric(row.metric)?.unit ?? "",
     source_timestamp: sourceTimestamps.format(row.source_ts_ms),
+    namespace: row.namespace,
+    pod: row.pod,
+    container: row.container,
   }));
 }
 

@@ -4,6 +4,7 @@ import { rollupMigration } from "./0003-rollup-1m.ts";
 import { minuteFanoutMigration } from "./0004-minute-fanout.ts";
 import { gpuWorkloadMigration } from "./0005-gpu-workload.ts";
 import { sourceOffsetsMigration } from "./0006-source-offsets.ts";
+import { migInstancesMigration } from "./0007-mig-instances.ts";
 import type { Migration } from "./migration.ts";
 
 /** Every schema change, in the order it is applied. Append only: never edit an applied one. */
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   minuteFanoutMigration,
   gpuWorkloadMigration,
   sourceOffsetsMigration,
+  migInstancesMigration,
 ]);

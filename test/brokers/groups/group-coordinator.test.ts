@@ -550,6 +550,7 @@ describe("GroupCoordinator offsets", () => {
 
 describe("GroupCoordinator offset reset", () => {
   const bounds = () => ({ logStartOffset: 10, highWatermark: 500 });
+  const reset = { topic: "telemetry", offsets: [{ partition: 1, offset: 20 }], dryRun: false };
 
   test("moves offsets of unowned partitions durably, refuses owned ones and offsets outside the log", async () => {
     const { coordinator, clock, dataDir } = await setUp({ topics: { telemetry: 2 } });
@@ -558,7 +559,6 @@ describe("GroupCoordinator offset reset", () => {
       { topic: "telemetry", partition: 0, offset: 400 },
       { topic: "telemetry", partition: 1, offset: 300 },
     ]);
-    const reset = { topic: "telemetry", offsets: [{ partition: 1, offset: 20 }] };
     const owned = await coordinator.resetOffsets("collectors", reset, bounds).catch((error: unknown) => error);
     expect(owned).toBeInstanceOf(PartitionOwnedError);
     expect((owned as PartitionOwnedError).message).toContain("telemetry/1");
@@ -566,20 +566,105 @@ describe("GroupCoordinator offset reset", () => {
     // The member dies: once its session ran out, its partitions are free to move.
     clock.advance(1_500);
     const done = await coordinator.resetOffsets("collectors", reset, bounds);
-    expect(done.offsets).toEqual([
+    expect(done).toEqual({
+      group: "collectors",
+      topic: "telemetry",
+      dryRun: false,
+      partitions: [{ partition: 1, before: 300, after: 20, logStartOffset: 10, highWatermark: 500 }],
+    });
+    expect(coordinator.committedOffsets("collectors", "telemetry").offsets).toEqual([
       { partition: 0, offset: 400 },
       { partition: 1, offset: 20 },
     ]);
-    const outside = { topic: "telemetry", offsets: [{ partition: 0, offset: 501 }] };
-    expect(coordinator.resetOffsets("collectors", outside, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
-    const below = { topic: "telemetry", offsets: [{ partition: 0, offset: 9 }] };
-    expect(coordinator.resetOffsets("collectors", below, bounds)).rejects.toBeInstanceOf(InvalidGroupRequestError);
+    const outside = { ...reset, offsets: [{ partition: 0, offset: 501 }] };
+    await expect(coordinator.resetOffsets("collectors", outside, bounds)).rejects.toBeInstanceOf(
+      InvalidGroupRequestError,
+    );
+    const below = { ...reset, offsets: [{ partition: 0, offset: 9 }] };
+    await expect(coordinator.resetOffsets("collectors", below, bounds)).rejects.toBeInstanceOf(
+      InvalidGroupRequestError,
+    );
     // A group that does not exist is created with the offsets (seeding a group before its members start).
-    expect((await coordinator.resetOffsets("fresh", reset, bounds)).offsets).toEqual([{ partition: 1, offset: 20 }]);
+    expect((await coordinator.resetOffsets("fresh", reset, bounds)).partitions[0]?.before).toBeNull();
     expect(coordinator.describe("fresh").state).toBe("empty");
     await coordinator.close();
     const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2 } });
     expect(reopened.committedOffsets("collectors", "telemetry").offsets).toContainEqual({ partition: 1, offset: 20 });
+  });
+
+  test("all or nothing: one bad partition moves none; a dry run answers the plan and moves nothing", async () => {
+    const { coordinator } = await setUp({ topics: { telemetry: 3 } });
+    await coordinator.resetOffsets("g", { ...reset, offsets: [{ partition: 0, offset: 100 }] }, bounds);
+    const mixed = {
+      ...reset,
+      offsets: [
+        { partition: 0, offset: 50 },
+        { partition: 2, offset: 9_999 },
+      ],
+    };
+    await expect(coordinator.resetOffsets("g", mixed, bounds)).rejects.toThrow(/offset 9999 of telemetry\/2 outside/);
+    const twice = {
+      ...reset,
+      offsets: [
+        { partition: 0, offset: 50 },
+        { partition: 0, offset: 60 },
+      ],
+    };
+    await expect(coordinator.resetOffsets("g", twice, bounds)).rejects.toThrow(/telemetry\/0 named twice/);
+    expect(coordinator.committedOffsets("g", "telemetry").offsets).toEqual([{ partition: 0, offset: 100 }]);
+    const plan = await coordinator.resetOffsets(
+      "g",
+      {
+        topic: "telemetry",
+        offsets: [
+          { partition: 2, offset: 11 },
+          { partition: 0, offset: 10 },
+        ],
+        dryRun: true,
+      },
+      bounds,
+    );
+    expect(plan.dryRun).toBe(true);
+    expect(plan.partitions.map((entry) => [entry.partition, entry.before, entry.after])).toEqual([
+      [0, 100, 10],
+      [2, null, 11],
+    ]);
+    expect(coordinator.committedOffsets("g", "telemetry").offsets).toEqual([{ partition: 0, offset: 100 }]);
+    // A dry run of a group that does not exist creates nothing.
+    await coordinator.resetOffsets("ghost", { ...reset, dryRun: true }, bounds);
+    expect(() => coordinator.describe("ghost")).toThrow(UnknownGroupError);
+  });
+});
+
+describe("GroupCoordinator and deleted topics", () => {
+  test("names the groups subscribed to a topic; forgetting a topic drops its offsets durably and idle groups", async () => {
+    const { coordinator, dataDir } = await setUp({ topics: { telemetry: 2, other: 1 } });
+    const a = await join1(coordinator, "a");
+    await coordinator.commit("collectors", a.memberId, a.generation, [{ topic: "telemetry", partition: 0, offset: 7 }]);
+    const bounds = () => ({ logStartOffset: 0, highWatermark: 100 });
+    const offsets = (topic: string, partition: number, offset: number) => ({
+      topic,
+      offsets: [{ partition, offset }],
+      dryRun: false,
+    });
+    await coordinator.resetOffsets("archive", offsets("telemetry", 1, 5), bounds);
+    await coordinator.resetOffsets("mixed", offsets("telemetry", 1, 5), bounds);
+    await coordinator.resetOffsets("mixed", offsets("other", 0, 3), bounds);
+    expect(coordinator.groupsSubscribedTo("telemetry")).toEqual(["collectors"]);
+    expect(coordinator.groupsSubscribedTo("other")).toEqual([]);
+
+    expect(await coordinator.forgetTopic("telemetry")).toEqual(["archive", "collectors", "mixed"]);
+    expect(coordinator.committedOffsets("collectors", "telemetry").offsets).toEqual([]);
+    expect(coordinator.committedOffsets("mixed", "other").offsets).toEqual([{ partition: 0, offset: 3 }]);
+    // "archive" had nothing else: no members, no offsets, so it is gone.
+    expect(() => coordinator.describe("archive")).toThrow(UnknownGroupError);
+    expect(await coordinator.forgetTopic("telemetry")).toEqual([]);
+    await coordinator.close();
+
+    const { coordinator: reopened } = await setUp({ dataDir, topics: { telemetry: 2, other: 1 } });
+    expect(reopened.listGroups().map((group) => group.group)).toEqual(["collectors", "mixed"]);
+    expect(reopened.committedOffsets("mixed", "telemetry").offsets).toEqual([]);
+    expect(reopened.committedOffsets("mixed", "other").offsets).toEqual([{ partition: 0, offset: 3 }]);
   });
 });
 

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
+  deletedPartitionDirName,
+  isDeletedDirName,
+  looksLikePartitionDirName,
   offsetFileStem,
   parseSegmentFileName,
   parseTopicMetadataName,
@@ -22,5 +25,17 @@ describe("file names", () => {
     expect(parseSegmentFileName("0000000000000000123x.log", ".log")).toBeUndefined();
     expect(parseTopicMetadataName("my.topic-1.topic.json")).toBe("my.topic-1");
     expect(partitionDirName("my-topic", 3)).toBe("my-topic-3");
+  });
+
+  test("a deleted partition directory never has a live partition's name", () => {
+    const name = deletedPartitionDirName("my.topic-1", 0, "abc123");
+    expect(name).toBe("my.topic-1-0.abc123.deleted");
+    expect(isDeletedDirName(name)).toBe(true);
+    expect(looksLikePartitionDirName(name)).toBe(false);
+    expect(looksLikePartitionDirName("my.topic-1-0")).toBe(true);
+    expect(looksLikePartitionDirName("my.topic-01")).toBe(false);
+    expect(looksLikePartitionDirName("lost+found")).toBe(false);
+    expect(isDeletedDirName("x.deleted-0")).toBe(false);
+    expect(() => deletedPartitionDirName("t", 0, "../x")).toThrow(RangeError);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   InvalidTopicError,
@@ -17,10 +17,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function openManager(dataDir: string, clock: ManualClock): Promise<LogManager> {
+async function openManager(dataDir: string, clock: ManualClock, fileDeleteDelayMs = 60_000): Promise<LogManager> {
   const manager = await LogManager.open({
     dataDir,
-    config: smallConfig({ partitionsPerTopicMax: 16, topicsMax: 3 }),
+    config: smallConfig({ partitionsPerTopicMax: 16, topicsMax: 3, fileDeleteDelayMs }),
     clock,
   });
   cleanups.push(() => manager.close());
@@ -97,18 +97,75 @@ describe("LogManager", () => {
     );
   });
 
-  test("a partition directory without topic metadata (crash during create) is not a topic", async () => {
+  test("a partition directory without topic metadata (a create or delete cut short) is removed at open", async () => {
     const dir = tempDir("log-manager");
     cleanups.push(dir.remove);
     const clock = new ManualClock();
     const manager = await openManager(dir.path, clock);
     await manager.createTopic("kept", 1);
     await manager.close();
-    Bun.spawnSync(["mkdir", join(dir.path, "half-0")]);
+    for (const debris of ["half-0", "half-1", "gone-0.0123abcd.deleted"]) mkdirSync(join(dir.path, debris));
+    writeFileSync(join(dir.path, "half-0", "00000000000000000000.log"), "old bytes");
+    mkdirSync(join(dir.path, "not-a-partition"));
     const reopened = await openManager(dir.path, clock);
     expect(reopened.listTopics().map((topic) => topic.name)).toEqual(["kept"]);
+    expect(readdirSync(dir.path).sort()).toEqual(["kept-0", "kept.topic.json", "not-a-partition"]);
+    // A topic created again under the old name starts empty.
+    await reopened.createTopic("half", 2);
+    expect(reopened.partition("half", 0).highWatermark).toBe(0);
     await reopened.close();
     expect(() => reopened.partition("kept", 0)).toThrow(LogClosedError);
+  });
+
+  test("deleteTopic: metadata first, then the partitions move aside and go after fileDeleteDelayMs", async () => {
+    const dir = tempDir("log-manager");
+    cleanups.push(dir.remove);
+    const clock = new ManualClock();
+    const manager = await openManager(dir.path, clock, 50);
+    await manager.createTopic("doomed", 2);
+    await manager.createTopic("kept", 1);
+    const doomed = manager.partition("doomed", 1);
+    await doomed.append(makeBatch({ records: 3, timestampMs: clock.nowMs() }));
+    const waiting = doomed.waitForAppend(3, 10_000);
+
+    expect((await manager.deleteTopic("doomed")).partitions).toBe(2);
+    expect(await waiting).toBe(false);
+    expect(manager.topic("doomed")).toBeUndefined();
+    expect(() => manager.partition("doomed", 0)).toThrow(UnknownTopicError);
+    expect(() => doomed.read(0, 1024)).toThrow(LogClosedError);
+    await expect(manager.deleteTopic("doomed")).rejects.toThrow(UnknownTopicError);
+    const names = readdirSync(dir.path).sort();
+    expect(names.filter((name) => name.startsWith("doomed"))).toEqual([
+      expect.stringMatching(/^doomed-0\.[0-9a-f]{32}\.deleted$/),
+      expect.stringMatching(/^doomed-1\.[0-9a-f]{32}\.deleted$/),
+    ]);
+    await Bun.sleep(200);
+    expect(readdirSync(dir.path).sort()).toEqual(["kept-0", "kept.topic.json"]);
+
+    // Created again, the name is a new, empty topic; a reopen finds only what exists.
+    await manager.createTopic("doomed", 1);
+    expect(manager.partition("doomed", 0).highWatermark).toBe(0);
+    await manager.close();
+    const reopened = await openManager(dir.path, clock);
+    expect(reopened.listTopics().map((topic) => [topic.name, topic.partitions])).toEqual([
+      ["doomed", 1],
+      ["kept", 1],
+    ]);
+  });
+
+  test("a delete cut short after the metadata went leaves nothing a reopen brings back", async () => {
+    const dir = tempDir("log-manager");
+    cleanups.push(dir.remove);
+    const clock = new ManualClock();
+    const manager = await openManager(dir.path, clock);
+    await manager.createTopic("doomed", 2);
+    await manager.partition("doomed", 0).append(makeBatch({ records: 3, timestampMs: clock.nowMs() }));
+    await manager.close();
+    // The state a crash right after deleteTopic's first step leaves: no metadata, the directories still there.
+    rmSync(join(dir.path, "doomed.topic.json"));
+    const reopened = await openManager(dir.path, clock);
+    expect(reopened.listTopics()).toEqual([]);
+    expect(readdirSync(dir.path)).toEqual([]);
   });
 
   for (const [flush, expectAdvance] of [

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { GroupDescription, GroupLag, MemberAssignment } from "../../../src/broker-protocol/group-protocol.ts";
+import type {
+  GroupDescription,
+  GroupLag,
+  MemberAssignment,
+  ResetOffsetsResult,
+} from "../../../src/broker-protocol/group-protocol.ts";
 import { encodeProduceFrames } from "../../../src/broker-protocol/produce-frames.ts";
 import { encodeBatch } from "../../../src/broker-protocol/record-batch.ts";
 import { brokerFetch } from "../../support/test-tokens.ts";
@@ -98,9 +103,76 @@ describe("consumer-group routes", () => {
     await post("/v1/groups/g4/leave", { memberId: joined.memberId });
     const done = await post("/v1/groups/g4/offsets", reset);
     expect(done.status).toBe(200);
-    expect(await done.json()).toMatchObject({ group: "g4", topic: "events", offsets: [{ partition: 0, offset: 2 }] });
+    expect(await done.json()).toEqual({
+      group: "g4",
+      topic: "events",
+      dryRun: false,
+      partitions: [{ partition: 0, before: 5, after: 2, logStartOffset: 0, highWatermark: 5 }],
+    });
     const beyond = await post("/v1/groups/g4/offsets", { topic: "events", offsets: [{ partition: 0, offset: 6 }] });
     expect(beyond.status).toBe(400);
+  });
+
+  test("a reset goes to a time (the time index), an end of the log or an offset; a dry run moves nothing", async () => {
+    await post("/v1/topics", { name: "timed", partitions: 2 });
+    // Partition 0: offsets 0..9 at times 1000, 1100, ... 1900 (one batch each); partition 1 stays empty.
+    for (let index = 0; index < 10; index += 1) {
+      const batch = encodeBatch({
+        records: [{ key: "k", value: `v${index}`, timestampMs: 1_000 + index * 100 }],
+        producerId: -1,
+        baseSequence: -1,
+        nowMs: 0,
+      });
+      await brokerFetch(`${broker.url}/v1/topics/timed/produce`, {
+        method: "POST",
+        body: encodeProduceFrames([{ partition: 0, batch }]),
+      });
+    }
+    const targets = [
+      { partition: 0, timestampMs: 1_450 },
+      { partition: 1, position: "latest" },
+    ];
+    const plan = (await (
+      await post("/v1/groups/g5/offsets", { topic: "timed", offsets: targets, dryRun: true })
+    ).json()) as ResetOffsetsResult;
+    expect(plan.dryRun).toBe(true);
+    expect(plan.partitions.map((entry) => [entry.partition, entry.before, entry.after])).toEqual([
+      [0, null, 5],
+      [1, null, 0],
+    ]);
+    expect((await brokerFetch(`${broker.url}/v1/groups/g5`)).status).toBe(404);
+
+    const cases: [unknown, number][] = [
+      [{ partition: 0, timestampMs: 0 }, 0],
+      [{ partition: 0, timestampMs: 1_900 }, 9],
+      [{ partition: 0, timestampMs: 5_000 }, 10],
+      [{ partition: 0, position: "earliest" }, 0],
+      [{ partition: 0, position: "latest" }, 10],
+      [{ partition: 0, offset: 7 }, 7],
+    ];
+    for (const [target, expected] of cases) {
+      const moved = (await (
+        await post("/v1/groups/g5/offsets", { topic: "timed", offsets: [target] })
+      ).json()) as ResetOffsetsResult;
+      expect([target, moved.partitions[0]?.after]).toEqual([target, expected]);
+    }
+    const offsets = await (await brokerFetch(`${broker.url}/v1/groups/g5/offsets?topic=timed`)).json();
+    expect(offsets).toMatchObject({ offsets: [{ partition: 0, offset: 7 }] });
+
+    const refusals: [unknown, number, RegExp][] = [
+      [{ topic: "timed", offsets: [{ partition: 0, offset: 1, timestampMs: 5 }] }, 400, /exactly one of offset/],
+      [{ topic: "timed", offsets: [{ partition: 1 }] }, 400, /partition 1: give exactly one .* \(got 0\)/],
+      [{ topic: "timed", offsets: [{ partition: 0, position: "middle" }] }, 400, /position/],
+      [{ topic: "timed", offsets: [{ partition: 2, position: "latest" }] }, 400, /no partition 2/],
+      [{ topic: "timed", offsets: [{ partition: 0, offset: 11 }] }, 400, /outside the log 0\.\.10/],
+      [{ topic: "nope", offsets: [{ partition: 0, offset: 0 }] }, 404, /unknown topic "nope"/],
+    ];
+    for (const [body, status, message] of refusals) {
+      const refused = await post("/v1/groups/g5/offsets", body);
+      const answer = (await refused.json()) as { message: string };
+      expect([body, refused.status]).toEqual([body, status]);
+      expect(answer.message).toMatch(message);
+    }
   });
 
   test("bad requests and unknown groups get 400 and 404", async () => {

@@ -95,9 +95,11 @@ const failing = [
     series: `streamer_scrape_failures_total{${job("streamer-metrics")}, instance="10.0.0.31:9500"}`,
     values: "0+30x60",
   },
-  ...apiSeries("telemetry_gpu_xid_error_code", failingGpu, "79+0x60"),
-  ...apiSeries("telemetry_gpu_throttled", `${failingGpu}, reason="thermal"`, "1+0x60"),
-  ...apiSeries("telemetry_gpu_throttled", `${failingGpu}, reason="power"`, "1+0x60"),
+  ...apiSeries("telemetry_xid_error_gpus", `${failingGpu}, xid="79"`, "1+0x60"),
+  // Another GPU with an XID that needs no reset: GpuXidError only.
+  ...apiSeries("telemetry_xid_error_gpus", `${gpu("GPU-c", 5)}, xid="13"`, "1+0x60"),
+  ...apiSeries("telemetry_throttled_gpus", `${failingGpu}, reason="thermal"`, "1+0x60"),
+  ...apiSeries("telemetry_throttled_gpus", `${failingGpu}, reason="power"`, "1+0x60"),
   ...apiSeries("telemetry_gpu_temperature_celsius", failingGpu, "92+0x60"),
 ];
 
@@ -126,8 +128,11 @@ const expected: Record<string, Record<string, string>[]> = {
     },
   ],
   GpuTelemetryExporterScrapesFailing: [{ severity: "warning" }],
-  GpuXidError: [{ severity: "warning", ...gpuLabels }],
-  GpuXidErrorNeedsReset: [{ severity: "critical", ...gpuLabels }],
+  GpuXidError: [
+    { severity: "warning", ...gpuLabels, xid: "79" },
+    { severity: "warning", ...gpuLabels, uuid: "GPU-c", gpu: "5", xid: "13" },
+  ],
+  GpuXidErrorNeedsReset: [{ severity: "critical", ...gpuLabels, xid: "79" }],
   GpuThermalThrottling: [{ severity: "warning", ...gpuLabels }],
   GpuPowerThrottling: [{ severity: "info", ...gpuLabels }],
   GpuHighTemperature: [{ severity: "warning", ...gpuLabels }],

@@ -27,10 +27,12 @@ export interface ApiFixture {
   nowMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are plain JSON read back by assertions
   get(path: string): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The raw answer, for bodies that are not JSON (exports) and requests with headers (with the read token unless they set one). */
+  request(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
 
-const database = "api_test";
+export const database = "api_test";
 
 /** Hour-aligned, within retention, fixed for the whole file. */
 export const baseMs = Math.floor((Date.now() - 3 * 3_600_000) / 3_600_000) * 3_600_000;
@@ -52,7 +54,9 @@ export const edgeEndMs = edgeStartMs + 10_000;
 /** GPU C: one point per second for 10 minutes, value = seconds since baseMs. */
 export const gpuCSeconds = 600;
 
-function point(fields: Partial<TelemetryPoint> & Pick<TelemetryPoint, "ts" | "uuid" | "metric">): TelemetryPoint {
+export function point(
+  fields: Partial<TelemetryPoint> & Pick<TelemetryPoint, "ts" | "uuid" | "metric">,
+): TelemetryPoint {
   return {
     source_ts: fields.ts - 250,
     hostname: "host-a",
@@ -96,7 +100,10 @@ export function testApiAccess(readOpen = false): ApiAccess {
 /** The fixture API's cursor key, so tests can mint cursors a key holder could. */
 export const fixtureCursorKey = new Uint8Array(32).fill(7);
 
-export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<ApiFixture> {
+export async function startApiFixture(
+  limits: Partial<ApiLimits> = {},
+  points: readonly TelemetryPoint[] = dataset(),
+): Promise<ApiFixture> {
   const clickhouse = await startEmbeddedClickHouse();
   const connection = {
     url: clickhouse.url,
@@ -108,7 +115,7 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
   await migrate({ client: admin, database, retentionDays: 30, clock: Date.now });
   await admin.close();
   const client = createClickHouse({ ...connection, database });
-  await insertDatapoints(client, dataset(), { dedupToken: "api-fixture/0" });
+  await insertDatapoints(client, points, { dedupToken: "api-fixture/0" });
   const registry = createMetricsRegistry({ service: "api", instanceId: "test" });
   const logger = createLogger({ service: "api", instanceId: "test", level: "silent" });
   const nowMs = baseMs + 2 * 3_600_000;
@@ -129,6 +136,11 @@ export async function startApiFixture(limits: Partial<ApiLimits> = {}): Promise<
     app,
     registry,
     nowMs,
+    request(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", bearer(testReadToken).authorization);
+      return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+    },
     async get(path) {
       const response = await app.handle(new Request(`http://localhost${path}`, { headers: bearer(testReadToken) }));
       const text = await response.text();

@@ -36,9 +36,9 @@ describe("FingerprintedCache", () => {
     pages.get("k", "a");
     pages.get("k", "b");
     const text = await registry.metrics();
-    expect(text).toContain('api_test_cache_total{result="miss"');
-    expect(text).toMatch(/api_test_cache_total\{result="hit"[^}]*\} 1/);
-    expect(text).toMatch(/api_test_cache_total\{result="changed"[^}]*\} 1/);
+    expect(text).toContain('api_test_cache_lookups_total{result="miss"');
+    expect(text).toMatch(/api_test_cache_lookups_total\{result="hit"[^}]*\} 1/);
+    expect(text).toMatch(/api_test_cache_lookups_total\{result="changed"[^}]*\} 1/);
   });
 
   test("keeps at most entriesMax entries, dropping the least recently used", () => {

@@ -86,12 +86,12 @@ test("temperature of every reporting GPU, the XID and the thermal throttling of 
     },
     value: 89,
   });
-  const xids = series(page, "telemetry_gpu_xid_error_code");
-  expect(xids.map((entry) => [entry.labels.hostname, entry.labels.gpu, entry.value]).sort()).toEqual([
-    [nodeName(0), "3", 79],
-    [nodeName(1), "3", 79],
+  const xids = series(page, "telemetry_xid_error_gpus");
+  expect(xids.map((entry) => [entry.labels.hostname, entry.labels.gpu, entry.labels.xid, entry.value]).sort()).toEqual([
+    [nodeName(0), "3", "79", 1],
+    [nodeName(1), "3", "79", 1],
   ]);
-  const throttled = series(page, "telemetry_gpu_throttled");
+  const throttled = series(page, "telemetry_throttled_gpus");
   expect(
     throttled.map((entry) => [entry.labels.hostname, entry.labels.gpu, entry.labels.reason, entry.value]).sort(),
   ).toEqual([
@@ -123,6 +123,6 @@ test("temperature of every reporting GPU, the XID and the thermal throttling of 
   clockMs += 600_000;
   const later = await registry.metrics();
   expect(series(later, "telemetry_gpu_temperature_celsius")).toHaveLength(0);
-  expect(series(later, "telemetry_gpu_xid_error_code")).toHaveLength(0);
+  expect(series(later, "telemetry_xid_error_gpus")).toHaveLength(0);
   expect(Number(/^telemetry_data_freshness_seconds (\S+)$/m.exec(later)?.[1])).toBeGreaterThan(600);
 });

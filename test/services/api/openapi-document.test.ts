@@ -33,11 +33,11 @@ afterAll(async () => {
 });
 
 const dataRoutes: [string, string[], string][] = [
-  ["/api/v1/gpus", ["hostname", "limit", "cursor"], "GpuPage"],
+  ["/api/v1/gpus", ["hostname", "model", "namespace", "pod", "container", "limit", "cursor"], "GpuPage"],
   ["/api/v1/gpus/{id}", ["id"], "GpuDetail"],
   [
     "/api/v1/gpus/{id}/telemetry",
-    ["id", "start_time", "end_time", "metric", "order", "limit", "cursor"],
+    ["id", "start_time", "end_time", "metric", "namespace", "pod", "container", "order", "limit", "cursor", "format"],
     "TelemetryPage",
   ],
   [
@@ -47,14 +47,14 @@ const dataRoutes: [string, string[], string][] = [
   ],
   ["/api/v1/hosts", [], "HostList"],
   ["/api/v1/metrics", [], "MetricList"],
-  ["/api/v1/fleet", ["metric", "hostname", "model", "namespace", "pod"], "FleetSnapshot"],
+  ["/api/v1/fleet", ["metric", "hostname", "model", "namespace", "pod", "container"], "FleetSnapshot"],
 ];
 
 const streamRoutes: [string, string[], string[]][] = [
   ["/api/v1/datapoints/stream", ["gpu", "metric"], ["DatapointBatch", "StreamEnd"]],
   [
     "/api/v1/fleet/stream",
-    ["metric", "hostname", "model", "namespace", "pod", "interval_ms"],
+    ["metric", "hostname", "model", "namespace", "pod", "container", "interval_ms"],
     ["FleetSnapshot", "FleetChanges", "StreamEnd"],
   ],
 ];
@@ -82,13 +82,22 @@ describe("OpenAPI document at /swagger/json", () => {
       "fleet",
       "hosts",
       "metrics",
+      "graphql",
       "operations",
     ]);
   });
 
   test("lists every route, and nothing else", () => {
     const paths = Object.keys(document.paths).sort();
-    const others = ["/health", "/metrics", "/ready", "/api/v1/pipeline", ...streamRoutes.map(([path]) => path)];
+    const others = [
+      "/health",
+      "/metrics",
+      "/ready",
+      "/api/v1/pipeline",
+      "/graphql",
+      "/graphql/schema",
+      ...streamRoutes.map(([path]) => path),
+    ];
     expect(paths).toEqual([...dataRoutes.map(([path]) => path), ...others].sort());
   });
 
@@ -117,6 +126,25 @@ describe("OpenAPI document at /swagger/json", () => {
     expect(document.paths["/api/v1/gpus"].get.responses["400"]).toBeDefined();
   });
 
+  test("GraphQL is documented: GET and POST with the request and response models, and the schema", () => {
+    const post = document.paths["/graphql"].post;
+    expect(post.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/GraphqlRequest");
+    for (const status of ["200", "400", "503"]) {
+      expect(post.responses[status].content["application/json"].schema.$ref).toBe(
+        "#/components/schemas/GraphqlResponse",
+      );
+    }
+    const get = document.paths["/graphql"].get;
+    expect(get.parameters.map((p: { name: string }) => p.name)).toEqual(["query", "variables", "operationName"]);
+    expect(Object.keys(document.paths["/graphql/schema"].get.responses["200"].content)).toEqual(["text/plain"]);
+  });
+
+  test("the telemetry route documents its NDJSON and CSV exports beside the JSON page", () => {
+    const content = document.paths["/api/v1/gpus/{id}/telemetry"].get.responses["200"].content;
+    expect(Object.keys(content)).toEqual(["application/json", "application/x-ndjson", "text/csv"]);
+    expect(content["text/csv"].schema.description).toContain("gpu,timestamp,metric,value");
+  });
+
   test("the event streams are documented: parameters, text/event-stream, their event models, errors", () => {
     for (const [path, parameters, events] of streamRoutes) {
       const operation = document.paths[path].get;
@@ -139,11 +167,8 @@ describe("OpenAPI document at /swagger/json", () => {
     const parameter = (path: string, name: string) =>
       document.paths[path].get.parameters.find((p: { name: string }) => p.name === name).schema;
     expect(parameter("/api/v1/gpus", "limit")).toEqual({ type: "integer", minimum: 1, maximum: 1000, default: 100 });
-    expect(parameter("/api/v1/gpus/{id}/telemetry", "limit")).toMatchObject({
-      type: "integer",
-      maximum: 10000,
-      default: 1000,
-    });
+    expect(parameter("/api/v1/gpus/{id}/telemetry", "limit")).toMatchObject({ type: "integer", maximum: 1_000_000 });
+    expect(parameter("/api/v1/gpus/{id}/telemetry", "format")).toMatchObject({ enum: ["json", "ndjson", "csv"] });
     expect(parameter("/api/v1/gpus/{id}/telemetry", "order")).toMatchObject({ enum: ["asc", "desc"], default: "asc" });
     expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "step")).toMatchObject({ enum: ["10s", "1m", "5m", "1h"] });
     expect(parameter("/api/v1/gpus/{id}/telemetry/summary", "agg")).toMatchObject({

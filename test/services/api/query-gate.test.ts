@@ -46,8 +46,12 @@ describe("QueryGate", () => {
     expect(await first).toBe("done");
     expect(await queries.run(async () => "again")).toBe("again");
     const text = await registry.metrics();
-    expect(text).toContain('api_clickhouse_rejected_total{reason="queue_full",service="api",instance="test"} 1');
-    expect(text).toContain('api_clickhouse_rejected_total{reason="wait_timeout",service="api",instance="test"} 1');
+    expect(text).toContain(
+      'api_clickhouse_rejected_total{reason="queue_full",pipeline_service="api",pipeline_instance="test"} 1',
+    );
+    expect(text).toContain(
+      'api_clickhouse_rejected_total{reason="wait_timeout",pipeline_service="api",pipeline_instance="test"} 1',
+    );
   });
 
   test("a failing job frees its slot", async () => {

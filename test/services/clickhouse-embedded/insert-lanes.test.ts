@@ -63,7 +63,7 @@ test("a query is answered while the insert connections are busy", async () => {
   expect(answered).toEqual([{ a: "answered" }]);
   await Promise.all(inserts);
   const page = await (await fetch(`${clickhouse.url}/metrics`)).text();
-  expect(metricValue(page, "clickhouse_embedded_queue_length")).toBe(0);
+  expect(metricValue(page, "clickhouse_embedded_queued_queries")).toBe(0);
 });
 
 test("settings of one insert do not leak into later inserts on the same connections", async () => {

@@ -92,7 +92,7 @@ describe("embedded ClickHouse process lifecycle", () => {
       method: "POST",
       body: "SELECT sum(sleepEachRow(0.3)) + 1 AS done FROM numbers(3) FORMAT JSONEachRow",
     });
-    await waitForMetricValue(instance.url, "clickhouse_embedded_engine_busy", 1);
+    await waitForMetricValue(instance.url, "clickhouse_embedded_running_queries", 1);
     const stopping = instance.stop();
     const response = await slow;
     expect(response.status).toBe(200);

@@ -25,9 +25,9 @@ function post(sql: string): Promise<Response> {
 describe("embedded ClickHouse limits", () => {
   test("a full queue refuses with TOO_MANY_SIMULTANEOUS_QUERIES and 503", async () => {
     const running = post("SELECT sum(sleepEachRow(0.2)) FROM numbers(3) FORMAT Null");
-    await waitForMetricValue(clickhouse.url, "clickhouse_embedded_engine_busy", 1);
+    await waitForMetricValue(clickhouse.url, "clickhouse_embedded_running_queries", 1);
     const queued = post("SELECT 'queued'");
-    await waitForMetricValue(clickhouse.url, "clickhouse_embedded_queue_length", 1);
+    await waitForMetricValue(clickhouse.url, "clickhouse_embedded_queued_queries", 1);
     const refused = await post("SELECT 'refused'");
     expect(refused.status).toBe(503);
     expect(refused.headers.get("x-clickhouse-exception-code")).toBe("202");

@@ -86,7 +86,17 @@ describe("hostile parameters are data", () => {
       limit: 10,
       metrics: [hostile],
     });
-    expect(page.rows).toEqual([{ ts_ms: base + 2, metric: hostile, value: 2, source_ts_ms: base + 2 - 500 }]);
+    expect(page.rows).toEqual([
+      {
+        ts_ms: base + 2,
+        metric: hostile,
+        value: 2,
+        source_ts_ms: base + 2 - 500,
+        namespace: "",
+        pod: "",
+        container: "",
+      },
+    ]);
     await intact();
   });
 });

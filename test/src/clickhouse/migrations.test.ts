@@ -53,6 +53,8 @@ describe("migrate", () => {
       "gpu_latest_mv",
       "gpus",
       "gpus_mv",
+      "mig_instances",
+      "mig_instances_mv",
       "schema_migrations",
     ]);
     expect(tables.get("datapoints")).toContain("ORDER BY (uuid, metric, ts)");
@@ -81,7 +83,7 @@ describe("migrate", () => {
     );
     for (const report of reports) expect(report.applied.length + report.alreadyApplied.length).toBe(migrations.length);
     expect(await countOf(fixture.admin, "SELECT count() AS n FROM m_race.schema_migrations")).toBe(migrations.length);
-    expect((await tablesOf("m_race")).size).toBe(10);
+    expect((await tablesOf("m_race")).size).toBe(12);
   });
 
   test("an applied migration whose text changed is a loud error", async () => {
@@ -131,7 +133,7 @@ describe("migrate", () => {
     await migrate({ client: fixture.admin, database: "m_ttl", retentionDays: 30, clock });
     await migrate({ client: fixture.admin, database: "m_ttl", retentionDays: 7, clock });
     const tables = await tablesOf("m_ttl");
-    for (const name of ["datapoints", "datapoints_1m", "gpus", "gpu_latest"]) {
+    for (const name of ["datapoints", "datapoints_1m", "gpus", "gpu_latest", "mig_instances"]) {
       expect(ttlDaysOf(tables.get(name) ?? "")).toBe(7);
     }
   });

@@ -52,7 +52,15 @@ function expected(
 ): TelemetryPointRow[] {
   const rows = crowded
     .filter((p) => p.ts >= startMs && p.ts <= endMs && (only === undefined || only.includes(p.metric)))
-    .map((p) => ({ ts_ms: p.ts, metric: p.metric, value: p.value, source_ts_ms: p.source_ts }))
+    .map((p) => ({
+      ts_ms: p.ts,
+      metric: p.metric,
+      value: p.value,
+      source_ts_ms: p.source_ts,
+      namespace: p.namespace,
+      pod: p.pod,
+      container: p.container,
+    }))
     .sort(compareRows);
   return order === "asc" ? rows : rows.reverse();
 }

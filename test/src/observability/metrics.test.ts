@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createMetricsRegistry } from "../../../src/observability/metrics.ts";
 
 describe("createMetricsRegistry", () => {
-  test("serves process metrics with service and instance labels", async () => {
+  test("serves process metrics with pipeline_service and pipeline_instance labels", async () => {
     const registry = createMetricsRegistry({ service: "collector", instanceId: "collector-1" });
     const text = await registry.metrics();
     for (const name of [
@@ -11,7 +11,9 @@ describe("createMetricsRegistry", () => {
       "process_heap_used_bytes",
       "process_start_time_seconds",
     ]) {
-      expect(text).toMatch(new RegExp(`^${name}\\{service="collector",instance="collector-1"\\} \\d`, "m"));
+      expect(text).toMatch(
+        new RegExp(`^${name}\\{pipeline_service="collector",pipeline_instance="collector-1"\\} \\d`, "m"),
+      );
     }
   });
 

@@ -6,11 +6,15 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { query } from "chdb";
 import { gpuIndexMax, TelemetryPoint } from "../../../src/domain/telemetry.ts";
 import {
+  checkAndLocateRecord,
   checkTelemetryRecord,
   decodeTelemetryRecord,
   encodeRecordTail,
   encodeTelemetryRecord,
+  findLabel,
+  newRecordPositions,
   recordColumns,
+  recordFieldIndex,
   recordFormatTag,
   recordRow,
   scheduledRecordTag,
@@ -191,11 +195,77 @@ describe("decodeTelemetryRecord", () => {
       const decoded = decodeTelemetryRecord(record);
       const checked = checkTelemetryRecord(record);
       expect(checked.ok).toBe(decoded.ok);
+      expect(checkAndLocateRecord(record, newRecordPositions())).toEqual(checked);
       if (!decoded.ok) continue;
       accepted += 1;
       expect(isTelemetryPoint.Check(decoded.point)).toBe(true);
+      expect(located(record)).toEqual(locatedFields(decoded.point));
     }
     expect(accepted).toBeGreaterThan(100);
+  });
+});
+
+const textDecoder = new TextDecoder();
+const textFields = ["uuid", "metric", "hostname", "namespace", "pod", "container"] as const;
+
+/** What a reader finds in place: the text fields, the value, and two labels. */
+function located(record: Uint8Array) {
+  const positions = newRecordPositions();
+  expect(checkAndLocateRecord(record, positions)).toEqual({ ok: true });
+  const text = (name: (typeof textFields)[number]) => {
+    const index = recordFieldIndex(name) * 2;
+    return textDecoder.decode(record.subarray(positions[index], (positions[index] ?? 0) + (positions[index + 1] ?? 0)));
+  };
+  const label = (name: string) => {
+    const range = new Int32Array(2);
+    if (!findLabel(record, positions, new TextEncoder().encode(name), range)) return undefined;
+    return textDecoder.decode(record.subarray(range[0], (range[0] ?? 0) + (range[1] ?? 0)));
+  };
+  const valueAt = positions[recordFieldIndex("value") * 2] ?? 0;
+  return {
+    ...Object.fromEntries(textFields.map((name) => [name, text(name)])),
+    value: new DataView(record.buffer, record.byteOffset).getFloat64(valueAt, true),
+    GPU_I_ID: label("GPU_I_ID"),
+    job: label("job"),
+  };
+}
+
+function locatedFields(decoded: TelemetryPoint) {
+  return {
+    ...Object.fromEntries(textFields.map((name) => [name, decoded[name]])),
+    value: decoded.value,
+    GPU_I_ID: decoded.labels.GPU_I_ID,
+    job: decoded.labels.job,
+  };
+}
+
+describe("checkAndLocateRecord and findLabel", () => {
+  test("find each field and label in place, as decode reads them", () => {
+    const labels = { DCGM_FI_DRIVER_VERSION: "550.54.15", GPU_I_PROFILE: "1g.10gb", GPU_I_ID: "13", job: "dcgm ✓" };
+    for (const record of [
+      encodeTelemetryRecord(point({ labels, pod: "train-7", namespace: "ml", container: "main" })),
+      encodeTelemetryRecord(point(awkward)),
+      encodeTelemetryRecord(point({ labels: {} })),
+    ]) {
+      const decoded = decodeTelemetryRecord(record);
+      if (!decoded.ok) throw new Error("encoded record does not decode");
+      expect(located(record)).toEqual(locatedFields(decoded.point));
+    }
+  });
+
+  test("a record of the loop's schedule (tag 0x02) is located like a plain one; an unknown tag is refused", () => {
+    const plain = encodeTelemetryRecord(point({ labels: { GPU_I_ID: "3" }, pod: "train-7" }));
+    const scheduled = plain.slice();
+    scheduled[0] = scheduledRecordTag;
+    expect(located(scheduled)).toEqual(located(plain));
+    const unknown = plain.slice();
+    unknown[0] = 0x03;
+    expect(checkAndLocateRecord(unknown, newRecordPositions())).toMatchObject({ ok: false, reason: "unknown_shape" });
+  });
+
+  test("a JSON record is not located (it has no byte layout)", () => {
+    const json = new TextEncoder().encode(JSON.stringify(point()));
+    expect(checkAndLocateRecord(json, newRecordPositions())).toMatchObject({ ok: false, reason: "unknown_shape" });
   });
 });
 

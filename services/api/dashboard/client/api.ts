@@ -2,10 +2,12 @@ import type {
   CatalogMetric,
   FleetChanges,
   FleetGpu,
+  FleetMigInstance,
   FleetSnapshot,
   GpuDetail,
   MetricList,
   PipelineStatus,
+  StreamDatapoint,
   TelemetrySummary,
 } from "../../api-models.ts";
 
@@ -14,21 +16,14 @@ export type {
   CatalogMetric,
   FleetChanges,
   FleetGpu,
+  FleetMigInstance,
   FleetSnapshot,
   GpuDetail,
   MetricList,
   PipelineStatus,
+  StreamDatapoint,
   TelemetrySummary,
 };
-
-export interface StreamDatapoint {
-  gpu: string;
-  timestamp: string;
-  metric: string;
-  value: number;
-  unit: string;
-  source_timestamp: string;
-}
 
 export class ApiRequestError extends Error {
   override name = "ApiRequestError";

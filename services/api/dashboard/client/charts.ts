@@ -16,6 +16,23 @@ export interface ChartOptions {
 }
 
 const axisStroke = "#9aa3b5";
+const axisSizeMin = 40;
+
+/**
+ * The value axis as wide as its longest tick label ("80,000" needs more room than "50"),
+ * measured with the chart's own font, as uPlot's docs suggest: a fixed width clipped
+ * large values. On uPlot's later layout passes the size found first is kept.
+ */
+function valueAxisSize(plot: uPlot, values: string[] | null, axisIndex: number, cycle: number): number {
+  const axis = plot.axes[axisIndex] as uPlot.Axis & { _size?: number };
+  if (cycle > 1 && axis._size !== undefined) return axis._size;
+  const longest = (values ?? []).reduce((widest, value) => (value.length > widest.length ? value : widest), "");
+  const font = Array.isArray(axis.font) ? axis.font[0] : axis.font;
+  if (typeof font === "string") plot.ctx.font = font;
+  const ticks = typeof axis.ticks === "object" ? (axis.ticks.size ?? 10) : 10;
+  const textWidth = longest === "" ? 0 : plot.ctx.measureText(longest).width / devicePixelRatio;
+  return Math.max(axisSizeMin, Math.ceil(ticks + (axis.gap ?? 5) + textWidth + 4));
+}
 const gridStroke = "#2a3040";
 
 export function createChart(container: HTMLElement, options: ChartOptions): Chart {
@@ -30,7 +47,7 @@ export function createChart(container: HTMLElement, options: ChartOptions): Char
       scales: { x: { time: true } },
       axes: [
         { stroke: axisStroke, grid: { stroke: gridStroke } },
-        { stroke: axisStroke, grid: { stroke: gridStroke }, size: 60 },
+        { stroke: axisStroke, grid: { stroke: gridStroke }, size: valueAxisSize },
       ],
       series: [
         {},

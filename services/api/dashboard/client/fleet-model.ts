@@ -1,4 +1,4 @@
-import type { FleetChanges, FleetGpu, FleetSnapshot } from "./api.ts";
+import type { FleetChanges, FleetGpu, FleetMigInstance, FleetSnapshot } from "./api.ts";
 
 /** What the filter boxes hold: each a case-insensitive substring; empty matches everything. */
 export interface FleetFilter {
@@ -92,6 +92,12 @@ export class FleetModel {
     return index === -1 ? null : (gpu.values[index] ?? null);
   }
 
+  /** The value of `metric` for a MIG instance, or null. */
+  instanceValue(instance: FleetMigInstance, metric: string): number | null {
+    const index = this.metrics.indexOf(metric);
+    return index === -1 ? null : (instance.values[index] ?? null);
+  }
+
   /** The largest value of `metric` in the fleet (for metrics without a fixed range). */
   maxValue(metric: string): number {
     const index = this.metrics.indexOf(metric);
@@ -108,12 +114,13 @@ export class FleetModel {
   }
 }
 
+/** A GPU matches a workload filter through its own pod or one of its MIG instances'. */
 export function matches(gpu: FleetGpu, filter: FleetFilter): boolean {
+  const workloads = [gpu, ...gpu.mig_instances];
   return (
     contains(gpu.hostname, filter.hostname) &&
     contains(gpu.model, filter.model) &&
-    contains(gpu.namespace, filter.namespace) &&
-    contains(gpu.pod, filter.pod)
+    workloads.some((workload) => contains(workload.namespace, filter.namespace) && contains(workload.pod, filter.pod))
   );
 }
 

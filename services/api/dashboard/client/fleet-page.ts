@@ -5,6 +5,7 @@ import { clear, h } from "./dom.ts";
 import { type FleetFilter, FleetModel, type HostRow } from "./fleet-model.ts";
 import { formatAge, formatValue } from "./format.ts";
 import type { Page } from "./page.ts";
+import { workloadText } from "./workload.ts";
 
 const filterNames = ["hostname", "model", "namespace", "pod"] as const;
 
@@ -215,12 +216,37 @@ function showTooltip(event: MouseEvent, model: FleetModel, tooltip: HTMLElement)
   }
   clear(tooltip);
   tooltip.append(h("strong", {}, `${gpu.hostname} · GPU ${gpu.gpu_index}`), h("div", { class: "muted" }, gpu.model));
-  if (gpu.pod !== "") tooltip.append(h("div", {}, `pod ${gpu.namespace}/${gpu.pod}`));
+  if (gpu.pod !== "") tooltip.append(h("div", {}, `pod ${workloadText(gpu)}`));
   tooltip.append(
     h("div", { class: gpu.stale ? "stale-text" : "muted" }, `last seen ${formatAge(gpu.last_seen, Date.now())}`),
     valuesTable(gpu, model),
   );
+  if (gpu.mig_instances.length > 0) tooltip.append(migTable(gpu, model));
   tooltip.hidden = false;
+}
+
+/** A MIG GPU's instances: profile, pod and the first grid metric each reports. */
+function migTable(gpu: FleetGpu, model: FleetModel): HTMLElement {
+  const table = h("table", { class: "mig-table" });
+  table.append(h("tr", {}, h("th", {}, "MIG"), h("th", {}, "profile"), h("th", {}, "pod"), h("th", {}, "")));
+  for (const instance of gpu.mig_instances) {
+    const shown = gridMetrics.find((metric) => model.instanceValue(instance, metric.metric) !== null);
+    const value =
+      shown === undefined
+        ? "—"
+        : `${shown.label} ${formatValue(model.instanceValue(instance, shown.metric), shown.unit)}`;
+    table.append(
+      h(
+        "tr",
+        {},
+        h("td", {}, instance.gpu_instance_id),
+        h("td", {}, instance.profile || "—"),
+        h("td", {}, instance.pod === "" ? "—" : workloadText(instance)),
+        h("td", { class: "number" }, value),
+      ),
+    );
+  }
+  return table;
 }
 
 function valuesTable(gpu: FleetGpu, model: FleetModel): HTMLElement {

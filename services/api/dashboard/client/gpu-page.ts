@@ -5,6 +5,7 @@ import { getJson } from "./fetch-json.ts";
 import { formatAge, formatValue } from "./format.ts";
 import { LiveBuckets, stepForWindow } from "./live-buckets.ts";
 import type { Page } from "./page.ts";
+import { workloadText } from "./workload.ts";
 
 const windows = { "5m": 5 * 60_000, "1h": 3_600_000, "24h": 86_400_000 } as const;
 type WindowName = keyof typeof windows | "custom";
@@ -69,14 +70,16 @@ export function gpuPage(root: HTMLElement, uuid: string, params: URLSearchParams
 
   const load = async () => {
     const gpu = await getJson<GpuDetail>(`/api/v1/gpus/${encodeURIComponent(uuid)}`, abort.signal);
-    title.textContent = `${gpu.hostname} · GPU ${gpu.gpu_index}`;
+    const instance = gpu.gpu_instance_id === null ? "" : ` · MIG ${gpu.gpu_instance_id}`;
+    title.textContent = `${gpu.hostname} · GPU ${gpu.gpu_index}${instance}`;
     renderMeta(meta, gpu);
-    if (live) stream = subscribe(gpu.uuid);
+    // A MIG instance is its own series: its id (UUID:migN) names it to the stream and the summary.
+    if (live) stream = subscribe(gpu.id);
     const endMs = range.endMs ?? Date.now();
     const startMs = endMs - range.windowMs;
     const { step, stepMs } = stepForWindow(range.windowMs);
     const summary = await getJson<TelemetrySummary>(
-      `/api/v1/gpus/${encodeURIComponent(gpu.uuid)}/telemetry/summary${query({
+      `/api/v1/gpus/${encodeURIComponent(gpu.id)}/telemetry/summary${query({
         start_time: new Date(startMs).toISOString(),
         end_time: new Date(endMs).toISOString(),
         step,
@@ -151,26 +154,50 @@ export function gpuPage(root: HTMLElement, uuid: string, params: URLSearchParams
 }
 
 function renderMeta(meta: HTMLElement, gpu: GpuDetail): void {
-  const workload =
-    gpu.pod === "" ? "—" : `${gpu.namespace}/${gpu.pod}${gpu.container === "" ? "" : ` (${gpu.container})`}`;
-  const rows: [string, string][] = [
+  const rows: [string, string | HTMLElement][] = [
     ["Host", gpu.hostname],
     ["Index", String(gpu.gpu_index)],
     ["Model", gpu.model],
     ["Driver", gpu.driver_version || "—"],
     ["UUID", gpu.uuid],
-    ["Pod", workload],
-    ["Last seen", `${formatAge(gpu.last_seen, Date.now())} (${gpu.last_seen})`],
   ];
+  if (gpu.gpu_instance_id !== null) {
+    const parent = h("a", { href: `#/gpu/${encodeURIComponent(gpu.uuid)}` }, "whole GPU");
+    const profile = gpu.gpu_instance_profile || "profile unknown";
+    rows.push(["MIG", h("span", {}, `instance ${gpu.gpu_instance_id} · ${profile} · `, parent)]);
+  }
+  rows.push(["Pod", workloadText(gpu)]);
+  rows.push(["Last seen", `${formatAge(gpu.last_seen, Date.now())} (${gpu.last_seen})`]);
+  if (gpu.mig_instances.length > 0) rows.push(["MIG instances", migInstanceLinks(gpu)]);
   clear(meta);
-  for (const [name, value] of rows)
-    meta.append(h("dt", {}, name), h("dd", { "data-field": name.toLowerCase() }, value));
+  for (const [name, value] of rows) meta.append(h("dt", {}, name), h("dd", { "data-field": fieldName(name) }, value));
   const latest = h("dd", { class: "latest" });
   for (const value of gpu.latest.slice(0, 6))
     latest.append(
       h("span", {}, `${value.metric.replace(/^DCGM_FI_(DEV_|PROF_)?/, "")} ${formatValue(value.value, value.unit)}`),
     );
   meta.append(h("dt", {}, "Latest"), latest);
+}
+
+function fieldName(name: string): string {
+  return name.toLowerCase().replace(/ /g, "-");
+}
+
+/** Each MIG instance as a link to its own page, with its profile and pod. */
+function migInstanceLinks(gpu: GpuDetail): HTMLElement {
+  const list = h("ul", { class: "mig-instances" });
+  for (const instance of gpu.mig_instances) {
+    const pod = instance.pod === "" ? "no pod" : workloadText(instance);
+    list.append(
+      h(
+        "li",
+        { "data-id": instance.id },
+        h("a", { href: `#/gpu/${encodeURIComponent(instance.id)}` }, `MIG ${instance.gpu_instance_id}`),
+        h("span", { class: "muted" }, ` ${instance.profile || "—"} · ${pod}`),
+      ),
+    );
+  }
+  return list;
 }
 
 function resolveWindow(name: WindowName, params: URLSearchParams): { windowMs: number; endMs: number | undefined } {

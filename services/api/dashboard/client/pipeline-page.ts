@@ -149,20 +149,38 @@ function renderPartitions(table: HTMLElement, pipeline: PipelineStatus): void {
   }
 }
 
+/**
+ * The processes that answer, one line each; the configured slots nobody runs (the dev
+ * stack probes streamer-1..10 and collector-1..10) summed up per kind on one line.
+ */
 function renderProcesses(list: HTMLElement, pipeline: PipelineStatus): void {
   clear(list);
+  const idle = new Map<string, string[]>();
   for (const process of pipeline.processes) {
+    if (process.status === "unreachable") {
+      const kind = process.name.replace(/-\d+$/, "");
+      idle.set(kind, [...(idle.get(kind) ?? []), process.name]);
+      continue;
+    }
     list.append(
       h(
         "li",
         { "data-status": process.status },
         h("span", { class: "dot" }),
         h("span", {}, process.name),
-        h(
-          "span",
-          { class: "muted" },
-          process.status === "unreachable" ? "not running" : process.status.replace("_", " "),
-        ),
+        h("span", { class: "muted" }, process.status.replace("_", " ")),
+      ),
+    );
+  }
+  for (const [kind, names] of idle) {
+    const which = names.length === 1 ? (names[0] ?? kind) : `${names.length} ${kind} slots`;
+    list.append(
+      h(
+        "li",
+        { "data-status": "unreachable", class: "idle", title: names.join(", ") },
+        h("span", { class: "dot" }),
+        h("span", {}, which),
+        h("span", { class: "muted" }, "not running"),
       ),
     );
   }

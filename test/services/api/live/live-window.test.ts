@@ -59,6 +59,19 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+/** Pods come and go; some datapoints are a MIG instance's (GPU_I_ID), which is a series of its own. */
+const workloads = [
+  { namespace: "", pod: "", container: "" },
+  { namespace: "", pod: "", container: "" },
+  { namespace: "ml", pod: "train-1", container: "main" },
+  { namespace: "ml", pod: "train-2", container: "main" },
+  { namespace: "infer", pod: "serve-1", container: "" },
+];
+const gpuInstances = ["", "", "1", "13"];
+const instanceLabels = gpuInstances.map(
+  (instance): Record<string, string> =>
+    instance === "" ? {} : { GPU_I_ID: instance, GPU_I_PROFILE: "1g.10gb", DCGM_FI_DRIVER_VERSION: "550.54.15" },
+);
 const random = mulberry32(15);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
@@ -78,10 +91,8 @@ function points(count: number, fromMs: number, spanMs: number): TelemetryPoint[]
       model: "NVIDIA H100 80GB HBM3",
       metric: pick(metrics),
       value: Math.round(random() * 10) / 2 - 2,
-      container: "",
-      pod: "",
-      namespace: "",
-      labels: {},
+      ...pick(workloads),
+      labels: pick(instanceLabels),
     };
     made.push(point);
     if (random() < 0.05) made.push({ ...point });
@@ -149,7 +160,17 @@ beforeAll(async () => {
     clock: Date.now,
     logger: createLogger({ service: "api", instanceId: "test", level: "silent" }),
     registry: createMetricsRegistry({ service: "api", instanceId: "test" }),
-    onArrived: (rows) => arrived.push(...rows),
+    onArrived: ({ columns, from, to, names }) => {
+      for (let index = from; index < to; index += 1) {
+        arrived.push({
+          gpu: names.seriesName(columns.series[index] as number),
+          tsMs: columns.ts[index] as number,
+          metric: names.metricName(columns.metric[index] as number),
+          sourceTsMs: columns.sourceTs[index] as number,
+          value: columns.value[index] as number,
+        });
+      }
+    },
   });
   tail.start();
   await waitUntil(
@@ -179,7 +200,10 @@ afterAll(async () => {
 async function tailRows(): Promise<number> {
   let rows = 0;
   for (const uuid of gpus) {
-    rows += store.select({ uuid, startMs: 0, endMs: Number.MAX_SAFE_INTEGER, order: "asc", count: 1_000_000 }).length;
+    for (const gpuInstance of new Set(gpuInstances)) {
+      const all = { uuid, gpuInstance, startMs: 0, endMs: Number.MAX_SAFE_INTEGER, order: "asc" as const };
+      rows += store.select({ ...all, count: 1_000_000 }).length;
+    }
   }
   return rows;
 }
@@ -218,7 +242,7 @@ describe("live windows: the tail and ClickHouse together answer exactly what Cli
     expect(before).toBe(validRecords);
   });
 
-  test("every page of 80 random walks: windows, metric filters, both orders, limits, cursors", async () => {
+  test("every page of 80 random walks: windows, GPUs and MIG instances, metric and pod filters, both orders, limits, cursors", async () => {
     const sources = new Map<PageSource, number>();
     const live = async (options: TelemetryPageOptions) => {
       const answer = await liveTelemetryPage(reader, store, options);
@@ -240,6 +264,8 @@ describe("live windows: the tail and ClickHouse together answer exactly what Cli
       const filter = pick([undefined, [pick(metrics)], [metrics[3] as string, metrics[4] as string], ["NOT_THERE"]]);
       const options: Walk = {
         uuid: pick(gpus),
+        gpuInstance: pick(gpuInstances),
+        workload: pick([undefined, undefined, { pod: "train-1" }, { namespace: "ml" }, { namespace: "", pod: "" }]),
         startMs,
         endMs,
         metrics: filter,
@@ -258,12 +284,12 @@ describe("live windows: the tail and ClickHouse together answer exactly what Cli
   test("a record in the broker but not yet committed (no collector) stays out of the tail until it is", async () => {
     const uuid = "GPU-22222222-0000-0000-0000-000000000000";
     await collector.stop();
-    const fresh = points(40, Date.now(), 1_000).map((point) => ({ ...point, uuid }));
+    const fresh = points(40, Date.now(), 1_000).map((point) => ({ ...point, uuid, labels: {} }));
     await produce(fresh);
     await Bun.sleep(1_000);
     expect(store.has(uuid)).toBe(false);
     // The streams have them already: they follow the broker, not the commits.
-    expect(arrived.filter((row) => row.uuid === uuid)).toHaveLength(40);
+    expect(arrived.filter((row) => row.gpu === uuid)).toHaveLength(40);
     collector = await startCollector({
       brokerUrl: broker.url,
       clickhouseUrl: clickhouse.url,

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { compareUtf8, type TailRow, TailStore } from "../../../../services/api/live/tail-store.ts";
 
-const row = (tsMs: number, metric = "A", value = 0, uuid = "GPU-1"): TailRow => ({
-  uuid,
+const row = (tsMs: number, metric = "A", value = 0, gpu = "GPU-1"): TailRow => ({
+  gpu,
   tsMs,
   metric,
   sourceTsMs: tsMs,

@@ -41,7 +41,7 @@ describe("GET /api/v1/metrics", () => {
       .filter((item: { has_data: boolean }) => item.has_data)
       .map((item: { name: string }) => item.name);
     expect(withData.sort()).toEqual([utilization, temperature, power].sort());
-    expect(body.items[0]).toEqual({ ...metricCatalog[0], has_data: true });
+    expect(body.items[0]).toEqual({ ...metricCatalog[0], in_catalog: true, has_data: true });
   });
 });
 

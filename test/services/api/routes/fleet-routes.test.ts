@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { FleetGpu, FleetMetric, FleetSnapshot } from "../../../../services/api/api-models.ts";
+import { FleetGpu, FleetMetric, FleetMigInstance, FleetSnapshot } from "../../../../services/api/api-models.ts";
 import { insertDatapoints } from "../../../../src/clickhouse/datapoints-insert.ts";
 import { bearer, testReadToken } from "../../../support/test-tokens.ts";
 import {
@@ -65,7 +65,7 @@ describe("GET /api/v1/fleet", () => {
   test("every GPU in one answer, by host and index, with values aligned to the metric list", async () => {
     const { status, body } = await fixture.get("/api/v1/fleet");
     expect(status).toBe(200);
-    expect(TypeCompiler.Compile(FleetSnapshot, [FleetMetric, FleetGpu]).Check(body)).toBe(true);
+    expect(TypeCompiler.Compile(FleetSnapshot, [FleetMetric, FleetGpu, FleetMigInstance]).Check(body)).toBe(true);
     expect(body.items.map((gpu: { uuid: string }) => gpu.uuid)).toEqual([gpuA.uuid, gpuB.uuid, gpuC.uuid, podGpu.uuid]);
     expect(body.metrics).toEqual(
       [

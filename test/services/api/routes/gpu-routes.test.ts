@@ -35,6 +35,7 @@ describe("GET /api/v1/gpus", () => {
     expect(body.next_cursor).toBeNull();
     expect(body.items.map((gpu: { uuid: string }) => gpu.uuid)).toEqual([gpuA.uuid, gpuB.uuid, gpuC.uuid]);
     expect(body.items[0]).toEqual({
+      id: gpuA.uuid,
       uuid: gpuA.uuid,
       hostname: "host-a",
       gpu_index: 0,
@@ -47,6 +48,9 @@ describe("GET /api/v1/gpus", () => {
       first_seen: iso(baseMs),
       last_seen: iso(baseMs + (gpuAInstants - 1) * gpuAStepMs),
       metrics: [temperature, utilization],
+      gpu_instance_id: null,
+      gpu_instance_profile: null,
+      mig_instances: [],
     });
     expect(body.items[1].driver_version).toBe("");
     expect(body.items[1].metrics).toEqual([power]);

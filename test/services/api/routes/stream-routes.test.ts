@@ -161,9 +161,9 @@ describe("GET /api/v1/datapoints/stream", () => {
     const publish = async () => {
       await Bun.sleep(200);
       served.hub.publish([
-        { uuid: gpuA.uuid, tsMs: 1_000, metric: power, sourceTsMs: 900, value: 1 },
-        { uuid: gpuC.uuid, tsMs: 1_000, metric: utilization, sourceTsMs: 900, value: 2 },
-        { uuid: gpuA.uuid, tsMs: 2_000, metric: utilization, sourceTsMs: 1_900, value: 3 },
+        { gpu: gpuA.uuid, tsMs: 1_000, metric: power, sourceTsMs: 900, value: 1 },
+        { gpu: gpuC.uuid, tsMs: 1_000, metric: utilization, sourceTsMs: 900, value: 2 },
+        { gpu: gpuA.uuid, tsMs: 2_000, metric: utilization, sourceTsMs: 1_900, value: 3 },
       ]);
     };
     const [events] = await Promise.all([readEvents(response, (seen) => seen.length >= 2), publish()]);
@@ -177,6 +177,9 @@ describe("GET /api/v1/datapoints/stream", () => {
           value: 3,
           unit: "%",
           source_timestamp: "1970-01-01T00:00:01.900Z",
+          namespace: "",
+          pod: "",
+          container: "",
         },
       ],
     });
@@ -233,7 +236,7 @@ describe("stream limits", () => {
     await Bun.sleep(200);
     expect(served.hub.size).toBe(2);
     const rows = Array.from({ length: 500 }, (_, index) => ({
-      uuid: gpuA.uuid,
+      gpu: gpuA.uuid,
       tsMs: index,
       metric: utilization,
       sourceTsMs: index,
@@ -245,7 +248,7 @@ describe("stream limits", () => {
     }
     expect(served.hub.size).toBe(1);
     expect(await served.registry.getSingleMetricAsString("api_streams_closed_total")).toContain('reason="overflow"');
-    served.hub.publish([{ uuid: gpuC.uuid, tsMs: 5, metric: utilization, sourceTsMs: 5, value: 5 }]);
+    served.hub.publish([{ gpu: gpuC.uuid, tsMs: 5, metric: utilization, sourceTsMs: 5, value: 5 }]);
     const events = await readEvents(reading, (seen) => seen.some((event) => event.event === "datapoints"));
     expect(events.at(-1)?.event).toBe("datapoints");
     stalled.end();

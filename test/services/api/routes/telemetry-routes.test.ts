@@ -74,6 +74,9 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
       value: 100,
       unit: "W",
       source_timestamp: iso(edgeStartMs - 250),
+      namespace: "",
+      pod: "",
+      container: "",
     });
   });
 
@@ -161,7 +164,8 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
 
   test("a cursor signed with the key but carrying bad bounds is a 400 naming the cursor, never a 500", async () => {
     const mint = createCursorCodec("telemetry", Type.Any(), fixtureCursorKey);
-    const check = queryCheck(["telemetry", gpuA.uuid, iso(baseMs), "", "", "asc"]);
+    // The route's check: the series, bounds, metrics, order and workload filter (none).
+    const check = queryCheck(["telemetry", gpuA.uuid, iso(baseMs), "", "", "asc", "\u0000\u0001\u0000\u0001\u0000"]);
     const after = { tsMs: baseMs, metric: utilization, sourceTsMs: baseMs, value: 1, skip: 1 };
     const windows = [
       { startMs: 0, endMs: 1e300 },
@@ -223,9 +227,13 @@ describe("GET /api/v1/gpus/{id}/telemetry", () => {
       ["start_time=2025-07-18T24:00:00Z", "start_time", "hour"],
       [`start_time=${iso(baseMs)}&end_time=${iso(baseMs - 1)}`, "end_time", "before start_time"],
       [`start_time=${iso(baseMs - 8 * 86_400_000)}&end_time=${iso(baseMs)}`, "start_time", "at most 7 d"],
-      ["metric=DCGM_FI_DEV_GPU_UTILL", "metric", "DCGM_FI_DEV_GPU_UTIL"],
+      ["metric=dcgm_fi_dev_gpu_util", "metric", "DCGM_FI_"],
+      ["metric=GPU_UTIL", "metric", "not a DCGM field name"],
       ["limit=0", "limit", "from 1 to 10000"],
-      ["limit=10001", "limit", "from 1 to 10000"],
+      ["limit=10001", "limit", "at most 10000"],
+      ["limit=1000001&format=csv", "limit", "from 1 to 1000000"],
+      ["start_time=1752871354000.5", "start_time", "epoch milliseconds"],
+      ["start_time=99999999999999999", "start_time", "RFC 3339"],
       ["order=newest", "order", "asc, desc"],
       ["cursor=%%%", "cursor", "next_cursor"],
     ];
@@ -245,7 +253,7 @@ describe("telemetry page cache", () => {
   const cacheCount = async (result: string) => {
     const text = await fixture.registry.metrics();
     return Number(
-      new RegExp(`api_telemetry_page_cache_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0,
+      new RegExp(`api_telemetry_page_cache_lookups_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0,
     );
   };
 

@@ -11,6 +11,7 @@ const gpu = (fields: Partial<FleetGpu> & Pick<FleetGpu, "uuid" | "hostname" | "g
   stale: false,
   values: [50, 40],
   timestamps: ["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"],
+  mig_instances: [],
   ...fields,
 });
 

@@ -8,6 +8,9 @@ const point = (timestamp: string, value: number) => ({
   value,
   unit: "%",
   source_timestamp: timestamp,
+  namespace: "",
+  pod: "",
+  container: "",
 });
 
 describe("LiveBuckets", () => {
