@@ -1,16 +1,3 @@
-import type {
-  CatalogMetric,
-  FleetChanges,
-  FleetGpu,
-  FleetMigInstance,
-  FleetSnapshot,
-  GpuDetail,
-  MetricList,
-  PipelineStatus,
-  StreamDatapoint,
-  TelemetrySummary,
-} from "../../api-models.ts";
-
 /** The API the dashboard reads is the public one: same paths, same JSON as any client. */
 export type {
   CatalogMetric,
@@ -23,7 +10,7 @@ export type {
   PipelineStatus,
   StreamDatapoint,
   TelemetrySummary,
-};
+} from "../../api-models.ts";
 
 export class ApiRequestError extends Error {
   override name = "ApiRequestError";
